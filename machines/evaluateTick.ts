@@ -112,7 +112,13 @@ export function applyExitTick(ctx: SignalContext, e: TickEvent): SignalContext {
       tighten(c, c.fill!.price * (1 + (c.dir * c.breakevenOffsetBps) / 1e4), 'breakeven');
     }
     const act = c.trailActivation;
-    if (act !== null && typeof act === 'object' && 'afterTp' in act && act.afterTp === k + 1 && !c.trailActive) {
+    if (
+      act !== null &&
+      typeof act === 'object' &&
+      'afterTp' in act &&
+      act.afterTp === k + 1 &&
+      !c.trailActive
+    ) {
       c.trailActive = true;
       c.peak = p;
     }

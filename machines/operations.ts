@@ -66,7 +66,9 @@ function amendErrors(ctx: SignalContext, ev: AmendEvent, lastP: number | null): 
   }
   for (let i = 1; i < open.length; i++) {
     if (ctx.dir * (open[i]! - open[i - 1]!) <= 0) {
-      errors.push(`takeProfits: unfilled TPs must move ${above} one another (${open[i - 1]} then ${open[i]})`);
+      errors.push(
+        `takeProfits: unfilled TPs must move ${above} one another (${open[i - 1]} then ${open[i]})`,
+      );
     }
   }
   return errors;

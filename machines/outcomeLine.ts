@@ -9,14 +9,28 @@ import type { OutcomeLine } from './types.ts';
 export function outcomeLine(c: SignalContext): OutcomeLine {
   if (c.fill === null) {
     if (c.phase !== 'closed') return { id: c.id, state: 'pending', legs: [] };
-    const line: OutcomeLine = { id: c.id, state: 'closed', outcome: c.outcome!, legs: [], closedAt: c.closedAt! };
+    const line: OutcomeLine = {
+      id: c.id,
+      state: 'closed',
+      outcome: c.outcome!,
+      legs: [],
+      closedAt: c.closedAt!,
+    };
     if (c.stale) line.stale = true;
     return line;
   }
   const entry = c.fill.price;
   const fill = { ts: c.fill.ts, price: entry };
   if (c.outcome === 'INVALID_AT_FILL') {
-    return { id: c.id, state: 'closed', outcome: c.outcome, fill, legs: [], closedAt: c.closedAt!, holdingMs: 0 };
+    return {
+      id: c.id,
+      state: 'closed',
+      outcome: c.outcome,
+      fill,
+      legs: [],
+      closedAt: c.closedAt!,
+      holdingMs: 0,
+    };
   }
   const favourable = c.dir > 0 ? c.hi! : c.lo!;
   const adverse = c.dir > 0 ? c.lo! : c.hi!;

@@ -1,4 +1,11 @@
-import type { Leg, OutcomeCode, SignalPayload, StopKind, TrailingActivation, TriggerSource } from './types.ts';
+import type {
+  Leg,
+  OutcomeCode,
+  SignalPayload,
+  StopKind,
+  TrailingActivation,
+  TriggerSource,
+} from './types.ts';
 
 /**
  * A payload that passed validation, with SPEC.md's defaults filled in and the symbol in

@@ -1,4 +1,11 @@
-import { assign, createActor, setup, type AnyActorScope, type AnyStateMachine, type SnapshotFrom } from 'xstate';
+import {
+  assign,
+  createActor,
+  setup,
+  type AnyActorScope,
+  type AnyStateMachine,
+  type SnapshotFrom,
+} from 'xstate';
 import { applyEntryTick, applyExitTick, catchUpInPlace } from './evaluateTick.ts';
 import type { SignalEvent } from './events.ts';
 import { applyAmend, applyCancel, applyManualExit, operationErrors } from './operations.ts';
@@ -32,7 +39,9 @@ export const signalMachine = setup({
     sweepDue: ({ context, event }) => event.type === 'SWEEP' && sweepDue(context, event),
   },
   actions: {
-    enterOnTick: assign(({ context, event }) => (event.type === 'TICK' ? applyEntryTick(context, event) : {})),
+    enterOnTick: assign(({ context, event }) =>
+      event.type === 'TICK' ? applyEntryTick(context, event) : {},
+    ),
     exitOnTick: assign(({ context, event }) => (event.type === 'TICK' ? applyExitTick(context, event) : {})),
     cancel: assign(({ context, event }) =>
       event.type === 'EXIT' || event.type === 'CANCEL' ? applyCancel(context, event) : {},

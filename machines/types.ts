@@ -76,13 +76,7 @@ export interface Leg {
 }
 
 export type OutcomeCode =
-  | 'TP_HIT'
-  | 'SL_HIT'
-  | 'TIME_EXIT'
-  | 'MANUAL_EXIT'
-  | 'EXPIRED'
-  | 'CANCELLED'
-  | 'INVALID_AT_FILL';
+  'TP_HIT' | 'SL_HIT' | 'TIME_EXIT' | 'MANUAL_EXIT' | 'EXPIRED' | 'CANCELLED' | 'INVALID_AT_FILL';
 
 export type SignalState = 'pending' | 'open' | 'partial' | 'closed';
 

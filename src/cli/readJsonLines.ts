@@ -1,0 +1,30 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+/** A line of a JSON-lines file that is not JSON; it stays in place so that its position is reported. */
+export class UnparsableLine {
+  constructor(
+    readonly line: number,
+    readonly reason: string,
+  ) {}
+  get message(): string {
+    return `line ${this.line}: not valid JSON (${this.reason})`;
+  }
+}
+
+/** Every non-blank line of a JSON-lines file, parsed, or an `UnparsableLine` in its place. */
+export async function readJsonLines(file: string): Promise<unknown[]> {
+  const out: unknown[] = [];
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of lines) {
+    n++;
+    if (line.trim() === '') continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch (err) {
+      out.push(new UnparsableLine(n, err instanceof Error ? err.message : String(err)));
+    }
+  }
+  return out;
+}

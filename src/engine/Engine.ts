@@ -1,0 +1,97 @@
+import type { SignalContext } from '../../machines/signalContext.ts';
+import type { Operation, Tick } from '../../machines/types.ts';
+import { SymbolBook, type OperationEvent, type SymbolBookHooks } from './SymbolBook.ts';
+
+/**
+ * The open signals of many symbols: one `SymbolBook` each, and where every open signal lives.
+ * Used alike by `replay` and by the live tick workers (one Engine per shard), so that both
+ * evaluate through the same machine and index.
+ */
+export class Engine {
+  private readonly books = new Map<string, SymbolBook>();
+  private readonly where = new Map<string, { book: SymbolBook; slot: number }>();
+  private readonly hooks: SymbolBookHooks;
+
+  constructor(hooks: SymbolBookHooks = {}) {
+    this.hooks = {
+      onChange: hooks.onChange,
+      onClose: (context) => {
+        this.where.delete(context.id);
+        hooks.onClose?.(context);
+      },
+    };
+  }
+
+  /** Adds an open signal (new or restored). Its id must not be open already. */
+  add(context: SignalContext): void {
+    if (this.where.has(context.id)) throw new Error(`signal ${context.id} is already open`);
+    const book = this.book(context.symbol);
+    this.where.set(context.id, { book, slot: book.add(context) });
+  }
+
+  has(id: string): boolean {
+    return this.where.has(id);
+  }
+
+  /** The book of `symbol`, created on first use. */
+  book(symbol: string): SymbolBook {
+    let book = this.books.get(symbol);
+    if (book === undefined) {
+      book = new SymbolBook(symbol, this.hooks);
+      this.books.set(symbol, book);
+    }
+    return book;
+  }
+
+  /** Applies a tick to its symbol's signals; false when late. */
+  applyTick(tick: Tick): boolean {
+    return this.book(tick.symbol).applyTick(tick);
+  }
+
+  /** Applies an operation; returns why it was rejected, or [] when applied. */
+  applyOperation(op: Operation): string[] {
+    const at = this.where.get(op.id);
+    if (at === undefined) return [`unknown signal ${op.id}: not open (never accepted, or already closed)`];
+    return at.book.applyOperation(at.slot, toEvent(op));
+  }
+
+  /** An open signal with every applied tick folded in. */
+  current(id: string): SignalContext | undefined {
+    const at = this.where.get(id);
+    return at === undefined ? undefined : at.book.current(at.slot);
+  }
+
+  /** The symbol books. */
+  symbolBooks(): IterableIterator<SymbolBook> {
+    return this.books.values();
+  }
+
+  /** Ticks that arrived older than their symbol's latest applied one. */
+  get lateTicks(): number {
+    let n = 0;
+    for (const book of this.books.values()) n += book.lateTicks;
+    return n;
+  }
+
+  get openCount(): number {
+    return this.where.size;
+  }
+}
+
+/** The machine event of an operation. */
+export function toEvent(op: Operation): OperationEvent {
+  switch (op.op) {
+    case 'exit':
+      return op.price === undefined
+        ? { type: 'EXIT', ts: op.ts }
+        : { type: 'EXIT', ts: op.ts, price: op.price };
+    case 'cancel':
+      return { type: 'CANCEL', ts: op.ts };
+    case 'amend': {
+      const event: OperationEvent = { type: 'AMEND', ts: op.ts };
+      if (op.stopLoss !== undefined) event.stopLoss = op.stopLoss;
+      if (op.takeProfits !== undefined) event.takeProfits = op.takeProfits;
+      return event;
+    }
+  }
+}

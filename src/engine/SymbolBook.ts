@@ -1,0 +1,293 @@
+import type { AmendEvent, CancelEvent, ExitEvent, SignalEvent } from '../../machines/events.ts';
+import { operationErrors } from '../../machines/operations.ts';
+import type { SignalContext } from '../../machines/signalContext.ts';
+import { sendToSignal } from '../../machines/signalMachine.ts';
+import { SERIES, seriesPrice, type Series } from '../../machines/triggerPrice.ts';
+import type { Tick } from '../../machines/types.ts';
+import { watchOf } from '../../machines/watch.ts';
+import { ExtremaLog } from './ExtremaLog.ts';
+import { SlotHeap } from './SlotHeap.ts';
+import { TrailBook } from './TrailBook.ts';
+
+const SERIES_COUNT = SERIES.length;
+const SERIES_INDEX: Record<Series, number> = { last: 0, bid: 1, ask: 2, mid: 3 };
+/** Relative slack on thresholds: a tick at the exact level is always delivered, whatever the rounding. */
+const LOOSEN = 1e-12;
+/** Extrema stacks beyond this many entries are folded into their signals and cleared. */
+const EXTREMA_LIMIT = 1 << 16;
+
+export type OperationEvent = ExitEvent | CancelEvent | AmendEvent;
+
+export interface SymbolBookHooks {
+  /** A signal changed (any event that reached the machine); its new context. */
+  onChange?: (context: SignalContext) => void;
+  /** A signal closed; it has left the book. */
+  onClose?: (context: SignalContext) => void;
+}
+
+/**
+ * The open signals of one symbol and the index that finds the few a tick can change.
+ *
+ * Each signal's `watchOf()` thresholds go into heaps per price series (levels below and above
+ * the price, deadlines), a list of signals with armed levels, and trailing books. A tick pops
+ * what it crosses and sends only those signals a TICK event; every other signal is provably
+ * unaffected beyond its excursions and trailing peak, which the extrema logs give back in one
+ * step at its next event. So a tick costs O(log n + k) for k signals it changes, whatever n.
+ */
+export class SymbolBook {
+  /** Ticks applied so far; a tick's number is its position. */
+  seq = 0;
+  lastTs = -Infinity;
+  lateTicks = 0;
+  openCount = 0;
+
+  private contexts: (SignalContext | undefined)[] = [];
+  private vers = new Uint32Array(16);
+  private syncSeq = new Float64Array(16);
+  private seriesOf = new Uint8Array(16);
+  private tracking = new Uint8Array(16);
+  private dueMark = new Float64Array(16);
+  private freeSlots: number[] = [];
+
+  /** Per series: max-heap (negated keys) of "deliver at or below", min-heap of "at or above". */
+  private readonly below = Array.from({ length: SERIES_COUNT }, () => new SlotHeap());
+  private readonly above = Array.from({ length: SERIES_COUNT }, () => new SlotHeap());
+  private readonly deadlines = new SlotHeap();
+  private everySlots: number[] = [];
+  private everyVers: number[] = [];
+  /** Per series and side (index 2·series + (short ? 1 : 0)). */
+  private readonly trails: TrailBook[];
+  private readonly extrema = Array.from({ length: SERIES_COUNT }, () => new ExtremaLog());
+  private readonly trackingCount = new Float64Array(SERIES_COUNT);
+  /** Each series' value on the latest applied tick. */
+  private readonly lastValue = new Float64Array(SERIES_COUNT);
+  private readonly tickValues = new Float64Array(SERIES_COUNT);
+  private due: number[] = [];
+
+  constructor(
+    readonly symbol: string,
+    private readonly hooks: SymbolBookHooks = {},
+  ) {
+    const live = (slot: number, ver: number): boolean => this.vers[slot] === ver;
+    this.trails = [];
+    for (let s = 0; s < SERIES_COUNT; s++) this.trails.push(new TrailBook(1, live), new TrailBook(-1, live));
+  }
+
+  /** Adds a signal (new, or restored from a checkpoint); returns its slot. */
+  add(context: SignalContext): number {
+    const slot = this.freeSlots.pop() ?? this.contexts.length;
+    if (slot >= this.vers.length) this.grow();
+    this.contexts[slot] = context;
+    this.syncSeq[slot] = this.seq;
+    this.openCount++;
+    this.watch(slot);
+    return slot;
+  }
+
+  /** The signal in `slot` as stored (excursions may lag; see `current`). */
+  peek(slot: number): SignalContext | undefined {
+    return this.contexts[slot];
+  }
+
+  /** The signal in `slot` with every applied tick folded in. */
+  current(slot: number): SignalContext {
+    const context = this.contexts[slot]!;
+    const catchUp = this.catchUp(slot, this.seq);
+    if (catchUp === null) return context;
+    return this.settle(slot, sendToSignal(context, { type: 'SYNC', ...catchUp }), this.seq);
+  }
+
+  /** Applies a tick. Returns false for a late tick (older than the latest applied one). */
+  applyTick(tick: Tick): boolean {
+    if (tick.ts < this.lastTs) {
+      this.lateTicks++;
+      return false;
+    }
+    this.lastTs = tick.ts;
+    const cur = this.seq + 1;
+    const values = this.tickValues;
+    for (let s = 0; s < SERIES_COUNT; s++) values[s] = seriesPrice(tick, SERIES[s]!);
+
+    const due = this.due;
+    due.length = 0;
+    const mark = (slot: number): void => {
+      if (this.dueMark[slot] === cur) return;
+      this.dueMark[slot] = cur;
+      due.push(slot);
+    };
+    for (let s = 0; s < SERIES_COUNT; s++) {
+      const v = values[s]!;
+      const below = this.below[s]!;
+      while (below.size > 0 && -below.topKey() >= v) {
+        if (this.vers[below.topSlot()] === below.topVer()) mark(below.topSlot());
+        below.pop();
+      }
+      const above = this.above[s]!;
+      while (above.size > 0 && above.topKey() <= v) {
+        if (this.vers[above.topSlot()] === above.topVer()) mark(above.topSlot());
+        above.pop();
+      }
+    }
+    const deadlines = this.deadlines;
+    while (deadlines.size > 0 && deadlines.topKey() <= tick.ts) {
+      if (this.vers[deadlines.topSlot()] === deadlines.topVer()) mark(deadlines.topSlot());
+      deadlines.pop();
+    }
+    if (this.everySlots.length > 0) {
+      const slots = this.everySlots;
+      const vers = this.everyVers;
+      // Consumed: a signal delivered this tick files itself again if still armed.
+      this.everySlots = [];
+      this.everyVers = [];
+      for (let i = 0; i < slots.length; i++) if (this.vers[slots[i]!] === vers[i]) mark(slots[i]!);
+    }
+    for (let i = 0; i < this.trails.length; i++) {
+      const book = this.trails[i]!;
+      if (book.size === 0) continue;
+      const v = values[i >> 1]!;
+      book.collect(v, mark); // stops as they stood before this tick (SPEC step 2 precedes step 5)
+      book.advance(v);
+    }
+
+    this.seq = cur;
+    for (let i = 0; i < due.length; i++) {
+      const slot = due[i]!;
+      const catchUp = this.catchUp(slot, cur - 1);
+      const event: SignalEvent = { type: 'TICK', ts: tick.ts, price: tick.price, ...catchUp };
+      if (tick.bid !== undefined) event.bid = tick.bid;
+      if (tick.ask !== undefined) event.ask = tick.ask;
+      this.settle(slot, sendToSignal(this.contexts[slot]!, event), cur);
+    }
+
+    for (let s = 0; s < SERIES_COUNT; s++) {
+      this.lastValue[s] = values[s]!;
+      if (this.trackingCount[s]! > 0) {
+        const log = this.extrema[s]!;
+        log.push(cur, values[s]!);
+        if (log.size > EXTREMA_LIMIT) this.foldExtrema(s);
+      }
+    }
+    this.compactIfSparse();
+    return true;
+  }
+
+  /**
+   * Checks and applies an operation to the signal in `slot`, after every tick applied so
+   * far. Returns the reasons it does not apply ([] when it did).
+   */
+  applyOperation(slot: number, op: OperationEvent): string[] {
+    const context = this.contexts[slot]!;
+    const event = { ...op, ...this.catchUp(slot, this.seq) };
+    const errors = operationErrors(context, event, event.last ?? context.lastP);
+    if (errors.length > 0) return errors;
+    this.settle(slot, sendToSignal(context, event), this.seq);
+    return [];
+  }
+
+  /** Sends any other event (the live stale sweep) to the signal in `slot`. */
+  send(slot: number, event: SignalEvent): SignalContext {
+    const withCatchUp = { ...event, ...this.catchUp(slot, this.seq) };
+    return this.settle(slot, sendToSignal(this.contexts[slot]!, withCatchUp), this.seq);
+  }
+
+  /** Every open signal's slot. */
+  *slots(): IterableIterator<number> {
+    for (let slot = 0; slot < this.contexts.length; slot++) if (this.contexts[slot] !== undefined) yield slot;
+  }
+
+  /** The series extremes over the ticks after this signal's last event up to tick `upTo`. */
+  private catchUp(slot: number, upTo: number): { hi: number; lo: number; last: number } | null {
+    if (this.tracking[slot] === 0 || this.syncSeq[slot]! >= upTo) return null;
+    const s = this.seriesOf[slot]!;
+    const log = this.extrema[s]!;
+    const after = this.syncSeq[slot]!;
+    return { hi: log.maxAfter(after)!, lo: log.minAfter(after)!, last: this.lastValue[s]! };
+  }
+
+  private settle(slot: number, next: SignalContext, seq: number): SignalContext {
+    this.unwatch(slot);
+    this.syncSeq[slot] = seq;
+    if (next.phase === 'closed') {
+      this.contexts[slot] = undefined;
+      this.vers[slot]!++;
+      this.freeSlots.push(slot);
+      this.openCount--;
+      this.hooks.onChange?.(next);
+      this.hooks.onClose?.(next);
+      return next;
+    }
+    this.contexts[slot] = next;
+    this.watch(slot);
+    this.hooks.onChange?.(next);
+    return next;
+  }
+
+  private watch(slot: number): void {
+    const context = this.contexts[slot]!;
+    const ver = ++this.vers[slot]!;
+    const w = watchOf(context);
+    const s = SERIES_INDEX[w.series];
+    this.seriesOf[slot] = s;
+    if (w.tracksExtremes) {
+      this.tracking[slot] = 1;
+      this.trackingCount[s]!++;
+    }
+    if (w.below > -Infinity) this.below[s]!.push(-(w.below + Math.abs(w.below) * LOOSEN), slot, ver);
+    if (w.above < Infinity) this.above[s]!.push(w.above - Math.abs(w.above) * LOOSEN, slot, ver);
+    if (w.at < Infinity) this.deadlines.push(w.at, slot, ver);
+    if (w.every) {
+      this.everySlots.push(slot);
+      this.everyVers.push(ver);
+    }
+    if (w.trail !== null) {
+      this.trails[2 * s + (context.dir > 0 ? 0 : 1)]!.add(slot, ver, w.trail.peak, w.trail.factor);
+    }
+  }
+
+  /** Invalidates the slot's index entries (they are dropped lazily). */
+  private unwatch(slot: number): void {
+    this.vers[slot]!++;
+    if (this.tracking[slot] === 1) {
+      this.tracking[slot] = 0;
+      const s = this.seriesOf[slot]!;
+      if (--this.trackingCount[s]! === 0) this.extrema[s]!.clear();
+    }
+  }
+
+  /** Folds the extremes of series `s` into every signal that tracks it, then clears the log. */
+  private foldExtrema(s: number): void {
+    for (const slot of this.slots()) {
+      if (this.tracking[slot] === 1 && this.seriesOf[slot] === s) this.current(slot);
+    }
+    this.extrema[s]!.clear();
+  }
+
+  private compactIfSparse(): void {
+    const limit = 2 * this.openCount + 1024;
+    const live = (slot: number, ver: number): boolean => this.vers[slot] === ver;
+    for (const heap of [...this.below, ...this.above, this.deadlines]) {
+      if (heap.size > limit) heap.compact(live);
+    }
+  }
+
+  private grow(): void {
+    const cap = this.vers.length * 2;
+    const grow64 = (a: Float64Array): Float64Array<ArrayBuffer> => {
+      const b = new Float64Array(cap);
+      b.set(a);
+      return b;
+    };
+    const grow8 = (a: Uint8Array): Uint8Array<ArrayBuffer> => {
+      const b = new Uint8Array(cap);
+      b.set(a);
+      return b;
+    };
+    const vers = new Uint32Array(cap);
+    vers.set(this.vers);
+    this.vers = vers;
+    this.syncSeq = grow64(this.syncSeq);
+    this.dueMark = grow64(this.dueMark);
+    this.seriesOf = grow8(this.seriesOf);
+    this.tracking = grow8(this.tracking);
+  }
+}

@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { NormalizedSignal } from '../../machines/signalContext.ts';
+import type { SignalPayload } from '../../machines/types.ts';
+import { describeSchemaErrors } from './schemaErrors.ts';
+
+/** The published contract, read from the very file producers get (docs/schemas). */
+export const trackSignalSchema: object = JSON.parse(
+  readFileSync(new URL('../../docs/schemas/track-signal.v1.json', import.meta.url), 'utf8'),
+);
+
+let compiled: ValidateFunction | undefined;
+function schemaCheck(): ValidateFunction {
+  compiled ??= new Ajv({ allErrors: true, strict: true, strictRequired: false, strictTypes: false }).compile(
+    trackSignalSchema,
+  );
+  return compiled;
+}
+
+export type SignalValidation =
+  { ok: true; signal: NormalizedSignal } | { ok: false; id: string | null; errors: string[] };
+
+/** How far fractions may sum above 1 (SPEC.md). */
+const FRACTION_SUM_SLACK = 1e-9;
+
+/**
+ * Validates a `track-signal` payload (SPEC.md "Validation"): every failing field is named,
+ * then SPEC's defaults are filled in and the symbol upper-cased.
+ */
+export function validateSignal(payload: unknown): SignalValidation {
+  const id = isRecord(payload) && typeof payload.id === 'string' ? payload.id : null;
+  if (!isRecord(payload)) return { ok: false, id: null, errors: ['payload: must be a JSON object'] };
+  const check = schemaCheck();
+  const errors = check(payload) ? [] : describeSchemaErrors(check.errors);
+  // Cross-field rules run on whatever fields are well-formed, so every problem is named at once.
+  errors.push(...crossFieldErrors(wellFormedParts(payload)));
+  if (errors.length > 0) return { ok: false, id, errors };
+  return { ok: true, signal: normalize(payload as unknown as SignalPayload) };
+}
+
+/** The fields cross-field rules read, keeping only those that are well-formed on their own. */
+function wellFormedParts(
+  p: Record<string, unknown>,
+): Pick<SignalPayload, 'side' | 'entry' | 'stopLoss' | 'takeProfits' | 'breakevenAfterTp' | 'trailing'> {
+  const price = (x: unknown): number | undefined =>
+    isRecord(x) && typeof x.price === 'number' && Number.isFinite(x.price) && x.price > 0
+      ? x.price
+      : undefined;
+  const entry = isRecord(p.entry) ? p.entry : {};
+  const entryPrice = price(entry);
+  const stop = price(p.stopLoss);
+  const tps = Array.isArray(p.takeProfits) ? p.takeProfits : [];
+  const goodTps = tps.every(
+    (tp) => price(tp) !== undefined && isRecord(tp) && typeof tp.fraction === 'number',
+  );
+  return {
+    side: p.side === 'short' ? 'short' : 'long',
+    // Without a valid side, entry or TP list, order checks would only repeat the schema's complaint.
+    entry:
+      p.side !== 'long' && p.side !== 'short'
+        ? { type: 'market' }
+        : entry.type !== 'market' && entryPrice !== undefined
+          ? { type: 'limit', price: entryPrice }
+          : { type: 'market' },
+    stopLoss:
+      p.side === 'long' || p.side === 'short'
+        ? stop === undefined
+          ? undefined
+          : { price: stop }
+        : undefined,
+    takeProfits:
+      goodTps && (p.side === 'long' || p.side === 'short') ? (tps as SignalPayload['takeProfits']) : [],
+    breakevenAfterTp:
+      Number.isInteger(p.breakevenAfterTp) && goodTps ? (p.breakevenAfterTp as number) : undefined,
+    trailing: isRecord(p.trailing) && goodTps ? (p.trailing as SignalPayload['trailing']) : undefined,
+  };
+}
+
+function crossFieldErrors(
+  s: Pick<SignalPayload, 'side' | 'entry' | 'stopLoss' | 'takeProfits' | 'breakevenAfterTp' | 'trailing'>,
+): string[] {
+  const errors: string[] = [];
+  const tps = s.takeProfits ?? [];
+  const sum = tps.reduce((acc, tp) => acc + tp.fraction, 0);
+  if (sum > 1 + FRACTION_SUM_SLACK) errors.push(`takeProfits: fractions sum to ${sum}, more than 1`);
+
+  const dir = s.side === 'long' ? 1 : -1;
+  const above = dir > 0 ? 'above' : 'below';
+  const below = dir > 0 ? 'below' : 'above';
+  const reference = s.entry.type === 'market' ? null : s.entry.price;
+  const stop = s.stopLoss?.price;
+  if (stop !== undefined && reference !== null && dir * (reference - stop) <= 0) {
+    errors.push(`stopLoss.price: ${stop} must be ${below} the entry price ${reference} for a ${s.side}`);
+  }
+  if (tps.length > 0) {
+    const first = tps[0]!.price;
+    if (reference !== null && dir * (first - reference) <= 0) {
+      errors.push(
+        `takeProfits[0].price: ${first} must be ${above} the entry price ${reference} for a ${s.side}`,
+      );
+    }
+    if (stop !== undefined && dir * (first - stop) <= 0) {
+      errors.push(`stopLoss.price: ${stop} must be ${below} takeProfits[0].price ${first} for a ${s.side}`);
+    }
+  }
+  for (let i = 1; i < tps.length; i++) {
+    if (dir * (tps[i]!.price - tps[i - 1]!.price) <= 0) {
+      errors.push(
+        `takeProfits[${i}].price: ${tps[i]!.price} must be ${above} takeProfits[${i - 1}].price ${tps[i - 1]!.price} for a ${s.side}`,
+      );
+    }
+  }
+  if (s.breakevenAfterTp !== undefined && s.breakevenAfterTp > tps.length) {
+    errors.push(`breakevenAfterTp: names TP ${s.breakevenAfterTp}, but there ${countTps(tps.length)}`);
+  }
+  const act: unknown = s.trailing?.activation;
+  if (isRecord(act) && Number.isInteger(act.afterTp) && (act.afterTp as number) > tps.length) {
+    errors.push(
+      `trailing.activation.afterTp: names TP ${String(act.afterTp)}, but there ${countTps(tps.length)}`,
+    );
+  }
+  return errors;
+}
+
+function countTps(n: number): string {
+  return n === 1 ? 'is 1 take-profit' : `are ${n} take-profits`;
+}
+
+function normalize(s: SignalPayload): NormalizedSignal {
+  return {
+    ...s,
+    symbol: s.symbol.toUpperCase(),
+    takeProfits: s.takeProfits ?? [],
+    breakevenOffsetBps: s.breakevenOffsetBps ?? 0,
+    toleranceBps: s.toleranceBps ?? 0,
+    confirmMs: s.confirmMs ?? 0,
+    trigger: s.trigger ?? 'last',
+    stopFill: s.stopFill ?? 'trigger',
+    feeBps: s.feeBps ?? 0,
+    tenant: s.tenant ?? 'default',
+  };
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
