@@ -63,6 +63,14 @@ export class SymbolBook {
   private readonly lastValue = new Float64Array(SERIES_COUNT);
   private readonly tickValues = new Float64Array(SERIES_COUNT);
   private due: number[] = [];
+  private markSeq = 0;
+  /** Adds a slot to this tick's deliveries once. A field, so the tick path allocates no closure. */
+  private readonly mark = (slot: number): void => {
+    if (this.dueMark[slot] === this.markSeq) return;
+    this.dueMark[slot] = this.markSeq;
+    this.due.push(slot);
+  };
+  private readonly heaps: SlotHeap[];
 
   constructor(
     readonly symbol: string,
@@ -71,6 +79,7 @@ export class SymbolBook {
     const live = (slot: number, ver: number): boolean => this.vers[slot] === ver;
     this.trails = [];
     for (let s = 0; s < SERIES_COUNT; s++) this.trails.push(new TrailBook(1, live), new TrailBook(-1, live));
+    this.heaps = [...this.below, ...this.above, this.deadlines];
   }
 
   /** Adds a signal (new, or restored from a checkpoint); returns its slot. */
@@ -110,11 +119,8 @@ export class SymbolBook {
 
     const due = this.due;
     due.length = 0;
-    const mark = (slot: number): void => {
-      if (this.dueMark[slot] === cur) return;
-      this.dueMark[slot] = cur;
-      due.push(slot);
-    };
+    this.markSeq = cur;
+    const mark = this.mark;
     for (let s = 0; s < SERIES_COUNT; s++) {
       const v = values[s]!;
       const below = this.below[s]!;
@@ -167,7 +173,7 @@ export class SymbolBook {
         if (log.size > EXTREMA_LIMIT) this.foldExtrema(s);
       }
     }
-    this.compactIfSparse();
+    if ((cur & 1023) === 0) this.compactIfSparse();
     return true;
   }
 
@@ -265,7 +271,7 @@ export class SymbolBook {
   private compactIfSparse(): void {
     const limit = 2 * this.openCount + 1024;
     const live = (slot: number, ver: number): boolean => this.vers[slot] === ver;
-    for (const heap of [...this.below, ...this.above, this.deadlines]) {
+    for (const heap of this.heaps) {
       if (heap.size > limit) heap.compact(live);
     }
   }

@@ -1,0 +1,36 @@
+/**
+ * `npm run bench [-- GROUP…]`: runs the benchmark groups (all by default) and prints one JSON
+ * line per figure, {"name","value","unit"}. Figures are recorded in docs/BENCHMARKS.md
+ * with the command that produced them.
+ */
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+}
+
+export type Report = (figure: Figure) => void;
+
+const groups: Record<string, () => Promise<{ run: (report: Report, args: string[]) => Promise<void> }>> = {
+  engine: () => import('./engine.ts'),
+};
+
+const requested = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
+const names = requested.length > 0 ? requested : Object.keys(groups);
+for (const name of names) {
+  const load = groups[name];
+  if (load === undefined) {
+    process.stderr.write(`unknown benchmark group "${name}"; groups: ${Object.keys(groups).join(', ')}\n`);
+    process.exit(2);
+  }
+  const group = await load();
+  await group.run(
+    (f) => process.stdout.write(JSON.stringify({ name: f.name, value: round(f.value), unit: f.unit }) + '\n'),
+    flags,
+  );
+}
+
+function round(x: number): number {
+  return Number(x.toPrecision(4));
+}
