@@ -8,10 +8,17 @@ import { cloneContext, type SignalContext } from './signalContext.ts';
  * signal's state. `lastP` is the last exit trigger price, for a filled signal's amend.
  */
 export function operationErrors(
-  ctx: SignalContext,
+  context: SignalContext,
   ev: ExitEvent | CancelEvent | AmendEvent,
   lastP: number | null,
 ): string[] {
+  // Judge the operation against the signal as it stands after the ticks it has not seen yet
+  // (a trailing stop may have moved on them).
+  let ctx = context;
+  if (ev.hi !== undefined) {
+    ctx = cloneContext(context);
+    catchUpInPlace(ctx, ev);
+  }
   if (ctx.phase === 'closed') return [`signal ${ctx.id} is already closed (${ctx.outcome})`];
   if (ev.ts < ctx.createdAt) {
     return [`ts ${ev.ts} is before the signal's createdAt ${ctx.createdAt}: it did not exist yet`];
@@ -92,7 +99,8 @@ export function applyCancel(ctx: SignalContext, ev: ExitEvent | CancelEvent): Si
 export function applyAmend(ctx: SignalContext, ev: AmendEvent): SignalContext {
   const c = cloneContext(ctx);
   catchUpInPlace(c, ev);
-  if (ev.stopLoss !== undefined) {
+  // Only a stop that moves becomes "amended": restating the current level changes nothing.
+  if (ev.stopLoss !== undefined && ev.stopLoss.price !== c.stop) {
     c.stop = ev.stopLoss.price;
     c.stopKind = 'amended';
   }

@@ -5,6 +5,13 @@
  * minima. The extreme over ticks (s, latest] is the first stack entry after s. On a random
  * walk the stacks hold about √n entries; `size` lets the owner sync and reset when they grow.
  */
+export interface ExtremaState {
+  maxSeq: number[];
+  maxVal: number[];
+  minSeq: number[];
+  minVal: number[];
+}
+
 export class ExtremaLog {
   private maxSeq: number[] = [];
   private maxVal: number[] = [];
@@ -40,6 +47,24 @@ export class ExtremaLog {
 
   get size(): number {
     return this.maxSeq.length + this.minSeq.length;
+  }
+
+  /** The stacks as plain arrays (JSON), for a checkpoint. */
+  export(): ExtremaState {
+    return {
+      maxSeq: this.maxSeq.slice(),
+      maxVal: this.maxVal.slice(),
+      minSeq: this.minSeq.slice(),
+      minVal: this.minVal.slice(),
+    };
+  }
+
+  /** Replaces the stacks with a checkpoint's. */
+  import(state: ExtremaState): void {
+    this.maxSeq = state.maxSeq.slice();
+    this.maxVal = state.maxVal.slice();
+    this.minSeq = state.minSeq.slice();
+    this.minVal = state.minVal.slice();
   }
 
   clear(): void {

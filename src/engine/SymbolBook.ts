@@ -5,7 +5,7 @@ import { sendToSignal } from '../../machines/signalMachine.ts';
 import { SERIES, seriesPrice, type Series } from '../../machines/triggerPrice.ts';
 import type { Tick } from '../../machines/types.ts';
 import { watchOf } from '../../machines/watch.ts';
-import { ExtremaLog } from './ExtremaLog.ts';
+import { ExtremaLog, type ExtremaState } from './ExtremaLog.ts';
 import { SlotHeap } from './SlotHeap.ts';
 import { TrailBook } from './TrailBook.ts';
 
@@ -17,6 +17,19 @@ const LOOSEN = 1e-12;
 const EXTREMA_LIMIT = 1 << 16;
 
 export type OperationEvent = ExitEvent | CancelEvent | AmendEvent;
+
+/**
+ * A book's own state beside its signals: enough, with each signal's checkpoint and the tick
+ * number of its last event, for another process to continue exactly (plain JSON).
+ */
+export interface BookClock {
+  seq: number;
+  /** null: no tick applied yet. */
+  lastTs: number | null;
+  lastValue: number[];
+  /** Extrema logs of the series some signal tracks, by series index. */
+  extrema: (ExtremaState | null)[];
+}
 
 export interface SymbolBookHooks {
   /** A signal changed (any event that reached the machine); its new context. */
@@ -82,15 +95,45 @@ export class SymbolBook {
     this.heaps = [...this.below, ...this.above, this.deadlines];
   }
 
-  /** Adds a signal (new, or restored from a checkpoint); returns its slot. */
-  add(context: SignalContext): number {
+  /**
+   * Adds a signal; returns its slot. A new signal is current as of the latest tick. A restored
+   * one passes `syncSeq`, the tick number of its last event: ticks after it are folded in at
+   * its next event, except for an active trailing stop, whose level the index must know now.
+   */
+  add(context: SignalContext, syncSeq = this.seq): number {
     const slot = this.freeSlots.pop() ?? this.contexts.length;
     if (slot >= this.vers.length) this.grow();
     this.contexts[slot] = context;
-    this.syncSeq[slot] = this.seq;
+    this.syncSeq[slot] = syncSeq;
     this.openCount++;
     this.watch(slot);
+    if (context.trailActive && syncSeq < this.seq) this.current(slot);
     return slot;
+  }
+
+  /** The tick number of the signal's last event (for its checkpoint). */
+  syncOf(slot: number): number {
+    return this.syncSeq[slot]!;
+  }
+
+  /** This book's clock and extrema, for a checkpoint. */
+  exportClock(): BookClock {
+    return {
+      seq: this.seq,
+      lastTs: Number.isFinite(this.lastTs) ? this.lastTs : null,
+      lastValue: Array.from(this.lastValue),
+      extrema: this.extrema.map((log, s) => (this.trackingCount[s]! > 0 ? log.export() : null)),
+    };
+  }
+
+  /** Restores the clock and extrema; call before adding the signals back. */
+  importClock(clock: BookClock): void {
+    this.seq = clock.seq;
+    this.lastTs = clock.lastTs ?? -Infinity;
+    this.lastValue.set(clock.lastValue);
+    clock.extrema.forEach((state, s) => {
+      if (state !== null) this.extrema[s]!.import(state);
+    });
   }
 
   /** The signal in `slot` as stored (excursions may lag; see `current`). */
@@ -167,10 +210,12 @@ export class SymbolBook {
 
     for (let s = 0; s < SERIES_COUNT; s++) {
       this.lastValue[s] = values[s]!;
+      const log = this.extrema[s]!;
       if (this.trackingCount[s]! > 0) {
-        const log = this.extrema[s]!;
         log.push(cur, values[s]!);
         if (log.size > EXTREMA_LIMIT) this.foldExtrema(s);
+      } else if (log.size > 0) {
+        log.clear(); // nobody catches up from it any more
       }
     }
     if ((cur & 1023) === 0) this.compactIfSparse();
@@ -255,8 +300,7 @@ export class SymbolBook {
     this.vers[slot]!++;
     if (this.tracking[slot] === 1) {
       this.tracking[slot] = 0;
-      const s = this.seriesOf[slot]!;
-      if (--this.trackingCount[s]! === 0) this.extrema[s]!.clear();
+      this.trackingCount[this.seriesOf[slot]!]!--;
     }
   }
 

@@ -7,7 +7,8 @@
  * same peak, so such signals are merged into one group: a group has one peak and a max-heap
  * (pairing heap, O(1) meld) of its members' factors. Per tick: the groups whose highest level
  * (peak·largest factor) is reached give their touched members; then the groups with a peak
- * below x melt into one group at peak x. Each signal is melded O(1) times amortised per
+ * below x melt into one group at peak x. (For shorts, the signed peak is negative and the
+ * member touched first is the one with the smallest factor: members are ordered by dir·factor.) Each signal is melded O(1) times amortised per
  * group it joins, so a tick costs O((merged groups + delivered) · log n).
  */
 
@@ -15,6 +16,11 @@ const LOOSEN = 1e-12;
 
 interface Member {
   factor: number;
+  /**
+   * Heap order: the member touched first at a shared peak. For longs (peak > 0) the largest
+   * factor; for shorts (signed peak < 0, factor > 1) the smallest. So dir·factor, largest first.
+   */
+  key: number;
   slot: number;
   ver: number;
   child: Member | null;
@@ -32,7 +38,7 @@ interface Group {
 function meld(a: Member | null, b: Member | null): Member | null {
   if (a === null) return b;
   if (b === null) return a;
-  if (a.factor >= b.factor) {
+  if (a.key >= b.key) {
     b.sibling = a.child;
     a.child = b;
     return a;
@@ -125,7 +131,7 @@ export class TrailBook {
 
   /** Registers an active trailing stop; `peak` null means no exit tick yet. */
   add(slot: number, ver: number, peak: number | null, factor: number): void {
-    const member: Member = { factor, slot, ver, child: null, sibling: null };
+    const member: Member = { factor, key: this.dir * factor, slot, ver, child: null, sibling: null };
     const group: Group = {
       peak: peak === null ? -Infinity : this.dir * peak,
       top: member,
