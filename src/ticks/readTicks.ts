@@ -46,7 +46,7 @@ export async function* readTicks(file: string, stats: TickFileStats = newStats()
   const lastAsk = new Map<string, number>();
   for await (const row of rows) {
     stats.rows++;
-    const t = Number(row[ts!]);
+    const t = timeCell(row[ts!]);
     const sym = (row[symbol!] ?? '').trim().toUpperCase();
     if (!Number.isInteger(t) || t < 0 || sym === '') {
       stats.skippedBadTime++;
@@ -95,7 +95,7 @@ export async function* readCandles(file: string, stats: TickFileStats = newStats
     throw new TickFileError(`${file}: candle header has no ${missing.join(', ')} column`);
   for await (const row of rows) {
     stats.rows++;
-    const t = Number(row[need.ts!]);
+    const t = timeCell(row[need.ts!]);
     const sym = (row[need.symbol!] ?? '').trim().toUpperCase();
     if (!Number.isInteger(t) || t < 0 || sym === '') {
       stats.skippedBadTime++;
@@ -139,6 +139,11 @@ function columns(header: string[]): Columns {
 function pick(cols: Columns, ...names: string[]): number | undefined {
   for (const name of names) if (name in cols) return cols[name];
   return undefined;
+}
+
+/** A time cell as a number; an empty cell is no time (Number('') would be epoch 0). */
+function timeCell(cell: string | undefined): number {
+  return cell === undefined || cell === '' ? NaN : Number(cell);
 }
 
 /** A cell that is not a finite number above zero counts as empty. */
