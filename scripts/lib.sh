@@ -1,0 +1,55 @@
+# Shared by scripts/test.sh and scripts/demo.sh (sourced, not run).
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+
+# npm packages: a fresh clone has no node_modules.
+ensure_node_modules() {
+  if [[ -d node_modules && -x node_modules/.bin/vitest ]]; then return 0; fi
+  if [[ -f package-lock.json ]]; then
+    say "installing npm packages (npm ci)"
+    npm ci --no-audit --no-fund
+  else
+    say "installing npm packages (npm install)"
+    npm install --no-audit --no-fund
+  fi
+}
+
+# Private Redis/PostgreSQL for whatever REDIS_URL / DATABASE_URL do not provide, in a directory of
+# this run's own (so concurrent runs never share or stop each other's instances), stopped and
+# deleted when the script exits for any reason: success, failure, Ctrl-C or SIGTERM.
+# SERVICES_DIR is exported: tests use it to stop and restart the instances (docs/OPERATIONS.md).
+SERVICES_OWNED=''
+
+# Returns 1 when the environment provides both services.
+plan_services() {
+  if [[ -n ${REDIS_URL:-} && -n ${DATABASE_URL:-} ]]; then
+    say "using REDIS_URL and DATABASE_URL from the environment"
+    return 1
+  fi
+  export SERVICES_DIR="$ROOT/.tmp/services/$1-$$"
+  SERVICES_OWNED=1
+}
+
+load_services_env() {
+  if [[ -n $SERVICES_OWNED ]]; then
+    # shellcheck disable=SC1091
+    source "$SERVICES_DIR/env"
+  fi
+  export REDIS_URL DATABASE_URL
+}
+
+stop_services() {
+  if [[ -n $SERVICES_OWNED ]]; then
+    SERVICES_OWNED=''
+    scripts/services.sh stop --clean || true
+  fi
+}
+
+# An EXIT trap alone does not run when bash dies of a signal; turn signals into exits.
+trap stop_services EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP

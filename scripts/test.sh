@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `npm test`: everything a fresh clone needs, then type check, lint, format check and vitest against
+# real Redis and PostgreSQL. Extra arguments go to vitest (npm test -- test/unit). SKIP_CHECKS=1
+# skips tsc/eslint/prettier while iterating on tests.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ensure_node_modules
+
+# The services start in the background while the static checks run (on a fresh machine that
+# includes installing redis-server/PostgreSQL with apt).
+services_pid=''
+services_log="$ROOT/.tmp/services-start-$$.log"
+if plan_services test; then
+  mkdir -p "$ROOT/.tmp"
+  scripts/services.sh start >"$services_log" 2>&1 &
+  services_pid=$!
+fi
+wait_services() {
+  local rc=0
+  if [[ -n $services_pid ]]; then
+    wait "$services_pid" || rc=$?
+    services_pid=''
+    cat "$services_log" >&2
+    rm -f "$services_log"
+  fi
+  return "$rc"
+}
+# A failing check must not leave a half-started instance behind: let the start finish, then stop.
+trap 'wait_services || true; stop_services' EXIT
+
+if [[ ${SKIP_CHECKS:-} != 1 ]]; then
+  say "tsc --noEmit"
+  node_modules/.bin/tsc --noEmit
+  say "eslint"
+  node_modules/.bin/eslint .
+  say "prettier --check"
+  node_modules/.bin/prettier --check . --log-level warn
+fi
+
+say "services"
+if ! wait_services; then
+  echo "starting the services failed (log above)" >&2
+  exit 1
+fi
+load_services_env
+
+say "vitest run $*"
+node_modules/.bin/vitest run "$@"

@@ -1,0 +1,427 @@
+import { readdir } from 'node:fs/promises';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate, MIGRATIONS_DIR, MIGRATIONS_TABLE } from '../../src/storage/migrate.ts';
+import {
+  createTestDatabase,
+  databaseUrl,
+  silentLog,
+  useResourceTracker,
+  useTestDatabase,
+  type TestDatabase,
+} from '../support/services.ts';
+
+const TABLES = [
+  'audit_logs',
+  'closed_signals',
+  'performance_insights',
+  'performance_metrics',
+  'signal_outcomes',
+  'signals',
+  'tp_sl_hits',
+];
+
+/** daily_outcomes has these columns on both paths (migrate.timescale.test.ts checks the same list). */
+const DAILY_OUTCOMES_COLUMNS = [
+  ['day', 'timestamp with time zone'],
+  ['tenant', 'text'],
+  ['strategy', 'text'],
+  ['model', 'text'],
+  ['model_version', 'text'],
+  ['symbol', 'text'],
+  ['outcomes', 'bigint'],
+  ['filled', 'bigint'],
+  ['wins', 'bigint'],
+  ['losses', 'bigint'],
+  ['tp_hits', 'bigint'],
+  ['sl_hits', 'bigint'],
+  ['sum_gross_return', 'double precision'],
+  ['sum_net_return', 'double precision'],
+  ['r_count', 'bigint'],
+  ['sum_r_multiple', 'double precision'],
+  ['sum_holding_ms', 'numeric'],
+];
+
+async function migrationNames(): Promise<string[]> {
+  return (await readdir(MIGRATIONS_DIR))
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => f.replace(/\.sql$/, ''));
+}
+
+/** Everything a migration could change, as comparable text. */
+async function schemaFingerprint(client: pg.Client): Promise<string> {
+  const queries = [
+    `SELECT table_name, column_name, data_type, is_nullable, column_default
+     FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2`,
+    `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1`,
+    `SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+     WHERE connamespace = 'public'::regnamespace ORDER BY 1`,
+    `SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1`,
+    `SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`,
+  ];
+  const parts = [];
+  for (const q of queries) parts.push(await client.query(q));
+  return JSON.stringify(parts.map((p) => p.rows));
+}
+
+async function timescaleAvailable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: databaseUrl() });
+  await client.connect();
+  try {
+    const { rows } = await client.query("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'");
+    return rows.length > 0;
+  } finally {
+    await client.end();
+  }
+}
+
+// This file tests the plain-PostgreSQL path; on a server with TimescaleDB the tests that depend on
+// its absence are skipped (migrate.timescale.test.ts covers that path).
+const TIMESCALE_AVAILABLE = await timescaleAvailable();
+
+describe('migrate() on an empty database', () => {
+  const resources = useResourceTracker();
+  const created: TestDatabase[] = [];
+  const emptyDatabase = async (): Promise<TestDatabase> => {
+    const db = await createTestDatabase({ migrated: false });
+    created.push(db);
+    return db;
+  };
+  afterAll(async () => {
+    await Promise.all(created.map((db) => db.drop()));
+  });
+
+  it('applies every migration file in order and creates all tables', async () => {
+    const db = await emptyDatabase();
+
+    const applied = await migrate({ databaseUrl: db.url, log: silentLog });
+
+    expect(applied).toEqual(await migrationNames());
+    const client = await resources.client(db.url);
+    const { rows } = await client.query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.tables
+       WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> $1 ORDER BY 1`,
+      [MIGRATIONS_TABLE],
+    );
+    expect(rows.map((r) => r.table_name)).toEqual(TABLES);
+    await client.end();
+  });
+
+  it('is idempotent: a second run applies nothing and leaves the schema unchanged', async () => {
+    const db = await emptyDatabase();
+    await migrate({ databaseUrl: db.url, log: silentLog });
+    const client = await resources.client(db.url);
+    const before = await schemaFingerprint(client);
+
+    const again = await migrate({ databaseUrl: db.url, log: silentLog });
+
+    expect(again).toEqual([]);
+    expect(await schemaFingerprint(client)).toBe(before);
+    await client.end();
+  });
+
+  it('lets concurrent migrate() calls all succeed and applies each migration exactly once', async () => {
+    const db = await emptyDatabase();
+    const expected = await migrationNames();
+
+    // node-pg-migrate alone would fail all but one with "Another migration is already running".
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => migrate({ databaseUrl: db.url, log: silentLog })),
+    );
+
+    expect(results.flat().sort()).toEqual(expected);
+    expect(results.filter((r) => r.length > 0)).toHaveLength(1);
+    const client = await resources.client(db.url);
+    const { rows } = await client.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`);
+    expect(rows.map((r) => r.name)).toEqual(expected);
+    await client.end();
+  });
+
+  it.skipIf(TIMESCALE_AVAILABLE)(
+    'takes the plain path without TimescaleDB: no extension, daily_outcomes is a plain view',
+    async () => {
+      const db = await emptyDatabase();
+      await migrate({ databaseUrl: db.url, log: silentLog });
+      const client = await resources.client(db.url);
+
+      const ext = await client.query("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'");
+      const rel = await client.query<{ relkind: string }>(
+        "SELECT relkind FROM pg_class WHERE oid = 'daily_outcomes'::regclass",
+      );
+
+      expect(ext.rows).toEqual([]);
+      expect(rel.rows).toEqual([{ relkind: 'v' }]);
+      await client.end();
+    },
+  );
+
+  it.skipIf(TIMESCALE_AVAILABLE)(
+    'fails with a clear message when TimescaleDB is required but missing',
+    async () => {
+      const db = await emptyDatabase();
+      const admin = await resources.client();
+      await admin.query(`ALTER DATABASE "${db.name}" SET outcome_tracker.timescaledb = 'on'`);
+      await admin.end();
+
+      await expect(migrate({ databaseUrl: db.url, log: silentLog })).rejects.toThrow(
+        /timescaledb extension is not available/,
+      );
+    },
+  );
+});
+
+describe('schema on plain PostgreSQL', () => {
+  const database = useTestDatabase();
+  let client: pg.Client;
+  beforeAll(async () => {
+    client = new pg.Client({ connectionString: database.url, application_name: 'migrate.test schema' });
+    await client.connect();
+  });
+  afterAll(async () => {
+    await client.end();
+  });
+
+  it('keeps audit_logs append-only: UPDATE, DELETE and TRUNCATE are refused', async () => {
+    await client.query(
+      `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
+       VALUES ('2025-01-01T00:00:00Z', 's-audit', 'default', 'accepted', '{}')`,
+    );
+
+    await expect(
+      client.query("UPDATE audit_logs SET event = 'closed' WHERE signal_id = 's-audit'"),
+    ).rejects.toThrow(/append-only: UPDATE/);
+    await expect(client.query("DELETE FROM audit_logs WHERE signal_id = 's-audit'")).rejects.toThrow(
+      /append-only: DELETE/,
+    );
+    await expect(client.query('TRUNCATE audit_logs')).rejects.toThrow(/append-only: TRUNCATE/);
+    const { rows } = await client.query("SELECT event FROM audit_logs WHERE signal_id = 's-audit'");
+    expect(rows).toEqual([{ event: 'accepted' }]);
+  });
+
+  it('stores rejected operations as op_rejected audit rows with their reasons', async () => {
+    await client.query(
+      `INSERT INTO audit_logs (at, signal_id, tenant, event, details) VALUES ($1, $2, $3, 'op_rejected', $4)`,
+      [
+        new Date(1_700_000_000_000),
+        'unknown-signal',
+        null,
+        { op: { op: 'cancel', id: 'unknown-signal', ts: 1_700_000_000_000 }, errors: ['unknown signal'] },
+      ],
+    );
+    const { rows } = await client.query(
+      "SELECT details->'errors' AS errors FROM audit_logs WHERE event = 'op_rejected' AND signal_id = 'unknown-signal'",
+    );
+    expect(rows).toEqual([{ errors: ['unknown signal'] }]);
+  });
+
+  it('keeps one accepted signal per id, while rejected payloads may lack an id or repeat one', async () => {
+    const accept = (id: string) =>
+      client.query(
+        `INSERT INTO signals (id, status, tenant, symbol, side, created_at, payload)
+         VALUES ($1, 'accepted', 'default', 'BTCUSD', 'long', now(), $2)
+         ON CONFLICT (id) WHERE status = 'accepted' DO NOTHING`,
+        [id, { id }],
+      );
+    const reject = (id: string | null) =>
+      client.query(`INSERT INTO signals (id, status, payload, errors) VALUES ($1, 'rejected', $2, $3)`, [
+        id,
+        { id },
+        JSON.stringify(['duplicate id']),
+      ]);
+
+    expect((await accept('sig-1')).rowCount).toBe(1);
+    expect((await accept('sig-1')).rowCount).toBe(0);
+    await reject('sig-1');
+    await reject('sig-1');
+    await reject(null);
+
+    const { rows } = await client.query(
+      "SELECT status, count(*)::int AS n FROM signals WHERE id = 'sig-1' OR id IS NULL GROUP BY status ORDER BY status",
+    );
+    expect(rows).toEqual([
+      { status: 'accepted', n: 1 },
+      { status: 'rejected', n: 3 },
+    ]);
+    await expect(
+      client.query(`INSERT INTO signals (id, status, payload) VALUES (NULL, 'accepted', '{}')`),
+    ).rejects.toThrow(/signals_accepted_complete/);
+  });
+
+  it('writes an outcome once per signal through the closed_signals ledger', async () => {
+    const flush = async () => {
+      await client.query('BEGIN');
+      const claimed = await client.query(
+        `INSERT INTO closed_signals (signal_id, closed_at) VALUES ('sig-o', '2025-01-01T10:00:00Z')
+         ON CONFLICT (signal_id) DO NOTHING RETURNING signal_id`,
+      );
+      if (claimed.rowCount === 1) {
+        await insertOutcome(client, {
+          signalId: 'sig-o',
+          closedAt: '2025-01-01T10:00:00Z',
+          outcome: 'TP_HIT',
+        });
+      }
+      await client.query('COMMIT');
+    };
+
+    await flush();
+    await flush();
+
+    const { rows } = await client.query(
+      "SELECT count(*)::int AS n FROM signal_outcomes WHERE signal_id = 'sig-o'",
+    );
+    expect(rows).toEqual([{ n: 1 }]);
+  });
+
+  it('offers daily_outcomes with the same columns as the continuous aggregate', async () => {
+    const { rows } = await client.query<{ column_name: string; data_type: string }>(
+      `SELECT column_name, data_type FROM information_schema.columns
+       WHERE table_name = 'daily_outcomes' ORDER BY ordinal_position`,
+    );
+    expect(rows.map((r) => [r.column_name, r.data_type])).toEqual(DAILY_OUTCOMES_COLUMNS);
+  });
+
+  it('aggregates outcomes per UTC day and grouping keys in daily_outcomes', async () => {
+    await insertDailyFixture(client, 'daily');
+
+    const { rows } = await client.query(DAILY_QUERY, ['daily']);
+
+    expect(rows).toEqual(DAILY_EXPECTED);
+  });
+
+  it('only warns about retention on plain PostgreSQL, and still validates it', async () => {
+    const notices: string[] = [];
+    const onNotice = (n: { message?: string }) => notices.push(n.message ?? '');
+    client.on('notice', onNotice);
+    await client.query("SELECT outcome_tracker_set_retention(INTERVAL '400 days', INTERVAL '10 years')");
+    client.off('notice', onNotice);
+
+    expect(notices.join('\n')).toMatch(/retention needs TimescaleDB/);
+    await expect(
+      client.query("SELECT outcome_tracker_set_retention(INTERVAL '7 days', NULL)"),
+    ).rejects.toThrow(/longer than 30 days/);
+  });
+});
+
+interface OutcomeFixture {
+  signalId: string;
+  closedAt: string;
+  outcome: string;
+  tenant?: string;
+  strategy?: string;
+  netReturn?: number | null;
+  grossReturn?: number | null;
+  rMultiple?: number | null;
+  holdingMs?: number | null;
+}
+
+async function insertOutcome(client: pg.Client, o: OutcomeFixture): Promise<void> {
+  await client.query(
+    `INSERT INTO signal_outcomes (signal_id, closed_at, tenant, symbol, side, strategy, model, model_version,
+       outcome, gross_return, net_return, r_multiple, holding_ms)
+     VALUES ($1, $2, $3, 'BTCUSD', 'long', $4, 'm', 'v1', $5, $6, $7, $8, $9)
+     ON CONFLICT (signal_id, closed_at) DO NOTHING`,
+    [
+      o.signalId,
+      o.closedAt,
+      o.tenant ?? 'default',
+      o.strategy ?? 'A',
+      o.outcome,
+      o.grossReturn ?? null,
+      o.netReturn ?? null,
+      o.rMultiple ?? null,
+      o.holdingMs ?? null,
+    ],
+  );
+}
+
+// The same fixture and expectations as in migrate.timescale.test.ts.
+async function insertDailyFixture(client: pg.Client, tenant: string): Promise<void> {
+  const rows: OutcomeFixture[] = [
+    {
+      signalId: 'd1',
+      closedAt: '2025-01-01T10:00:00Z',
+      outcome: 'TP_HIT',
+      netReturn: 0.02,
+      grossReturn: 0.021,
+      rMultiple: 2,
+      holdingMs: 1000,
+    },
+    {
+      signalId: 'd2',
+      closedAt: '2025-01-01T23:59:59.999Z',
+      outcome: 'SL_HIT',
+      netReturn: -0.01,
+      grossReturn: -0.009,
+      rMultiple: -1,
+      holdingMs: 3000,
+    },
+    { signalId: 'd3', closedAt: '2025-01-02T00:00:00Z', outcome: 'EXPIRED' },
+    {
+      signalId: 'd4',
+      closedAt: '2025-01-01T12:00:00Z',
+      outcome: 'TIME_EXIT',
+      strategy: 'B',
+      netReturn: 0,
+      grossReturn: 0.001,
+      holdingMs: 500,
+    },
+  ];
+  for (const row of rows) await insertOutcome(client, { ...row, tenant });
+}
+
+const DAILY_QUERY = `
+  SELECT to_char(day AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, strategy, outcomes::int, filled::int, wins::int,
+         losses::int, tp_hits::int, sl_hits::int, round(sum_net_return::numeric, 9)::float8 AS sum_net_return,
+         round(sum_gross_return::numeric, 9)::float8 AS sum_gross_return, r_count::int,
+         sum_r_multiple, sum_holding_ms::float8
+  FROM daily_outcomes WHERE tenant = $1 ORDER BY day, strategy`;
+
+const DAILY_EXPECTED = [
+  {
+    day: '2025-01-01',
+    strategy: 'A',
+    outcomes: 2,
+    filled: 2,
+    wins: 1,
+    losses: 1,
+    tp_hits: 1,
+    sl_hits: 1,
+    sum_net_return: 0.01,
+    sum_gross_return: 0.012,
+    r_count: 2,
+    sum_r_multiple: 1,
+    sum_holding_ms: 4000,
+  },
+  {
+    day: '2025-01-01',
+    strategy: 'B',
+    outcomes: 1,
+    filled: 1,
+    wins: 0,
+    losses: 0,
+    tp_hits: 0,
+    sl_hits: 0,
+    sum_net_return: 0,
+    sum_gross_return: 0.001,
+    r_count: 0,
+    sum_r_multiple: null,
+    sum_holding_ms: 500,
+  },
+  {
+    day: '2025-01-02',
+    strategy: 'A',
+    outcomes: 1,
+    filled: 0,
+    wins: 0,
+    losses: 0,
+    tp_hits: 0,
+    sl_hits: 0,
+    sum_net_return: null,
+    sum_gross_return: null,
+    r_count: 0,
+    sum_r_multiple: null,
+    sum_holding_ms: null,
+  },
+];
