@@ -1,0 +1,308 @@
+/**
+ * The engine on real market data (see data/README.md): a few hundred varied signals from
+ * `generateSignals`, anchored on real ticks, replayed over IBM trades, IBM quotes (with the
+ * `bid_ask` and `mid` triggers) and 1-minute bars of four symbols (`--candles` semantics).
+ *
+ * 1. The engine's outcomes equal the independent reference loop's (SPEC.md's comparison).
+ * 2. The mix of outcomes is varied, so the comparison means something.
+ * 3. Checkpoint and restore in the middle (`checkpointEngine` → JSON text → `restoreEngine`)
+ *    changes nothing: at several cut points, including right after the ticks that filled or
+ *    armed the most signals, the final outcomes equal the uninterrupted run's exactly.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { outcomeLine } from '../../machines/outcomeLine.ts';
+import type { NormalizedSignal, SignalContext } from '../../machines/signalContext.ts';
+import { startSignal } from '../../machines/signalMachine.ts';
+import type { Operation, OutcomeLine, SignalPayload, Tick } from '../../machines/types.ts';
+import { generateSignals, seededRandom, spreadAnchors } from '../../src/demo/generateSignals.ts';
+import { checkpointEngine, Engine, restoreEngine, type EngineCheckpoint } from '../../src/engine/Engine.ts';
+import type { SymbolBookHooks } from '../../src/engine/SymbolBook.ts';
+import { replaySync } from '../../src/replay/replay.ts';
+import { readCandles, readTicks } from '../../src/ticks/readTicks.ts';
+import { validateSignal } from '../../src/validation/validateSignal.ts';
+import { referenceReplay } from '../reference/referenceReplay.ts';
+import { dataFile } from '../support/dataFile.ts';
+import { describeDifference } from '../support/sameOutcomes.ts';
+
+interface Dataset {
+  title: string;
+  file: string;
+  candles: boolean;
+  /** Sets each signal's trigger (quotes: bid_ask and mid in turn). */
+  trigger?: (index: number) => SignalPayload['trigger'];
+}
+
+const DATASETS: Dataset[] = [
+  { title: 'IBM trades', file: 'lean_usequity_IBM_trades_2013-10-07_11.csv.gz', candles: false },
+  {
+    title: 'IBM quotes, bid_ask and mid triggers',
+    file: 'lean_usequity_IBM_quotes_2013-10-07_11.csv.gz',
+    candles: false,
+    trigger: (i) => (i % 2 === 0 ? 'bid_ask' : 'mid'),
+  },
+  {
+    title: 'SPY/IBM/BAC/AIG 1m bars',
+    file: 'lean_usequity_SPY_IBM_BAC_AIG_1m_2013-10-07_11.csv.gz',
+    candles: true,
+  },
+];
+
+async function load(dataset: Dataset): Promise<Tick[]> {
+  const ticks: Tick[] = [];
+  const read = dataset.candles ? readCandles : readTicks;
+  for await (const tick of read(dataFile(dataset.file))) ticks.push(tick);
+  return ticks;
+}
+
+/**
+ * 300 signals spread over the data, plus a burst of 60 created on one tick: their market
+ * entries fill together, and with confirmation their levels arm together, which is where a
+ * checkpoint has the most state in flight.
+ */
+function signalsFor(dataset: Dataset, ticks: Tick[]): SignalPayload[] {
+  const spread = generateSignals(spreadAnchors(ticks, 300), { count: 300, seed: 20131007 });
+  const burstAnchor = ticks[Math.floor(ticks.length * 0.37)]!;
+  const burst = generateSignals([burstAnchor], { count: 60, seed: 11, prefix: 'burst', scale: 0.002 });
+  burst.forEach((s, i) => {
+    if (i % 3 === 0) s.confirmMs = 1000;
+  });
+  const signals = [...spread, ...burst];
+  if (dataset.trigger !== undefined) signals.forEach((s, i) => (s.trigger = dataset.trigger!(i)));
+  return signals;
+}
+
+/** A few operations on random signals at random times: exits with and without price, cancels, amends. */
+function operationsFor(signals: SignalPayload[], ticks: Tick[]): Operation[] {
+  const rnd = seededRandom(5);
+  const ops: Operation[] = [];
+  for (let i = 0; i < 60; i++) {
+    const s = signals[Math.floor(rnd() * signals.length)]!;
+    const at = ticks[Math.floor(rnd() * ticks.length)]!;
+    const ts = Math.max(s.createdAt, at.ts);
+    const dir = s.side === 'long' ? 1 : -1;
+    const kind = Math.floor(rnd() * 4);
+    if (kind === 0) ops.push({ op: 'exit', id: s.id, ts });
+    else if (kind === 1)
+      ops.push({ op: 'exit', id: s.id, ts, price: Number((at.price * (1 + dir * 0.001)).toFixed(2)) });
+    else if (kind === 2) ops.push({ op: 'cancel', id: s.id, ts });
+    else
+      ops.push({
+        op: 'amend',
+        id: s.id,
+        ts,
+        stopLoss: { price: Number((at.price * (1 - dir * 0.003)).toFixed(2)) },
+      });
+  }
+  return ops;
+}
+
+function normalize(signals: SignalPayload[]): NormalizedSignal[] {
+  return signals.map((s) => {
+    const checked = validateSignal(s);
+    if (!checked.ok)
+      throw new Error(`generateSignals made an invalid signal ${s.id}: ${checked.errors.join('; ')}`);
+    return checked.signal;
+  });
+}
+
+interface EngineRun {
+  lines: OutcomeLine[];
+  rejected: string[];
+  /** Per tick index: how many signals filled on it, and how many had a level newly armed. */
+  fills: number[];
+  arms: number[];
+}
+
+function isArmed(c: SignalContext): boolean {
+  return c.armStop !== null || c.armTp.some((a) => a !== null);
+}
+
+/**
+ * Runs the Engine tick by tick (operations routed as replay does: after the ticks of their
+ * symbol with ts <= theirs), round-tripping it through a JSON checkpoint after each tick
+ * index in `cuts`. Returns every signal's final outcome line.
+ */
+function runEngine(signals: NormalizedSignal[], ticks: Tick[], ops: Operation[], cuts: number[]): EngineRun {
+  const closed = new Map<string, SignalContext>();
+  const fills = new Array<number>(ticks.length).fill(0);
+  const arms = new Array<number>(ticks.length).fill(0);
+  const filled = new Set<string>();
+  const armed = new Set<string>();
+  let tickIndex = -1;
+  const hooks: SymbolBookHooks = {
+    onChange: (c) => {
+      if (tickIndex < 0) return;
+      if (c.fill !== null && !filled.has(c.id)) {
+        filled.add(c.id);
+        fills[tickIndex]!++;
+      }
+      if (!isArmed(c)) armed.delete(c.id);
+      else if (!armed.has(c.id)) {
+        armed.add(c.id);
+        arms[tickIndex]!++;
+      }
+    },
+    onClose: (c) => closed.set(c.id, c),
+  };
+  let engine = new Engine(hooks);
+  for (const s of signals) engine.add(startSignal(s));
+  const symbolOf = new Map(signals.map((s) => [s.id, s.symbol]));
+  const pending = ops
+    .map((op, order) => ({ op, order }))
+    .sort((a, b) => a.op.ts - b.op.ts || a.order - b.order)
+    .map((x) => x.op);
+  const rejected: string[] = [];
+  const applyOps = (symbol: string | null, before: number): void => {
+    for (let i = 0; i < pending.length;) {
+      const op = pending[i]!;
+      if (op.ts < before && (symbol === null || symbolOf.get(op.id) === symbol)) {
+        pending.splice(i, 1);
+        const errors = closed.has(op.id) ? ['already closed'] : engine.applyOperation(op);
+        if (errors.length > 0) rejected.push(JSON.stringify(op));
+      } else {
+        i++;
+      }
+    }
+  };
+  const cutSet = new Set(cuts);
+  const lastTs = new Map<string, number>();
+  ticks.forEach((tick, i) => {
+    tickIndex = i;
+    if (tick.ts >= (lastTs.get(tick.symbol) ?? -Infinity)) {
+      applyOps(tick.symbol, tick.ts);
+      lastTs.set(tick.symbol, tick.ts);
+    }
+    engine.applyTick(tick);
+    if (cutSet.has(i)) {
+      const text = JSON.stringify(checkpointEngine(engine));
+      engine = restoreEngine(JSON.parse(text) as EngineCheckpoint, hooks);
+    }
+  });
+  tickIndex = -1;
+  applyOps(null, Infinity);
+  const lines = signals.map((s) => outcomeLine(closed.get(s.id) ?? engine.current(s.id)!));
+  return { lines, rejected, fills, arms };
+}
+
+/** The first line that differs at all (JSON text, so every digit counts), or null. */
+function firstExactDifference(actual: OutcomeLine[], expected: OutcomeLine[]): string | null {
+  for (let i = 0; i < Math.max(actual.length, expected.length); i++) {
+    const a = JSON.stringify(actual[i]);
+    const b = JSON.stringify(expected[i]);
+    if (a !== b) return `line ${i + 1} differs\n  restored:      ${a}\n  uninterrupted: ${b}`;
+  }
+  return null;
+}
+
+function argMax(values: number[]): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}
+
+for (const dataset of DATASETS) {
+  describe(`real data: ${dataset.title}`, () => {
+    let ticks: Tick[] = [];
+    let signals: SignalPayload[] = [];
+    let ops: Operation[] = [];
+    let uninterrupted: EngineRun;
+
+    beforeAll(async () => {
+      ticks = await load(dataset);
+      signals = signalsFor(dataset, ticks);
+      ops = operationsFor(signals, ticks);
+      uninterrupted = runEngine(normalize(signals), ticks, ops, []);
+    });
+
+    it('the engine gives the reference outcomes, with and without operations', () => {
+      const plain = replaySync({ signals, ticks });
+      const plainDiff = describeDifference(plain.lines, referenceReplay(signals, ticks).lines);
+      expect(plainDiff, `engine vs reference without operations:\n${plainDiff}`).toBeNull();
+
+      const withOps = replaySync({ signals, ticks, ops });
+      const reference = referenceReplay(signals, ticks, ops);
+      const diff = describeDifference(withOps.lines, reference.lines);
+      expect(diff, `engine vs reference with operations:\n${diff}`).toBeNull();
+      const rejected = (list: { op: unknown }[]): string[] => list.map((r) => JSON.stringify(r.op)).sort();
+      expect(rejected(withOps.rejectedOps), 'rejected operations').toEqual(rejected(reference.rejectedOps));
+      expect(withOps.lateTicks).toBe(reference.lateTicks);
+    });
+
+    it('gives a varied mix of outcomes (the comparison exercises many paths)', () => {
+      const { lines } = replaySync({ signals, ticks });
+      const outcomes = new Set<string>();
+      const counts = new Map<string, number>();
+      for (const line of lines) {
+        const key = (line as OutcomeLine).outcome ?? line.state;
+        if (line.state === 'closed') outcomes.add(key);
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      const summary = JSON.stringify(Object.fromEntries(counts));
+      expect(outcomes.size, `distinct outcomes: ${summary}`).toBeGreaterThanOrEqual(4);
+      for (const outcome of ['TP_HIT', 'SL_HIT'])
+        expect(outcomes.has(outcome), `${outcome} in ${summary}`).toBe(true);
+      const closed = lines.filter((l) => l.state === 'closed') as OutcomeLine[];
+      expect(closed.length, 'most signals finish').toBeGreaterThan(lines.length / 2);
+      expect(
+        closed.some((l) => l.partial === true),
+        'some closed after a partial TP',
+      ).toBe(true);
+      const stopKinds = new Set(closed.flatMap((l) => l.legs.map((leg) => leg.stopKind)).filter(Boolean));
+      expect(stopKinds.size, `stop kinds seen: ${[...stopKinds].join(', ')}`).toBeGreaterThanOrEqual(2);
+      expect(
+        lines.every((l) => l.state !== 'rejected'),
+        'every generated signal is valid',
+      ).toBe(true);
+    });
+
+    it('the engine-loop used for checkpoints equals replay (so the cut runs test the real thing)', () => {
+      const { lines, rejectedOps } = replaySync({ signals, ticks, ops });
+      expect(firstExactDifference(uninterrupted.lines, lines as OutcomeLine[])).toBeNull();
+      expect(uninterrupted.rejected.length).toBe(rejectedOps.length);
+    });
+
+    it('checkpoint → JSON → restore at several cut points changes no outcome', () => {
+      const n = ticks.length;
+      const mostFills = argMax(uninterrupted.fills);
+      const mostArms = argMax(uninterrupted.arms);
+      expect(uninterrupted.fills[mostFills], 'a tick filled several signals at once').toBeGreaterThan(3);
+      expect(uninterrupted.arms[mostArms], 'a tick armed several levels at once').toBeGreaterThan(1);
+      console.log(
+        dataset.title,
+        'most fills',
+        uninterrupted.fills[mostFills],
+        'most arms',
+        uninterrupted.arms[mostArms],
+      );
+      const cuts: [string, number[]][] = [
+        ['after the first tick', [0]],
+        ['at a quarter', [Math.floor(n / 4)]],
+        ['at half', [Math.floor(n / 2)]],
+        [
+          `right after the tick that filled the most signals (${uninterrupted.fills[mostFills]})`,
+          [mostFills],
+        ],
+        [`right after the tick that armed the most levels (${uninterrupted.arms[mostArms]})`, [mostArms]],
+        ['after the last tick', [n - 1]],
+        ['at ten points in one run', Array.from({ length: 10 }, (_, k) => Math.floor(((k + 0.5) * n) / 10))],
+      ];
+      const normalized = normalize(signals);
+      for (const [where, at] of cuts) {
+        const restored = runEngine(normalized, ticks, ops, at);
+        const diff = firstExactDifference(restored.lines, uninterrupted.lines);
+        expect(diff, `checkpoint ${where} (tick index ${at.join(', ')}):\n${diff}`).toBeNull();
+        expect(restored.rejected, `rejected operations, checkpoint ${where}`).toEqual(uninterrupted.rejected);
+      }
+    });
+
+    it('a checkpoint is plain JSON: the text round trip gives an equal object', () => {
+      const normalized = normalize(signals);
+      const engine = new Engine();
+      for (const s of normalized) engine.add(startSignal(s));
+      for (const tick of ticks.slice(0, Math.floor(ticks.length / 2))) engine.applyTick(tick);
+      const checkpoint = checkpointEngine(engine);
+      expect(JSON.parse(JSON.stringify(checkpoint))).toEqual(checkpoint);
+      expect(checkpoint.signals.length).toBe(engine.openCount);
+    });
+  });
+}
