@@ -267,13 +267,6 @@ for (const dataset of DATASETS) {
       const mostArms = argMax(uninterrupted.arms);
       expect(uninterrupted.fills[mostFills], 'a tick filled several signals at once').toBeGreaterThan(3);
       expect(uninterrupted.arms[mostArms], 'a tick armed several levels at once').toBeGreaterThan(1);
-      console.log(
-        dataset.title,
-        'most fills',
-        uninterrupted.fills[mostFills],
-        'most arms',
-        uninterrupted.arms[mostArms],
-      );
       const cuts: [string, number[]][] = [
         ['after the first tick', [0]],
         ['at a quarter', [Math.floor(n / 4)]],
