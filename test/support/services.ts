@@ -45,7 +45,7 @@ export function databaseUrl(): string {
 export const silentLog: MigrateLog = { debug() {}, info() {}, warn() {}, error() {} };
 
 function uniqueSuffix(): string {
-  return `${process.pid.toString(36)}${randomBytes(4).toString('hex')}`;
+  return `${process.pid.toString(36)}x${randomBytes(4).toString('hex')}`;
 }
 
 /** The same server and credentials as `url`, another database. */
@@ -202,7 +202,7 @@ export function useTestDatabase(options: CreateTestDatabaseOptions = {}): {
 // Redis namespaces
 
 export interface RedisNamespace {
-  /** Key prefix of this namespace; pass it as BullMQ's `prefix` and to our own key builders. */
+  /** Key prefix of this namespace; pass it as BullMQ's `prefix` / QUEUE_PREFIX and to ShardKeys. */
   readonly prefix: string;
   /** A queue name unique to this namespace, e.g. queueName('ticks-0'). */
   queueName(base: string): string;
@@ -212,8 +212,13 @@ export interface RedisNamespace {
 
 export function createRedisNamespace(label = 'test'): RedisNamespace {
   const suffix = uniqueSuffix();
-  // Only [a-z0-9:-]: no glob characters, so the prefix can go into SCAN MATCH as it is.
-  const prefix = `t:${label.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}:${suffix}`;
+  // Only [a-z0-9-], as QUEUE_PREFIX allows, and no glob characters for SCAN MATCH. Keys are
+  // `${prefix}:…` (BullMQ and src/live/keys.ts), so matching `${prefix}:*` never reaches into
+  // another namespace whose prefix merely starts with this one.
+  const prefix = `t-${label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')}-${suffix}`;
   return {
     prefix,
     queueName: (base) => `${base}-${suffix}`,
@@ -224,7 +229,7 @@ export function createRedisNamespace(label = 'test'): RedisNamespace {
       try {
         let cursor = '0';
         do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
           cursor = next;
           if (keys.length > 0) await redis.unlink(...keys);
         } while (cursor !== '0');
