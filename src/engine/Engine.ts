@@ -30,6 +30,13 @@ export class Engine {
     this.where.set(context.id, { book, slot: book.add(context) });
   }
 
+  /** Adds a restored signal whose last event was at tick number `syncSeq` of its symbol. */
+  addAt(context: SignalContext, syncSeq: number): void {
+    if (this.where.has(context.id)) throw new Error(`signal ${context.id} is already open`);
+    const book = this.book(context.symbol);
+    this.where.set(context.id, { book, slot: book.add(context, syncSeq) });
+  }
+
   has(id: string): boolean {
     return this.where.has(id);
   }

@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+const int = (min: number) => z.coerce.number().int().min(min);
+const onOff = z
+  .enum(['on', 'off', 'true', 'false', '1', '0'])
+  .transform((v) => v === 'on' || v === 'true' || v === '1');
+
+/**
+ * Every setting of every process, from environment variables, parsed and validated once at
+ * start-up. docs/CONFIG.md is the table of them (a test keeps the two in step).
+ */
+const schema = z.object({
+  /** Redis for queues, checkpoints and the outbox. Unset: scripts start a private one. */
+  REDIS_URL: z.string().url().optional(),
+  /** PostgreSQL / TimescaleDB for signals, outcomes, metrics. */
+  DATABASE_URL: z.string().url().optional(),
+  /** Prefix of every Redis key and BullMQ queue. @defaultValue "ot" */
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('ot'),
+  /** Number of tick shards (queues). Changing it re-homes symbols: drain first. @defaultValue 8 */
+  SHARDS: int(1).max(4096).default(8),
+  /** Shards this worker process serves, e.g. "0-3,6"; empty: all. */
+  WORKER_SHARDS: z.string().regex(/^(\s*\d+(-\d+)?\s*)(,\s*\d+(-\d+)?\s*)*$|^$/).default(''),
+  /** Jobs the intake worker validates at once. @defaultValue 16 */
+  INTAKE_CONCURRENCY: int(1).default(16),
+  /** Ticks per shard job from the producer. @defaultValue 2000 */
+  TICK_BATCH_SIZE: int(1).max(100_000).default(2000),
+  /** Recent ticks kept per symbol to catch up late signals. @defaultValue 20000 */
+  TICK_BUFFER_SIZE: int(0).default(20_000),
+  /** Outcomes per PostgreSQL transaction in the flusher. @defaultValue 1000 */
+  FLUSH_BATCH_SIZE: int(1).max(50_000).default(1000),
+  /** Flusher poll interval when the outbox is empty. @defaultValue 250 */
+  FLUSH_INTERVAL_MS: int(1).default(250),
+  /** The stale sweep (SPEC.md): "off" disables it. @defaultValue on */
+  STALE_SWEEP: onOff.default('on'),
+  /** Grace after a deadline before the sweep closes a signal without ticks. @defaultValue 60000 */
+  STALE_GRACE_MS: int(0).default(60_000),
+  /** node-cron schedule of the stale sweep. @defaultValue every 10 s */
+  SWEEP_CRON: z.string().default('*/10 * * * * *'),
+  /** node-cron schedule of the analyzer. @defaultValue every 15 min */
+  ANALYZE_CRON: z.string().default('*/15 * * * *'),
+  /** How long BullMQ lets a job run without renewing its lock before it counts as stalled. @defaultValue 30000 */
+  LOCK_DURATION_MS: int(1000).default(30_000),
+  /**
+   * Stalls a shard job survives before BullMQ fails it. A failed shard job would drop ticks,
+   * so this is very high: a stalled job goes back to the head of its queue and is retried.
+   * @defaultValue 1000000
+   */
+  MAX_STALLED_COUNT: int(1).default(1_000_000),
+  /** HTTP listen address. @defaultValue 127.0.0.1:3000 */
+  HTTP_HOST: z.string().default('127.0.0.1'),
+  HTTP_PORT: int(0).max(65535).default(3000),
+  /** Apply migrations when a process that needs PostgreSQL starts. @defaultValue on */
+  MIGRATE_ON_START: onOff.default('on'),
+  /** TimescaleDB retention of outcomes in days; 0 keeps everything. @defaultValue 0 */
+  RETENTION_DAYS: int(0).default(0),
+  /** pino level. @defaultValue info */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const known = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const parsed = schema.safeParse(known);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])])})`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return parsed.data;
+}
+
+/** The settings a process cannot run without; throws naming the missing ones. */
+export function requireSettings<K extends 'REDIS_URL' | 'DATABASE_URL'>(
+  config: Config,
+  ...keys: K[]
+): Config & { [P in K]-?: string } {
+  const missing = keys.filter((k) => config[k] === undefined);
+  if (missing.length > 0) throw new ConfigError(`missing configuration: ${missing.join(', ')} (see docs/CONFIG.md)`);
+  return config as Config & { [P in K]-?: string };
+}
+
+/** The config variable names, for docs and checks. */
+export const CONFIG_KEYS = Object.keys(schema.shape);
+
+/** Parses WORKER_SHARDS ("0-3,6") into shard numbers below `shards`; empty means all. */
+export function parseShardList(spec: string, shards: number): number[] {
+  if (spec.trim() === '') return Array.from({ length: shards }, (_, i) => i);
+  const out = new Set<number>();
+  for (const part of spec.split(',')) {
+    const [a, b] = part.trim().split('-').map(Number);
+    for (let s = a!; s <= (b ?? a!); s++) {
+      if (s >= shards) throw new ConfigError(`WORKER_SHARDS names shard ${s}, but SHARDS is ${shards}`);
+      out.add(s);
+    }
+  }
+  return [...out].sort((x, y) => x - y);
+}

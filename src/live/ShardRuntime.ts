@@ -1,0 +1,241 @@
+import { outcomeLine } from '../../machines/outcomeLine.ts';
+import type { NormalizedSignal, SignalContext } from '../../machines/signalContext.ts';
+import { persistSignal, startSignal } from '../../machines/signalMachine.ts';
+import { sweepDue } from '../../machines/sweep.ts';
+import type { Operation, Tick } from '../../machines/types.ts';
+import { Engine } from '../engine/Engine.ts';
+import { SymbolBook, type BookClock } from '../engine/SymbolBook.ts';
+import { fromWire, outboxKey, type CheckpointRecord, type OutboxEntry, type ShardJobData } from './messages.ts';
+
+/** What one job changed, to be written to Redis in one atomic step. */
+export interface ShardDelta {
+  /** Open signals to (re)write: id → record. */
+  set: Map<string, CheckpointRecord>;
+  /** Signals that closed: their records go. */
+  del: Set<string>;
+  /** Registration ledger: id → "open" | "closed". */
+  ids: Map<string, 'open' | 'closed'>;
+  /** Symbols whose index clock changed. */
+  books: Map<string, BookClock>;
+  /** Ticks applied per symbol, appended to its recent buffer. */
+  recent: Map<string, Tick[]>;
+  outbox: Map<string, OutboxEntry>;
+  /** Latest tick time applied by this job, if any. */
+  lastTickTs: number | null;
+  lateTicks: number;
+  /** Ticks skipped as malformed (a producer bug): counted, never applied. */
+  poisonTicks: number;
+  duplicates: number;
+}
+
+/** Registration state of ids this job touches, looked up in Redis before the job runs. */
+export type KnownIds = Map<string, 'open' | 'closed'>;
+
+/**
+ * A shard's signals in memory: the engine, each symbol's recent ticks (to catch up signals
+ * that arrive late) and the last job applied. `apply` is pure computation over memory; the
+ * worker persists the returned delta. The same runtime serves job after job until another
+ * process moves the shard on.
+ */
+export class ShardRuntime {
+  appliedJob: string | null = null;
+  private readonly engine: Engine;
+  private readonly recent = new Map<string, Tick[]>();
+  /** Latest tick time that fell out of each symbol's buffer (for reporting a catch-up gap). */
+  private readonly dropped = new Map<string, number>();
+  private delta: ShardDelta = emptyDelta();
+  private jobId = '';
+
+  constructor(private readonly bufferSize: number) {
+    this.engine = new Engine({
+      onChange: (c) => {
+        if (c.phase === 'closed') return;
+        this.delta.set.set(c.id, this.record(c));
+      },
+      onClose: (c) => this.closed(c),
+    });
+  }
+
+  /** A runtime continuing from checkpointed state. */
+  static restore(
+    bufferSize: number,
+    appliedJob: string | null,
+    books: Map<string, BookClock>,
+    records: Iterable<CheckpointRecord>,
+    recent: Map<string, Tick[]>,
+  ): ShardRuntime {
+    const rt = new ShardRuntime(bufferSize);
+    rt.appliedJob = appliedJob;
+    for (const [symbol, clock] of books) rt.engine.book(symbol).importClock(clock);
+    for (const r of records) rt.engine.addAt(r.context, r.sync);
+    for (const [symbol, ticks] of recent) rt.recent.set(symbol, ticks);
+    rt.delta = emptyDelta();
+    return rt;
+  }
+
+  get openCount(): number {
+    return this.engine.openCount;
+  }
+
+  /** Applies one shard job; returns what to persist. `known` holds the ids' registration state. */
+  apply(jobId: string, data: ShardJobData, known: KnownIds): ShardDelta {
+    this.delta = emptyDelta();
+    this.jobId = jobId;
+    switch (data.kind) {
+      case 'ticks':
+        for (const wire of data.ticks) this.tick(fromWire(wire));
+        break;
+      case 'register':
+        this.register(data.signal, known.get(data.signal.id));
+        break;
+      case 'op':
+        this.operation(data.op, known.get(data.op.id));
+        break;
+      case 'sweep':
+        this.sweep(data.clock, data.graceMs);
+        break;
+    }
+    for (const symbol of this.delta.recent.keys()) {
+      this.delta.books.set(symbol, this.engine.book(symbol).exportClock());
+    }
+    return this.delta;
+  }
+
+  /** Every open signal with every tick folded in (for export). */
+  *openSignals(): IterableIterator<SignalContext> {
+    for (const book of this.engine.symbolBooks()) for (const slot of [...book.slots()]) yield book.current(slot);
+  }
+
+  private tick(tick: Tick): void {
+    if (!isWellFormed(tick)) {
+      this.delta.poisonTicks++;
+      return;
+    }
+    if (!this.engine.applyTick(tick)) {
+      this.delta.lateTicks++;
+      return;
+    }
+    this.delta.lastTickTs = Math.max(this.delta.lastTickTs ?? -Infinity, tick.ts);
+    let added = this.delta.recent.get(tick.symbol);
+    if (added === undefined) this.delta.recent.set(tick.symbol, (added = []));
+    added.push(tick);
+    if (this.bufferSize === 0) return;
+    let buffer = this.recent.get(tick.symbol);
+    if (buffer === undefined) this.recent.set(tick.symbol, (buffer = []));
+    buffer.push(tick);
+    if (buffer.length > this.bufferSize * 2) {
+      const cut = buffer.length - this.bufferSize;
+      this.dropped.set(tick.symbol, buffer[cut - 1]!.ts);
+      buffer.splice(0, cut);
+    }
+  }
+
+  /**
+   * Registers a signal. Ticks of its symbol at or after its createdAt that this shard has
+   * already applied are replayed to it from the recent buffer, so that a late signal ends as
+   * replay would have it; a gap (ticks that already left the buffer) is reported.
+   */
+  private register(signal: NormalizedSignal, known: 'open' | 'closed' | undefined): void {
+    if (known !== undefined || this.engine.has(signal.id)) {
+      this.delta.duplicates++;
+      return;
+    }
+    let context = startSignal(signal);
+    const book = this.engine.book(signal.symbol);
+    if (book.lastTs >= signal.createdAt) {
+      const missedUpTo = this.droppedAtOrAfter(signal.symbol, signal.createdAt, book);
+      if (missedUpTo !== null) {
+        this.push({ kind: 'catchup_gap', id: signal.id, symbol: signal.symbol, createdAt: signal.createdAt, missedUpTo });
+      }
+      const past = (this.recent.get(signal.symbol) ?? []).filter((t) => t.ts >= signal.createdAt);
+      let closed: SignalContext | null = null;
+      const solo = new SymbolBook(signal.symbol, { onClose: (c) => (closed = c) });
+      const slot = solo.add(context);
+      for (const t of past) {
+        solo.applyTick(t);
+        if (closed !== null) break;
+      }
+      if (closed !== null) {
+        this.delta.ids.set(signal.id, 'closed');
+        this.closed(closed);
+        return;
+      }
+      context = solo.current(slot);
+    }
+    this.engine.add(context);
+    this.delta.ids.set(signal.id, 'open');
+    this.delta.set.set(signal.id, this.record(context));
+  }
+
+  /** The latest dropped tick time at or after `from`, or null when the buffer covers it. */
+  private droppedAtOrAfter(symbol: string, from: number, book: SymbolBook): number | null {
+    const buffer = this.recent.get(symbol) ?? [];
+    const dropped = this.dropped.get(symbol);
+    if (dropped !== undefined) return dropped >= from ? dropped : null;
+    // A buffer restored from Redis may not reach back to this book's first tick either.
+    if (buffer.length < book.seq && (buffer[0]?.ts ?? Infinity) > from) return buffer[0]?.ts ?? book.lastTs;
+    return null;
+  }
+
+  private operation(op: Operation, known: 'open' | 'closed' | undefined): void {
+    let errors: string[];
+    if (this.engine.has(op.id)) errors = this.engine.applyOperation(op);
+    else if (known === 'closed') errors = [`signal ${op.id} is already closed`];
+    else errors = [`unknown signal ${op.id}: not registered on this shard`];
+    this.push({ kind: 'op', op, applied: errors.length === 0, errors });
+  }
+
+  private sweep(clock: number, graceMs: number): void {
+    const event = { type: 'SWEEP' as const, clock, graceMs };
+    for (const book of this.engine.symbolBooks()) {
+      for (const slot of [...book.slots()]) {
+        if (sweepDue(book.peek(slot)!, event)) book.send(slot, event);
+      }
+    }
+  }
+
+  private closed(c: SignalContext): void {
+    this.delta.set.delete(c.id);
+    this.delta.del.add(c.id);
+    this.delta.ids.set(c.id, 'closed');
+    this.push({ kind: 'closed', symbol: c.symbol, outcome: outcomeLine(c) });
+  }
+
+  private push(entry: OutboxEntry): void {
+    this.delta.outbox.set(outboxKey(entry, this.jobId, this.delta.outbox.size), entry);
+  }
+
+  private record(c: SignalContext): CheckpointRecord {
+    return { ...persistSignal(c), sync: this.engine.book(c.symbol).seq };
+  }
+}
+
+function isWellFormed(t: Tick): boolean {
+  const positive = (x: number | undefined): boolean => x === undefined || (Number.isFinite(x) && x > 0);
+  return (
+    typeof t.symbol === 'string' &&
+    t.symbol !== '' &&
+    Number.isInteger(t.ts) &&
+    typeof t.price === 'number' &&
+    Number.isFinite(t.price) &&
+    t.price > 0 &&
+    positive(t.bid) &&
+    positive(t.ask)
+  );
+}
+
+function emptyDelta(): ShardDelta {
+  return {
+    set: new Map(),
+    del: new Set(),
+    ids: new Map(),
+    books: new Map(),
+    recent: new Map(),
+    outbox: new Map(),
+    lastTickTs: null,
+    lateTicks: 0,
+    poisonTicks: 0,
+    duplicates: 0,
+  };
+}
+

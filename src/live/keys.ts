@@ -1,0 +1,76 @@
+/**
+ * One home for every Redis key and queue name (as BullMQ's QueueKeys does). A shard's queue
+ * and all its state share one hash tag, `{ticks-N}`, so that on Redis Cluster a shard lives on
+ * one node, its checkpoint MULTI is single-slot, and shards spread over nodes.
+ */
+export const QUEUE_NAMES = {
+  /** Upstream signal submissions (public, versioned contract: docs/QUEUES.md). */
+  trackSignal: 'track-signal',
+  /** Operations on live signals: exit, cancel, amend. */
+  signalOps: 'signal-ops',
+  /** Analyzer jobs from the scheduler. */
+  analyze: 'analyze',
+} as const;
+
+/** The queue name of shard `n`; the braces are the Redis Cluster hash tag. */
+export function shardQueueName(n: number): string {
+  return `{ticks-${n}}`;
+}
+
+/** Keys of one shard's state, beside its queue's keys. */
+export class ShardKeys {
+  private readonly base: string;
+  constructor(
+    readonly prefix: string,
+    readonly shard: number,
+  ) {
+    this.base = `${prefix}:${shardQueueName(shard)}`;
+  }
+  /** Hash: signal id → checkpoint record (open signals). */
+  get signals(): string {
+    return `${this.base}:signals`;
+  }
+  /** Hash: signal id → "open" | "closed": every id ever registered here (registration is idempotent). */
+  get ids(): string {
+    return `${this.base}:ids`;
+  }
+  /** Hash: symbol → that symbol's index state (tick count, clock, extrema). */
+  get books(): string {
+    return `${this.base}:books`;
+  }
+  /** List: recent ticks of `symbol`, for catching up late signals. */
+  recent(symbol: string): string {
+    return `${this.base}:recent:${symbol}`;
+  }
+  /** Hash: entry key → outbox entry (closed outcomes, operation results) awaiting the flusher. */
+  get outbox(): string {
+    return `${this.base}:outbox`;
+  }
+  /** Hash: job id → a shard job that could not be applied (poison), with the error. */
+  get poison(): string {
+    return `${this.base}:poison`;
+  }
+  /** String: id of the last shard job whose effects are committed. */
+  get progress(): string {
+    return `${this.base}:progress`;
+  }
+  /** String: the latest tick time this shard applied and the wall time it did (market clock). */
+  get clock(): string {
+    return `${this.base}:clock`;
+  }
+}
+
+/** FNV-1a, 32 bit: the symbol → shard hash. Stable across processes, languages and versions. */
+export function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** The shard of a symbol (upper-cased as SPEC normalises it). */
+export function shardOf(symbol: string, shards: number): number {
+  return fnv1a(symbol.toUpperCase()) % shards;
+}

@@ -1,0 +1,142 @@
+import type { Redis } from 'ioredis';
+import type { BookClock } from '../engine/SymbolBook.ts';
+import type { Tick } from '../../machines/types.ts';
+import type { ShardKeys } from './keys.ts';
+import { fromWire, toWire, type CheckpointRecord, type WireTick } from './messages.ts';
+import { ShardRuntime, type KnownIds, type ShardDelta } from './ShardRuntime.ts';
+
+/**
+ * Commits a job's delta and the shard's progress marker in one atomic step, only if the
+ * marker still names the job this process applied last (compare-and-set): a worker that lost
+ * its shard to another (a long pause, a stall) cannot overwrite the newer state. A Lua script
+ * rather than MULTI because the check and the writes must be one step and WATCH is
+ * per-connection. Every key carries the shard's hash tag, so it is single-slot on Redis Cluster.
+ *
+ * KEYS: progress, signals, ids, books, outbox, clock, then one recent-ticks list per symbol.
+ * ARGV: expected marker ('' for none), new marker, delta JSON, buffer size, wall ms.
+ */
+const CHECKPOINT_LUA = `
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return 0 end
+local d = cjson.decode(ARGV[3])
+local function hsetPairs(key, pairs)
+  local args = {}
+  for i = 1, #pairs do
+    args[#args + 1] = pairs[i][1]
+    args[#args + 1] = pairs[i][2]
+    if #args >= 1000 then redis.call('HSET', key, unpack(args)); args = {} end
+  end
+  if #args > 0 then redis.call('HSET', key, unpack(args)) end
+end
+hsetPairs(KEYS[2], d.set)
+for i = 1, #d.del, 500 do
+  redis.call('HDEL', KEYS[2], unpack(d.del, i, math.min(i + 499, #d.del)))
+end
+hsetPairs(KEYS[3], d.ids)
+hsetPairs(KEYS[4], d.books)
+hsetPairs(KEYS[5], d.outbox)
+local size = tonumber(ARGV[4])
+for r = 1, #d.recent do
+  local key = KEYS[6 + r]
+  local items = d.recent[r]
+  if size > 0 then
+    for i = 1, #items, 1000 do
+      redis.call('RPUSH', key, unpack(items, i, math.min(i + 999, #items)))
+    end
+    redis.call('LTRIM', key, -size, -1)
+  end
+end
+if d.clock ~= cjson.null then
+  redis.call('SET', KEYS[6], cjson.encode({ tickTs = d.clock, wallMs = tonumber(ARGV[5]) }))
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+`;
+
+type RedisWithCheckpoint = Redis & {
+  otCheckpoint(numKeys: number, ...args: (string | number)[]): Promise<number>;
+};
+
+function withCheckpoint(redis: Redis): RedisWithCheckpoint {
+  const r = redis as RedisWithCheckpoint;
+  if (typeof r.otCheckpoint !== 'function') redis.defineCommand('otCheckpoint', { lua: CHECKPOINT_LUA });
+  return r;
+}
+
+/** Writes a job's effects; false when another process moved the shard on meanwhile. */
+export async function commitShard(
+  redis: Redis,
+  keys: ShardKeys,
+  expected: string | null,
+  jobId: string,
+  delta: ShardDelta,
+  bufferSize: number,
+  wallMs: number,
+): Promise<boolean> {
+  const symbols = [...delta.recent.keys()];
+  const payload = {
+    set: [...delta.set].map(([id, record]) => [id, JSON.stringify(record)]),
+    del: [...delta.del],
+    ids: [...delta.ids],
+    books: [...delta.books].map(([symbol, clock]) => [symbol, JSON.stringify(clock)]),
+    outbox: [...delta.outbox].map(([key, entry]) => [key, JSON.stringify(entry)]),
+    recent: symbols.map((s) => delta.recent.get(s)!.map((t) => JSON.stringify(toWire(t)))),
+    clock: delta.lastTickTs,
+  };
+  const result = await withCheckpoint(redis).otCheckpoint(
+    6 + symbols.length,
+    keys.progress,
+    keys.signals,
+    keys.ids,
+    keys.books,
+    keys.outbox,
+    keys.clock,
+    ...symbols.map((s) => keys.recent(s)),
+    expected ?? '',
+    jobId,
+    // cjson turns an empty Lua table into {}, and an empty JSON array into a table: both fine.
+    JSON.stringify(payload),
+    bufferSize,
+    wallMs,
+  );
+  return result === 1;
+}
+
+/** The registration state of `ids` on this shard. */
+export async function lookupIds(redis: Redis, keys: ShardKeys, ids: string[]): Promise<KnownIds> {
+  const known: KnownIds = new Map();
+  if (ids.length === 0) return known;
+  const values = await redis.hmget(keys.ids, ...ids);
+  ids.forEach((id, i) => {
+    const v = values[i];
+    if (v === 'open' || v === 'closed') known.set(id, v);
+  });
+  return known;
+}
+
+/** Rebuilds a shard's runtime from Redis: progress marker, index clocks, open signals, recent ticks. */
+export async function loadShard(redis: Redis, keys: ShardKeys, bufferSize: number): Promise<ShardRuntime> {
+  const progress = await redis.get(keys.progress);
+  const books = new Map<string, BookClock>();
+  for (const [symbol, json] of Object.entries(await redis.hgetall(keys.books))) books.set(symbol, JSON.parse(json));
+  const records: CheckpointRecord[] = [];
+  let cursor = '0';
+  do {
+    const [next, flat] = await redis.hscan(keys.signals, cursor, 'COUNT', 10_000);
+    for (let i = 1; i < flat.length; i += 2) records.push(JSON.parse(flat[i]!) as CheckpointRecord);
+    cursor = next;
+  } while (cursor !== '0');
+  const recent = new Map<string, Tick[]>();
+  if (bufferSize > 0) {
+    const symbols = [...books.keys()];
+    const pipeline = redis.pipeline();
+    for (const s of symbols) pipeline.lrange(keys.recent(s), 0, -1);
+    const lists = (await pipeline.exec()) ?? [];
+    symbols.forEach((s, i) => {
+      const [err, items] = lists[i]!;
+      if (err) throw err;
+      recent.set(s, (items as string[]).map((x) => fromWire(JSON.parse(x) as WireTick)));
+    });
+  }
+  return ShardRuntime.restore(bufferSize, progress, books, records, recent);
+}
