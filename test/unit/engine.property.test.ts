@@ -16,6 +16,7 @@ import { readTicks } from '../../src/ticks/readTicks.ts';
 import { validateSignal } from '../../src/validation/validateSignal.ts';
 import { referenceReplay } from '../reference/referenceReplay.ts';
 import { dataFile } from '../support/dataFile.ts';
+import { firstExactDifference, normalize, runEngine } from '../support/runEngine.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
 import {
   buildOperations,
@@ -171,5 +172,31 @@ describe('engine = reference on random signals and operations', () => {
         );
       });
     }
+  });
+});
+
+describe('engine checkpoints on random signals and operations', () => {
+  it('checkpoint → JSON → restore after random ticks changes no outcome and no rejection', () => {
+    const cutsArb = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 3 });
+    fc.assert(
+      fc.property(walkPlanArb, manySignals(1, 80), someOps, cutsArb, (walk, signalPlans, opPlans, cutAt) => {
+        const ticks = buildWalk(walk);
+        const market = describeMarket(ticks, 8);
+        const built = buildSignals(signalPlans, market);
+        const signals = normalize(built.map((b) => b.payload));
+        const ops = buildOperations(opPlans, built, market);
+        const cuts = cutAt.map((f) => Math.min(ticks.length - 1, Math.floor(f * ticks.length)));
+        const uninterrupted = runEngine(signals, ticks, ops, []);
+        const restored = runEngine(signals, ticks, ops, cuts);
+        const diff = firstExactDifference(restored.lines, uninterrupted.lines);
+        if (diff !== null) {
+          throw new Error(`checkpoint after tick index ${cuts.join(', ')} changed an outcome: ${diff}`);
+        }
+        expect(restored.rejected, `rejected operations, cut after ${cuts.join(', ')}`).toEqual(
+          uninterrupted.rejected,
+        );
+      }),
+      runParameters(300),
+    );
   });
 });
