@@ -11,6 +11,14 @@ type Command = (args: string[], io: CliIo) => Promise<number>;
 
 const commands: Record<string, { run: () => Promise<Command>; usage: string }> = {
   replay: { run: async () => replayCommand, usage: replayUsage },
+  migrate: {
+    run: async () => (await import('./migrateCommand.ts')).migrateCommand,
+    usage: 'outcome-tracker migrate   (DATABASE_URL)',
+  },
+  feed: {
+    run: async () => (await import('./feedCommand.ts')).feedCommand,
+    usage: 'outcome-tracker feed --ticks FILE.csv[.gz] [--candles] [--speed X | --max]   (REDIS_URL)',
+  },
   metrics: {
     run: async () => (await import('./metricsCommand.ts')).metricsCommand,
     usage: 'outcome-tracker metrics [--input FILE]   (JSON on stdin by default)',

@@ -5,7 +5,13 @@ import { sweepDue } from '../../machines/sweep.ts';
 import type { Operation, Tick } from '../../machines/types.ts';
 import { Engine } from '../engine/Engine.ts';
 import { SymbolBook, type BookClock } from '../engine/SymbolBook.ts';
-import { fromWire, outboxKey, type CheckpointRecord, type OutboxEntry, type ShardJobData } from './messages.ts';
+import {
+  fromWire,
+  outboxKey,
+  type CheckpointRecord,
+  type OutboxEntry,
+  type ShardJobData,
+} from './messages.ts';
 
 /** What one job changed, to be written to Redis in one atomic step. */
 export interface ShardDelta {
@@ -103,7 +109,8 @@ export class ShardRuntime {
 
   /** Every open signal with every tick folded in (for export). */
   *openSignals(): IterableIterator<SignalContext> {
-    for (const book of this.engine.symbolBooks()) for (const slot of [...book.slots()]) yield book.current(slot);
+    for (const book of this.engine.symbolBooks())
+      for (const slot of [...book.slots()]) yield book.current(slot);
   }
 
   private tick(tick: Tick): void {
@@ -145,7 +152,13 @@ export class ShardRuntime {
     if (book.lastTs >= signal.createdAt) {
       const missedUpTo = this.droppedAtOrAfter(signal.symbol, signal.createdAt, book);
       if (missedUpTo !== null) {
-        this.push({ kind: 'catchup_gap', id: signal.id, symbol: signal.symbol, createdAt: signal.createdAt, missedUpTo });
+        this.push({
+          kind: 'catchup_gap',
+          id: signal.id,
+          symbol: signal.symbol,
+          createdAt: signal.createdAt,
+          missedUpTo,
+        });
       }
       const past = (this.recent.get(signal.symbol) ?? []).filter((t) => t.ts >= signal.createdAt);
       let closed: SignalContext | null = null;
@@ -238,4 +251,3 @@ function emptyDelta(): ShardDelta {
     duplicates: 0,
   };
 }
-

@@ -35,7 +35,9 @@ export interface ShardJobResult {
  * apply it, and commit its changes with the progress marker atomically. Errors talking to
  * Redis are retried inside the job, so the jobs behind it never overtake it.
  */
-export async function createShardWorkers(opts: ShardWorkersOptions): Promise<{ workers: Worker[]; close(): Promise<void> }> {
+export async function createShardWorkers(
+  opts: ShardWorkersOptions,
+): Promise<{ workers: Worker[]; close(): Promise<void> }> {
   const runtimes = new Map<number, ShardRuntime>();
   let closing = false;
   const workers: Worker[] = [];
@@ -89,16 +91,30 @@ export async function createShardWorkers(opts: ShardWorkersOptions): Promise<{ w
           // job as poison, drop the half-applied memory, and move the marker past it.
           runtimes.delete(shard);
           log.error({ err, jobId }, 'shard job could not be applied; recorded as poison and skipped');
-          await opts.redis.hset(keys.poison, jobId, JSON.stringify({ error: String(err), data: job.data, at: opts.now() }));
+          await opts.redis.hset(
+            keys.poison,
+            jobId,
+            JSON.stringify({ error: String(err), data: job.data, at: opts.now() }),
+          );
           const fresh = await loadShard(opts.redis, keys, opts.bufferSize);
           const empty = fresh.apply(jobId, { kind: 'ticks', ticks: [] }, new Map());
-          if (await commitShard(opts.redis, keys, fresh.appliedJob, jobId, empty, opts.bufferSize, opts.now())) {
+          if (
+            await commitShard(opts.redis, keys, fresh.appliedJob, jobId, empty, opts.bufferSize, opts.now())
+          ) {
             fresh.appliedJob = jobId;
             runtimes.set(shard, fresh);
           }
           return { skipped: 'already applied' };
         }
-        const committed = await commitShard(opts.redis, keys, runtime.appliedJob, jobId, delta, opts.bufferSize, opts.now());
+        const committed = await commitShard(
+          opts.redis,
+          keys,
+          runtime.appliedJob,
+          jobId,
+          delta,
+          opts.bufferSize,
+          opts.now(),
+        );
         if (!committed) {
           // Another process applied jobs on this shard since we loaded it: reload and look again.
           log.warn({ jobId, had: runtime.appliedJob }, 'shard moved on elsewhere; reloading');

@@ -118,7 +118,8 @@ export async function lookupIds(redis: Redis, keys: ShardKeys, ids: string[]): P
 export async function loadShard(redis: Redis, keys: ShardKeys, bufferSize: number): Promise<ShardRuntime> {
   const progress = await redis.get(keys.progress);
   const books = new Map<string, BookClock>();
-  for (const [symbol, json] of Object.entries(await redis.hgetall(keys.books))) books.set(symbol, JSON.parse(json));
+  for (const [symbol, json] of Object.entries(await redis.hgetall(keys.books)))
+    books.set(symbol, JSON.parse(json));
   const records: CheckpointRecord[] = [];
   let cursor = '0';
   do {
@@ -135,7 +136,10 @@ export async function loadShard(redis: Redis, keys: ShardKeys, bufferSize: numbe
     symbols.forEach((s, i) => {
       const [err, items] = lists[i]!;
       if (err) throw err;
-      recent.set(s, (items as string[]).map((x) => fromWire(JSON.parse(x) as WireTick)));
+      recent.set(
+        s,
+        (items as string[]).map((x) => fromWire(JSON.parse(x) as WireTick)),
+      );
     });
   }
   return ShardRuntime.restore(bufferSize, progress, books, records, recent);

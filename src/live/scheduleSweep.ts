@@ -1,0 +1,74 @@
+import { Queue, type ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import cron from 'node-cron';
+import { ShardKeys, shardQueueName } from './keys.ts';
+import type { ShardJobData } from './messages.ts';
+import { SHARD_JOB_OPTIONS } from './createIntakeWorkers.ts';
+
+/**
+ * The market clock of SPEC.md: the latest tick time any shard applied, plus the wall time
+ * elapsed since it did. null before any tick.
+ */
+export async function marketClock(
+  redis: Redis,
+  prefix: string,
+  shards: number,
+  now: number,
+): Promise<number | null> {
+  const keys = Array.from({ length: shards }, (_, n) => new ShardKeys(prefix, n).clock);
+  const values = await Promise.all(keys.map((k) => redis.get(k)));
+  let clock: number | null = null;
+  for (const v of values) {
+    if (v === null) continue;
+    const { tickTs, wallMs } = JSON.parse(v) as { tickTs: number; wallMs: number };
+    const c = tickTs + Math.max(0, now - wallMs);
+    clock = clock === null ? c : Math.max(clock, c);
+  }
+  return clock;
+}
+
+/**
+ * Enqueues a `sweep` job on every shard with the market clock, so signals whose expiry or
+ * time limit passed with no tick are closed (stale) in order with the shard's other jobs.
+ */
+export async function enqueueSweep(opts: {
+  redis: Redis;
+  connection: ConnectionOptions;
+  prefix: string;
+  shards: number;
+  graceMs: number;
+  now: () => number;
+}): Promise<number | null> {
+  const clock = await marketClock(opts.redis, opts.prefix, opts.shards, opts.now());
+  if (clock === null) return null;
+  await Promise.all(
+    Array.from({ length: opts.shards }, async (_, n) => {
+      const queue = new Queue<ShardJobData>(shardQueueName(n), {
+        connection: opts.connection,
+        prefix: opts.prefix,
+      });
+      try {
+        await queue.add('sweep', { kind: 'sweep', clock, graceMs: opts.graceMs }, SHARD_JOB_OPTIONS);
+      } finally {
+        await queue.close();
+      }
+    }),
+  );
+  return clock;
+}
+
+/** Runs the sweep on a node-cron schedule; returns a stop function. */
+export function scheduleSweep(
+  opts: Parameters<typeof enqueueSweep>[0] & { cron: string; log: Logger },
+): () => void {
+  const task = cron.schedule(opts.cron, async () => {
+    try {
+      const clock = await enqueueSweep(opts);
+      opts.log.debug({ clock }, 'stale sweep enqueued');
+    } catch (err) {
+      opts.log.warn({ err }, 'stale sweep could not be enqueued');
+    }
+  });
+  return () => void task.stop();
+}

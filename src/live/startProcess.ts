@@ -1,0 +1,58 @@
+import { Redis } from 'ioredis';
+import { pino, type Logger } from 'pino';
+import pg from 'pg';
+import type { Config } from '../config.ts';
+
+/** One root logger per process. */
+export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, name: string): Logger {
+  return pino({ name, level: config.LOG_LEVEL });
+}
+
+/** A Redis client as BullMQ's production guide wants it for workers (never gives up a command). */
+export function createRedis(url: string, log: Logger, role: string): Redis {
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    connectionName: `outcome-tracker ${role}`,
+  });
+  redis.on('error', (err) => log.warn({ err, role }, 'redis connection error'));
+  return redis;
+}
+
+/** A PostgreSQL pool; errors of idle clients are logged, not fatal. */
+export function createPool(url: string, log: Logger, role: string, max = 10): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, application_name: `outcome-tracker ${role}` });
+  pool.on('error', (err) => log.warn({ err, role }, 'postgres pool error'));
+  return pool;
+}
+
+/**
+ * Graceful shutdown on SIGTERM/SIGINT: runs `close` (finish or hand back the current job,
+ * flush, close connections) once; exits when it is done, or after `timeoutMs` anyway (a job
+ * stuck on an unreachable Redis then stalls and is handed to another worker).
+ */
+export function onShutdown(log: Logger, close: () => Promise<void>, timeoutMs = 30_000): void {
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      log.error({ timeoutMs }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, timeoutMs);
+    timer.unref();
+    close().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

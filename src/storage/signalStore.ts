@@ -1,0 +1,123 @@
+import type pg from 'pg';
+import type { NormalizedSignal } from '../../machines/signalContext.ts';
+
+/** Anything that runs a query: a Pool or a checked-out client (inside a transaction). */
+export type Queryable = Pick<pg.Pool, 'query'>;
+
+/** Runs `fn` in one transaction on a client of `pool`. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Stores an accepted signal and its `accepted` audit row, once per id. Returns the signal as
+ * first accepted (a second submission of the id is a no-op, whatever it carries) and whether
+ * this call stored it.
+ */
+export async function recordAccepted(
+  pool: pg.Pool,
+  signal: NormalizedSignal,
+  payload: unknown,
+  jobId: string | null,
+): Promise<{ signal: NormalizedSignal; inserted: boolean }> {
+  return inTransaction(pool, async (client) => {
+    const inserted = await client.query(
+      `INSERT INTO signals (id, status, tenant, symbol, side, strategy, model, model_version, timeframe,
+                            confidence, created_at, payload, normalized, job_id)
+       VALUES ($1, 'accepted', $2, $3, $4, $5, $6, $7, $8, $9, to_timestamp($10::double precision / 1000), $11, $12, $13)
+       ON CONFLICT (id) WHERE status = 'accepted' DO NOTHING
+       RETURNING id`,
+      [
+        signal.id,
+        signal.tenant,
+        signal.symbol,
+        signal.side,
+        signal.strategy ?? null,
+        signal.model ?? null,
+        signal.modelVersion ?? null,
+        signal.timeframe ?? null,
+        signal.confidence ?? null,
+        signal.createdAt,
+        JSON.stringify(payload),
+        JSON.stringify(signal),
+        jobId,
+      ],
+    );
+    if (inserted.rowCount === 1) {
+      await client.query(
+        `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
+         VALUES (to_timestamp($1::double precision / 1000), $2, $3, 'accepted', $4)`,
+        [signal.createdAt, signal.id, signal.tenant, JSON.stringify({ jobId })],
+      );
+      return { signal, inserted: true };
+    }
+    const existing = await client.query<{ normalized: NormalizedSignal }>(
+      `SELECT normalized FROM signals WHERE id = $1 AND status = 'accepted'`,
+      [signal.id],
+    );
+    return { signal: existing.rows[0]!.normalized, inserted: false };
+  });
+}
+
+/** Stores a rejected payload with every reason, and its `rejected` audit row. */
+export async function recordRejected(
+  pool: pg.Pool,
+  payload: unknown,
+  id: string | null,
+  errors: string[],
+  jobId: string | null,
+): Promise<void> {
+  const tenant =
+    typeof payload === 'object' &&
+    payload !== null &&
+    typeof (payload as { tenant?: unknown }).tenant === 'string'
+      ? (payload as { tenant: string }).tenant
+      : null;
+  await inTransaction(pool, async (client) => {
+    await client.query(
+      `INSERT INTO signals (id, status, tenant, payload, errors, job_id) VALUES ($1, 'rejected', $2, $3, $4, $5)`,
+      [id, tenant, JSON.stringify(payload ?? null), JSON.stringify(errors), jobId],
+    );
+    await client.query(
+      `INSERT INTO audit_logs (at, signal_id, tenant, event, details) VALUES (now(), $1, $2, 'rejected', $3)`,
+      [id, tenant, JSON.stringify({ errors, jobId })],
+    );
+  });
+}
+
+/** The accepted signal with this id (its symbol and tenant), or null. */
+export async function findAccepted(
+  db: Queryable,
+  id: string,
+): Promise<{ symbol: string; tenant: string } | null> {
+  const r = await db.query<{ symbol: string; tenant: string }>(
+    `SELECT symbol, tenant FROM signals WHERE id = $1 AND status = 'accepted'`,
+    [id],
+  );
+  return r.rows[0] ?? null;
+}
+
+/** Stores an operation rejected before it reached its shard (bad shape, unknown signal). */
+export async function recordRejectedOperation(
+  db: Queryable,
+  op: unknown,
+  id: string | null,
+  errors: string[],
+  jobId: string | null,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO audit_logs (at, signal_id, event, details) VALUES (now(), $1, 'op_rejected', $2)`,
+    [id, JSON.stringify({ op, errors, jobId })],
+  );
+}

@@ -1,0 +1,45 @@
+/**
+ * The worker process (Procfile `worker`): intake workers (track-signal, signal-ops) and the
+ * tick workers of the shards it serves (WORKER_SHARDS, default all). Run any number of them.
+ */
+import { loadConfig, parseShardList, requireSettings } from '../src/config.ts';
+import { createIntakeWorkers } from '../src/live/createIntakeWorkers.ts';
+import { createShardWorkers } from '../src/live/createShardWorkers.ts';
+import { createLogger, createPool, createRedis, onShutdown } from '../src/live/startProcess.ts';
+import { migrate } from '../src/storage/migrate.ts';
+
+const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
+const log = createLogger(config, 'worker');
+if (config.MIGRATE_ON_START) await migrate({ databaseUrl: config.DATABASE_URL, log });
+const redis = createRedis(config.REDIS_URL, log, 'worker');
+const connection = createRedis(config.REDIS_URL, log, 'worker-bullmq');
+const pool = createPool(config.DATABASE_URL, log, 'worker');
+const shards = parseShardList(config.WORKER_SHARDS, config.SHARDS);
+
+const intake = createIntakeWorkers({
+  connection,
+  prefix: config.QUEUE_PREFIX,
+  pool,
+  shards: config.SHARDS,
+  concurrency: config.INTAKE_CONCURRENCY,
+  log,
+});
+const ticks = await createShardWorkers({
+  connection,
+  redis,
+  prefix: config.QUEUE_PREFIX,
+  shards,
+  bufferSize: config.TICK_BUFFER_SIZE,
+  lockDurationMs: config.LOCK_DURATION_MS,
+  maxStalledCount: config.MAX_STALLED_COUNT,
+  log,
+  now: Date.now,
+});
+log.info({ shards, pid: process.pid }, 'worker started');
+
+onShutdown(log, async () => {
+  await Promise.all([intake.close(), ticks.close()]);
+  await pool.end();
+  redis.disconnect();
+  connection.disconnect();
+});
