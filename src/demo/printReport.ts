@@ -1,0 +1,141 @@
+import type pg from 'pg';
+import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
+import { avgR, expectancy, profitFactor, winRate } from '../metrics/tradeMetrics.ts';
+import type { MetricValue } from '../metrics/metricValue.ts';
+import type { TradeRecord } from '../metrics/tradeRecord.ts';
+
+interface OutcomeRow {
+  signal_id: string;
+  outcome: OutcomeLine['outcome'];
+  strategy: string | null;
+  model: string | null;
+  model_version: string | null;
+  symbol: string;
+  net_return: number | null;
+  r_multiple: number | null;
+  holding_ms: string | null;
+  closed_at_ms: string;
+  stale: boolean;
+}
+
+/** The demo's closing report: everything read back from PostgreSQL, checked against replay. */
+export async function printReport(opts: {
+  pool: pg.Pool;
+  expected: (OutcomeLine | RejectedLine)[];
+  liveSeconds: number;
+  webUrl: string;
+}): Promise<void> {
+  const { pool, expected } = opts;
+  const out = (s = ''): void => void process.stdout.write(`${s}\n`);
+  const rows = (
+    await pool.query<OutcomeRow>(
+      `SELECT signal_id, outcome, strategy, model, model_version, symbol, net_return, r_multiple, holding_ms,
+              (extract(epoch FROM closed_at) * 1000)::bigint AS closed_at_ms, stale
+         FROM signal_outcomes ORDER BY closed_at`,
+    )
+  ).rows;
+  const counts = (
+    await pool.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM signals GROUP BY status`)
+  ).rows;
+  const rejected = (
+    await pool.query<{ id: string | null; errors: string[] }>(
+      `SELECT id, errors FROM signals WHERE status = 'rejected' ORDER BY seq LIMIT 5`,
+    )
+  ).rows;
+
+  const n = (status: string): number => Number(counts.find((c) => c.status === status)?.n ?? 0);
+  out(`Signals stored: ${n('accepted')} accepted, ${n('rejected')} rejected. Live phase: ${opts.liveSeconds.toFixed(1)} s.`);
+  for (const r of rejected) out(`  rejected ${r.id ?? '(no id)'}: ${r.errors.join('; ')}`);
+
+  out();
+  out('Outcomes (signal_outcomes):');
+  const byOutcome = tally(rows.map((r) => r.outcome ?? '?'));
+  table(
+    ['outcome', 'signals', 'share'],
+    [...byOutcome].map(([k, v]) => [k, String(v), pct(v / rows.length)]),
+  );
+  const open = expected.filter((l) => l.state !== 'closed' && l.state !== 'rejected');
+  out(`Still open at the end of the data: ${open.length} (${[...tally(open.map((l) => l.state))].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}).`);
+
+  out();
+  out('By strategy and model (filled trades; returns net of fees):');
+  const groups = new Map<string, OutcomeRow[]>();
+  for (const r of rows) {
+    const key = `${r.strategy ?? '-'} / ${r.model ?? '-'} ${r.model_version ?? ''}`.trim();
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  table(
+    ['strategy / model', 'trades', 'win rate', 'profit factor', 'expectancy', 'avg R'],
+    [...groups]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([key, list]) => {
+        const trades = list.filter((r) => r.net_return !== null).map(toTrade);
+        return [
+          key,
+          String(trades.length),
+          fmt(winRate(trades), pct),
+          fmt(profitFactor(trades), (x) => x.toFixed(2)),
+          fmt(expectancy(trades), (x) => `${(x * 1e4).toFixed(1)} bps`),
+          fmt(avgR(trades), (x) => x.toFixed(2)),
+        ];
+      }),
+  );
+
+  out();
+  const expectedClosed = new Map(
+    expected.filter((l): l is OutcomeLine => l.state === 'closed').map((l) => [l.id, l]),
+  );
+  let same = 0;
+  const differ: string[] = [];
+  for (const r of rows) {
+    const e = expectedClosed.get(r.signal_id);
+    const ok =
+      e !== undefined &&
+      e.outcome === r.outcome &&
+      e.closedAt === Number(r.closed_at_ms) &&
+      close(e.netReturn ?? null, r.net_return) &&
+      close(e.rMultiple ?? null, r.r_multiple);
+    if (ok) same++;
+    else differ.push(r.signal_id);
+  }
+  const missing = [...expectedClosed.keys()].filter((id) => !rows.some((r) => r.signal_id === id));
+  out(
+    `Live vs offline replay of the same signals and ticks: ${same} of ${expectedClosed.size} closed outcomes identical` +
+      (differ.length + missing.length === 0 ? ' (all).' : `; differ: ${differ.slice(0, 5).join(', ')}; missing: ${missing.slice(0, 5).join(', ')}`),
+  );
+  out(`Operators: Bull Board at ${opts.webUrl}/admin/queues and health at ${opts.webUrl}/health while the processes run.`);
+}
+
+function toTrade(r: OutcomeRow): TradeRecord {
+  const t: TradeRecord = { netReturn: r.net_return! };
+  if (r.r_multiple !== null) t.rMultiple = r.r_multiple;
+  if (r.outcome) t.outcome = r.outcome;
+  if (r.holding_ms !== null) t.holdingMs = Number(r.holding_ms);
+  return t;
+}
+
+function close(a: number | null, b: number | null): boolean {
+  if (a === null || b === null) return a === b;
+  return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)) || Math.abs(a - b) < 1e-15;
+}
+
+function tally(xs: string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
+  return new Map([...m].sort((a, b) => b[1] - a[1]));
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)} %`;
+}
+
+function fmt(v: MetricValue, f: (x: number) => string): string {
+  return v.value === null ? `n/a (${v.reason})` : f(v.value);
+}
+
+function table(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  process.stdout.write(`${line(header)}\n  ${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
+  for (const r of rows) process.stdout.write(`${line(r)}\n`);
+}
