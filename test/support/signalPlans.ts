@@ -163,8 +163,9 @@ export const signalPlanArb: fc.Arbitrary<SignalPlan> = fc.record({
   expiresIn: fc.option(fc.integer({ min: -1, max: 80 }), { freq: 3 }),
   timeLimit: fc.option(fc.integer({ min: 1, max: 150 }), { freq: 3 }),
   toleranceSteps: fc.oneof(
-    { weight: 3, arbitrary: fc.constant(0) },
-    { weight: 1, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }) },
+    { weight: 6, arbitrary: fc.constant(0) },
+    { weight: 2, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }) },
+    { weight: 1, arbitrary: fc.double({ min: 1, max: 20, noNaN: true }) },
   ),
   confirm: fc.oneof(
     { weight: 3, arbitrary: fc.constant(0) },
@@ -476,7 +477,7 @@ export const walkPlanArb: fc.Arbitrary<WalkPlan> = fc.record({
         { weight: 1, arbitrary: fc.constant(true) },
       ),
     }),
-    { minLength: 1, maxLength: 400 },
+    { minLength: 1, maxLength: 400, size: 'max' },
   ),
 });
 

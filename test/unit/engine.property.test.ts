@@ -100,7 +100,7 @@ function expectEngineMatchesReference(signals: SignalPayload[], ticks: Tick[], o
 
 const manySignals = (min: number, max: number) =>
   fc.array(signalPlanArb, { minLength: min, maxLength: max, size: 'max' });
-const someOps = fc.array(opPlanArb, { maxLength: 40 });
+const someOps = fc.array(opPlanArb, { maxLength: 40, size: 'max' });
 
 /** How the outcomes of all runs were spread, to show the properties exercise every path. */
 const seen = new Map<string, number>();
