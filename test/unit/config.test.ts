@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_KEYS, ConfigError, loadConfig, parseShardList, requireSettings } from '../../src/config.ts';
+
+describe('configuration', () => {
+  it('documents exactly the variables the code reads (docs/CONFIG.md)', () => {
+    const doc = readFileSync(new URL('../../docs/CONFIG.md', import.meta.url), 'utf8');
+    const documented = [...doc.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.sort()).toEqual([...CONFIG_KEYS].sort());
+  });
+
+  it('fills defaults and coerces numbers and switches', () => {
+    const c = loadConfig({ SHARDS: '16', STALE_SWEEP: 'off' });
+    expect(c.SHARDS).toBe(16);
+    expect(c.STALE_SWEEP).toBe(false);
+    expect(c.QUEUE_PREFIX).toBe('ot');
+    expect(c.TICK_BATCH_SIZE).toBe(2000);
+  });
+
+  it('names every bad variable at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ SHARDS: 'many', STALE_SWEEP: 'sometimes', REDIS_URL: 'not a url' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of ['SHARDS', 'STALE_SWEEP', 'REDIS_URL']) expect(message).toContain(name);
+  });
+
+  it('refuses to start a process without the services it needs', () => {
+    expect(() => requireSettings(loadConfig({}), 'REDIS_URL', 'DATABASE_URL')).toThrow(/REDIS_URL, DATABASE_URL/);
+  });
+
+  it('parses WORKER_SHARDS ranges and rejects shards beyond SHARDS', () => {
+    expect(parseShardList('', 3)).toEqual([0, 1, 2]);
+    expect(parseShardList('0-2, 6', 8)).toEqual([0, 1, 2, 6]);
+    expect(() => parseShardList('9', 8)).toThrow(/shard 9/);
+  });
+});
