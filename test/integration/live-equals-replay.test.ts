@@ -1,0 +1,300 @@
+/**
+ * DESIGN.md decision 10 and SPEC.md: the live pipeline (intake → shard queues → shard workers →
+ * Redis checkpoints and outbox) gives exactly the outcomes `replay` gives for the same signals,
+ * ticks and operations, including signals that arrive after newer ticks were applied (caught
+ * up from the recent-tick buffer) and operations sent through `signal-ops` in time order.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SignalPayload, Tick } from '../../machines/types.ts';
+import { generateSignals, seededRandom, spreadAnchors } from '../../src/demo/generateSignals.ts';
+import { shardOf } from '../../src/live/keys.ts';
+import type { OutboxEntry } from '../../src/live/messages.ts';
+import { replay } from '../../src/replay/replay.ts';
+import { readTicks } from '../../src/ticks/readTicks.ts';
+import { dataFile } from '../support/dataFile.ts';
+import {
+  createPipelineClient,
+  startInProcessWorkers,
+  type PipelineClient,
+  type PipelineConfig,
+} from '../support/livePipeline.ts';
+import { describeDifference } from '../support/sameOutcomes.ts';
+import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+
+const db = useTestDatabase();
+const ns = useRedisNamespace();
+const tracker = useResourceTracker();
+
+async function readAll(name: string): Promise<Tick[]> {
+  const out: Tick[] = [];
+  for await (const t of readTicks(dataFile(name))) out.push(t);
+  return out;
+}
+
+let ibm: Tick[] = [];
+let binance: Tick[] = [];
+beforeAll(async () => {
+  // Five trading days of IBM trades, and every BTCUSDT/ETHUSDT trade of the file.
+  ibm = await readAll('lean_usequity_IBM_trades_2013-10-07_11.csv.gz');
+  binance = await readAll('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz');
+});
+
+/** A config of this test's own namespace and database. */
+function config(overrides: Partial<PipelineConfig> = {}): PipelineConfig {
+  return { redisUrl: redisUrl(), databaseUrl: db.url, prefix: ns.prefix, shards: 4, ...overrides };
+}
+
+let stopWorkers: (() => Promise<void>) | undefined;
+let closeClient: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await stopWorkers?.();
+  await closeClient?.();
+  stopWorkers = closeClient = undefined;
+});
+
+/** In-process workers and a client on `cfg`, closed after the test. */
+async function start(cfg: PipelineConfig): Promise<PipelineClient> {
+  const workers = tracker.track(await startInProcessWorkers(cfg), 'in-process workers');
+  stopWorkers = () => workers.close();
+  const client = tracker.track(createPipelineClient(cfg), 'pipeline client');
+  closeClient = () => client.close();
+  return client;
+}
+
+/** Operations on `signals` at market time `ts` (all of one tick list): every kind, some bound to fail. */
+function operationsAt(
+  signals: readonly SignalPayload[],
+  ts: number,
+  seed: number,
+): Record<string, unknown>[] {
+  const rnd = seededRandom(seed);
+  const ops: Record<string, unknown>[] = [];
+  for (const s of signals) {
+    if (s.createdAt > ts || rnd() > 0.15) continue;
+    const dir = s.side === 'long' ? 1 : -1;
+    const kind = Math.floor(rnd() * 5);
+    if (kind === 0) ops.push({ op: 'exit', id: s.id, ts });
+    else if (kind === 1) ops.push({ op: 'cancel', id: s.id, ts });
+    else if (kind === 2 && s.stopLoss)
+      // Tighten the stop by a little: valid while the price is clear of it, rejected otherwise.
+      ops.push({ op: 'amend', id: s.id, ts, stopLoss: { price: s.stopLoss.price * (1 + dir * 0.0005) } });
+    else if (kind === 3 && s.takeProfits?.length)
+      ops.push({
+        op: 'amend',
+        id: s.id,
+        ts,
+        takeProfits: [{ level: 1, price: s.takeProfits[0]!.price * (1 - dir * 0.0003) }],
+      });
+    else ops.push({ op: 'exit', id: s.id, ts, price: Number((s.stopLoss?.price ?? 100).toPrecision(6)) });
+  }
+  return ops;
+}
+
+function describeOp(op: unknown): string {
+  const o = op as { op: string; id: string; ts: number };
+  return `${o.op} ${o.id} @${o.ts}`;
+}
+
+describe('live pipeline equals replay', () => {
+  it('gives replay outcomes for early and late signals over IBM, BTCUSDT and ETHUSDT ticks, with operations', async () => {
+    const cfg = config();
+    // Three symbols on two shards of four: BTCUSDT and ETHUSDT share one, IBM has its own.
+    expect(new Set(['IBM', 'BTCUSDT', 'ETHUSDT'].map((s) => shardOf(s, cfg.shards))).size).toBe(2);
+    const live = await start(cfg);
+
+    const signals = [
+      ...generateSignals(spreadAnchors(ibm, 150), { count: 150, seed: 11, prefix: 'ibm' }),
+      ...generateSignals(spreadAnchors(binance, 150), { count: 150, seed: 12, prefix: 'bin' }),
+    ];
+    // Each tick list is cut at a time of its own: phase A is everything up to it.
+    const cutIbm = ibm[Math.floor(ibm.length * 0.6)]!.ts;
+    const cutBin = binance[Math.floor(binance.length * 0.6)]!.ts;
+    const cutOf = (s: SignalPayload): number => (s.symbol === 'IBM' ? cutIbm : cutBin);
+    const ticksA = [...ibm.filter((t) => t.ts <= cutIbm), ...binance.filter((t) => t.ts <= cutBin)];
+    const ticksB = [...ibm.filter((t) => t.ts > cutIbm), ...binance.filter((t) => t.ts > cutBin)];
+
+    // Every third signal created before the cut arrives only after phase A was applied: late.
+    const late = signals.filter((s, i) => s.createdAt <= cutOf(s) && i % 3 === 0);
+    const lateIds = new Set(late.map((s) => s.id));
+    const early = signals.filter((s) => !lateIds.has(s.id));
+    expect(late.length).toBeGreaterThan(50);
+
+    // Operations in time order: some at each cut (after phase A), some after the last tick.
+    const lastIbm = ibm[ibm.length - 1]!.ts;
+    const lastBin = binance[binance.length - 1]!.ts;
+    const opsAtCut = [
+      ...operationsAt(
+        signals.filter((s) => s.symbol === 'IBM'),
+        cutIbm,
+        21,
+      ),
+      ...operationsAt(
+        signals.filter((s) => s.symbol !== 'IBM'),
+        cutBin,
+        22,
+      ),
+    ];
+    const opsAtEnd = [
+      ...operationsAt(
+        signals.filter((s) => s.symbol === 'IBM'),
+        lastIbm + 1000,
+        23,
+      ),
+      ...operationsAt(
+        signals.filter((s) => s.symbol !== 'IBM'),
+        lastBin + 1000,
+        24,
+      ),
+    ];
+    expect(opsAtCut.length).toBeGreaterThan(10);
+
+    await live.submitSignals(early);
+    await live.waitUntilDrained();
+    await live.publishTicks(ticksA);
+    await live.waitUntilDrained();
+    await live.submitSignals(late);
+    await live.waitUntilDrained();
+    await live.submitOps(opsAtCut);
+    await live.waitUntilDrained();
+    await live.publishTicks(ticksB);
+    await live.waitUntilDrained();
+    await live.submitOps(opsAtEnd);
+    await live.waitUntilDrained();
+
+    expect(await live.failedShardJobs()).toEqual([]);
+    expect(await live.poisonEntries()).toEqual([]);
+
+    const expected = await replay({
+      signals,
+      ticks: [...ibm, ...binance],
+      ops: [...opsAtCut, ...opsAtEnd],
+    });
+    expect(expected.rejectedSignals).toBe(0);
+    const ids = signals.map((s) => s.id);
+    const actual = await live.collectOutcomes(ids);
+    expect(describeDifference(actual, expected.lines)).toBeNull();
+    // The comparison covers what it should: late signals that had filled before they arrived,
+    // and every kind of ending.
+    const lineOf = new Map(expected.lines.map((l) => [l.id, l]));
+    const caughtUp = late.filter((s) => {
+      const fill = (lineOf.get(s.id) as { fill?: { ts: number } }).fill;
+      return fill !== undefined && fill.ts <= cutOf(s);
+    });
+    expect(caughtUp.length).toBeGreaterThan(10);
+    const endings = new Set(expected.lines.map((l) => ('outcome' in l ? l.outcome : l.state)));
+    for (const e of [
+      'TP_HIT',
+      'SL_HIT',
+      'TIME_EXIT',
+      'EXPIRED',
+      'CANCELLED',
+      'MANUAL_EXIT',
+      'open',
+      'pending',
+    ])
+      expect(endings).toContain(e);
+
+    // Late signals were caught up, not cut short: none reported a gap in the buffer.
+    const outbox = await live.outbox();
+    expect(outbox.filter((r) => r.entry.kind === 'catchup_gap')).toEqual([]);
+
+    // The operations replay rejected are the ones the shards rejected, and no others.
+    const liveRejected = outbox
+      .map((r) => r.entry)
+      .filter((e): e is Extract<OutboxEntry, { kind: 'op' }> => e.kind === 'op' && !e.applied)
+      .map((e) => describeOp(e.op))
+      .sort();
+    const liveApplied = outbox.filter((r) => r.entry.kind === 'op' && r.entry.applied).length;
+    const replayRejected = expected.rejectedOps.map((r) => describeOp(r.op)).sort();
+    expect(liveRejected).toEqual(replayRejected);
+    expect(liveApplied + liveRejected.length).toBe(opsAtCut.length + opsAtEnd.length);
+    expect(liveApplied).toBeGreaterThan(0);
+  });
+
+  it('tracks a signal submitted twice with the same id once, as first accepted', async () => {
+    const live = await start(config());
+    const ticks = ibm.slice(0, 3000);
+    const [first, other] = generateSignals(spreadAnchors(ticks.slice(0, 500), 10), {
+      count: 2,
+      seed: 5,
+      prefix: 'dup',
+    });
+    // Same id, another (valid) payload: a different side, levels, entry.
+    const second = { ...other!, id: first!.id };
+    expect(JSON.stringify(second)).not.toBe(JSON.stringify(first));
+
+    const [firstJob] = await live.submitSignals([first]);
+    await live.waitUntilDrained();
+    const [secondJob] = await live.submitSignals([second]);
+    await live.waitUntilDrained();
+    await live.publishTicks(ticks);
+    await live.waitUntilDrained();
+
+    expect((await live.trackSignal.getJob(firstJob!.id!))?.returnvalue).toMatchObject({ duplicate: false });
+    expect((await live.trackSignal.getJob(secondJob!.id!))?.returnvalue).toMatchObject({ duplicate: true });
+
+    const expected = await replay({ signals: [first], ticks });
+    expect(describeDifference(await live.collectOutcomes([first!.id]), expected.lines)).toBeNull();
+
+    const client = await tracker.client(db.url);
+    try {
+      const { rows } = await client.query<{ status: string; payload: unknown }>(
+        'SELECT status, payload FROM signals WHERE id = $1 ORDER BY seq',
+        [first!.id],
+      );
+      expect(rows).toEqual([{ status: 'accepted', payload: first }]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('reports a late signal whose ticks already left a tiny recent-tick buffer as a catch-up gap', async () => {
+    const cfg = config({ bufferSize: 5 });
+    let live = await start(cfg);
+    const ticks = ibm.slice(0, 60);
+    await live.publishTicks(ticks);
+    await live.waitUntilDrained();
+
+    const base = (id: string, createdAt: number): SignalPayload => ({
+      v: 1,
+      id,
+      symbol: 'IBM',
+      side: 'long',
+      createdAt,
+      entry: { type: 'market' },
+    });
+    // Created at the first tick: 55 of the ticks it should have seen are gone. Created at the
+    // last tick: the buffer still holds everything after it.
+    const gone = base('gap-warm', ticks[0]!.ts);
+    const covered = base('covered-warm', ticks[ticks.length - 1]!.ts);
+    await live.submitSignals([gone, covered]);
+    await live.waitUntilDrained();
+
+    // The same from a worker that restored the shard from Redis (its buffer is what Redis kept).
+    await stopWorkers!();
+    await closeClient!();
+    live = await start(cfg);
+    const goneCold = base('gap-cold', ticks[1]!.ts);
+    await live.submitSignals([goneCold]);
+    await live.waitUntilDrained();
+
+    const gaps = (await live.outbox())
+      .map((r) => r.entry)
+      .filter((e): e is Extract<OutboxEntry, { kind: 'catchup_gap' }> => e.kind === 'catchup_gap');
+    expect(gaps.map((g) => g.id).sort()).toEqual(['gap-cold', 'gap-warm']);
+    const lastTs = ticks[ticks.length - 1]!.ts;
+    for (const g of gaps) {
+      const createdAt = g.id === 'gap-warm' ? gone.createdAt : goneCold.createdAt;
+      expect(g).toMatchObject({ symbol: 'IBM', createdAt });
+      expect(g.missedUpTo).toBeGreaterThanOrEqual(createdAt);
+      expect(g.missedUpTo).toBeLessThanOrEqual(lastTs);
+    }
+    // The covered signal is exactly what replay makes of it.
+    const expected = await replay({ signals: [covered], ticks });
+    expect(describeDifference(await live.collectOutcomes([covered.id]), expected.lines)).toBeNull();
+    // A signal with a gap is still tracked, from the ticks the buffer still had.
+    const [warm, cold] = (await live.collectOutcomes(['gap-warm', 'gap-cold'])) as { state?: string }[];
+    expect(warm?.state).toBeDefined();
+    expect(cold?.state).toBeDefined();
+  });
+});

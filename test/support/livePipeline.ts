@@ -1,0 +1,362 @@
+/**
+ * The live pipeline under test, wired as the processes wire it, against real Redis and
+ * PostgreSQL:
+ *
+ * - {@link startInProcessWorkers}: intake (track-signal, signal-ops) and shard workers in this
+ *   process, as workers/worker.ts builds them.
+ * - {@link spawnWorker}: a real worker process (`node --import tsx workers/worker.ts`) with its
+ *   output captured for failure messages.
+ * - {@link createPipelineClient}: what upstream and the feeds do (submit signals and operations
+ *   through their queues, publish ticks through the tick publisher), waiting until every queue
+ *   is drained, and reading back what the shards hold (outbox, checkpoints, open signals).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Queue, type Job, type JobType } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { pino, type Logger } from 'pino';
+import { outcomeLine } from '../../machines/outcomeLine.ts';
+import type { OutcomeLine, Tick } from '../../machines/types.ts';
+import { createIntakeWorkers } from '../../src/live/createIntakeWorkers.ts';
+import { createShardWorkers } from '../../src/live/createShardWorkers.ts';
+import { createTickPublisher, type TickPublisher } from '../../src/live/createTickPublisher.ts';
+import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/live/keys.ts';
+import type { OutboxEntry } from '../../src/live/messages.ts';
+import { loadShard } from '../../src/live/shardStore.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface PipelineConfig {
+  redisUrl: string;
+  databaseUrl: string;
+  /** QUEUE_PREFIX: a test's Redis namespace. */
+  prefix: string;
+  /** SHARDS. */
+  shards: number;
+  /** TICK_BUFFER_SIZE. @defaultValue 100000 */
+  bufferSize?: number;
+  /** TICK_BATCH_SIZE of the tick publisher. @defaultValue 2000 */
+  batchSize?: number;
+  /** LOCK_DURATION_MS of shard workers. @defaultValue 30000 */
+  lockDurationMs?: number;
+}
+
+/** A logger for code under test: silent unless TEST_LOG_LEVEL asks for more. */
+export function testLogger(): Logger {
+  return pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+}
+
+function workerRedis(url: string): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: null });
+  // Failures surface through commands; an unhandled 'error' event would crash the test process.
+  redis.on('error', () => {});
+  return redis;
+}
+
+// ------------------------------------------------------------------------------------------------
+// In-process workers
+
+export interface InProcessWorkers {
+  close(): Promise<void>;
+}
+
+/** Intake and shard workers in this process, wired as workers/worker.ts wires them. */
+export async function startInProcessWorkers(
+  cfg: PipelineConfig,
+  options: { shards?: number[]; now?: () => number; intakeConcurrency?: number } = {},
+): Promise<InProcessWorkers> {
+  const log = testLogger();
+  const redis = workerRedis(cfg.redisUrl);
+  const connection = workerRedis(cfg.redisUrl);
+  const pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 8, application_name: 'test workers' });
+  pool.on('error', () => {});
+  const intake = createIntakeWorkers({
+    connection,
+    prefix: cfg.prefix,
+    pool,
+    shards: cfg.shards,
+    concurrency: options.intakeConcurrency ?? 8,
+    log,
+  });
+  const ticks = await createShardWorkers({
+    connection,
+    redis,
+    prefix: cfg.prefix,
+    shards: options.shards ?? Array.from({ length: cfg.shards }, (_, n) => n),
+    bufferSize: cfg.bufferSize ?? 100_000,
+    lockDurationMs: cfg.lockDurationMs ?? 30_000,
+    maxStalledCount: 1_000_000,
+    log,
+    now: options.now ?? Date.now,
+  });
+  return {
+    async close() {
+      await Promise.all([intake.close(), ticks.close()]);
+      await pool.end();
+      redis.disconnect();
+      connection.disconnect();
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Worker processes
+
+export interface WorkerProcess {
+  readonly label: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
+  /** Resolves once its output contains `text`; rejects when it exits first or after `timeoutMs`. */
+  waitForOutput(text: string, timeoutMs?: number): Promise<void>;
+  /** Resolves when it has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  isRunning(): boolean;
+  /** SIGTERM and wait (SIGKILL after `timeoutMs`); a no-op once it has exited. */
+  stop(timeoutMs?: number): Promise<void>;
+  /** SIGKILL and wait. */
+  kill(): Promise<void>;
+}
+
+/** Starts `node --import tsx workers/worker.ts` with `env` on top of this process's environment. */
+export function spawnWorker(label: string, env: Record<string, string>): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, MIGRATE_ON_START: 'off', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (chunk: Buffer): void => {
+    out += chunk.toString('utf8');
+    for (const l of listeners) l();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  let running = true;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => {
+      running = false;
+      for (const l of listeners) l();
+      resolve({ code, signal });
+    });
+  });
+  const worker: WorkerProcess = {
+    label,
+    pid: child.pid!,
+    child,
+    output: () => out,
+    exited,
+    isRunning: () => running,
+    waitForOutput(text, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (out.includes(text)) done(null);
+          else if (!running) done(new Error(`${label} exited before writing "${text}":\n${tail(out)}`));
+        };
+        const timer = setTimeout(
+          () => done(new Error(`${label} did not write "${text}" within ${timeoutMs} ms:\n${tail(out)}`)),
+          timeoutMs,
+        );
+        const done = (err: Error | null): void => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          if (err) reject(err);
+          else resolve();
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+    async stop(timeoutMs = 15_000) {
+      if (!running) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    },
+    async kill() {
+      if (!running) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  return worker;
+}
+
+/** The last lines of a process's output, for failure messages. */
+export function tail(text: string, lines = 40): string {
+  return text.split('\n').slice(-lines).join('\n');
+}
+
+// ------------------------------------------------------------------------------------------------
+// The client side: upstream, feeds, and what the shards hold
+
+export interface OutboxRecord {
+  shard: number;
+  key: string;
+  entry: OutboxEntry;
+}
+
+export interface PipelineClient {
+  readonly redis: Redis;
+  readonly trackSignal: Queue;
+  readonly signalOps: Queue;
+  shardQueue(n: number): Queue;
+  /** Adds `track-signal` jobs (auto job ids unless `jobId` gives one), in order. */
+  submitSignals(payloads: readonly unknown[], jobOptions?: { attempts?: number }): Promise<Job[]>;
+  /** Adds `signal-ops` jobs, in order. */
+  submitOps(ops: readonly unknown[], jobOptions?: { attempts?: number }): Promise<Job[]>;
+  /** Publishes ticks through the documented producer path (createTickPublisher). */
+  publishTicks(ticks: readonly Tick[]): Promise<void>;
+  /**
+   * Waits until no queue (track-signal, signal-ops, every shard) has a job waiting, delayed or
+   * active, twice in a row. `diagnostics` adds to the timeout message (worker output…).
+   */
+  waitUntilDrained(options?: { timeoutMs?: number; diagnostics?: () => string }): Promise<void>;
+  /** Shard jobs that failed (each one would be ticks or registrations dropped). */
+  failedShardJobs(): Promise<Job[]>;
+  /** Shard jobs recorded as poison (skipped), per shard. */
+  poisonEntries(): Promise<{ shard: number; jobId: string; record: unknown }[]>;
+  /** Every entry of every shard's outbox. */
+  outbox(): Promise<OutboxRecord[]>;
+  /**
+   * The live outcome of each id, in the given order: closed ones from the outbox, open ones
+   * from the checkpoints (restored as a worker taking over would restore them). An id found in
+   * neither gives `{ id, missing: true }`, one found in both `{ id, inBoth: true }`.
+   */
+  collectOutcomes(ids: readonly string[]): Promise<unknown[]>;
+  /** Progress markers (last applied job id) per shard. */
+  progressMarkers(): Promise<(string | null)[]>;
+  close(): Promise<void>;
+}
+
+const BUSY_STATES: JobType[] = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'];
+
+export function createPipelineClient(cfg: PipelineConfig): PipelineClient {
+  const redis = workerRedis(cfg.redisUrl);
+  const connection = workerRedis(cfg.redisUrl);
+  const queues: Queue[] = [];
+  const makeQueue = (name: string): Queue => {
+    const q = new Queue(name, { connection, prefix: cfg.prefix });
+    q.on('error', () => {});
+    queues.push(q);
+    return q;
+  };
+  const trackSignal = makeQueue(QUEUE_NAMES.trackSignal);
+  const signalOps = makeQueue(QUEUE_NAMES.signalOps);
+  const shardQueues = Array.from({ length: cfg.shards }, (_, n) => makeQueue(shardQueueName(n)));
+  const shardKeys = Array.from({ length: cfg.shards }, (_, n) => new ShardKeys(cfg.prefix, n));
+  let publisher: TickPublisher | undefined;
+
+  const busyCounts = async (): Promise<Record<string, number>> => {
+    const busy: Record<string, number> = {};
+    // Intake queues first: an intake job completes only after forwarding to its shard, so a
+    // job that left an intake queue before this look is already in a shard queue after it.
+    for (const q of [trackSignal, signalOps, ...shardQueues]) {
+      const counts = await q.getJobCounts(...BUSY_STATES);
+      const n = Object.values(counts).reduce((a, b) => a + b, 0);
+      if (n > 0) busy[q.name] = n;
+    }
+    return busy;
+  };
+
+  const client: PipelineClient = {
+    redis,
+    trackSignal,
+    signalOps,
+    shardQueue: (n) => shardQueues[n]!,
+    async submitSignals(payloads, jobOptions = {}) {
+      return trackSignal.addBulk(payloads.map((data) => ({ name: 'signal', data, opts: jobOptions })));
+    },
+    async submitOps(ops, jobOptions = {}) {
+      return signalOps.addBulk(ops.map((data) => ({ name: 'op', data, opts: jobOptions })));
+    },
+    async publishTicks(ticks) {
+      publisher ??= createTickPublisher({
+        connection,
+        prefix: cfg.prefix,
+        shards: cfg.shards,
+        batchSize: cfg.batchSize ?? 2000,
+      });
+      await publisher.publish(ticks);
+    },
+    async waitUntilDrained(options = {}) {
+      const timeoutMs = options.timeoutMs ?? 60_000;
+      const deadline = Date.now() + timeoutMs;
+      let idleLooks = 0;
+      let busy: Record<string, number> = {};
+      while (idleLooks < 2) {
+        busy = await busyCounts();
+        idleLooks = Object.keys(busy).length === 0 ? idleLooks + 1 : 0;
+        if (idleLooks >= 2) break;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `queues not drained within ${timeoutMs} ms: ${JSON.stringify(busy)}` +
+              (options.diagnostics ? `\n${options.diagnostics()}` : ''),
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    async failedShardJobs() {
+      return (await Promise.all(shardQueues.map((q) => q.getFailed()))).flat();
+    },
+    async poisonEntries() {
+      const out: { shard: number; jobId: string; record: unknown }[] = [];
+      for (const keys of shardKeys) {
+        for (const [jobId, json] of Object.entries(await redis.hgetall(keys.poison)))
+          out.push({ shard: keys.shard, jobId, record: JSON.parse(json) });
+      }
+      return out;
+    },
+    async outbox() {
+      const out: OutboxRecord[] = [];
+      for (const keys of shardKeys) {
+        for (const [key, json] of Object.entries(await redis.hgetall(keys.outbox)))
+          out.push({ shard: keys.shard, key, entry: JSON.parse(json) as OutboxEntry });
+      }
+      return out;
+    },
+    async collectOutcomes(ids) {
+      const closed = new Map<string, OutcomeLine>();
+      for (const { entry } of await client.outbox())
+        if (entry.kind === 'closed') closed.set(entry.outcome.id, entry.outcome);
+      const open = new Map<string, OutcomeLine>();
+      for (const keys of shardKeys) {
+        const runtime = await loadShard(redis, keys, 0);
+        for (const c of runtime.openSignals()) open.set(c.id, outcomeLine(c));
+      }
+      return ids.map((id) => {
+        const c = closed.get(id);
+        const o = open.get(id);
+        if (c !== undefined && o !== undefined) return { id, inBoth: true, closed: c, open: o };
+        return c ?? o ?? { id, missing: true };
+      });
+    },
+    async progressMarkers() {
+      return Promise.all(shardKeys.map((k) => redis.get(k.progress)));
+    },
+    async close() {
+      await publisher?.close();
+      await Promise.all(queues.map((q) => q.close()));
+      redis.disconnect();
+      connection.disconnect();
+    },
+  };
+  return client;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Ticks
+
+/** Ticks of several files merged in time order (stable: equal times keep file order). */
+export function mergeByTime(...lists: readonly (readonly Tick[])[]): Tick[] {
+  return lists
+    .flat()
+    .map((t, i) => ({ t, i }))
+    .sort((a, b) => a.t.ts - b.t.ts || a.i - b.i)
+    .map(({ t }) => t);
+}
