@@ -3,14 +3,26 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-say() { printf '\n==> %s\n' "$*" >&2; }
+# With the seconds since the script started: set-up time shows in every log.
+say() { printf '\n==> [%ss] %s\n' "$SECONDS" "$*" >&2; }
 
 # npm packages: a fresh clone has no node_modules.
 ensure_node_modules() {
   if [[ -d node_modules && -x node_modules/.bin/vitest ]]; then return 0; fi
   if [[ -f package-lock.json ]]; then
     say "installing npm packages (npm ci)"
-    npm ci --no-audit --no-fund
+    local log="${TMPDIR:-/tmp}/outcome-tracker-npm-ci-$$.log"
+    if npm ci --no-audit --no-fund >"$log" 2>&1; then
+      rm -f "$log"
+      return 0
+    fi
+    # npm ci refuses a lock file that is out of step with package.json (one missing other
+    # platforms' optional packages, say). Install from the same lock file without rewriting it,
+    # rather than leave a fresh machine with nothing.
+    grep -m 5 '^npm error' "$log" >&2 || tail -n 20 "$log" >&2
+    rm -f "$log"
+    say "npm ci failed (above); installing with npm install --no-save instead. Fix: npm install --package-lock-only"
+    npm install --no-save --no-audit --no-fund
   else
     say "installing npm packages (npm install)"
     npm install --no-audit --no-fund
