@@ -119,7 +119,8 @@ apt_install() {
       "${sudo[@]}" chmod 755 "$policy"
     fi
     local_apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600)
-    "${local_apt[@]}" update >&2
+    # A broken third-party source makes update fail without making the Debian lists unusable.
+    "${local_apt[@]}" update >&2 || log "apt-get update reported errors; trying the install anyway"
     "${local_apt[@]}" install -y --no-install-recommends "$@" >&2
   )
 }
