@@ -23,7 +23,7 @@ const NO_CONTEXT = {} as SignalContext;
  * reached, so one tick can take a signal from pending straight to closed. Operations that
  * do not apply (see `operationErrors`) are guarded out and change nothing.
  */
-export const signalMachine = setup({
+const machineSetup = setup({
   types: {
     context: {} as SignalContext,
     events: {} as SignalEvent,
@@ -57,7 +57,19 @@ export const signalMachine = setup({
       return c;
     }),
   },
-}).createMachine({
+});
+
+/** Open and partial signals take the same events: exits on ticks, a manual exit, amends. */
+const whileFilled = {
+  TICK: { actions: 'exitOnTick' },
+  EXIT: { guard: 'operationApplies', actions: 'exitManually' },
+  CANCEL: { guard: 'operationApplies', actions: 'exitManually' },
+  AMEND: { guard: 'operationApplies', actions: 'amend' },
+  SWEEP: { guard: 'sweepDue', actions: 'sweep' },
+  SYNC: { actions: 'sync' },
+} as const;
+
+export const signalMachine = machineSetup.createMachine({
   id: 'signal',
   // XState's pure transition() builds a throwaway actor, and with it an initial context,
   // on every call; without input that context is never used, so it must cost nothing.
@@ -82,25 +94,11 @@ export const signalMachine = setup({
         { guard: 'reachedClosed', target: 'closed' },
         { guard: 'reachedPartial', target: 'partial' },
       ],
-      on: {
-        TICK: { actions: 'exitOnTick' },
-        EXIT: { guard: 'operationApplies', actions: 'exitManually' },
-        CANCEL: { guard: 'operationApplies', actions: 'exitManually' },
-        AMEND: { guard: 'operationApplies', actions: 'amend' },
-        SWEEP: { guard: 'sweepDue', actions: 'sweep' },
-        SYNC: { actions: 'sync' },
-      },
+      on: whileFilled,
     },
     partial: {
       always: [{ guard: 'reachedClosed', target: 'closed' }],
-      on: {
-        TICK: { actions: 'exitOnTick' },
-        EXIT: { guard: 'operationApplies', actions: 'exitManually' },
-        CANCEL: { guard: 'operationApplies', actions: 'exitManually' },
-        AMEND: { guard: 'operationApplies', actions: 'amend' },
-        SWEEP: { guard: 'sweepDue', actions: 'sweep' },
-        SYNC: { actions: 'sync' },
-      },
+      on: whileFilled,
     },
     closed: { type: 'final' },
   },
