@@ -1,0 +1,289 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import { writeOutboxBatch, type AuditEntry, type ClosedOutcome } from '../storage/outcomeStore.ts';
+import { backoffMs, isRetryablePgError, type BackoffOptions } from '../storage/retryablePg.ts';
+import { ShardKeys, shardQueueName } from './keys.ts';
+import type { OutboxEntry } from './messages.ts';
+
+export interface FlusherOptions {
+  /** A Redis client for the outboxes. */
+  redis: Redis;
+  pool: pg.Pool;
+  /** QUEUE_PREFIX. */
+  prefix: string;
+  /** SHARDS: every shard's outbox is drained. */
+  shards: number;
+  /** Outbox entries per PostgreSQL transaction (FLUSH_BATCH_SIZE). */
+  batchSize: number;
+  /** Pause between passes that found nothing to flush (FLUSH_INTERVAL_MS). */
+  intervalMs: number;
+  log: Logger;
+  now: () => number;
+  /** Backoff after a failed pass (PostgreSQL or Redis unreachable). @defaultValue 100 ms doubling to 30 s */
+  retry?: BackoffOptions;
+}
+
+export interface Flusher {
+  /**
+   * One pass over every shard's outbox: writes each batch to PostgreSQL in one transaction,
+   * then removes it from Redis. Returns the number of entries removed. Rejects when PostgreSQL
+   * or Redis fails with a transient error (entries stay in the outbox for the next pass); an
+   * entry PostgreSQL refuses for good (bad data) is logged and left in the outbox.
+   */
+  flushOnce(): Promise<number>;
+  /** Flushes in a loop: again at once while there was work, after `intervalMs` when idle, with jittered backoff after failures. */
+  start(): void;
+  /** Stops the loop after the batch in flight (no new batch starts). */
+  close(): Promise<void>;
+}
+
+/**
+ * Deletes each `field` whose value is still `value`: an entry rewritten since it was read
+ * (which the shards never do for one key, but the outbox must not depend on it) stays.
+ */
+const DELETE_IF_UNCHANGED_LUA = `
+local n = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    n = n + 1
+  end
+end
+return n
+`;
+
+type RedisWithDelete = Redis & { otOutboxDelete(key: string, ...pairs: string[]): Promise<number> };
+
+function withDelete(redis: Redis): RedisWithDelete {
+  const r = redis as RedisWithDelete;
+  if (typeof r.otOutboxDelete !== 'function') {
+    redis.defineCommand('otOutboxDelete', { numberOfKeys: 1, lua: DELETE_IF_UNCHANGED_LUA });
+  }
+  return r;
+}
+
+/** An outbox entry as read: its key, its stored JSON, and the shard it came from. */
+interface RawEntry {
+  shard: number;
+  key: string;
+  value: string;
+}
+
+/**
+ * The flusher (DESIGN.md decision 5): moves closed outcomes, operation results and catch-up
+ * gaps from the shards' Redis outboxes to PostgreSQL, one transaction per batch, idempotently
+ * (a batch written twice writes nothing twice), and removes them from Redis only after COMMIT.
+ * While PostgreSQL is down, entries wait in Redis. Any number of flushers may run: they may
+ * write the same batch at once, and the ledgers make the second a no-op.
+ */
+export function createFlusher(opts: FlusherOptions): Flusher {
+  const log = opts.log.child({ component: 'flusher' });
+  const redis = withDelete(opts.redis);
+  const shardKeys = Array.from({ length: opts.shards }, (_, n) => new ShardKeys(opts.prefix, n));
+  /** Entries PostgreSQL refused for good, by `shard|key` → the value refused (retried if it changes). */
+  const refused = new Map<string, string>();
+  /** Outcomes whose signal is not in `signals` yet, warned about once. */
+  const orphansWarned = new Set<string>();
+  let stopping = false;
+  let pass: Promise<number> = Promise.resolve(0);
+  let loop: Promise<void> | null = null;
+  let wake: (() => void) | null = null;
+
+  function flushOnce(): Promise<number> {
+    // One pass at a time per flusher: a second call waits for the first, then makes its own.
+    pass = pass.catch(() => 0).then(runPass);
+    return pass;
+  }
+
+  async function runPass(): Promise<number> {
+    let flushed = 0;
+    for (let shard = 0; shard < opts.shards && !stopping; shard++) {
+      const keys = shardKeys[shard]!;
+      const pending: RawEntry[] = [];
+      const seen = new Set<string>();
+      let cursor = '0';
+      do {
+        const [next, flat] = await opts.redis.hscan(keys.outbox, cursor, 'COUNT', opts.batchSize);
+        cursor = next;
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const key = flat[i]!;
+          // HSCAN may return a field twice; the batch holds it once.
+          if (seen.has(key)) continue;
+          seen.add(key);
+          const value = flat[i + 1]!;
+          if (refused.get(`${shard}|${key}`) === value) continue;
+          pending.push({ shard, key, value });
+        }
+        while (pending.length >= opts.batchSize && !stopping)
+          flushed += await flushBatch(keys, pending.splice(0, opts.batchSize));
+      } while (cursor !== '0' && !stopping);
+      if (pending.length > 0 && !stopping) flushed += await flushBatch(keys, pending);
+    }
+    return flushed;
+  }
+
+  /**
+   * Writes a batch; on an error that retrying cannot cure (a constraint violation: bad data),
+   * splits it to find the entries at fault, writes the rest, and leaves those in the outbox.
+   */
+  async function flushBatch(keys: ShardKeys, batch: RawEntry[]): Promise<number> {
+    try {
+      return await writeBatch(keys, batch);
+    } catch (err) {
+      if (isRetryablePgError(err) || !isPgError(err)) throw err;
+      if (batch.length === 1) {
+        const entry = batch[0]!;
+        refused.set(`${entry.shard}|${entry.key}`, entry.value);
+        log.error(
+          { err, shard: entry.shard, key: entry.key, entry: entry.value },
+          'PostgreSQL refused an outbox entry; it stays in the outbox (fix the data or the schema, then restart the flusher)',
+        );
+        return 0;
+      }
+      const half = Math.ceil(batch.length / 2);
+      return (await flushBatch(keys, batch.slice(0, half))) + (await flushBatch(keys, batch.slice(half)));
+    }
+  }
+
+  async function writeBatch(keys: ShardKeys, batch: RawEntry[]): Promise<number> {
+    const started = opts.now();
+    const closed: ClosedOutcome[] = [];
+    const audits: AuditEntry[] = [];
+    const closedKey = new Map<string, RawEntry>();
+    const done: RawEntry[] = [];
+    for (const raw of batch) {
+      let entry: OutboxEntry;
+      try {
+        entry = JSON.parse(raw.value) as OutboxEntry;
+      } catch (err) {
+        refused.set(`${raw.shard}|${raw.key}`, raw.value);
+        log.error({ err, shard: raw.shard, key: raw.key }, 'outbox entry is not JSON; left in the outbox');
+        continue;
+      }
+      if (entry.kind === 'closed') {
+        closed.push({ symbol: entry.symbol, outcome: entry.outcome });
+        closedKey.set(entry.outcome.id, raw);
+      } else {
+        audits.push({ ledgerKey: ledgerKey(raw), entry });
+        done.push(raw);
+      }
+    }
+    if (closed.length === 0 && audits.length === 0) return 0;
+
+    const result = await transaction(opts.pool, (client) => writeOutboxBatch(client, closed, audits));
+
+    for (const id of [...result.written, ...result.alreadyWritten]) done.push(closedKey.get(id)!);
+    for (const id of result.orphans) {
+      const raw = closedKey.get(id)!;
+      if (orphansWarned.has(`${raw.shard}|${raw.key}`)) continue;
+      orphansWarned.add(`${raw.shard}|${raw.key}`);
+      log.warn(
+        { shard: raw.shard, signalId: id },
+        'closed outcome of a signal that is not in the signals table; it waits in the outbox',
+      );
+    }
+    const removed =
+      done.length === 0
+        ? 0
+        : await redis.otOutboxDelete(keys.outbox, ...done.flatMap((r) => [r.key, r.value]));
+    log.debug(
+      {
+        shard: keys.shard,
+        outcomes: result.written.length,
+        alreadyWritten: result.alreadyWritten.length,
+        audits: result.audits,
+        orphans: result.orphans.length,
+        removed,
+        ms: opts.now() - started,
+      },
+      'outbox batch flushed',
+    );
+    return removed;
+  }
+
+  async function run(): Promise<void> {
+    let failures = 0;
+    while (!stopping) {
+      let waitMs: number;
+      try {
+        const n = await flushOnce();
+        if (failures > 0) log.info({ failures }, 'flusher recovered');
+        failures = 0;
+        waitMs = n > 0 ? 0 : opts.intervalMs;
+      } catch (err) {
+        waitMs = backoffMs(failures++, opts.retry);
+        const level = failures === 1 || failures % 20 === 0 ? 'warn' : 'debug';
+        log[level]({ err, failures, waitMs }, 'flush failed; entries stay in the outbox; retrying');
+      }
+      if (waitMs > 0 && !stopping) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, waitMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = null;
+      }
+    }
+  }
+
+  return {
+    flushOnce,
+    start() {
+      if (loop !== null || stopping) return;
+      loop = run();
+    },
+    async close() {
+      stopping = true;
+      wake?.();
+      await loop;
+      await pass.catch(() => 0);
+    },
+  };
+}
+
+/**
+ * Runs `fn` in one transaction. Unlike a plain checkout, the client listens for errors while
+ * it is out of the pool (a connection that dies between two statements would otherwise emit an
+ * unhandled 'error' and end the process), and a client that failed is destroyed, not reused.
+ */
+async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error): void => {
+    broken = err;
+  };
+  client.on('error', onError);
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    if (isRetryablePgError(err)) broken ??= err as Error;
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.off('error', onError);
+    client.release(broken);
+  }
+}
+
+/** The `outbox_applied` key of an entry: its shard, its outbox key, and a digest of its content. */
+function ledgerKey(raw: RawEntry): string {
+  const digest = createHash('sha256').update(raw.value).digest('hex').slice(0, 32);
+  return `${shardQueueName(raw.shard)}|${raw.key}|${digest}`;
+}
+
+/** An error PostgreSQL itself reported (it has a SQLSTATE), as opposed to a bug of ours. */
+function isPgError(err: unknown): boolean {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    /^[0-9A-Z]{5}$/.test((err as { code: string }).code)
+  );
+}

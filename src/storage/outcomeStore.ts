@@ -1,0 +1,307 @@
+import type pg from 'pg';
+import type { Leg, OutcomeCode, OutcomeLine, RejectedLine } from '../../machines/types.ts';
+import type { OutboxEntry } from '../live/messages.ts';
+
+/** Anything that runs a query: a Pool or a checked-out client (inside a transaction). */
+export type Queryable = Pick<pg.ClientBase, 'query'>;
+
+/**
+ * Epoch milliseconds → timestamptz, exact: integer arithmetic on an interval, where
+ * `to_timestamp(ms / 1000.0)` would go through a double.
+ */
+const fromMs = (expr: string): string =>
+  `(timestamptz 'epoch' + (${expr})::bigint * interval '1 millisecond')`;
+/** timestamptz → epoch milliseconds as a JS number (`extract` is exact numeric on PostgreSQL 14+). */
+const toMs = (expr: string): string => `round(extract(epoch FROM ${expr}) * 1000)::float8`;
+
+/** A closed outcome from a shard's outbox. */
+export interface ClosedOutcome {
+  symbol: string;
+  outcome: OutcomeLine;
+}
+
+/** An operation result or catch-up gap from a shard's outbox, with its ledger key. */
+export interface AuditEntry {
+  /** Unique per outbox entry (see migrations/1764000000003_outbox-ledger.sql). */
+  ledgerKey: string;
+  entry: Exclude<OutboxEntry, { kind: 'closed' }>;
+}
+
+export interface OutboxBatchResult {
+  /** Signal ids whose outcome this call wrote. */
+  written: string[];
+  /** Signal ids whose outcome was already there (a batch written before, not yet removed). */
+  alreadyWritten: string[];
+  /** Signal ids with no accepted row in `signals`: nothing written, left for a later pass. */
+  orphans: string[];
+  /** Audit rows written for operation results and gaps. */
+  audits: number;
+}
+
+/**
+ * Writes one outbox batch, idempotently, on `client` inside the caller's transaction
+ * (docs/STORAGE.md "Flusher contract"): each outcome is claimed in `closed_signals` and its
+ * outcome row, leg rows and `closed` audit row are written only when the claim is new; each
+ * other entry is claimed in `outbox_applied` and its audit row written only when new. The
+ * grouping keys come from the signal's accepted row.
+ */
+export async function writeOutboxBatch(
+  client: Queryable,
+  closed: ClosedOutcome[],
+  audits: AuditEntry[],
+): Promise<OutboxBatchResult> {
+  const result: OutboxBatchResult = { written: [], alreadyWritten: [], orphans: [], audits: 0 };
+  // Claims in a fixed order, so that two flushers working on overlapping batches take the row
+  // locks in the same order and cannot deadlock each other.
+  const byId = new Map(closed.map((c) => [c.outcome.id, c]));
+  const ids = [...byId.keys()].sort();
+  if (ids.length > 0) {
+    const known = await client.query<{ id: string }>(
+      `SELECT id FROM signals WHERE status = 'accepted' AND id = ANY($1::text[])`,
+      [ids],
+    );
+    const accepted = new Set(known.rows.map((r) => r.id));
+    const claimable = ids.filter((id) => accepted.has(id));
+    result.orphans = ids.filter((id) => !accepted.has(id));
+    if (claimable.length > 0) {
+      const claimed = await client.query<{ signal_id: string }>(
+        `INSERT INTO closed_signals (signal_id, closed_at)
+         SELECT x.id, ${fromMs('x.ms')} FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS x(id, ms, n)
+         ORDER BY x.n
+         ON CONFLICT (signal_id) DO NOTHING
+         RETURNING signal_id`,
+        [claimable, claimable.map((id) => byId.get(id)!.outcome.closedAt!)],
+      );
+      const fresh = new Set(claimed.rows.map((r) => r.signal_id));
+      result.written = claimable.filter((id) => fresh.has(id));
+      result.alreadyWritten = claimable.filter((id) => !fresh.has(id));
+      if (result.written.length > 0)
+        await insertOutcomes(
+          client,
+          result.written.map((id) => byId.get(id)!),
+        );
+    }
+  }
+
+  if (audits.length > 0) {
+    const keys = audits.map((a) => a.ledgerKey).sort();
+    const claimed = await client.query<{ key: string }>(
+      `INSERT INTO outbox_applied (key) SELECT k FROM unnest($1::text[]) WITH ORDINALITY AS x(k, n) ORDER BY x.n
+       ON CONFLICT (key) DO NOTHING RETURNING key`,
+      [keys],
+    );
+    const fresh = new Set(claimed.rows.map((r) => r.key));
+    const rows = audits.filter((a) => fresh.has(a.ledgerKey)).map((a) => auditRow(a.entry));
+    if (rows.length > 0) {
+      await client.query(
+        `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
+         SELECT ${fromMs('x.at')}, x.signal_id, s.tenant, x.event, x.details
+         FROM jsonb_to_recordset($1::jsonb) AS x(n int, at bigint, signal_id text, event text, details jsonb)
+         LEFT JOIN signals s ON s.id = x.signal_id AND s.status = 'accepted'
+         ORDER BY x.n`,
+        // In market-time order, so that the audit log's ids follow the timeline.
+        [JSON.stringify(rows.sort((a, b) => a.at - b.at).map((row, n) => ({ n, ...row })))],
+      );
+      result.audits = rows.length;
+    }
+  }
+  return result;
+}
+
+/** The audit row of an operation result or a catch-up gap. */
+function auditRow(entry: AuditEntry['entry']): {
+  at: number;
+  signal_id: string;
+  event: string;
+  details: object;
+} {
+  if (entry.kind === 'catchup_gap') {
+    const { symbol, createdAt, missedUpTo } = entry;
+    return {
+      at: createdAt,
+      signal_id: entry.id,
+      event: 'catchup_gap',
+      details: { symbol, createdAt, missedUpTo },
+    };
+  }
+  const { op } = entry;
+  if (!entry.applied)
+    return { at: op.ts, signal_id: op.id, event: 'op_rejected', details: { op, errors: entry.errors } };
+  const event = op.op === 'amend' ? 'amended' : op.op === 'cancel' ? 'cancelled' : 'exited';
+  return { at: op.ts, signal_id: op.id, event, details: { op } };
+}
+
+/** Outcome rows, leg rows and `closed` audit rows for newly claimed outcomes. */
+async function insertOutcomes(client: Queryable, outcomes: ClosedOutcome[]): Promise<void> {
+  const rows = outcomes.map(({ outcome: o }) => ({
+    signal_id: o.id,
+    closed_at: o.closedAt,
+    outcome: o.outcome,
+    partial: o.partial ?? false,
+    fill_ts: o.fill?.ts ?? null,
+    fill_price: o.fill?.price ?? null,
+    holding_ms: o.holdingMs ?? null,
+    gross_return: o.grossReturn ?? null,
+    net_return: o.netReturn ?? null,
+    r_multiple: o.rMultiple ?? null,
+    mfe: o.mfe ?? null,
+    mae: o.mae ?? null,
+    stale: o.stale === true,
+    legs: o.legs,
+    details: { outcome: o.outcome, legs: o.legs.length, ...(o.stale ? { stale: true } : {}) },
+  }));
+  const join = `JOIN signals s ON s.id = x.signal_id AND s.status = 'accepted'`;
+  await client.query(
+    `INSERT INTO signal_outcomes (signal_id, closed_at, tenant, symbol, side, strategy, model, model_version,
+       timeframe, confidence, signal_created_at, outcome, partial, fill_ts, fill_price, holding_ms,
+       gross_return, net_return, r_multiple, mfe, mae, stale, legs)
+     SELECT x.signal_id, ${fromMs('x.closed_at')}, s.tenant, s.symbol, s.side, s.strategy, s.model, s.model_version,
+       s.timeframe, s.confidence, s.created_at, x.outcome, x.partial,
+       CASE WHEN x.fill_ts IS NULL THEN NULL ELSE ${fromMs('x.fill_ts')} END, x.fill_price, x.holding_ms,
+       x.gross_return, x.net_return, x.r_multiple, x.mfe, x.mae, x.stale, x.legs
+     FROM jsonb_to_recordset($1::jsonb) AS x(signal_id text, closed_at bigint, outcome text, partial boolean,
+       fill_ts bigint, fill_price float8, holding_ms bigint, gross_return float8, net_return float8,
+       r_multiple float8, mfe float8, mae float8, stale boolean, legs jsonb)
+     ${join}
+     ON CONFLICT DO NOTHING`,
+    [JSON.stringify(rows)],
+  );
+  const legs = outcomes.flatMap(({ outcome: o }) =>
+    o.legs.map((leg, i) => ({
+      signal_id: o.id,
+      leg_index: i,
+      ts: leg.ts,
+      reason: leg.reason,
+      level: leg.level ?? null,
+      stop_kind: leg.stopKind ?? null,
+      price: leg.price,
+      fraction: leg.fraction,
+    })),
+  );
+  if (legs.length > 0) {
+    await client.query(
+      `INSERT INTO tp_sl_hits (signal_id, leg_index, ts, reason, level, stop_kind, price, fraction,
+         tenant, symbol, side, strategy, model, model_version)
+       SELECT x.signal_id, x.leg_index, ${fromMs('x.ts')}, x.reason, x.level, x.stop_kind, x.price, x.fraction,
+         s.tenant, s.symbol, s.side, s.strategy, s.model, s.model_version
+       FROM jsonb_to_recordset($1::jsonb) AS x(signal_id text, leg_index smallint, ts bigint, reason text,
+         level smallint, stop_kind text, price float8, fraction float8)
+       ${join}
+       ON CONFLICT DO NOTHING`,
+      [JSON.stringify(legs)],
+    );
+  }
+  await client.query(
+    `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
+     SELECT ${fromMs('x.closed_at')}, x.signal_id, s.tenant, 'closed', x.details
+     FROM jsonb_to_recordset($1::jsonb) AS x(n int, signal_id text, closed_at bigint, details jsonb)
+     ${join}
+     ORDER BY x.n`,
+    [
+      JSON.stringify(
+        [...rows]
+          .sort((a, b) => a.closed_at! - b.closed_at!)
+          .map(({ signal_id, closed_at, details }, n) => ({ n, signal_id, closed_at, details })),
+      ),
+    ],
+  );
+}
+
+// ------------------------------------------------------------------------------------------------
+// Reading back (export)
+
+/** One row of `signals`, as the export needs it. */
+export interface SignalRow {
+  seq: number;
+  id: string | null;
+  status: 'accepted' | 'rejected';
+  symbol: string | null;
+  errors: string[] | null;
+}
+
+/** Up to `limit` rows of `signals` after `afterSeq`, in received order. */
+export async function pageSignals(db: Queryable, afterSeq: number, limit: number): Promise<SignalRow[]> {
+  const r = await db.query<SignalRow>(
+    `SELECT seq::float8 AS seq, id, status, symbol, errors FROM signals WHERE seq > $1 ORDER BY seq LIMIT $2`,
+    [afterSeq, limit],
+  );
+  return r.rows;
+}
+
+interface OutcomeRow {
+  signal_id: string;
+  closed_at: number;
+  outcome: OutcomeCode;
+  partial: boolean;
+  fill_ts: number | null;
+  fill_price: number | null;
+  holding_ms: number | null;
+  gross_return: number | null;
+  net_return: number | null;
+  r_multiple: number | null;
+  mfe: number | null;
+  mae: number | null;
+  stale: boolean;
+  legs: Leg[];
+}
+
+/** The stored outcomes of `ids`, as replay would print them (SPEC.md "Replay output"). */
+export async function readOutcomeLines(db: Queryable, ids: string[]): Promise<Map<string, OutcomeLine>> {
+  const lines = new Map<string, OutcomeLine>();
+  if (ids.length === 0) return lines;
+  const r = await db.query<OutcomeRow>(
+    `SELECT signal_id, ${toMs('closed_at')} AS closed_at, outcome, partial,
+       CASE WHEN fill_ts IS NULL THEN NULL ELSE ${toMs('fill_ts')} END AS fill_ts, fill_price,
+       holding_ms::float8 AS holding_ms, gross_return, net_return, r_multiple, mfe, mae, stale, legs
+     FROM signal_outcomes WHERE signal_id = ANY($1::text[])`,
+    [ids],
+  );
+  for (const row of r.rows) lines.set(row.signal_id, outcomeLineFromRow(row));
+  return lines;
+}
+
+/**
+ * Rebuilds the OutcomeLine that was stored, with the keys `outcomeLine()` gives each kind of
+ * outcome, in SPEC order. jsonb keeps no key order, so legs are rebuilt key by key too.
+ */
+function outcomeLineFromRow(r: OutcomeRow): OutcomeLine {
+  const head = { id: r.signal_id, state: 'closed' as const, outcome: r.outcome };
+  if (r.fill_ts === null || r.fill_price === null) {
+    const line: OutcomeLine = { ...head, legs: [], closedAt: r.closed_at };
+    if (r.stale) line.stale = true;
+    return line;
+  }
+  const fill = { ts: r.fill_ts, price: r.fill_price };
+  if (r.outcome === 'INVALID_AT_FILL')
+    return { ...head, fill, legs: [], closedAt: r.closed_at, holdingMs: r.holding_ms ?? 0 };
+  const line: OutcomeLine = {
+    ...head,
+    partial: r.partial,
+    fill,
+    legs: r.legs.map(legInOrder),
+    grossReturn: r.gross_return!,
+    netReturn: r.net_return!,
+    rMultiple: r.r_multiple,
+    mfe: r.mfe!,
+    mae: r.mae!,
+    closedAt: r.closed_at,
+    holdingMs: r.holding_ms!,
+  };
+  if (r.stale) line.stale = true;
+  return line;
+}
+
+function legInOrder(leg: Leg): Leg {
+  const out: Leg = { reason: leg.reason } as Leg;
+  if (leg.level !== undefined) out.level = leg.level;
+  if (leg.stopKind !== undefined) out.stopKind = leg.stopKind;
+  out.price = leg.price;
+  out.fraction = leg.fraction;
+  out.ts = leg.ts;
+  return out;
+}
+
+/** The export line of a rejected payload. */
+export function rejectedLine(row: SignalRow): RejectedLine {
+  return { id: row.id, state: 'rejected', errors: row.errors ?? [] };
+}
