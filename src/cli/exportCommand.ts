@@ -1,0 +1,185 @@
+import { createWriteStream } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { outcomeLine } from '../../machines/outcomeLine.ts';
+import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
+import { loadConfig, requireSettings } from '../config.ts';
+import { SymbolBook, type BookClock } from '../engine/SymbolBook.ts';
+import { ShardKeys, shardOf } from '../live/keys.ts';
+import type { CheckpointRecord, OutboxEntry } from '../live/messages.ts';
+import {
+  pageSignals,
+  readOutcomeLines,
+  rejectedLine,
+  type Queryable,
+  type SignalRow,
+} from '../storage/outcomeStore.ts';
+import type { CliIo } from './main.ts';
+import { UsageError } from './usageError.ts';
+
+export const exportUsage = 'outcome-tracker export [--out FILE]   (needs REDIS_URL and DATABASE_URL)';
+
+export interface ExportSource {
+  redis: Redis;
+  db: Queryable;
+  /** QUEUE_PREFIX of the shards. */
+  prefix: string;
+  /** SHARDS: where each symbol's signals live. */
+  shards: number;
+  /** Signals read per round trip. @defaultValue 2000 */
+  pageSize?: number;
+}
+
+/**
+ * Every signal the intake has seen, in received order (`signals.seq`), in SPEC.md's replay
+ * format: rejected payloads as `{id, state: "rejected", errors}`; accepted signals from
+ * wherever they are now: a flushed outcome in PostgreSQL, a closed outcome still in its
+ * shard's outbox, an open signal's checkpoint, or, when its shard has not registered it yet,
+ * `pending`.
+ *
+ * Open signals are reported as of their shard's last committed job, with every tick of that
+ * job folded in (excursions included): each checkpoint is combined with its symbol's index
+ * state read in the same MULTI, as a worker restoring the shard would. Ticks still queued are
+ * not in it.
+ *
+ * Each page reads a signal's Redis state (checkpoint, then outbox) before PostgreSQL: a signal
+ * moves checkpoint → outbox (atomically) → PostgreSQL (committed before it leaves the
+ * outbox), so reading in that order never misses one that moves meanwhile.
+ */
+export async function* exportLines(source: ExportSource): AsyncGenerator<OutcomeLine | RejectedLine> {
+  const pageSize = source.pageSize ?? 2000;
+  let after = 0;
+  for (;;) {
+    const rows = await pageSignals(source.db, after, pageSize);
+    if (rows.length === 0) return;
+    after = rows[rows.length - 1]!.seq;
+    const accepted = rows.filter((r) => r.status === 'accepted' && r.id !== null && r.symbol !== null);
+    const live = await readLive(source, accepted);
+    const stored = await readOutcomeLines(
+      source.db,
+      accepted.map((r) => r.id!),
+    );
+    for (const row of rows) {
+      if (row.status === 'rejected') {
+        yield rejectedLine(row);
+        continue;
+      }
+      const id = row.id!;
+      yield stored.get(id) ?? live.get(id) ?? { id, state: 'pending', legs: [] };
+    }
+  }
+}
+
+/** The Redis view of `rows`' signals: outbox outcomes and open signals brought up to date. */
+async function readLive(source: ExportSource, rows: SignalRow[]): Promise<Map<string, OutcomeLine>> {
+  const lines = new Map<string, OutcomeLine>();
+  const byShard = new Map<number, SignalRow[]>();
+  for (const row of rows) {
+    const shard = shardOf(row.symbol!, source.shards);
+    let list = byShard.get(shard);
+    if (list === undefined) byShard.set(shard, (list = []));
+    list.push(row);
+  }
+  for (const [shard, list] of byShard) {
+    const keys = new ShardKeys(source.prefix, shard);
+    const ids = list.map((r) => r.id!);
+    const symbols = [...new Set(list.map((r) => r.symbol!))];
+    // One MULTI: a signal is in exactly one of checkpoints and outbox, and its checkpoint
+    // matches its symbol's index state (they are committed together).
+    const replies = await source.redis
+      .multi()
+      .hmget(keys.signals, ...ids)
+      .hmget(keys.outbox, ...ids.map((id) => `closed:${id}`))
+      .hmget(keys.books, ...symbols)
+      .exec();
+    if (replies === null) throw new Error(`export: the Redis transaction on shard ${shard} was aborted`);
+    for (const [err] of replies) if (err) throw err;
+    const [records, outbox, books] = replies.map(([, value]) => value as (string | null)[]) as [
+      (string | null)[],
+      (string | null)[],
+      (string | null)[],
+    ];
+    const clocks = new Map(symbols.map((s, i) => [s, books[i] ? (JSON.parse(books[i]) as BookClock) : null]));
+    const open = new Map<string, SymbolBook>();
+    ids.forEach((id, i) => {
+      const closed = outbox[i];
+      if (closed) {
+        lines.set(id, (JSON.parse(closed) as Extract<OutboxEntry, { kind: 'closed' }>).outcome);
+        return;
+      }
+      const json = records[i];
+      if (!json) return;
+      const record = JSON.parse(json) as CheckpointRecord;
+      const symbol = record.context.symbol;
+      let book = open.get(symbol);
+      if (book === undefined) {
+        book = new SymbolBook(symbol);
+        const clock = clocks.get(symbol) ?? null;
+        if (clock !== null) book.importClock(clock);
+        open.set(symbol, book);
+      }
+      const slot = book.add(record.context, record.sync);
+      lines.set(id, outcomeLine(book.current(slot)));
+    });
+  }
+  return lines;
+}
+
+/**
+ * `export`: prints every known signal as JSON lines (see {@link exportLines}) to stdout or
+ * `--out FILE`, and a count per state to stderr.
+ */
+export async function exportCommand(
+  args: string[],
+  io: CliIo,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { out: { type: 'string' } },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (positionals.length > 0) throw new UsageError(`export takes no arguments, got ${positionals.join(' ')}`);
+  const config = requireSettings(loadConfig(env), 'REDIS_URL', 'DATABASE_URL');
+
+  // A command line fails rather than waits: no reconnecting, few retries.
+  const redis = new Redis(config.REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+    connectionName: 'outcome-tracker export',
+  });
+  redis.on('error', () => {}); // failures surface through the commands
+  const db = new pg.Client({
+    connectionString: config.DATABASE_URL,
+    application_name: 'outcome-tracker export',
+  });
+  db.on('error', () => {});
+  let out: NodeJS.WritableStream = io.stdout;
+  const states = new Map<string, number>();
+  let count = 0;
+  try {
+    await redis.connect();
+    await db.connect();
+    if (values.out !== undefined) out = createWriteStream(values.out);
+    for await (const line of exportLines({ redis, db, prefix: config.QUEUE_PREFIX, shards: config.SHARDS })) {
+      count++;
+      states.set(line.state, (states.get(line.state) ?? 0) + 1);
+      if (!out.write(JSON.stringify(line) + '\n')) await new Promise((resolve) => out.once('drain', resolve));
+    }
+  } finally {
+    redis.disconnect();
+    await db.end().catch(() => {});
+    if (out !== io.stdout) {
+      await new Promise<void>((resolve, reject) =>
+        out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+      );
+    }
+  }
+  io.stderr.write(
+    `export: ${count} signals (${[...states].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})\n`,
+  );
+  return 0;
+}
