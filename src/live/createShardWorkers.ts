@@ -58,6 +58,9 @@ export async function createShardWorkers(
         concurrency: 1,
         lockDuration: opts.lockDurationMs,
         maxStalledCount: opts.maxStalledCount,
+        // BullMQ looks for stalled jobs every 30 s by default, whatever the lock duration: a dead
+        // worker would hold its shard for up to a minute.
+        stalledInterval: opts.lockDurationMs,
       },
     );
     worker.on('error', (err) => log.error({ err }, 'shard worker error'));
