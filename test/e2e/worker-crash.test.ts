@@ -1,0 +1,221 @@
+/**
+ * DESIGN.md decisions 3 and 4, end to end with real worker processes: several workers share the
+ * shards; one is SIGKILLed while it applies a tick batch and another is started. BullMQ hands
+ * the stalled job back (at the head of its shard's queue), the checkpoint's progress marker
+ * keeps its effects from being applied twice, and the outcomes are still those of replay.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Job, Queue } from 'bullmq';
+import type { SignalPayload, Tick } from '../../machines/types.ts';
+import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
+import { ShardKeys, shardOf } from '../../src/live/keys.ts';
+import { toWire } from '../../src/live/messages.ts';
+import { replay } from '../../src/replay/replay.ts';
+import { readTicks } from '../../src/ticks/readTicks.ts';
+import { dataFile } from '../support/dataFile.ts';
+import {
+  createPipelineClient,
+  spawnWorker,
+  tail,
+  type PipelineClient,
+  type WorkerProcess,
+} from '../support/livePipeline.ts';
+import { describeDifference } from '../support/sameOutcomes.ts';
+import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+
+const db = useTestDatabase();
+const ns = useRedisNamespace('crash');
+const tracker = useResourceTracker();
+
+const SHARDS = 2;
+const LOCK_DURATION_MS = 2000;
+/** Large batches, so that a job runs long enough to be killed in the middle of it. */
+const BATCH_SIZE = 30_000;
+
+const ibm: Tick[] = [];
+const binance: Tick[] = [];
+beforeAll(async () => {
+  for await (const t of readTicks(dataFile('lean_usequity_IBM_trades_2013-10-07_11.csv.gz'))) ibm.push(t);
+  for await (const t of readTicks(dataFile('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz')))
+    binance.push(t);
+});
+
+const processes: WorkerProcess[] = [];
+let client: PipelineClient | undefined;
+afterEach(async () => {
+  await Promise.all(processes.map((p) => p.kill()));
+  processes.length = 0;
+  await client?.close();
+  client = undefined;
+});
+
+function outputs(): string {
+  return processes.map((p) => `--- ${p.label} (pid ${p.pid}) ---\n${tail(p.output())}`).join('\n');
+}
+
+const IBM_SHARD = shardOf('IBM', SHARDS);
+const CRYPTO_SHARD = shardOf('BTCUSDT', SHARDS);
+
+function workerEnv(): Record<string, string> {
+  return {
+    REDIS_URL: redisUrl(),
+    DATABASE_URL: db.url,
+    QUEUE_PREFIX: ns.prefix,
+    SHARDS: String(SHARDS),
+    LOCK_DURATION_MS: String(LOCK_DURATION_MS),
+    TICK_BUFFER_SIZE: '200000',
+  };
+}
+
+function startWorker(label: string, env: Record<string, string> = {}): WorkerProcess {
+  const p = spawnWorker(label, { ...workerEnv(), ...env });
+  processes.push(p);
+  return p;
+}
+
+interface Scenario {
+  live: PipelineClient;
+  a: WorkerProcess;
+  b: WorkerProcess;
+  signals: SignalPayload[];
+  ibmQueue: Queue;
+  /** The IBM batch to interrupt, active in worker A when the scenario returns. */
+  target: string;
+}
+
+/**
+ * Worker A serves every shard, worker B only the crypto shard (shared with A): the IBM shard's
+ * jobs run in A, so we know which process holds them. Signals are registered, every tick is
+ * published in large batches, and the scenario returns as soon as A is applying the second IBM
+ * batch: by then A has a warm runtime and a progress marker, so whoever takes over must restore
+ * from Redis and then skip or redo exactly that batch.
+ */
+async function scenario(): Promise<Scenario> {
+  expect(shardOf('ETHUSDT', SHARDS)).toBe(CRYPTO_SHARD);
+  expect(IBM_SHARD).not.toBe(CRYPTO_SHARD);
+  const a = startWorker('worker A');
+  const b = startWorker('worker B', { WORKER_SHARDS: String(CRYPTO_SHARD) });
+  await Promise.all([a.waitForOutput('worker started'), b.waitForOutput('worker started')]);
+
+  client = tracker.track(
+    createPipelineClient({
+      redisUrl: redisUrl(),
+      databaseUrl: db.url,
+      prefix: ns.prefix,
+      shards: SHARDS,
+      batchSize: BATCH_SIZE,
+    }),
+    'pipeline client',
+  );
+  const live = client;
+  const signals = [
+    ...generateSignals(spreadAnchors(ibm, 400), { count: 400, seed: 31, prefix: 'ibm' }),
+    ...generateSignals(spreadAnchors(binance, 100), { count: 100, seed: 32, prefix: 'bin' }),
+  ];
+  await live.submitSignals(signals);
+  await live.waitUntilDrained({ diagnostics: outputs });
+
+  await live.publishTicks([...ibm, ...binance]);
+  const ibmQueue = live.shardQueue(IBM_SHARD);
+  const jobs = (await ibmQueue.getJobs(['waiting', 'active'], 0, -1, true)) as Job[];
+  expect(jobs.length).toBeGreaterThanOrEqual(3);
+  const target = jobs[1]!.id!;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const active = await ibmQueue.getActive();
+    if (active.some((j) => j.id === target)) break;
+    if (Date.now() > deadline) throw new Error(`job ${target} never became active\n${outputs()}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  return { live, a, b, signals, ibmQueue, target };
+}
+
+/** Nothing lost, nothing applied twice, outcomes equal replay. */
+async function expectExactlyOnce({ live, signals }: Scenario): Promise<void> {
+  expect(await live.failedShardJobs()).toEqual([]);
+  expect(await live.poisonEntries()).toEqual([]);
+  // Each symbol's book counted each of its ticks once, and its recent-tick buffer holds each
+  // tick once, in order.
+  for (const [symbol, ticks] of [
+    ['IBM', ibm],
+    ['BTCUSDT', binance.filter((t) => t.symbol === 'BTCUSDT')],
+    ['ETHUSDT', binance.filter((t) => t.symbol === 'ETHUSDT')],
+  ] as const) {
+    const keys = new ShardKeys(ns.prefix, shardOf(symbol, SHARDS));
+    const clock = JSON.parse((await live.redis.hget(keys.books, symbol))!) as { seq: number };
+    expect(clock.seq, `${symbol}: ticks applied`).toBe(ticks.length);
+    const recent = await live.redis.lrange(keys.recent(symbol), 0, -1);
+    expect(recent.length, `${symbol}: recent-tick buffer`).toBe(ticks.length);
+    const firstDifference = recent.findIndex((x, i) => x !== JSON.stringify(toWire(ticks[i]!)));
+    expect(firstDifference, `${symbol}: first buffered tick out of place`).toBe(-1);
+  }
+  // Every completed shard job applied its ticks with none late (a batch applied a second time
+  // would find its ticks older than the book's clock), or was skipped as already applied.
+  for (const n of [IBM_SHARD, CRYPTO_SHARD]) {
+    for (const job of await live.shardQueue(n).getCompleted()) {
+      const result = job.returnvalue as { skipped?: string; lateTicks?: number };
+      if (result.skipped === undefined) expect(result.lateTicks, `job ${job.id} late ticks`).toBe(0);
+    }
+  }
+  const expected = await replay({ signals, ticks: [...ibm, ...binance] });
+  const actual = await live.collectOutcomes(signals.map((s) => s.id));
+  expect(describeDifference(actual, expected.lines)).toBeNull();
+}
+
+async function expectCleanExit(...workers: WorkerProcess[]): Promise<void> {
+  await Promise.all(workers.map((w) => w.stop()));
+  for (const w of workers) expect((await w.exited).code, `${w.label}'s exit\n${tail(w.output())}`).toBe(0);
+}
+
+describe('worker processes crashing mid-batch', () => {
+  it('loses nothing and applies nothing twice when a worker is SIGKILLed while it applies a tick batch', async () => {
+    const s = await scenario();
+    await s.a.kill();
+    const killedAt = Date.now();
+    const stateAtKill = await s.ibmQueue.getJobState(s.target);
+    const c = startWorker('worker C');
+    await c.waitForOutput('worker started');
+    // The dead worker's lock lapses after LOCK_DURATION_MS; C must then take its batch over.
+    await s.live.waitUntilDrained({ timeoutMs: 60_000, diagnostics: outputs });
+
+    // The kill landed while the batch was in A's hands; it stalled and was run again.
+    expect(stateAtKill).toBe('active');
+    const killed = (await s.ibmQueue.getJob(s.target))!;
+    expect(killed.finishedOn).toBeTypeOf('number');
+    expect(killed.stalledCounter).toBeGreaterThanOrEqual(1);
+    const recoveryMs = killed.processedOn! - killedAt;
+    await expectExactlyOnce(s);
+    // A small LOCK_DURATION_MS is there to hand a dead worker's shard over quickly.
+    expect(recoveryMs, `the batch was taken over ${recoveryMs} ms after the kill`).toBeLessThan(
+      10 * LOCK_DURATION_MS,
+    );
+    await expectCleanExit(s.b, c);
+  }, 120_000);
+
+  it('refuses the stale checkpoint of a worker frozen mid-batch (SIGSTOP) that wakes after another took its batch over', async () => {
+    const s = await scenario();
+    s.a.child.kill('SIGSTOP');
+    try {
+      const c = startWorker('worker C');
+      await c.waitForOutput('worker started');
+      // Wait until the frozen batch has been taken over and finished by another worker.
+      const deadline = Date.now() + 30_000;
+      while ((await s.ibmQueue.getJobState(s.target)) !== 'completed') {
+        if (Date.now() > deadline) throw new Error(`batch ${s.target} was not taken over\n${outputs()}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      s.a.child.kill('SIGCONT');
+    }
+    await s.live.waitUntilDrained({ timeoutMs: 60_000, diagnostics: outputs });
+    // A woke up with its batch applied in memory only and tried to commit it over the newer
+    // checkpoint: the compare-and-set refused, and A reloaded. (If A's commit had reached Redis
+    // before it froze, the batch's new owner skipped it by the progress marker instead.)
+    const takenOver = (await s.ibmQueue.getJob(s.target))!;
+    const refused = s.a.output().includes('shard moved on elsewhere');
+    const skipped = (takenOver.returnvalue as { skipped?: string }).skipped === 'already applied';
+    expect(refused || skipped, `neither a refused commit nor a skip\n${outputs()}`).toBe(true);
+    await expectExactlyOnce(s);
+    await expectCleanExit(s.a, s.b);
+  }, 120_000);
+});
