@@ -1,0 +1,68 @@
+/**
+ * The analyze worker: a BullMQ Worker on QUEUE_NAMES.analyze that runs the analyzer for each
+ * job. One job at a time: an analysis is CPU-bound and holds up to ~100 bytes per outcome.
+ */
+import { UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { QUEUE_NAMES } from '../live/keys.ts';
+import { ANALYZE_JOB_NAME, analyzeJobSchema, type AnalyzeJobData } from './analyzeJob.ts';
+import { createAnalyzer, type AnalyzeSummary, type CreateAnalyzerOptions } from './createAnalyzer.ts';
+
+export interface AnalyzeWorkerOptions {
+  connection: ConnectionOptions;
+  prefix: string;
+  pool: pg.Pool;
+  log: Logger;
+  /** @defaultValue Date.now */
+  now?: () => number;
+  /**
+   * How long the job lock lasts between renewals. The analysis yields to the event loop every
+   * ~50 ms so renewals happen, but a long GC pause on a big analysis must not let another worker
+   * take the job over. @defaultValue 300000
+   */
+  lockDurationMs?: number;
+  /** Analyzer settings beyond the defaults. */
+  analyzer?: Omit<CreateAnalyzerOptions, 'pool' | 'log' | 'now'>;
+}
+
+/** Starts the worker; close it with `await worker.close()`. */
+export function createAnalyzeWorker(options: AnalyzeWorkerOptions): Worker<AnalyzeJobData, AnalyzeSummary> {
+  const log = options.log.child({ queue: QUEUE_NAMES.analyze });
+  const analyzer = createAnalyzer({
+    ...options.analyzer,
+    pool: options.pool,
+    log,
+    now: options.now ?? Date.now,
+  });
+  const worker = new Worker<AnalyzeJobData, AnalyzeSummary>(
+    QUEUE_NAMES.analyze,
+    async (job) => {
+      if (job.name !== ANALYZE_JOB_NAME) {
+        throw new UnrecoverableError(`no handler for job name "${job.name}" on ${QUEUE_NAMES.analyze}`);
+      }
+      const parsed = analyzeJobSchema.safeParse(job.data);
+      if (!parsed.success) {
+        throw new UnrecoverableError(
+          `invalid analyze job: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+        );
+      }
+      const { window, groupKind, at, tenant } = parsed.data;
+      return analyzer.analyze({
+        ...(window ? { window } : {}),
+        ...(groupKind ? { groupKind } : {}),
+        ...(at ? { at: Date.parse(at) } : {}),
+        ...(tenant ? { tenant } : {}),
+      });
+    },
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: 1,
+      lockDuration: options.lockDurationMs ?? 300_000,
+    },
+  );
+  worker.on('error', (err) => log.error({ err }, 'analyze worker error'));
+  worker.on('failed', (job, err) => log.error({ err, jobId: job?.id }, 'analyze job failed'));
+  return worker;
+}
