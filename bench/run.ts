@@ -13,6 +13,7 @@ export type Report = (figure: Figure) => void;
 
 const groups: Record<string, () => Promise<{ run: (report: Report, args: string[]) => Promise<void> }>> = {
   engine: () => import('./engine.ts'),
+  analyzer: () => import('./analyzer.ts'),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('--'));
