@@ -2,7 +2,8 @@
  * DESIGN.md decisions 3 and 4, end to end with real worker processes: several workers share the
  * shards; one is SIGKILLed while it applies a tick batch and another is started. BullMQ hands
  * the stalled job back (at the head of its shard's queue), the checkpoint's progress marker
- * keeps its effects from being applied twice, and the outcomes are still those of replay.
+ * keeps its effects from being applied twice, and the outcomes a flusher process writes to
+ * PostgreSQL are still those of replay.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Job, Queue } from 'bullmq';
@@ -15,6 +16,7 @@ import { readTicks } from '../../src/ticks/readTicks.ts';
 import { dataFile } from '../support/dataFile.ts';
 import {
   createPipelineClient,
+  spawnFlusher,
   spawnWorker,
   tail,
   type PipelineClient,
@@ -77,6 +79,7 @@ interface Scenario {
   live: PipelineClient;
   a: WorkerProcess;
   b: WorkerProcess;
+  flusher: WorkerProcess;
   signals: SignalPayload[];
   ibmQueue: Queue;
   /** The IBM batch to interrupt, active in worker A when the scenario returns. */
@@ -95,7 +98,13 @@ async function scenario(): Promise<Scenario> {
   expect(IBM_SHARD).not.toBe(CRYPTO_SHARD);
   const a = startWorker('worker A');
   const b = startWorker('worker B', { WORKER_SHARDS: String(CRYPTO_SHARD) });
-  await Promise.all([a.waitForOutput('worker started'), b.waitForOutput('worker started')]);
+  const flusher = spawnFlusher('flusher', workerEnv());
+  processes.push(flusher);
+  await Promise.all([
+    a.waitForOutput('worker started'),
+    b.waitForOutput('worker started'),
+    flusher.waitForOutput('flusher started'),
+  ]);
 
   client = tracker.track(
     createPipelineClient({
@@ -104,6 +113,7 @@ async function scenario(): Promise<Scenario> {
       prefix: ns.prefix,
       shards: SHARDS,
       batchSize: BATCH_SIZE,
+      flusher: true,
     }),
     'pipeline client',
   );
@@ -127,7 +137,7 @@ async function scenario(): Promise<Scenario> {
     if (Date.now() > deadline) throw new Error(`job ${target} never became active\n${outputs()}`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
-  return { live, a, b, signals, ibmQueue, target };
+  return { live, a, b, flusher, signals, ibmQueue, target };
 }
 
 /** Nothing lost, nothing applied twice, outcomes equal replay. */
@@ -160,6 +170,14 @@ async function expectExactlyOnce({ live, signals }: Scenario): Promise<void> {
   const expected = await replay({ signals, ticks: [...ibm, ...binance] });
   const actual = await live.collectOutcomes(signals.map((s) => s.id));
   expect(describeDifference(actual, expected.lines)).toBeNull();
+  // PostgreSQL got each closed outcome once: one outcome row and one 'closed' audit row each.
+  const closed = expected.lines.filter((l) => l.state === 'closed').length;
+  const { rows } = await live.db.query<{ outcomes: number; audits: number; signals: number }>(
+    `SELECT (SELECT count(*) FROM signal_outcomes)::int AS outcomes,
+            (SELECT count(*) FROM audit_logs WHERE event = 'closed')::int AS audits,
+            (SELECT count(DISTINCT signal_id) FROM audit_logs WHERE event = 'closed')::int AS signals`,
+  );
+  expect(rows[0]).toEqual({ outcomes: closed, audits: closed, signals: closed });
 }
 
 async function expectCleanExit(...workers: WorkerProcess[]): Promise<void> {
@@ -189,7 +207,7 @@ describe('worker processes crashing mid-batch', () => {
     expect(recoveryMs, `the batch was taken over ${recoveryMs} ms after the kill`).toBeLessThan(
       10 * LOCK_DURATION_MS,
     );
-    await expectCleanExit(s.b, c);
+    await expectCleanExit(s.b, c, s.flusher);
   }, 120_000);
 
   it('refuses the stale checkpoint of a worker frozen mid-batch (SIGSTOP) that wakes after another took its batch over', async () => {
@@ -216,6 +234,6 @@ describe('worker processes crashing mid-batch', () => {
     const skipped = (takenOver.returnvalue as { skipped?: string }).skipped === 'already applied';
     expect(refused || skipped, `neither a refused commit nor a skip\n${outputs()}`).toBe(true);
     await expectExactlyOnce(s);
-    await expectCleanExit(s.a, s.b);
+    await expectCleanExit(s.a, s.b, s.flusher);
   }, 120_000);
 });

@@ -1,14 +1,15 @@
 /**
  * DESIGN.md decision 10 and SPEC.md: the live pipeline (intake → shard queues → shard workers →
- * Redis checkpoints and outbox) gives exactly the outcomes `replay` gives for the same signals,
+ * Redis checkpoints and outbox → flusher → PostgreSQL) gives exactly the outcomes `replay` gives
+ * for the same signals,
  * ticks and operations, including signals that arrive after newer ticks were applied (caught
  * up from the recent-tick buffer) and operations sent through `signal-ops` in time order.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
+import { exportLines } from '../../src/cli/exportCommand.ts';
 import { generateSignals, seededRandom, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { shardOf } from '../../src/live/keys.ts';
-import type { OutboxEntry } from '../../src/live/messages.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { readTicks } from '../../src/ticks/readTicks.ts';
 import { dataFile } from '../support/dataFile.ts';
@@ -41,7 +42,14 @@ beforeAll(async () => {
 
 /** A config of this test's own namespace and database. */
 function config(overrides: Partial<PipelineConfig> = {}): PipelineConfig {
-  return { redisUrl: redisUrl(), databaseUrl: db.url, prefix: ns.prefix, shards: 4, ...overrides };
+  return {
+    redisUrl: redisUrl(),
+    databaseUrl: db.url,
+    prefix: ns.prefix,
+    shards: 4,
+    flusher: true,
+    ...overrides,
+  };
 }
 
 let stopWorkers: (() => Promise<void>) | undefined;
@@ -88,6 +96,17 @@ function operationsAt(
     else ops.push({ op: 'exit', id: s.id, ts, price: Number((s.stopLoss?.price ?? 100).toPrecision(6)) });
   }
   return ops;
+}
+
+interface AuditRow {
+  signal_id: string | null;
+  event: string;
+  details: { op?: unknown; errors?: string[]; [key: string]: unknown };
+}
+
+/** The audit log, in id order. */
+async function auditEvents(live: PipelineClient): Promise<AuditRow[]> {
+  return (await live.db.query<AuditRow>('SELECT signal_id, event, details FROM audit_logs ORDER BY id')).rows;
 }
 
 function describeOp(op: unknown): string {
@@ -173,6 +192,16 @@ describe('live pipeline equals replay', () => {
     const ids = signals.map((s) => s.id);
     const actual = await live.collectOutcomes(ids);
     expect(describeDifference(actual, expected.lines)).toBeNull();
+    // So is the export command's view of them (PostgreSQL, outboxes and checkpoints).
+    const exported = new Map<string | null, unknown>();
+    for await (const line of exportLines({ redis: live.redis, db: live.db, prefix: ns.prefix, shards: 4 }))
+      exported.set(line.id, line);
+    expect(
+      describeDifference(
+        ids.map((id) => exported.get(id)),
+        expected.lines,
+      ),
+    ).toBeNull();
     // The comparison covers what it should: late signals that had filled before they arrived,
     // and every kind of ending.
     const lineOf = new Map(expected.lines.map((l) => [l.id, l]));
@@ -195,16 +224,15 @@ describe('live pipeline equals replay', () => {
       expect(endings).toContain(e);
 
     // Late signals were caught up, not cut short: none reported a gap in the buffer.
-    const outbox = await live.outbox();
-    expect(outbox.filter((r) => r.entry.kind === 'catchup_gap')).toEqual([]);
+    const audit = await auditEvents(live);
+    expect(audit.filter((a) => a.event === 'catchup_gap')).toEqual([]);
 
-    // The operations replay rejected are the ones the shards rejected, and no others.
-    const liveRejected = outbox
-      .map((r) => r.entry)
-      .filter((e): e is Extract<OutboxEntry, { kind: 'op' }> => e.kind === 'op' && !e.applied)
-      .map((e) => describeOp(e.op))
+    // The operations replay rejected are the ones stored as rejected, and no others.
+    const liveRejected = audit
+      .filter((a) => a.event === 'op_rejected')
+      .map((a) => describeOp(a.details.op))
       .sort();
-    const liveApplied = outbox.filter((r) => r.entry.kind === 'op' && r.entry.applied).length;
+    const liveApplied = audit.filter((a) => ['amended', 'cancelled', 'exited'].includes(a.event)).length;
     const replayRejected = expected.rejectedOps.map((r) => describeOp(r.op)).sort();
     expect(liveRejected).toEqual(replayRejected);
     expect(liveApplied + liveRejected.length).toBe(opsAtCut.length + opsAtEnd.length);
@@ -278,9 +306,10 @@ describe('live pipeline equals replay', () => {
     await live.submitSignals([goneCold]);
     await live.waitUntilDrained();
 
-    const gaps = (await live.outbox())
-      .map((r) => r.entry)
-      .filter((e): e is Extract<OutboxEntry, { kind: 'catchup_gap' }> => e.kind === 'catchup_gap');
+    // Reported in the audit log, through the outbox and the flusher.
+    const gaps = (await auditEvents(live))
+      .filter((a) => a.event === 'catchup_gap')
+      .map((a) => ({ id: a.signal_id, ...(a.details as { createdAt: number; missedUpTo: number }) }));
     expect(gaps.map((g) => g.id).sort()).toEqual(['gap-cold', 'gap-warm']);
     const lastTs = ticks[ticks.length - 1]!.ts;
     for (const g of gaps) {

@@ -3,12 +3,13 @@
  * PostgreSQL:
  *
  * - {@link startInProcessWorkers}: intake (track-signal, signal-ops) and shard workers in this
- *   process, as workers/worker.ts builds them.
- * - {@link spawnWorker}: a real worker process (`node --import tsx workers/worker.ts`) with its
- *   output captured for failure messages.
+ *   process, as workers/worker.ts builds them, and a flusher as workers/flusher.ts builds it.
+ * - {@link spawnWorker} / {@link spawnFlusher}: real processes (`node --import tsx workers/…`)
+ *   with their output captured for failure messages.
  * - {@link createPipelineClient}: what upstream and the feeds do (submit signals and operations
  *   through their queues, publish ticks through the tick publisher), waiting until every queue
- *   is drained, and reading back what the shards hold (outbox, checkpoints, open signals).
+ *   and outbox is drained, and reading back the outcomes: closed ones from PostgreSQL
+ *   (`signal_outcomes` and `tp_sl_hits`), open ones from the shards' checkpoints.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -17,13 +18,15 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
-import type { OutcomeLine, Tick } from '../../machines/types.ts';
+import type { Leg, OutcomeLine, Tick } from '../../machines/types.ts';
+import { createFlusher } from '../../src/live/createFlusher.ts';
 import { createIntakeWorkers } from '../../src/live/createIntakeWorkers.ts';
 import { createShardWorkers } from '../../src/live/createShardWorkers.ts';
 import { createTickPublisher, type TickPublisher } from '../../src/live/createTickPublisher.ts';
 import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/live/keys.ts';
 import type { OutboxEntry } from '../../src/live/messages.ts';
 import { loadShard } from '../../src/live/shardStore.ts';
+import { readOutcomeLines } from '../../src/storage/outcomeStore.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -40,6 +43,12 @@ export interface PipelineConfig {
   batchSize?: number;
   /** LOCK_DURATION_MS of shard workers. @defaultValue 30000 */
   lockDurationMs?: number;
+  /**
+   * Whether a flusher runs (startInProcessWorkers starts one; with worker processes, start
+   * one with spawnFlusher): then "drained" includes empty outboxes and closed outcomes are read
+   * from PostgreSQL; without one they are read from the outboxes. @defaultValue false
+   */
+  flusher?: boolean;
 }
 
 /** A logger for code under test: silent unless TEST_LOG_LEVEL asks for more. */
@@ -61,7 +70,10 @@ export interface InProcessWorkers {
   close(): Promise<void>;
 }
 
-/** Intake and shard workers in this process, wired as workers/worker.ts wires them. */
+/**
+ * Intake and shard workers in this process, wired as workers/worker.ts wires them, and (with
+ * `cfg.flusher`) a flusher wired as workers/flusher.ts wires it.
+ */
 export async function startInProcessWorkers(
   cfg: PipelineConfig,
   options: { shards?: number[]; now?: () => number; intakeConcurrency?: number } = {},
@@ -90,9 +102,22 @@ export async function startInProcessWorkers(
     log,
     now: options.now ?? Date.now,
   });
+  const flusher = !cfg.flusher
+    ? undefined
+    : createFlusher({
+        redis,
+        pool,
+        prefix: cfg.prefix,
+        shards: cfg.shards,
+        batchSize: 1000,
+        intervalMs: 20,
+        log,
+        now: Date.now,
+      });
+  flusher?.start();
   return {
     async close() {
-      await Promise.all([intake.close(), ticks.close()]);
+      await Promise.all([intake.close(), ticks.close(), flusher?.close()]);
       await pool.end();
       redis.disconnect();
       connection.disconnect();
@@ -122,7 +147,17 @@ export interface WorkerProcess {
 
 /** Starts `node --import tsx workers/worker.ts` with `env` on top of this process's environment. */
 export function spawnWorker(label: string, env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/worker.ts'], {
+  return spawnProcess(label, 'workers/worker.ts', env);
+}
+
+/** Starts `node --import tsx workers/flusher.ts` (FLUSH_INTERVAL_MS 20 unless `env` says otherwise). */
+export function spawnFlusher(label: string, env: Record<string, string>): WorkerProcess {
+  return spawnProcess(label, 'workers/flusher.ts', { FLUSH_INTERVAL_MS: '20', ...env });
+}
+
+/** Starts `node --import tsx <script>` in the repository with `env` on top of this process's. */
+export function spawnProcess(label: string, script: string, env: Record<string, string>): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: REPO_ROOT,
     env: { ...process.env, MIGRATE_ON_START: 'off', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -223,11 +258,16 @@ export interface PipelineClient {
   /** Every entry of every shard's outbox. */
   outbox(): Promise<OutboxRecord[]>;
   /**
-   * The live outcome of each id, in the given order: closed ones from the outbox, open ones
-   * from the checkpoints (restored as a worker taking over would restore them). An id found in
-   * neither gives `{ id, missing: true }`, one found in both `{ id, inBoth: true }`.
+   * The live outcome of each id, in the given order: open ones from the checkpoints (restored
+   * as a worker taking over would restore them); closed ones from PostgreSQL when a flusher
+   * runs (`signal_outcomes`, with the legs as `tp_sl_hits` holds them), else from the outboxes.
+   * Anything else is reported so that a comparison fails naming it: `{ id, missing: true }`,
+   * `{ id, unflushed }` (still in an outbox), `{ id, openAndClosed }`, `{ id, legsDiffer }`
+   * (`signal_outcomes.legs` vs `tp_sl_hits`).
    */
   collectOutcomes(ids: readonly string[]): Promise<unknown[]>;
+  /** A pool on the pipeline's database (the client's own; closed with it). */
+  readonly db: pg.Pool;
   /** Progress markers (last applied job id) per shard. */
   progressMarkers(): Promise<(string | null)[]>;
   close(): Promise<void>;
@@ -238,6 +278,9 @@ const BUSY_STATES: JobType[] = ['waiting', 'active', 'delayed', 'prioritized', '
 export function createPipelineClient(cfg: PipelineConfig): PipelineClient {
   const redis = workerRedis(cfg.redisUrl);
   const connection = workerRedis(cfg.redisUrl);
+  const db = new pg.Pool({ connectionString: cfg.databaseUrl, max: 2, application_name: 'test client' });
+  db.on('error', () => {});
+  const flushed = cfg.flusher === true;
   const queues: Queue[] = [];
   const makeQueue = (name: string): Queue => {
     const q = new Queue(name, { connection, prefix: cfg.prefix });
@@ -260,11 +303,19 @@ export function createPipelineClient(cfg: PipelineConfig): PipelineClient {
       const n = Object.values(counts).reduce((a, b) => a + b, 0);
       if (n > 0) busy[q.name] = n;
     }
+    // Last: a shard job commits its outbox entries before it completes.
+    if (flushed) {
+      for (const keys of shardKeys) {
+        const n = await redis.hlen(keys.outbox);
+        if (n > 0) busy[keys.outbox] = n;
+      }
+    }
     return busy;
   };
 
   const client: PipelineClient = {
     redis,
+    db,
     trackSignal,
     signalOps,
     shardQueue: (n) => shardQueues[n]!,
@@ -321,18 +372,20 @@ export function createPipelineClient(cfg: PipelineConfig): PipelineClient {
       return out;
     },
     async collectOutcomes(ids) {
-      const closed = new Map<string, OutcomeLine>();
+      const inOutbox = new Map<string, OutcomeLine>();
       for (const { entry } of await client.outbox())
-        if (entry.kind === 'closed') closed.set(entry.outcome.id, entry.outcome);
+        if (entry.kind === 'closed') inOutbox.set(entry.outcome.id, entry.outcome);
+      const stored = flushed ? await readStoredOutcomes(db, ids) : new Map<string, unknown>();
       const open = new Map<string, OutcomeLine>();
       for (const keys of shardKeys) {
         const runtime = await loadShard(redis, keys, 0);
         for (const c of runtime.openSignals()) open.set(c.id, outcomeLine(c));
       }
       return ids.map((id) => {
-        const c = closed.get(id);
         const o = open.get(id);
-        if (c !== undefined && o !== undefined) return { id, inBoth: true, closed: c, open: o };
+        const c = flushed ? stored.get(id) : inOutbox.get(id);
+        if (flushed && inOutbox.has(id)) return { id, unflushed: inOutbox.get(id) };
+        if (c !== undefined && o !== undefined) return { id, openAndClosed: { open: o, closed: c } };
         return c ?? o ?? { id, missing: true };
       });
     },
@@ -342,11 +395,55 @@ export function createPipelineClient(cfg: PipelineConfig): PipelineClient {
     async close() {
       await publisher?.close();
       await Promise.all(queues.map((q) => q.close()));
+      await db.end();
       redis.disconnect();
       connection.disconnect();
     },
   };
   return client;
+}
+
+/**
+ * Closed outcomes as PostgreSQL holds them: `signal_outcomes` read back by the storage layer,
+ * and each outcome's legs as `tp_sl_hits` holds them (which must agree).
+ */
+async function readStoredOutcomes(db: pg.Pool, ids: readonly string[]): Promise<Map<string, unknown>> {
+  const lines = await readOutcomeLines(db, [...ids]);
+  const { rows } = await db.query<{
+    signal_id: string;
+    reason: Leg['reason'];
+    level: number | null;
+    stop_kind: Leg['stopKind'] | null;
+    price: number;
+    fraction: number;
+    ts: number;
+  }>(
+    `SELECT signal_id, reason, level, stop_kind, price, fraction,
+            round(extract(epoch FROM ts) * 1000)::float8 AS ts
+     FROM tp_sl_hits WHERE signal_id = ANY($1::text[]) ORDER BY signal_id, leg_index`,
+    [[...ids]],
+  );
+  const hits = new Map<string, Leg[]>();
+  for (const r of rows) {
+    const leg = { reason: r.reason } as Leg;
+    if (r.level !== null) leg.level = r.level;
+    if (r.stop_kind !== null) leg.stopKind = r.stop_kind;
+    Object.assign(leg, { price: r.price, fraction: r.fraction, ts: r.ts });
+    let list = hits.get(r.signal_id);
+    if (list === undefined) hits.set(r.signal_id, (list = []));
+    list.push(leg);
+  }
+  const out = new Map<string, unknown>();
+  for (const [id, line] of lines) {
+    const legs = hits.get(id) ?? [];
+    out.set(
+      id,
+      JSON.stringify(legs) === JSON.stringify(line.legs)
+        ? line
+        : { id, legsDiffer: { signalOutcomes: line.legs, tpSlHits: legs } },
+    );
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------------
