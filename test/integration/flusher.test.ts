@@ -76,10 +76,11 @@ class ShardDriver {
   }
 }
 
-/** quit() answers before the socket closes; the tracker counts a connection closed at 'end'. */
+/** Closes a connection and waits for 'end', which is when the tracker counts it closed. */
 async function closeRedis(redis: Redis): Promise<void> {
   const ended = new Promise((resolve) => redis.once('end', resolve));
-  await redis.quit();
+  // disconnect, not quit: quit's own reply can lose the race with the socket closing.
+  redis.disconnect();
   await ended;
 }
 

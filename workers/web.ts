@@ -1,0 +1,30 @@
+/**
+ * The web process (Procfile `web`): `/health`, Bull Board at `/admin/queues`, `/metrics`
+ * (docs/OPERATIONS.md "Web"). Stateless: run any number behind a load balancer.
+ */
+import { loadConfig, requireSettings } from '../src/config.ts';
+import { createLogger, createPool, createRedis, onShutdown } from '../src/live/startProcess.ts';
+import { createWebServer } from '../src/web/createWebServer.ts';
+
+const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
+const log = createLogger(config, 'web');
+const redis = createRedis(config.REDIS_URL, log, 'web');
+const connection = createRedis(config.REDIS_URL, log, 'web-bullmq');
+const pool = createPool(config.DATABASE_URL, log, 'web', 4);
+
+const app = await createWebServer({
+  redis,
+  connection,
+  pool,
+  prefix: config.QUEUE_PREFIX,
+  shards: config.SHARDS,
+  log,
+});
+await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+
+onShutdown(log, async () => {
+  await app.close(); // stops accepting, lets requests in flight finish, closes the queues
+  await pool.end();
+  redis.disconnect();
+  connection.disconnect();
+});
