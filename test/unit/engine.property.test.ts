@@ -30,8 +30,17 @@ import {
 
 const RUN_SCALE = Number(process.env.FC_RUNS ?? 1);
 
-function runParameters(numRuns: number): fc.Parameters<unknown> {
-  const params: fc.Parameters<unknown> = { numRuns: Math.max(1, Math.round(numRuns * RUN_SCALE)) };
+/**
+ * `numRuns` cases, but never more than `seconds` in all: shrinking a counterexample of a few
+ * hundred ticks and signals can take minutes, and a failure found is reported (with its
+ * difference) even when shrinking is cut short. A slow machine that runs out of time before
+ * `numRuns` passes with the cases it ran.
+ */
+function runParameters(numRuns: number, seconds: number): fc.Parameters<unknown> {
+  const params: fc.Parameters<unknown> = {
+    numRuns: Math.max(1, Math.round(numRuns * RUN_SCALE)),
+    interruptAfterTimeLimit: seconds * 1000 * RUN_SCALE,
+  };
   if (process.env.FC_SEED !== undefined) params.seed = Number(process.env.FC_SEED);
   if (process.env.FC_PATH !== undefined) params.path = process.env.FC_PATH;
   return params;
@@ -124,7 +133,7 @@ describe('engine = reference on random signals and operations', () => {
         expectEngineMatchesReference(signals, ticks, ops);
         tally(signals, ticks, ops);
       }),
-      runParameters(150),
+      runParameters(1500, 40),
     );
     for (const outcome of ['pending', 'open', 'partial', 'TP_HIT', 'SL_HIT', 'TIME_EXIT', 'MANUAL_EXIT']) {
       expect(
@@ -168,7 +177,7 @@ describe('engine = reference on random signals and operations', () => {
             const ops = buildOperations(opPlans, built, market);
             expectEngineMatchesReference(signals, ticks, ops);
           }),
-          runParameters(40),
+          runParameters(300, 15),
         );
       });
     }
@@ -196,7 +205,7 @@ describe('engine checkpoints on random signals and operations', () => {
           uninterrupted.rejected,
         );
       }),
-      runParameters(300),
+      runParameters(400, 15),
     );
   });
 });
