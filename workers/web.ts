@@ -4,10 +4,12 @@
  */
 import { loadConfig, requireSettings } from '../src/config.ts';
 import { createLogger, createPool, createRedis, onShutdown } from '../src/live/startProcess.ts';
+import { migrate } from '../src/storage/migrate.ts';
 import { createWebServer } from '../src/web/createWebServer.ts';
 
 const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
 const log = createLogger(config, 'web');
+if (config.MIGRATE_ON_START) await migrate({ databaseUrl: config.DATABASE_URL, log });
 const redis = createRedis(config.REDIS_URL, log, 'web');
 const connection = createRedis(config.REDIS_URL, log, 'web-bullmq');
 const pool = createPool(config.DATABASE_URL, log, 'web', 4);
