@@ -133,7 +133,7 @@ describe('engine = reference on random signals and operations', () => {
         expectEngineMatchesReference(signals, ticks, ops);
         tally(signals, ticks, ops);
       }),
-      runParameters(1500, 40),
+      runParameters(1500, 20),
     );
     for (const outcome of ['pending', 'open', 'partial', 'TP_HIT', 'SL_HIT', 'TIME_EXIT', 'MANUAL_EXIT']) {
       expect(
@@ -177,7 +177,7 @@ describe('engine = reference on random signals and operations', () => {
             const ops = buildOperations(opPlans, built, market);
             expectEngineMatchesReference(signals, ticks, ops);
           }),
-          runParameters(300, 15),
+          runParameters(300, 8),
         );
       });
     }
@@ -205,7 +205,7 @@ describe('engine checkpoints on random signals and operations', () => {
           uninterrupted.rejected,
         );
       }),
-      runParameters(400, 15),
+      runParameters(400, 8),
     );
   });
 });
