@@ -15,11 +15,17 @@ const schema = z.object({
   /** PostgreSQL / TimescaleDB for signals, outcomes, metrics. */
   DATABASE_URL: z.string().url().optional(),
   /** Prefix of every Redis key and BullMQ queue. @defaultValue "ot" */
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('ot'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('ot'),
   /** Number of tick shards (queues). Changing it re-homes symbols: drain first. @defaultValue 8 */
   SHARDS: int(1).max(4096).default(8),
   /** Shards this worker process serves, e.g. "0-3,6"; empty: all. */
-  WORKER_SHARDS: z.string().regex(/^(\s*\d+(-\d+)?\s*)(,\s*\d+(-\d+)?\s*)*$|^$/).default(''),
+  WORKER_SHARDS: z
+    .string()
+    .regex(/^(\s*\d+(-\d+)?\s*)(,\s*\d+(-\d+)?\s*)*$|^$/)
+    .default(''),
   /** Jobs the intake worker validates at once. @defaultValue 16 */
   INTAKE_CONCURRENCY: int(1).default(16),
   /** Ticks per shard job from the producer. @defaultValue 2000 */
@@ -38,6 +44,13 @@ const schema = z.object({
   SWEEP_CRON: z.string().default('*/10 * * * * *'),
   /** node-cron schedule of the analyzer. @defaultValue every 15 min */
   ANALYZE_CRON: z.string().default('*/15 * * * *'),
+  /**
+   * Position sizing behind the analyzer's daily returns (docs/METRICS.md "Periods and grouping"):
+   * equal_risk (f · R per signal) or equal_notional (f · net return). @defaultValue equal_risk
+   */
+  ANALYZE_SIZING: z.enum(['equal_risk', 'equal_notional']).default('equal_risk'),
+  /** The f of ANALYZE_SIZING: fraction of equity risked (or invested) per signal. @defaultValue 0.01 */
+  ANALYZE_RISK_FRACTION: z.coerce.number().gt(0).max(1).default(0.01),
   /** How long BullMQ lets a job run without renewing its lock before it counts as stalled. @defaultValue 30000 */
   LOCK_DURATION_MS: int(1000).default(30_000),
   /**
@@ -52,7 +65,12 @@ const schema = z.object({
   /** Apply migrations when a process that needs PostgreSQL starts. @defaultValue on */
   MIGRATE_ON_START: onOff.default('on'),
   /** TimescaleDB retention of outcomes in days; 0 keeps everything. @defaultValue 0 */
-  RETENTION_DAYS: int(0).default(0),
+  RETENTION_DAYS: int(0)
+    .refine(
+      (d) => d === 0 || d > 30,
+      'must be 0 (keep everything) or more than 30: daily_outcomes refreshes the last 30 days',
+    )
+    .default(0),
   /** pino level. @defaultValue info */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -65,10 +83,14 @@ export class ConfigError extends Error {
 
 /** Parses the environment; throws a ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const known = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const known = Object.fromEntries(
+    Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
   const parsed = schema.safeParse(known);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])])})`);
+    const lines = parsed.error.issues.map(
+      (i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])])})`,
+    );
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   return parsed.data;
@@ -80,8 +102,18 @@ export function requireSettings<K extends 'REDIS_URL' | 'DATABASE_URL'>(
   ...keys: K[]
 ): Config & { [P in K]-?: string } {
   const missing = keys.filter((k) => config[k] === undefined);
-  if (missing.length > 0) throw new ConfigError(`missing configuration: ${missing.join(', ')} (see docs/CONFIG.md)`);
+  if (missing.length > 0)
+    throw new ConfigError(`missing configuration: ${missing.join(', ')} (see docs/CONFIG.md)`);
   return config as Config & { [P in K]-?: string };
+}
+
+/** The retention policies `migrate()` sets from RETENTION_DAYS (null: none, keep everything). */
+export function retentionOf(config: Pick<Config, 'RETENTION_DAYS'>): {
+  outcomesDays: number | null;
+  auditDays: number | null;
+} {
+  const days = config.RETENTION_DAYS === 0 ? null : config.RETENTION_DAYS;
+  return { outcomesDays: days, auditDays: days };
 }
 
 /** The config variable names, for docs and checks. */

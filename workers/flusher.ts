@@ -3,14 +3,15 @@
  * shards' Redis outboxes to PostgreSQL (docs/OPERATIONS.md "Flusher"). Any number may run;
  * one is usually enough.
  */
-import { loadConfig, requireSettings } from '../src/config.ts';
+import { loadConfig, requireSettings, retentionOf } from '../src/config.ts';
 import { createFlusher } from '../src/live/createFlusher.ts';
 import { createLogger, createPool, createRedis, onShutdown } from '../src/live/startProcess.ts';
 import { migrate } from '../src/storage/migrate.ts';
 
 const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
 const log = createLogger(config, 'flusher');
-if (config.MIGRATE_ON_START) await migrate({ databaseUrl: config.DATABASE_URL, log });
+if (config.MIGRATE_ON_START)
+  await migrate({ databaseUrl: config.DATABASE_URL, log, retention: retentionOf(config) });
 const redis = createRedis(config.REDIS_URL, log, 'flusher');
 // One transaction at a time per flusher; a spare connection for the pool's own bookkeeping.
 const pool = createPool(config.DATABASE_URL, log, 'flusher', 2);

@@ -2,7 +2,7 @@
  * The worker process (Procfile `worker`): intake workers (track-signal, signal-ops) and the
  * tick workers of the shards it serves (WORKER_SHARDS, default all). Run any number of them.
  */
-import { loadConfig, parseShardList, requireSettings } from '../src/config.ts';
+import { loadConfig, parseShardList, requireSettings, retentionOf } from '../src/config.ts';
 import { createIntakeWorkers } from '../src/live/createIntakeWorkers.ts';
 import { createShardWorkers } from '../src/live/createShardWorkers.ts';
 import { createLogger, createPool, createRedis, onShutdown } from '../src/live/startProcess.ts';
@@ -10,7 +10,8 @@ import { migrate } from '../src/storage/migrate.ts';
 
 const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
 const log = createLogger(config, 'worker');
-if (config.MIGRATE_ON_START) await migrate({ databaseUrl: config.DATABASE_URL, log });
+if (config.MIGRATE_ON_START)
+  await migrate({ databaseUrl: config.DATABASE_URL, log, retention: retentionOf(config) });
 const redis = createRedis(config.REDIS_URL, log, 'worker');
 const connection = createRedis(config.REDIS_URL, log, 'worker-bullmq');
 const pool = createPool(config.DATABASE_URL, log, 'worker');

@@ -1,4 +1,4 @@
-import { loadConfig, requireSettings } from '../config.ts';
+import { loadConfig, requireSettings, retentionOf } from '../config.ts';
 import { createLogger } from '../live/startProcess.ts';
 import { migrate } from '../storage/migrate.ts';
 import type { CliIo } from './main.ts';
@@ -6,7 +6,11 @@ import type { CliIo } from './main.ts';
 /** `migrate`: applies the SQL migrations to DATABASE_URL (safe while other processes do too). */
 export async function migrateCommand(_args: string[], io: CliIo): Promise<number> {
   const config = requireSettings(loadConfig(), 'DATABASE_URL');
-  const applied = await migrate({ databaseUrl: config.DATABASE_URL, log: createLogger(config, 'migrate') });
+  const applied = await migrate({
+    databaseUrl: config.DATABASE_URL,
+    log: createLogger(config, 'migrate'),
+    retention: retentionOf(config),
+  });
   io.stdout.write(
     applied.length === 0 ? 'migrate: up to date\n' : `migrate: applied ${applied.join(', ')}\n`,
   );

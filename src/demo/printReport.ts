@@ -35,7 +35,9 @@ export async function printReport(opts: {
     )
   ).rows;
   const counts = (
-    await pool.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM signals GROUP BY status`)
+    await pool.query<{ status: string; n: string }>(
+      `SELECT status, count(*) AS n FROM signals GROUP BY status`,
+    )
   ).rows;
   const rejected = (
     await pool.query<{ id: string | null; errors: string[] }>(
@@ -44,7 +46,9 @@ export async function printReport(opts: {
   ).rows;
 
   const n = (status: string): number => Number(counts.find((c) => c.status === status)?.n ?? 0);
-  out(`Signals stored: ${n('accepted')} accepted, ${n('rejected')} rejected. Live phase: ${opts.liveSeconds.toFixed(1)} s.`);
+  out(
+    `Signals stored: ${n('accepted')} accepted, ${n('rejected')} rejected. Live phase: ${opts.liveSeconds.toFixed(1)} s.`,
+  );
   for (const r of rejected) out(`  rejected ${r.id ?? '(no id)'}: ${r.errors.join('; ')}`);
 
   out();
@@ -55,7 +59,9 @@ export async function printReport(opts: {
     [...byOutcome].map(([k, v]) => [k, String(v), pct(v / rows.length)]),
   );
   const open = expected.filter((l) => l.state !== 'closed' && l.state !== 'rejected');
-  out(`Still open at the end of the data: ${open.length} (${[...tally(open.map((l) => l.state))].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}).`);
+  out(
+    `Still open at the end of the data: ${open.length} (${[...tally(open.map((l) => l.state))].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}).`,
+  );
 
   out();
   out('By strategy and model (filled trades; returns net of fees):');
@@ -101,9 +107,13 @@ export async function printReport(opts: {
   const missing = [...expectedClosed.keys()].filter((id) => !rows.some((r) => r.signal_id === id));
   out(
     `Live vs offline replay of the same signals and ticks: ${same} of ${expectedClosed.size} closed outcomes identical` +
-      (differ.length + missing.length === 0 ? ' (all).' : `; differ: ${differ.slice(0, 5).join(', ')}; missing: ${missing.slice(0, 5).join(', ')}`),
+      (differ.length + missing.length === 0
+        ? ' (all).'
+        : `; differ: ${differ.slice(0, 5).join(', ')}; missing: ${missing.slice(0, 5).join(', ')}`),
   );
-  out(`Operators: Bull Board at ${opts.webUrl}/admin/queues and health at ${opts.webUrl}/health while the processes run.`);
+  out(
+    `Operators: Bull Board at ${opts.webUrl}/admin/queues and health at ${opts.webUrl}/health while the processes run.`,
+  );
 }
 
 function toTrade(r: OutcomeRow): TradeRecord {
@@ -135,7 +145,8 @@ function fmt(v: MetricValue, f: (x: number) => string): string {
 
 function table(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string =>
+    '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   process.stdout.write(`${line(header)}\n  ${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
 }

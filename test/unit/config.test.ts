@@ -30,7 +30,9 @@ describe('configuration', () => {
   });
 
   it('refuses to start a process without the services it needs', () => {
-    expect(() => requireSettings(loadConfig({}), 'REDIS_URL', 'DATABASE_URL')).toThrow(/REDIS_URL, DATABASE_URL/);
+    expect(() => requireSettings(loadConfig({}), 'REDIS_URL', 'DATABASE_URL')).toThrow(
+      /REDIS_URL, DATABASE_URL/,
+    );
   });
 
   it('parses WORKER_SHARDS ranges and rejects shards beyond SHARDS', () => {
