@@ -106,7 +106,10 @@ export class ReplaySession {
     for (const queue of this.queues.values()) queue.ops.sort((a, b) => a.ts - b.ts);
   }
 
-  applyTick(tick: Tick): void {
+  applyTick(input: Tick): void {
+    // Symbols are upper case (SPEC.md); the readers normalise, in-memory callers may not.
+    const upper = input.symbol.toUpperCase();
+    const tick = upper === input.symbol ? input : { ...input, symbol: upper };
     // An operation applies after the ticks of its symbol with ts <= its own: so before the
     // first applied (not late) tick that is later than it.
     if (tick.ts >= this.engine.book(tick.symbol).lastTs) this.applyOpsBefore(tick.symbol, tick.ts);

@@ -141,9 +141,14 @@ function pick(cols: Columns, ...names: string[]): number | undefined {
   return undefined;
 }
 
-/** A time cell as a number; an empty cell is no time (Number('') would be epoch 0). */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * A time cell as a number, in decimal notation only: an empty cell is no time (Number('')
+ * would be epoch 0), and neither is '0x10'.
+ */
 function timeCell(cell: string | undefined): number {
-  return cell === undefined || cell === '' ? NaN : Number(cell);
+  return cell !== undefined && DECIMAL.test(cell) ? Number(cell) : NaN;
 }
 
 /** A cell that is not a finite number above zero counts as empty. */
