@@ -1,0 +1,338 @@
+/**
+ * DESIGN.md decision 8 and SPEC.md "Validation" through the real queues: a bad `track-signal`
+ * payload fails its job once (UnrecoverableError, never retried, whatever `attempts` the
+ * producer asked for) with every problem named, stays inspectable in BullMQ, and is stored in
+ * PostgreSQL (`signals` as rejected, `audit_logs` 'rejected'). A bad `signal-ops` operation is
+ * stored as 'op_rejected' with its reasons: the intake fails the job when it can tell by itself
+ * (shape, unknown signal); what only the signal's state can decide (an amend that breaks the
+ * level order, an operation on a closed signal or before the signal existed) is decided on the
+ * shard, in order with the ticks, and reaches the audit log through the outbox and the flusher.
+ * Nothing is silently dropped.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Job } from 'bullmq';
+import type { SignalPayload } from '../../machines/types.ts';
+import { validateOperation } from '../../src/validation/validateOperation.ts';
+import { validateSignal } from '../../src/validation/validateSignal.ts';
+import {
+  createPipelineClient,
+  startInProcessWorkers,
+  type PipelineClient,
+  type PipelineConfig,
+} from '../support/livePipeline.ts';
+import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+
+const db = useTestDatabase();
+const ns = useRedisNamespace('bad');
+const tracker = useResourceTracker();
+
+const T = 1_700_000_000_000;
+
+/** A valid long limit signal; cases spoil one thing or several. */
+function good(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    v: 1,
+    id: 'good-1',
+    symbol: 'abc',
+    side: 'long',
+    createdAt: T,
+    entry: { type: 'limit', price: 100 },
+    takeProfits: [
+      { price: 110, fraction: 0.5 },
+      { price: 120, fraction: 0.5 },
+    ],
+    stopLoss: { price: 95 },
+    trailing: { distanceBps: 50, activation: { afterTp: 1 } },
+    ...overrides,
+  };
+}
+
+function without(p: Record<string, unknown>, ...fields: string[]): Record<string, unknown> {
+  const out = { ...p };
+  for (const f of fields) delete out[f];
+  return out;
+}
+
+interface BadSignal {
+  name: string;
+  payload: unknown;
+  /** Fields the failure must name (each as `field:` in the reason). */
+  fields: string[];
+}
+
+const BAD_SIGNALS: BadSignal[] = [
+  { name: 'a string', payload: 'track this', fields: ['payload'] },
+  { name: 'an array', payload: [good()], fields: ['payload'] },
+  { name: 'a number', payload: 42, fields: ['payload'] },
+  { name: 'null', payload: null, fields: ['payload'] },
+  {
+    name: 'no required field',
+    payload: { strategy: 'x' },
+    fields: ['v', 'id', 'symbol', 'side', 'createdAt', 'entry'],
+  },
+  {
+    name: 'null values (null is a value, not an absence)',
+    payload: good({ id: 'nulls', side: null, stopLoss: null, takeProfits: null, confidence: null }),
+    fields: ['side', 'stopLoss', 'takeProfits', 'confidence'],
+  },
+  {
+    name: 'null inside nested objects',
+    payload: good({ id: 'nested-nulls', entry: { type: 'limit', price: null }, stopLoss: { price: null } }),
+    fields: ['entry.price', 'stopLoss.price'],
+  },
+  {
+    name: 'unknown fields at every level',
+    payload: without(
+      good({
+        id: 'unknown-fields',
+        stopLos: { price: 95 },
+        entry: { type: 'limit', price: 100, prize: 1 },
+        takeProfits: [
+          { price: 110, fraction: 0.5, size: 3 },
+          { price: 120, fraction: 0.5 },
+        ],
+        trailing: { distanceBps: 50, activation: { afterTp: 1, x: 1 }, step: 2 },
+      }),
+      'stopLoss',
+    ),
+    fields: ['stopLos', 'entry.prize', 'takeProfits[0].size', 'trailing.step', 'trailing.activation'],
+  },
+  {
+    name: 'wrong types',
+    payload: good({
+      id: 'types',
+      createdAt: '1700000000000',
+      side: 1,
+      entry: { type: 'limit', price: '100' },
+      confidence: 'high',
+      meta: 'notes',
+    }),
+    fields: ['createdAt', 'side', 'entry.price', 'confidence', 'meta'],
+  },
+  {
+    name: 'non-finite numbers as JSON can carry them (strings)',
+    payload: good({
+      id: 'non-finite',
+      stopLoss: { price: 'NaN' },
+      takeProfits: [{ price: 'Infinity', fraction: 1 }],
+      feeBps: '-Infinity',
+    }),
+    fields: ['stopLoss.price', 'takeProfits[0].price', 'feeBps'],
+  },
+  {
+    name: 'bad level order for a long',
+    payload: good({
+      id: 'order-long',
+      stopLoss: { price: 105 },
+      takeProfits: [
+        { price: 99, fraction: 0.5 },
+        { price: 98, fraction: 0.5 },
+      ],
+    }),
+    fields: ['stopLoss.price', 'takeProfits[0].price', 'takeProfits[1].price'],
+  },
+  {
+    name: 'bad level order for a short',
+    payload: good({ id: 'order-short', side: 'short' }),
+    fields: ['stopLoss.price', 'takeProfits[0].price', 'takeProfits[1].price'],
+  },
+  {
+    name: 'fractions above 1, and summing above 1',
+    payload: good({
+      id: 'fractions',
+      takeProfits: [
+        { price: 110, fraction: 1.5 },
+        { price: 120, fraction: 0.6 },
+      ],
+    }),
+    fields: ['takeProfits[0].fraction', 'takeProfits'],
+  },
+  { name: 'an id too long', payload: good({ id: 'x'.repeat(129) }), fields: ['id'] },
+  { name: 'version 2', payload: good({ id: 'v2', v: 2 }), fields: ['v'] },
+  {
+    name: 'times that are not integers, ranges broken',
+    payload: good({ id: 'times', createdAt: 1.5, timeLimitMs: 0, toleranceBps: 1000, breakevenAfterTp: 3 }),
+    fields: ['createdAt', 'timeLimitMs', 'toleranceBps', 'breakevenAfterTp'],
+  },
+];
+
+let stop: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await stop?.();
+  stop = undefined;
+});
+
+async function start(): Promise<PipelineClient> {
+  const cfg: PipelineConfig = {
+    redisUrl: redisUrl(),
+    databaseUrl: db.url,
+    prefix: ns.prefix,
+    shards: 2,
+    flusher: true,
+  };
+  const workers = tracker.track(await startInProcessWorkers(cfg), 'in-process workers');
+  const live = tracker.track(createPipelineClient(cfg), 'pipeline client');
+  stop = async () => {
+    await workers.close();
+    await live.close();
+  };
+  return live;
+}
+
+/** Jobs may ask for retries; a rejection must not use them. */
+const RETRYING = { attempts: 5, backoff: { type: 'fixed', delay: 10 } } as const;
+
+/** A failed job, as BullMQ keeps it for inspection, with what a rejection must look like. */
+async function expectRejectedOnce(job: Job, errors: string[], label: string): Promise<void> {
+  expect(await job.getState(), label).toBe('failed');
+  expect(job.attemptsMade, `${label}: attempts made`).toBe(1);
+  expect(job.stacktrace?.[0], `${label}: error class`).toMatch(/^UnrecoverableError: /);
+  for (const e of errors) expect(job.failedReason, `${label}: reason names "${e}"`).toContain(e);
+}
+
+describe('bad payloads through the real queues', () => {
+  it('fails each bad track-signal job once, naming every problem, and stores it as rejected', async () => {
+    const live = await start();
+    const valid = good();
+    const submitted = await live.submitSignals([...BAD_SIGNALS.map((c) => c.payload), valid], RETRYING);
+    await live.waitUntilDrained();
+
+    const failed = await live.trackSignal.getFailed();
+    expect(failed.map((j) => j.id).sort()).toEqual(
+      submitted
+        .slice(0, BAD_SIGNALS.length)
+        .map((j) => j.id)
+        .sort(),
+    );
+    const { rows: stored } = await live.db.query<{
+      job_id: string;
+      id: string | null;
+      payload: unknown;
+      errors: string[];
+    }>(`SELECT job_id, id, payload, errors FROM signals WHERE status = 'rejected'`);
+    const { rows: audits } = await live.db.query<{
+      signal_id: string | null;
+      details: { jobId: string; errors: string[] };
+    }>(`SELECT signal_id, details FROM audit_logs WHERE event = 'rejected'`);
+    expect(stored).toHaveLength(BAD_SIGNALS.length);
+    expect(audits).toHaveLength(BAD_SIGNALS.length);
+
+    for (const [i, c] of BAD_SIGNALS.entries()) {
+      const job = (await live.trackSignal.getJob(submitted[i]!.id!))!;
+      const checked = validateSignal(c.payload);
+      if (checked.ok) throw new Error(`test bug: case "${c.name}" is valid`);
+      // Not vacuous: each case's own problems are among the errors.
+      for (const field of c.fields)
+        expect(
+          checked.errors.some((e) => e.startsWith(`${field}:`)),
+          `${c.name}: an error names ${field}: ${checked.errors.join('; ')}`,
+        ).toBe(true);
+      await expectRejectedOnce(job, checked.errors, c.name);
+
+      const row = stored.find((r) => r.job_id === job.id);
+      expect(row, `${c.name}: stored in signals`).toBeDefined();
+      expect(row!.errors, c.name).toEqual(checked.errors);
+      expect(row!.payload, c.name).toEqual(c.payload);
+      expect(row!.id, c.name).toBe(checked.id);
+      const audit = audits.find((a) => a.details.jobId === job.id);
+      expect(audit?.details.errors, `${c.name}: audit row`).toEqual(checked.errors);
+    }
+
+    // The valid signal beside them went through.
+    expect(await submitted[BAD_SIGNALS.length]!.getState()).toBe('completed');
+    const { rows: accepted } = await live.db.query(`SELECT id FROM signals WHERE status = 'accepted'`);
+    expect(accepted).toEqual([{ id: 'good-1' }]);
+  });
+
+  it('stores every bad signal-ops operation with its reasons; fails the job once when the intake can tell', async () => {
+    const live = await start();
+    const signals: SignalPayload[] = [
+      good({ id: 'target' }) as unknown as SignalPayload,
+      good({ id: 'to-close' }) as unknown as SignalPayload,
+    ];
+    await live.submitSignals(signals);
+    await live.waitUntilDrained();
+
+    // Rejected by the intake on its own: shape, unknown signal.
+    const atIntake: unknown[] = [
+      'exit everything',
+      [{ op: 'exit', id: 'target', ts: T + 1 }],
+      { op: 'exit', id: 'nobody', ts: T + 1 },
+      { op: 'exit', id: 'target', ts: T + 1, reason: 'manual' },
+      { op: 'cancel', id: 'target', ts: T + 1, price: 100 },
+      { op: 'amend', id: 'target', ts: T + 1, stopLoss: { price: 94, prize: 1 } },
+      { op: 'amend', id: 'target', ts: T + 1, takeProfits: [{ level: 1, price: 111, fraction: 0.5 }] },
+      { op: 'close', id: 'target', ts: T + 1 },
+      { op: 'exit', id: 'target', ts: '1700000000001', price: 'NaN' },
+      { op: 'amend' },
+    ];
+    const intakeJobs = await live.submitOps(atIntake, RETRYING);
+    await live.waitUntilDrained();
+
+    // Decided on the shard, in order: break the level order of a pending long (a stop above
+    // its entry), act before the signal existed, close one and then act on it.
+    const atShard = [
+      { op: 'amend', id: 'target', ts: T + 2, stopLoss: { price: 101 } },
+      { op: 'amend', id: 'target', ts: T + 2, takeProfits: [{ level: 2, price: 105 }] },
+      { op: 'exit', id: 'target', ts: T - 1 },
+      { op: 'cancel', id: 'to-close', ts: T + 3 },
+      { op: 'exit', id: 'to-close', ts: T + 4 },
+      { op: 'amend', id: 'to-close', ts: T + 5, stopLoss: { price: 96 } },
+    ];
+    const shardJobs = await live.submitOps(atShard, RETRYING);
+    await live.waitUntilDrained();
+
+    const { rows: audits } = await live.db.query<{
+      signal_id: string | null;
+      details: { op: unknown; errors: string[]; jobId?: string };
+    }>(`SELECT signal_id, details FROM audit_logs WHERE event = 'op_rejected' ORDER BY id`);
+
+    for (const [i, op] of atIntake.entries()) {
+      const job = (await live.signalOps.getJob(intakeJobs[i]!.id!))!;
+      const checked = validateOperation(op);
+      const errors = checked.ok ? [`unknown signal ${checked.op.id}`] : checked.errors;
+      await expectRejectedOnce(job, errors, JSON.stringify(op));
+      const audit = audits.find((a) => a.details.jobId === job.id);
+      expect(audit, `${JSON.stringify(op)}: audit row`).toBeDefined();
+      expect(audit!.details.errors).toEqual(errors);
+      expect(audit!.details.op).toEqual(op);
+    }
+
+    // The shard's verdicts: the operation jobs themselves completed (the intake forwarded them;
+    // it cannot know), and each rejection is in the audit log with its reasons.
+    const expectedReasons: (RegExp | null)[] = [
+      /stopLoss: 101 must be below the entry price 100/,
+      /takeProfits: .*105.*/,
+      /before the signal's createdAt/,
+      null,
+      /already closed/,
+      /already closed/,
+    ];
+    for (const [i, op] of atShard.entries()) {
+      expect(await shardJobs[i]!.getState(), JSON.stringify(op)).toBe('completed');
+      const reason = expectedReasons[i]!;
+      const audit = audits.filter((a) => isDeepStrictEqual(a.details.op, op));
+      if (reason === null) {
+        expect(audit, `${JSON.stringify(op)} applies`).toEqual([]);
+        continue;
+      }
+      expect(audit, `${JSON.stringify(op)}: one op_rejected row`).toHaveLength(1);
+      expect(audit[0]!.signal_id).toBe(op.id);
+      expect(audit[0]!.details.errors.join('; ')).toMatch(reason);
+    }
+    expect(audits).toHaveLength(atIntake.length + atShard.length - 1);
+
+    // The rejected amends changed nothing; the cancel applied.
+    const [target, closed] = (await live.collectOutcomes(['target', 'to-close'])) as Record<
+      string,
+      unknown
+    >[];
+    expect(target).toEqual({ id: 'target', state: 'pending', legs: [] });
+    expect(closed).toMatchObject({ id: 'to-close', state: 'closed', outcome: 'CANCELLED', closedAt: T + 3 });
+    const { rows: cancelled } = await live.db.query(
+      `SELECT signal_id FROM audit_logs WHERE event = 'cancelled'`,
+    );
+    expect(cancelled).toEqual([{ signal_id: 'to-close' }]);
+  });
+});
