@@ -154,12 +154,13 @@ export function createFlusher(opts: FlusherOptions): Flusher {
     const closedKey = new Map<string, RawEntry>();
     const done: RawEntry[] = [];
     for (const raw of batch) {
-      let entry: OutboxEntry;
-      try {
-        entry = JSON.parse(raw.value) as OutboxEntry;
-      } catch (err) {
+      const entry = parseEntry(raw.value);
+      if (entry === null) {
         refused.set(`${raw.shard}|${raw.key}`, raw.value);
-        log.error({ err, shard: raw.shard, key: raw.key }, 'outbox entry is not JSON; left in the outbox');
+        log.error(
+          { shard: raw.shard, key: raw.key, entry: raw.value },
+          'outbox entry is not in the documented format (src/live/messages.ts); left in the outbox',
+        );
         continue;
       }
       if (entry.kind === 'closed') {
@@ -174,7 +175,11 @@ export function createFlusher(opts: FlusherOptions): Flusher {
 
     const result = await transaction(opts.pool, (client) => writeOutboxBatch(client, closed, audits));
 
-    for (const id of [...result.written, ...result.alreadyWritten]) done.push(closedKey.get(id)!);
+    for (const id of [...result.written, ...result.alreadyWritten]) {
+      const raw = closedKey.get(id)!;
+      done.push(raw);
+      orphansWarned.delete(`${raw.shard}|${raw.key}`);
+    }
     for (const id of result.orphans) {
       const raw = closedKey.get(id)!;
       if (orphansWarned.has(`${raw.shard}|${raw.key}`)) continue;
@@ -276,6 +281,42 @@ async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Prom
 function ledgerKey(raw: RawEntry): string {
   const digest = createHash('sha256').update(raw.value).digest('hex').slice(0, 32);
   return `${shardQueueName(raw.shard)}|${raw.key}|${digest}`;
+}
+
+/**
+ * An outbox entry, or null when the value is not one: the shards write these, so anything else
+ * was put there by hand, and must be set aside rather than stop the flusher.
+ */
+function parseEntry(value: string): OutboxEntry | null {
+  let e: unknown;
+  try {
+    e = JSON.parse(value);
+  } catch {
+    return null;
+  }
+  if (typeof e !== 'object' || e === null) return null;
+  const entry = e as Record<string, unknown>;
+  const obj = (x: unknown): Record<string, unknown> | null =>
+    typeof x === 'object' && x !== null ? (x as Record<string, unknown>) : null;
+  switch (entry.kind) {
+    case 'closed': {
+      const o = obj(entry.outcome);
+      return o !== null && typeof o.id === 'string' && Array.isArray(o.legs) ? (entry as OutboxEntry) : null;
+    }
+    case 'op': {
+      const op = obj(entry.op);
+      return op !== null &&
+        typeof op.id === 'string' &&
+        typeof op.op === 'string' &&
+        Array.isArray(entry.errors)
+        ? (entry as OutboxEntry)
+        : null;
+    }
+    case 'catchup_gap':
+      return typeof entry.id === 'string' ? (entry as OutboxEntry) : null;
+    default:
+      return null;
+  }
 }
 
 /** An error PostgreSQL itself reported (it has a SQLSTATE), as opposed to a bug of ours. */

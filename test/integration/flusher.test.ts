@@ -444,6 +444,8 @@ describe('flusher', () => {
     const bogus = normalized({ id: 'X1', symbol: 'GOOD', side: 'long', entry: { type: 'market' } });
     await recordAccepted(pool, bogus, bogus, null);
     await redis.hset(badKeys.outbox, 'closed:X1', JSON.stringify(bad));
+    // Not in the documented format at all (put there by hand): set aside, never blocking.
+    await redis.hset(badKeys.outbox, 'op:junk', '{"kind":"op"}', 'gap:junk', 'not json');
 
     const flusher = flusherFor(redis, pool, { batchSize: 10 });
     expect(await flusher.flushOnce()).toBe(1);
@@ -451,13 +453,19 @@ describe('flusher', () => {
     expect([...(await outboxes(redis, ns.prefix)).keys()].map((k) => k.split('|')[1]).sort()).toEqual([
       'closed:L1',
       'closed:X1',
+      'gap:junk',
+      'op:junk',
     ]);
 
     // Once the signal is stored, its outcome follows at the next pass; the refused one stays.
     await recordAccepted(pool, late, late, null);
     expect(await flusher.flushOnce()).toBe(1);
     expect([...(await readOutcomeLines(pool, ['G1', 'L1', 'X1'])).keys()].sort()).toEqual(['G1', 'L1']);
-    expect([...(await outboxes(redis, ns.prefix)).keys()].map((k) => k.split('|')[1])).toEqual(['closed:X1']);
+    expect([...(await outboxes(redis, ns.prefix)).keys()].map((k) => k.split('|')[1]).sort()).toEqual([
+      'closed:X1',
+      'gap:junk',
+      'op:junk',
+    ]);
 
     await flusher.close();
     await pool.end();
