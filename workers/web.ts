@@ -2,14 +2,15 @@
  * The web process (Procfile `web`): `/health`, Bull Board at `/admin/queues`, `/metrics`
  * (docs/OPERATIONS.md "Web"). Stateless: run any number behind a load balancer.
  */
-import { loadConfig, requireSettings } from '../src/config.ts';
+import { loadConfig, requireSettings, retentionOf } from '../src/config.ts';
 import { createLogger, createPool, createRedis, onShutdown } from '../src/live/startProcess.ts';
 import { migrate } from '../src/storage/migrate.ts';
 import { createWebServer } from '../src/web/createWebServer.ts';
 
 const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
 const log = createLogger(config, 'web');
-if (config.MIGRATE_ON_START) await migrate({ databaseUrl: config.DATABASE_URL, log });
+if (config.MIGRATE_ON_START)
+  await migrate({ databaseUrl: config.DATABASE_URL, log, retention: retentionOf(config) });
 const redis = createRedis(config.REDIS_URL, log, 'web');
 const connection = createRedis(config.REDIS_URL, log, 'web-bullmq');
 const pool = createPool(config.DATABASE_URL, log, 'web', 4);

@@ -19,6 +19,10 @@ const commands: Record<string, { run: () => Promise<Command>; usage: string }> =
     run: async () => (await import('./feedCommand.ts')).feedCommand,
     usage: 'outcome-tracker feed --ticks FILE.csv[.gz] [--candles] [--speed X | --max]   (REDIS_URL)',
   },
+  export: {
+    run: async () => (await import('./exportCommand.ts')).exportCommand,
+    usage: 'outcome-tracker export [--out FILE]   (REDIS_URL, DATABASE_URL)',
+  },
   metrics: {
     run: async () => (await import('./metricsCommand.ts')).metricsCommand,
     usage: 'outcome-tracker metrics [--input FILE]   (JSON on stdin by default)',

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { writeOutboxBatch, type AuditEntry, type ClosedOutcome } from '../storage/outcomeStore.ts';
+import { inTransaction } from '../storage/signalStore.ts';
 import { backoffMs, isRetryablePgError, type BackoffOptions } from '../storage/retryablePg.ts';
 import { ShardKeys, shardQueueName } from './keys.ts';
 import type { OutboxEntry } from './messages.ts';
@@ -173,7 +174,7 @@ export function createFlusher(opts: FlusherOptions): Flusher {
     }
     if (closed.length === 0 && audits.length === 0) return 0;
 
-    const result = await transaction(opts.pool, (client) => writeOutboxBatch(client, closed, audits));
+    const result = await inTransaction(opts.pool, (client) => writeOutboxBatch(client, closed, audits));
 
     for (const id of [...result.written, ...result.alreadyWritten]) {
       const raw = closedKey.get(id)!;
@@ -248,33 +249,6 @@ export function createFlusher(opts: FlusherOptions): Flusher {
       await pass.catch(() => 0);
     },
   };
-}
-
-/**
- * Runs `fn` in one transaction. Unlike a plain checkout, the client listens for errors while
- * it is out of the pool (a connection that dies between two statements would otherwise emit an
- * unhandled 'error' and end the process), and a client that failed is destroyed, not reused.
- */
-async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  const onError = (err: Error): void => {
-    broken = err;
-  };
-  client.on('error', onError);
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    if (isRetryablePgError(err)) broken ??= err as Error;
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.off('error', onError);
-    client.release(broken);
-  }
 }
 
 /** The `outbox_applied` key of an entry: its shard, its outbox key, and a digest of its content. */

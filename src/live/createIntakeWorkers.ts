@@ -64,7 +64,7 @@ export function createIntakeWorkers(opts: IntakeOptions): { workers: Worker[]; c
       const stored = await recordAccepted(opts.pool, checked.signal, job.data, job.id ?? null);
       const shard = shardOf(stored.signal.symbol, opts.shards);
       await shardQueue(shard).add('register', { kind: 'register', signal: stored.signal }, SHARD_JOB_OPTIONS);
-      return { id: stored.signal.id, shard, duplicate: !stored.inserted };
+      return { id: stored.signal.id, shard, duplicate: stored.duplicate };
     },
     { connection: opts.connection, prefix: opts.prefix, concurrency: opts.concurrency },
   );

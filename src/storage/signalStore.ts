@@ -1,36 +1,48 @@
 import type pg from 'pg';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
+import { isRetryablePgError } from './retryablePg.ts';
 
 /** Anything that runs a query: a Pool or a checked-out client (inside a transaction). */
 export type Queryable = Pick<pg.Pool, 'query'>;
 
-/** Runs `fn` in one transaction on a client of `pool`. */
+/**
+ * Runs `fn` in one transaction on a client of `pool`. The client listens for errors while it
+ * is out of the pool (a connection that dies between two statements would otherwise emit an
+ * unhandled 'error' and end the process), and a client that failed is destroyed, not reused.
+ */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error): void => {
+    broken = err;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
+    if (isRetryablePgError(err)) broken ??= err as Error;
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(broken);
   }
 }
 
 /**
  * Stores an accepted signal and its `accepted` audit row, once per id. Returns the signal as
- * first accepted (a second submission of the id is a no-op, whatever it carries) and whether
- * this call stored it.
+ * first accepted (a second submission of the id is a no-op, whatever it carries), whether
+ * this call stored it, and whether it was a duplicate submission (stored as rejected).
  */
 export async function recordAccepted(
   pool: pg.Pool,
   signal: NormalizedSignal,
   payload: unknown,
   jobId: string | null,
-): Promise<{ signal: NormalizedSignal; inserted: boolean }> {
+): Promise<{ signal: NormalizedSignal; inserted: boolean; duplicate: boolean }> {
   return inTransaction(pool, async (client) => {
     const inserted = await client.query(
       `INSERT INTO signals (id, status, tenant, symbol, side, strategy, model, model_version, timeframe,
@@ -60,13 +72,31 @@ export async function recordAccepted(
          VALUES (to_timestamp($1::double precision / 1000), $2, $3, 'accepted', $4)`,
         [signal.createdAt, signal.id, signal.tenant, JSON.stringify({ jobId })],
       );
-      return { signal, inserted: true };
+      return { signal, inserted: true, duplicate: false };
     }
-    const existing = await client.query<{ normalized: NormalizedSignal }>(
-      `SELECT normalized FROM signals WHERE id = $1 AND status = 'accepted'`,
-      [signal.id],
-    );
-    return { signal: existing.rows[0]!.normalized, inserted: false };
+    const existing = (
+      await client.query<{ normalized: NormalizedSignal; job_id: string | null }>(
+        `SELECT normalized, job_id FROM signals WHERE id = $1 AND status = 'accepted'`,
+        [signal.id],
+      )
+    ).rows[0]!;
+    // The same job again is BullMQ retrying it: nothing to record. Another submission of the id
+    // is a no-op for tracking, but it is stored (as replay reports it), never dropped silently.
+    const duplicate = existing.job_id !== jobId;
+    if (duplicate) {
+      const errors = [
+        `id: ${signal.id} was already accepted (job ${existing.job_id ?? '?'}); this submission is ignored`,
+      ];
+      await client.query(
+        `INSERT INTO signals (id, status, tenant, payload, errors, job_id) VALUES ($1, 'rejected', $2, $3, $4, $5)`,
+        [signal.id, signal.tenant, JSON.stringify(payload), JSON.stringify(errors), jobId],
+      );
+      await client.query(
+        `INSERT INTO audit_logs (at, signal_id, tenant, event, details) VALUES (now(), $1, $2, 'rejected', $3)`,
+        [signal.id, signal.tenant, JSON.stringify({ errors, jobId })],
+      );
+    }
+    return { signal: existing.normalized, inserted: false, duplicate };
   });
 }
 

@@ -266,11 +266,15 @@ describe('live pipeline equals replay', () => {
 
     const client = await tracker.client(db.url);
     try {
-      const { rows } = await client.query<{ status: string; payload: unknown }>(
-        'SELECT status, payload FROM signals WHERE id = $1 ORDER BY seq',
+      const { rows } = await client.query<{ status: string; payload: unknown; errors: string[] | null }>(
+        'SELECT status, payload, errors FROM signals WHERE id = $1 ORDER BY seq',
         [first!.id],
       );
-      expect(rows).toEqual([{ status: 'accepted', payload: first }]);
+      // The first payload is the one tracked; the second is kept, as rejected, with the reason.
+      expect(rows).toEqual([
+        { status: 'accepted', payload: first, errors: null },
+        { status: 'rejected', payload: second, errors: [expect.stringMatching(/was already accepted/)] },
+      ]);
     } finally {
       await client.end();
     }
