@@ -4,8 +4,9 @@
  * database of its own on that server (created, migrated, dropped).
  *
  * Figures: `analyzer.outcomes_per_sec` per size (outcomes read and analysed per second of the
- * whole analyze() call: load, compute, store), `analyzer.seconds_1m`, and
- * `analyzer.growth_100k_to_1m` = (time at 1M / time at 100k) / 10: 1 is linear, below 1 better.
+ * whole analyze() call: load, compute, store), `analyzer.peak_rss` per size (the process's peak
+ * resident memory so far), `analyzer.seconds_1m`, and `analyzer.growth_100k_to_1m` =
+ * (time at 1M / time at 100k) / 10: 1 is linear, below 1 better.
  */
 import pg from 'pg';
 import pino from 'pino';
@@ -126,6 +127,12 @@ export async function run(report: Report, flags: string[]): Promise<void> {
       );
       seconds.set(label, s);
       report({ name: `analyzer.outcomes_per_sec.${label}`, value: n / s, unit: 'outcomes/s' });
+      // Peak resident memory of the process so far: after the larger size, the analysis of it.
+      report({
+        name: `analyzer.peak_rss.${label}`,
+        value: process.resourceUsage().maxRSS / 1024,
+        unit: 'MB',
+      });
     }
     const big = seconds.get('1m');
     const small = seconds.get('100k');

@@ -1,6 +1,7 @@
 /**
  * The analyze worker: a BullMQ Worker on QUEUE_NAMES.analyze that runs the analyzer for each
- * job. One job at a time: an analysis is CPU-bound and holds up to ~100 bytes per outcome.
+ * job. One job at a time: an analysis is CPU-bound, and one over a million outcomes peaks at
+ * about 1 GB of memory (docs/METRICS.md "Running it").
  */
 import { UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
 import type pg from 'pg';

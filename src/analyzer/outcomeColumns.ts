@@ -129,8 +129,8 @@ function grow<T extends Growable>(array: T, capacity: number): T {
 const num = (x: number | null): number => (x === null ? Number.NaN : x);
 
 /**
- * Appends rows and produces {@link OutcomeColumns}. Rows should come in close order within each
- * tenant (the loader orders by tenant, closed_at); if they do not, `finish` sorts them.
+ * Appends rows and produces {@link OutcomeColumns} in close order within each tenant: rows that
+ * arrive out of order (the loader does not sort) are sorted by `finish`, stably.
  */
 export class OutcomeColumnsBuilder {
   private n = 0;

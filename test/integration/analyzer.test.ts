@@ -5,6 +5,7 @@
  * enqueue every job of a slot once.
  */
 import { Queue } from 'bullmq';
+import { PassThrough } from 'node:stream';
 import pg from 'pg';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,6 +14,8 @@ import { createAnalyzeWorker } from '../../src/analyzer/analyzeWorker.ts';
 import { createAnalyzer } from '../../src/analyzer/createAnalyzer.ts';
 import { loadOutcomes } from '../../src/analyzer/loadOutcomes.ts';
 import { ANALYZE_JOB_OPTIONS, enqueueAnalyze, scheduleAnalyze } from '../../src/analyzer/scheduleAnalyze.ts';
+import { analyzeCommand } from '../../src/cli/analyzeCommand.ts';
+import { UsageError } from '../../src/cli/usageError.ts';
 import { QUEUE_NAMES } from '../../src/live/keys.ts';
 import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
 
@@ -124,7 +127,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 }
 
 describe('loadOutcomes', () => {
-  it('reduces the legs in SQL and keeps close order within each tenant', async () => {
+  it('reduces the legs in SQL and puts the outcomes in close order', async () => {
     const pool = resources.pool(db.url);
     await insertOutcomes(pool, [
       { id: 'L1', closedAt: END - 5000, outcome: 'TP_HIT', netReturn: 0.02, legs: [TP(1, 0.5), TP(2, 0.5)] },
@@ -149,7 +152,7 @@ describe('loadOutcomes', () => {
     expect([...c.closeStopKind]).toEqual([0, 0, 2, 0, 1]); // breakeven = 2, initial = 1
     expect(Number.isNaN(c.netReturn[0]!)).toBe(true);
     const both = await loadOutcomes(pool, { end: END, since: END - 4500 });
-    expect(both.tenants).toEqual(['t0', 't1']);
+    expect([...both.tenants].sort()).toEqual(['t0', 't1']);
     expect(both.length).toBe(4);
     await pool.end();
   });
@@ -402,5 +405,52 @@ describe('scheduleAnalyze', () => {
     });
     await queues[0]!.obliterate({ force: true });
     for (const queue of queues) await queue.close();
+  });
+});
+
+describe('outcome-tracker analyze', () => {
+  function io(): {
+    io: { stdin: PassThrough; stdout: PassThrough; stderr: PassThrough };
+    stdout: () => string;
+  } {
+    const out: string[] = [];
+    const stdout = new PassThrough();
+    stdout.on('data', (c: Buffer) => out.push(c.toString()));
+    return {
+      io: { stdin: new PassThrough(), stdout, stderr: new PassThrough() },
+      stdout: () => out.join(''),
+    };
+  }
+
+  it('analyses on demand and prints a JSON summary', async () => {
+    const pool = resources.pool(db.url);
+    await insertOutcomes(pool, quickStops('C'));
+    const cli = io();
+    const code = await analyzeCommand(
+      ['--window', '1d', '--group', 'strategy', '--at', new Date(AT).toISOString()],
+      cli.io,
+      { DATABASE_URL: db.url, LOG_LEVEL: 'silent' },
+    );
+    expect(code).toBe(0);
+    const summary = JSON.parse(cli.stdout());
+    expect(summary).toMatchObject({
+      at: new Date(AT).toISOString(),
+      windows: ['1d'],
+      groupKinds: ['strategy'],
+      outcomes: 60,
+      metricsRows: 1,
+      insights: { raised: 1, refreshed: 0, bySeverity: { warning: 1 } },
+    });
+    const { rows } = await pool.query('SELECT rule, group_key FROM performance_insights');
+    expect(rows).toEqual([{ rule: 'stops_too_tight', group_key: 'quick' }]);
+    await pool.end();
+  });
+
+  it('rejects an unknown window or group before touching the database', async () => {
+    const env = { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' };
+    await expect(analyzeCommand(['--window', '2d'], io().io, env)).rejects.toThrow(UsageError);
+    await expect(analyzeCommand(['--group', 'side'], io().io, env)).rejects.toThrow(/--group must be one of/);
+    await expect(analyzeCommand(['--at', 'yesterday'], io().io, env)).rejects.toThrow(/ISO 8601/);
+    await expect(analyzeCommand([], io().io, {})).rejects.toThrow(/DATABASE_URL/);
   });
 });

@@ -23,11 +23,24 @@ interface Tally {
 
 type SubjectOf = (s: TradeSample, i: number) => string;
 
-/** The UTC hour a signal was created, "07:00-08:00 UTC". */
-export function hourSubject(s: TradeSample, i: number): string {
-  const h = Math.floor(s.createdAt[i]! / 3_600_000) % 24;
+function add(t: Tally, result: number, r: number): void {
+  t.trades++;
+  if (result < 0) t.losses++;
+  t.sum += result;
+  if (Number.isFinite(r)) {
+    t.rSum += r;
+    t.rCount++;
+  }
+}
+
+const HOUR_LABELS = Array.from({ length: 24 }, (_, h) => {
   const hh = (x: number): string => String(x).padStart(2, '0');
   return `${hh(h)}:00-${hh((h + 1) % 24)}:00 UTC`;
+});
+
+/** The UTC hour a signal was created, "07:00-08:00 UTC". */
+export function hourSubject(s: TradeSample, i: number): string {
+  return HOUR_LABELS[Math.floor(s.createdAt[i]! / 3_600_000) % 24]!;
 }
 
 function symbolSubject(s: TradeSample, i: number): string {
@@ -53,15 +66,8 @@ function losingSubjects(
     }
     const result = window.result[i]!;
     const r = window.rMultiple[i]!;
-    for (const x of [tally, total]) {
-      x.trades++;
-      if (result < 0) x.losses++;
-      x.sum += result;
-      if (Number.isFinite(r)) {
-        x.rSum += r;
-        x.rCount++;
-      }
-    }
+    add(tally, result, r);
+    add(total, result, r);
   }
   const candidates = [...tallies].filter(
     ([, s]) => s.trades >= t.minSubjectTrades && total.trades - s.trades >= t.minRestTrades,
