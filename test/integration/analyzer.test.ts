@@ -13,6 +13,8 @@ import type { AnalyzeJobData } from '../../src/analyzer/analyzeJob.ts';
 import { createAnalyzeWorker } from '../../src/analyzer/analyzeWorker.ts';
 import { createAnalyzer } from '../../src/analyzer/createAnalyzer.ts';
 import { loadOutcomes } from '../../src/analyzer/loadOutcomes.ts';
+import { queryInsights } from '../../src/analyzer/queryInsights.ts';
+import { queryMetrics } from '../../src/analyzer/queryMetrics.ts';
 import { ANALYZE_JOB_OPTIONS, enqueueAnalyze, scheduleAnalyze } from '../../src/analyzer/scheduleAnalyze.ts';
 import { analyzeCommand } from '../../src/cli/analyzeCommand.ts';
 import { UsageError } from '../../src/cli/usageError.ts';
@@ -452,5 +454,54 @@ describe('outcome-tracker analyze', () => {
     await expect(analyzeCommand(['--group', 'side'], io().io, env)).rejects.toThrow(/--group must be one of/);
     await expect(analyzeCommand(['--at', 'yesterday'], io().io, env)).rejects.toThrow(/ISO 8601/);
     await expect(analyzeCommand([], io().io, {})).rejects.toThrow(/DATABASE_URL/);
+  });
+});
+
+describe('queryMetrics and queryInsights', () => {
+  it('read each group’s latest window or its history, and insights by severity', async () => {
+    const pool = resources.pool(db.url);
+    await insertOutcomes(pool, [
+      ...quickStops('H'),
+      { id: 'P1', closedAt: END - 2 * DAY + 3_600_000, outcome: 'TP_HIT', netReturn: 0.02, rMultiple: 2 },
+    ]);
+    const analyzer = createAnalyzer({ pool, log, now: () => AT });
+    // The day before (window end END − 1 day), then the day itself (END).
+    await analyzer.analyze({ at: AT - DAY, window: '7d', groupKind: 'strategy' });
+    await analyzer.analyze({ at: AT, window: '7d', groupKind: 'strategy' });
+
+    const latest = await queryMetrics(pool, { tenant: 't1', window: '7d', groupKind: 'strategy' });
+    expect(latest.map((m) => [m.groupKey, m.windowEnd, m.sampleCount])).toEqual([
+      ['quick', new Date(END).toISOString(), 60],
+      ['s1', new Date(END).toISOString(), 1],
+    ]);
+    expect(latest[1]!.metrics).toMatchObject({ winRate: 1, trades: 1 });
+    const history = await queryMetrics(pool, {
+      tenant: 't1',
+      window: '7d',
+      groupKind: 'strategy',
+      groupKey: 's1',
+      history: true,
+    });
+    expect(history.map((m) => m.windowEnd)).toEqual([
+      new Date(END).toISOString(),
+      new Date(END - DAY).toISOString(),
+    ]);
+    const finished = await queryMetrics(pool, {
+      tenant: 't1',
+      window: '7d',
+      groupKind: 'strategy',
+      endBefore: END,
+    });
+    expect(finished.map((m) => [m.groupKey, m.windowEnd])).toEqual([
+      ['s1', new Date(END - DAY).toISOString()],
+    ]);
+
+    const warnings = await queryInsights(pool, { tenant: 't1', minSeverity: 'warning' });
+    expect(warnings.map((i) => [i.rule, i.groupKey, i.window, i.severity])).toEqual([
+      ['stops_too_tight', 'quick', '7d', 'warning'],
+    ]);
+    expect(await queryInsights(pool, { tenant: 't1', minSeverity: 'critical' })).toEqual([]);
+    expect(await queryInsights(pool, { tenant: 't2' })).toEqual([]);
+    await pool.end();
   });
 });

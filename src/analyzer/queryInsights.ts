@@ -1,0 +1,100 @@
+/**
+ * Reads stored performance_insights rows, newest first: what alerting and the dashboard show.
+ */
+import type { Severity } from './rules/ruleTypes.ts';
+import { SEVERITIES } from './rules/ruleTypes.ts';
+import type { Queryable } from './storeMetrics.ts';
+
+/** Which insights to read. */
+export interface InsightsQuery {
+  tenant: string;
+  /** Raised at or after this time (epoch ms). */
+  since?: number;
+  /** This severity and above. @defaultValue "info" */
+  minSeverity?: Severity;
+  window?: string;
+  groupKind?: string;
+  groupKey?: string;
+  rule?: string;
+  /** @defaultValue 100 */
+  limit?: number;
+}
+
+/** One stored insight, times in ISO 8601. */
+export interface StoredInsight {
+  id: number;
+  tenant: string;
+  rule: string;
+  severity: Severity;
+  window: string;
+  windowStart: string;
+  windowEnd: string;
+  groupKind: string;
+  groupKey: string;
+  groupValues: Record<string, string | null>;
+  evidence: Record<string, unknown>;
+  recommendation: string;
+  dedupKey: string;
+  createdAt: string;
+}
+
+interface Row {
+  id: string;
+  tenant: string;
+  rule: string;
+  severity: Severity;
+  window_name: string;
+  window_start: Date;
+  window_end: Date;
+  group_kind: string;
+  group_key: string;
+  group_values: Record<string, string | null>;
+  evidence: Record<string, unknown>;
+  recommendation: string;
+  dedup_key: string;
+  created_at: Date;
+}
+
+/** The insights, newest first (by created_at, then id). */
+export async function queryInsights(db: Queryable, q: InsightsQuery): Promise<StoredInsight[]> {
+  const severities = SEVERITIES.slice(SEVERITIES.indexOf(q.minSeverity ?? 'info'));
+  const { rows } = await db.query<Row>(
+    `SELECT id, tenant, rule, severity, window_name, window_start, window_end, group_kind, group_key, group_values,
+            evidence, recommendation, dedup_key, created_at
+     FROM performance_insights
+     WHERE tenant = $1 AND severity = ANY($2::text[])
+       AND ($3::timestamptz IS NULL OR created_at >= $3::timestamptz)
+       AND ($4::text IS NULL OR window_name = $4::text)
+       AND ($5::text IS NULL OR group_kind = $5::text)
+       AND ($6::text IS NULL OR group_key = $6::text)
+       AND ($7::text IS NULL OR rule = $7::text)
+     ORDER BY created_at DESC, id DESC
+     LIMIT $8`,
+    [
+      q.tenant,
+      severities,
+      q.since === undefined ? null : new Date(q.since).toISOString(),
+      q.window ?? null,
+      q.groupKind ?? null,
+      q.groupKey ?? null,
+      q.rule ?? null,
+      q.limit ?? 100,
+    ],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    tenant: r.tenant,
+    rule: r.rule,
+    severity: r.severity,
+    window: r.window_name,
+    windowStart: r.window_start.toISOString(),
+    windowEnd: r.window_end.toISOString(),
+    groupKind: r.group_kind,
+    groupKey: r.group_key,
+    groupValues: r.group_values,
+    evidence: r.evidence,
+    recommendation: r.recommendation,
+    dedupKey: r.dedup_key,
+    createdAt: r.created_at.toISOString(),
+  }));
+}
