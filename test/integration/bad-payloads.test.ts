@@ -12,7 +12,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
-import type { SignalPayload } from '../../machines/types.ts';
+import type { SignalPayload, Tick } from '../../machines/types.ts';
+import { shardOf } from '../../src/live/keys.ts';
+import { replay } from '../../src/replay/replay.ts';
 import { validateOperation } from '../../src/validation/validateOperation.ts';
 import { validateSignal } from '../../src/validation/validateSignal.ts';
 import {
@@ -21,6 +23,7 @@ import {
   type PipelineClient,
   type PipelineConfig,
 } from '../support/livePipeline.ts';
+import { describeDifference } from '../support/sameOutcomes.ts';
 import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
 
 const db = useTestDatabase();
@@ -334,5 +337,63 @@ describe('bad payloads through the real queues', () => {
       `SELECT signal_id FROM audit_logs WHERE event = 'cancelled'`,
     );
     expect(cancelled).toEqual([{ signal_id: 'to-close' }]);
+  });
+
+  it('never applies malformed ticks from a feed, and reports how many it skipped', async () => {
+    const live = await start();
+    const signal = good({ id: 'fed', symbol: 'XYZ', entry: { type: 'market' } });
+    await live.submitSignals([signal]);
+    await live.waitUntilDrained();
+    const fine: Tick[] = [
+      { symbol: 'XYZ', ts: T + 1, price: 100 },
+      { symbol: 'XYZ', ts: T + 6, price: 101 },
+    ];
+    // What a buggy feed may send: each would hit the stop (95) if it were applied.
+    const malformed = [
+      { symbol: 'XYZ', ts: T + 2, price: Number.NaN },
+      { symbol: 'XYZ', ts: T + 3, price: 0 },
+      { symbol: 'XYZ', ts: T + 4.5, price: 94 },
+      { symbol: 'XYZ', ts: T + 5, price: 94, bid: -1, ask: 94.1 },
+    ] as Tick[];
+    await live.publishTicks([fine[0]!, ...malformed, fine[1]!]);
+    await live.waitUntilDrained();
+
+    const expected = await replay({ signals: [signal], ticks: fine });
+    expect(describeDifference(await live.collectOutcomes(['fed']), expected.lines)).toBeNull();
+    const [job] = (await live.shardQueue(shardOf('XYZ', 2)).getCompleted()).filter((j) => j.name === 'ticks');
+    // Counted (ShardRuntime's delta.poisonTicks), but the count must reach someone: the job's
+    // result, next to lateTicks, is where Bull Board shows it.
+    expect(job!.returnvalue, 'the tick job reports the malformed ticks it skipped').toMatchObject({
+      poisonTicks: malformed.length,
+    });
+  });
+
+  it('records a shard job it cannot apply as poison, skips it, and goes on with the next', async () => {
+    const live = await start();
+    const signal = good({ id: 'after-poison', symbol: 'XYZ', entry: { type: 'market' } });
+    await live.submitSignals([signal]);
+    await live.waitUntilDrained();
+    const shard = shardOf('XYZ', 2);
+    const poison = await live.shardQueue(shard).add('ticks', { kind: 'ticks', ticks: 42 });
+    const ticks: Tick[] = [
+      { symbol: 'XYZ', ts: T + 1, price: 100 },
+      { symbol: 'XYZ', ts: T + 2, price: 111 },
+    ];
+    await live.publishTicks(ticks);
+    await live.waitUntilDrained();
+
+    expect(await live.failedShardJobs()).toEqual([]);
+    const entries = await live.poisonEntries();
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({
+      shard,
+      jobId: poison.id,
+      record: { data: { kind: 'ticks', ticks: 42 } },
+    });
+    expect((entries[0]!.record as { error: string }).error).toMatch(/TypeError/);
+    // The ticks behind it were applied: TP1 (110) filled, TP2 (120) not yet.
+    const expected = await replay({ signals: [signal], ticks });
+    expect(describeDifference(await live.collectOutcomes(['after-poison']), expected.lines)).toBeNull();
+    expect(expected.lines[0]).toMatchObject({ state: 'partial' });
   });
 });

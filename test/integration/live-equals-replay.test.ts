@@ -171,7 +171,14 @@ describe('live pipeline equals replay', () => {
     await live.waitUntilDrained();
     await live.publishTicks(ticksA);
     await live.waitUntilDrained();
-    await live.submitSignals(late);
+    // Half of them reach the workers that applied phase A (recent ticks in memory), half reach
+    // fresh workers that restore the shards from Redis (recent ticks from the Redis buffer).
+    await live.submitSignals(late.filter((_, k) => k % 2 === 0));
+    await live.waitUntilDrained();
+    await stopWorkers!();
+    const restarted = tracker.track(await startInProcessWorkers(cfg), 'restarted workers');
+    stopWorkers = () => restarted.close();
+    await live.submitSignals(late.filter((_, k) => k % 2 === 1));
     await live.waitUntilDrained();
     await live.submitOps(opsAtCut);
     await live.waitUntilDrained();
@@ -329,5 +336,35 @@ describe('live pipeline equals replay', () => {
     const [warm, cold] = (await live.collectOutcomes(['gap-warm', 'gap-cold'])) as { state?: string }[];
     expect(warm?.state).toBeDefined();
     expect(cold?.state).toBeDefined();
+  });
+
+  it('applies an operation submitted right after its signal, as replay does', async () => {
+    const live = await start(config());
+    const T = ibm[0]!.ts;
+    // Upstream sends each signal, then an operation on it, in time order and in that order: an
+    // exit a millisecond after creation. Nothing waits for the intake in between.
+    const signals: SignalPayload[] = Array.from({ length: 400 }, (_, i) => ({
+      v: 1,
+      id: `quick-${i}`,
+      symbol: i % 2 === 0 ? 'IBM' : 'BTCUSDT',
+      side: 'long',
+      createdAt: T,
+      entry: { type: 'limit', price: 1 },
+    }));
+    const ops = signals.map((s) => ({ op: 'cancel', id: s.id, ts: T + 1 }));
+    await live.submitSignals(signals);
+    await live.submitOps(ops);
+    await live.waitUntilDrained();
+
+    const expected = await replay({ signals, ticks: [], ops });
+    expect(expected.rejectedOps).toEqual([]);
+    const rejected = (await auditEvents(live)).filter((a) => a.event === 'op_rejected');
+    expect(
+      rejected.map((a) => `${a.signal_id}: ${a.details.errors?.join('; ')}`),
+      'operations rejected live that replay applies',
+    ).toEqual([]);
+    expect(
+      describeDifference(await live.collectOutcomes(signals.map((s) => s.id)), expected.lines),
+    ).toBeNull();
   });
 });
