@@ -17,6 +17,7 @@ import {
   spawnProcess,
   startInProcessWorkers,
   tail,
+  type InProcessWorkers,
   type PipelineClient,
   type PipelineConfig,
   type WorkerProcess,
@@ -41,19 +42,28 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+let workers: InProcessWorkers | undefined;
+
+function config(): PipelineConfig {
+  return { redisUrl: redisUrl(), databaseUrl: db.url, prefix: ns.prefix, shards: SHARDS, flusher: true };
+}
+
+/** In-process workers (with `now` as their wall clock) and a client, closed after the test. */
 async function start(now?: () => number): Promise<PipelineClient> {
-  const cfg: PipelineConfig = {
-    redisUrl: redisUrl(),
-    databaseUrl: db.url,
-    prefix: ns.prefix,
-    shards: SHARDS,
-    flusher: true,
-  };
-  const workers = tracker.track(await startInProcessWorkers(cfg, now ? { now } : {}), 'in-process workers');
-  cleanups.push(() => workers.close());
-  const live = tracker.track(createPipelineClient(cfg), 'pipeline client');
+  workers = tracker.track(await startInProcessWorkers(config(), now ? { now } : {}), 'in-process workers');
+  cleanups.push(async () => {
+    await workers?.close();
+    workers = undefined;
+  });
+  const live = tracker.track(createPipelineClient(config()), 'pipeline client');
   cleanups.push(() => live.close());
   return live;
+}
+
+/** New workers in place of the old: they restore the shards from Redis. */
+async function restartWorkers(now: () => number): Promise<void> {
+  await workers!.close();
+  workers = tracker.track(await startInProcessWorkers(config(), { now }), 'restarted workers');
 }
 
 const base = (id: string, extra: Partial<SignalPayload>): SignalPayload => ({
@@ -133,6 +143,9 @@ describe('stale sweep', () => {
     expect(await sweep()).toBe(T + 30_000 + GRACE_MS - 1);
     await live.waitUntilDrained();
     expect(await lines(live, 'a-')).toEqual(open);
+
+    // From here on the shards are served by workers that restored them from Redis.
+    await restartWorkers(() => wall);
 
     // Wall time counts too: one millisecond later, both time limits are due.
     wall += 1;
@@ -282,8 +295,18 @@ describe('stale sweep', () => {
     await live.waitUntilDrained();
     expect(await sweepJobs()).toBeGreaterThan(0);
     const now = await lines(live, 'c-');
-    for (const id of ['time-last', 'time-ask'])
-      expect(now[id], id).toMatchObject({ outcome: 'TIME_EXIT', closedAt: T + 30_000, stale: true });
+    expect(now['time-last']).toMatchObject({
+      outcome: 'TIME_EXIT',
+      closedAt: T + 30_000,
+      stale: true,
+      legs: [{ reason: 'TIME', price: 101, fraction: 1, ts: T + 30_000 }],
+    });
+    expect(now['time-ask']).toMatchObject({
+      outcome: 'TIME_EXIT',
+      closedAt: T + 30_000,
+      stale: true,
+      legs: [{ reason: 'TIME', price: 101.1, fraction: 1, ts: T + 30_000 }],
+    });
     // Its entry expiry (T+60 s) is 30 s of market time away.
     expect(now['expires']).toEqual(open['expires']);
   });
