@@ -360,7 +360,9 @@ describe('live pipeline equals replay', () => {
     expect(expected.rejectedOps).toEqual([]);
     // Only this test's signals: the file's other tests share the database and reject on purpose.
     const ids = new Set(signals.map((s) => s.id));
-    const rejected = (await auditEvents(live)).filter((a) => a.event === 'op_rejected' && ids.has(a.signal_id ?? ''));
+    const rejected = (await auditEvents(live)).filter(
+      (a) => a.event === 'op_rejected' && ids.has(a.signal_id ?? ''),
+    );
     expect(
       rejected.map((a) => `${a.signal_id}: ${a.details.errors?.join('; ')}`),
       'operations rejected live that replay applies',
