@@ -28,6 +28,11 @@ const schema = z.object({
     .default(''),
   /** Jobs the intake worker validates at once. @defaultValue 16 */
   INTAKE_CONCURRENCY: int(1).default(16),
+  /**
+   * How long a signal-ops job waits for its signal to be accepted (it may be sent right
+   * behind it) before it is rejected as unknown. @defaultValue 30000
+   */
+  OP_WAIT_FOR_SIGNAL_MS: int(0).default(30_000),
   /** Ticks per shard job from the producer. @defaultValue 2000 */
   TICK_BATCH_SIZE: int(1).max(100_000).default(2000),
   /** Recent ticks kept per symbol to catch up late signals. @defaultValue 20000 */

@@ -23,6 +23,7 @@ const intake = createIntakeWorkers({
   pool,
   shards: config.SHARDS,
   concurrency: config.INTAKE_CONCURRENCY,
+  opWaitMs: config.OP_WAIT_FOR_SIGNAL_MS,
   log,
 });
 const ticks = await createShardWorkers({

@@ -1,4 +1,4 @@
-import { Queue, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { validateOperation } from '../validation/validateOperation.ts';
@@ -18,8 +18,12 @@ export interface IntakeOptions {
   pool: pg.Pool;
   shards: number;
   concurrency: number;
+  /** How long an operation waits for its signal to be accepted before it is rejected as unknown. @defaultValue 30000 */
+  opWaitMs?: number;
   log: Logger;
 }
+
+const OP_RETRY_MS = 100;
 
 /** Job options of shard jobs: keep a little history for Bull Board, never retry (order). */
 export const SHARD_JOB_OPTIONS = {
@@ -37,7 +41,8 @@ export const SHARD_JOB_OPTIONS = {
  * - `signal-ops`: check the operation's shape and that its signal exists, then forward it to
  *   the signal's shard, where the machine decides; rejections are stored with reasons.
  */
-export function createIntakeWorkers(opts: IntakeOptions): { workers: Worker[]; close(): Promise<void> } {
+export function createIntakeWorkers(options: IntakeOptions): { workers: Worker[]; close(): Promise<void> } {
+  const opts = { ...options, opWaitMs: options.opWaitMs ?? 30_000 };
   const shardQueues = new Map<number, Queue<ShardJobData>>();
   const shardQueue = (n: number): Queue<ShardJobData> => {
     let q = shardQueues.get(n);
@@ -61,9 +66,15 @@ export function createIntakeWorkers(opts: IntakeOptions): { workers: Worker[]; c
           `rejected signal ${checked.id ?? '(no id)'}: ${checked.errors.join('; ')}`,
         );
       }
-      const stored = await recordAccepted(opts.pool, checked.signal, job.data, job.id ?? null);
-      const shard = shardOf(stored.signal.symbol, opts.shards);
-      await shardQueue(shard).add('register', { kind: 'register', signal: stored.signal }, SHARD_JOB_OPTIONS);
+      const shard = shardOf(checked.signal.symbol, opts.shards);
+      // Registered on the shard before the row commits: an operation that finds the row then
+      // reaches the shard queue behind the registration. (A crash in between leaves a
+      // registration without a row; BullMQ retries the job, and the shard ignores the repeat.)
+      const stored = await recordAccepted(opts.pool, checked.signal, job.data, job.id ?? null, (signal) =>
+        shardQueue(shard)
+          .add('register', { kind: 'register', signal }, SHARD_JOB_OPTIONS)
+          .then(() => undefined),
+      );
       return { id: stored.signal.id, shard, duplicate: stored.duplicate };
     },
     { connection: opts.connection, prefix: opts.prefix, concurrency: opts.concurrency },
@@ -71,15 +82,23 @@ export function createIntakeWorkers(opts: IntakeOptions): { workers: Worker[]; c
 
   const ops = new Worker(
     QUEUE_NAMES.signalOps,
-    async (job) => {
+    async (job, token) => {
       const checked = validateOperation(job.data);
       if (!checked.ok) {
         await recordRejectedOperation(opts.pool, job.data, checked.id, checked.errors, job.id ?? null);
         throw new UnrecoverableError(`rejected operation: ${checked.errors.join('; ')}`);
       }
       const signal = await findAccepted(opts.pool, checked.op.id);
+      if (signal === null && Date.now() - job.timestamp < opts.opWaitMs) {
+        // Upstream may send an operation right behind its signal, before the intake has
+        // stored it: wait (a delayed retry, not counted as an attempt) before calling it unknown.
+        await job.moveToDelayed(Date.now() + OP_RETRY_MS, token);
+        throw new DelayedError();
+      }
       if (signal === null) {
-        const errors = [`unknown signal ${checked.op.id}`];
+        const errors = [
+          `unknown signal ${checked.op.id} (not accepted within ${opts.opWaitMs} ms of the operation)`,
+        ];
         await recordRejectedOperation(opts.pool, job.data, checked.op.id, errors, job.id ?? null);
         throw new UnrecoverableError(`rejected operation: ${errors[0]}`);
       }

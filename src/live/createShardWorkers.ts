@@ -25,6 +25,8 @@ export interface ShardJobResult {
   openSignals?: number;
   closed?: number;
   lateTicks?: number;
+  /** Malformed ticks in the job, skipped and counted (a producer bug). */
+  poisonTicks?: number;
   duplicates?: number;
 }
 
@@ -125,7 +127,11 @@ export async function createShardWorkers(
           continue;
         }
         runtime.appliedJob = jobId;
+        if (delta.poisonTicks > 0) {
+          log.warn({ jobId, poisonTicks: delta.poisonTicks }, 'malformed ticks skipped (a producer bug)');
+        }
         return {
+          poisonTicks: delta.poisonTicks,
           openSignals: runtime.openCount,
           closed: delta.del.size,
           lateTicks: delta.lateTicks,

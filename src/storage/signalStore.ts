@@ -42,8 +42,26 @@ export async function recordAccepted(
   signal: NormalizedSignal,
   payload: unknown,
   jobId: string | null,
+  /**
+   * Runs inside the transaction, before COMMIT, with the signal as stored: whoever can read
+   * the row afterwards (the signal-ops worker) finds this already done.
+   */
+  beforeCommit: (stored: NormalizedSignal) => Promise<void> = async () => {},
 ): Promise<{ signal: NormalizedSignal; inserted: boolean; duplicate: boolean }> {
   return inTransaction(pool, async (client) => {
+    const result = await storeAccepted(client, signal, payload, jobId);
+    await beforeCommit(result.signal);
+    return result;
+  });
+}
+
+async function storeAccepted(
+  client: pg.PoolClient,
+  signal: NormalizedSignal,
+  payload: unknown,
+  jobId: string | null,
+): Promise<{ signal: NormalizedSignal; inserted: boolean; duplicate: boolean }> {
+  {
     const inserted = await client.query(
       `INSERT INTO signals (id, status, tenant, symbol, side, strategy, model, model_version, timeframe,
                             confidence, created_at, payload, normalized, job_id)
@@ -97,7 +115,7 @@ export async function recordAccepted(
       );
     }
     return { signal: existing.normalized, inserted: false, duplicate };
-  });
+  }
 }
 
 /** Stores a rejected payload with every reason, and its `rejected` audit row. */

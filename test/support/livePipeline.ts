@@ -90,6 +90,8 @@ export async function startInProcessWorkers(
     shards: cfg.shards,
     concurrency: options.intakeConcurrency ?? 8,
     log,
+    // An operation may arrive before its signal is accepted; tests need not wait 30 s to see one rejected.
+    opWaitMs: 3000,
   });
   const ticks = await createShardWorkers({
     connection,
