@@ -1,8 +1,10 @@
 /**
- * The worker process (Procfile `worker`): intake workers (track-signal, signal-ops) and the
- * tick workers of the shards it serves (WORKER_SHARDS, default all). Run any number of them.
+ * The worker process (Procfile `worker`): intake workers (track-signal, signal-ops), the
+ * tick workers of the shards it serves (WORKER_SHARDS, default all) and the analyzer worker.
+ * Run any number of them.
  */
 import { loadConfig, parseShardList, requireSettings, retentionOf } from '../src/config.ts';
+import { createAnalyzeWorker } from '../src/analyzer/analyzeWorker.ts';
 import { createIntakeWorkers } from '../src/live/createIntakeWorkers.ts';
 import { createShardWorkers } from '../src/live/createShardWorkers.ts';
 import { createLogger, createPool, createRedis, onShutdown } from '../src/live/startProcess.ts';
@@ -37,10 +39,18 @@ const ticks = await createShardWorkers({
   log,
   now: Date.now,
 });
+const analyze = createAnalyzeWorker({
+  connection,
+  prefix: config.QUEUE_PREFIX,
+  pool,
+  log: log.child({ queue: 'analyze' }),
+  analyzer: { sizing: { sizing: config.ANALYZE_SIZING, riskFraction: config.ANALYZE_RISK_FRACTION } },
+});
+analyze.on('error', (err) => log.error({ err }, 'analyze worker error'));
 log.info({ shards, pid: process.pid }, 'worker started');
 
 onShutdown(log, async () => {
-  await Promise.all([intake.close(), ticks.close()]);
+  await Promise.all([intake.close(), ticks.close(), analyze.close()]);
   await pool.end();
   redis.disconnect();
   connection.disconnect();

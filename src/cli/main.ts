@@ -23,6 +23,10 @@ const commands: Record<string, { run: () => Promise<Command>; usage: string }> =
     run: async () => (await import('./exportCommand.ts')).exportCommand,
     usage: 'outcome-tracker export [--out FILE]   (REDIS_URL, DATABASE_URL)',
   },
+  analyze: {
+    run: async () => (await import('./analyzeCommand.ts')).analyzeCommand,
+    usage: 'outcome-tracker analyze [--window W] [--group G] [--at ISO-TIME] [--tenant T]   (DATABASE_URL)',
+  },
   metrics: {
     run: async () => (await import('./metricsCommand.ts')).metricsCommand,
     usage: 'outcome-tracker metrics [--input FILE]   (JSON on stdin by default)',

@@ -3,6 +3,8 @@ import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
 import { avgR, expectancy, profitFactor, winRate } from '../metrics/tradeMetrics.ts';
 import type { MetricValue } from '../metrics/metricValue.ts';
 import type { TradeRecord } from '../metrics/tradeRecord.ts';
+import type { AnalyzeSummary } from '../analyzer/createAnalyzer.ts';
+import { queryInsights } from '../analyzer/queryInsights.ts';
 
 interface OutcomeRow {
   signal_id: string;
@@ -149,4 +151,45 @@ function table(header: string[], rows: string[][]): void {
     '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   process.stdout.write(`${line(header)}\n  ${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
+}
+
+/** The analyzer's stored view: per model version over all time, then its insights. */
+export async function printAnalysis(pool: pg.Pool, summary: AnalyzeSummary): Promise<void> {
+  const out = (line = ''): void => void process.stdout.write(`${line}\n`);
+  out(
+    `Analyzed ${summary.outcomes} outcomes in ${summary.timings.totalMs} ms: ${summary.metricsRows} performance_metrics rows, ` +
+      `${summary.insights.raised} insights raised.`,
+  );
+  const rows = (
+    await pool.query<{ group_key: string; metrics: Record<string, number | null> }>(
+      // The latest window end per model (shortly after midnight the day that just ended is
+      // recomputed too, beside today's).
+      `SELECT DISTINCT ON (group_key) group_key, metrics FROM performance_metrics
+        WHERE window_name = 'all' AND group_kind = 'model' AND tenant = 'default'
+        ORDER BY group_key, window_end DESC`,
+    )
+  ).rows;
+  const num = (x: number | null | undefined, f: (v: number) => string): string =>
+    x === null || x === undefined ? 'n/a' : f(x);
+  table(
+    ['model', 'trades', 'win rate', 'profit factor', 'sharpe (daily)', 'max drawdown', 'brier'],
+    rows.map((r) => [
+      (JSON.parse(r.group_key) as string[]).join(' '),
+      String(r.metrics.trades ?? 0),
+      num(r.metrics.winRate, pct),
+      num(r.metrics.profitFactor, (v) => v.toFixed(2)),
+      num(r.metrics.sharpe, (v) => v.toFixed(2)),
+      num(r.metrics.maxDrawdown, pct),
+      num(r.metrics.brierScore, (v) => v.toFixed(3)),
+    ]),
+  );
+  const insights = await queryInsights(pool, { tenant: 'default', window: 'all', limit: 6 });
+  out();
+  out(
+    insights.length === 0
+      ? 'No insights: nothing significant in this sample.'
+      : 'Insights (performance_insights):',
+  );
+  for (const i of insights)
+    out(`  [${i.severity}] ${i.rule} (${i.groupKind} ${i.groupKey}): ${i.recommendation}`);
 }

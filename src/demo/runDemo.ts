@@ -19,7 +19,9 @@ import { replay } from '../replay/replay.ts';
 import { migrate } from '../storage/migrate.ts';
 import { readTicks } from '../ticks/readTicks.ts';
 import { generateSignals, spreadAnchors } from './generateSignals.ts';
-import { printReport } from './printReport.ts';
+import { printAnalysis, printReport } from './printReport.ts';
+import { createAnalyzer } from '../analyzer/createAnalyzer.ts';
+import { pino } from 'pino';
 
 const FILES = [
   'data/lean_usequity_IBM_trades_2013-10-07_11.csv.gz',
@@ -31,7 +33,7 @@ const env = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
 const say = (s: string): void => void process.stdout.write(`\n${s}\n`);
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-say('1/6 migrations');
+say('1/7 migrations');
 await migrate({ databaseUrl: env.DATABASE_URL, log: quiet });
 
 const port = await freePort();
@@ -73,7 +75,7 @@ const stopAll = async (): Promise<void> => {
 };
 process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
 
-say('2/6 processes (Procfile): two workers sharing the shards, flusher, scheduler, web');
+say('2/7 processes (Procfile): two workers sharing the shards, flusher, scheduler, web');
 start('worker-a', 'workers/worker.ts', { WORKER_SHARDS: '0-1' });
 start('worker-b', 'workers/worker.ts', { WORKER_SHARDS: '2-3' });
 start('flusher', 'workers/flusher.ts');
@@ -134,7 +136,7 @@ try {
   );
   await drained(connection, prefix);
 
-  say(`4/6 feeding ${ticksByFile.reduce((n, t) => n + t.length, 0)} real trades through the shard queues`);
+  say(`4/7 feeding ${ticksByFile.reduce((n, t) => n + t.length, 0)} real trades through the shard queues`);
   const publisher = createTickPublisher({
     connection,
     prefix,
@@ -156,7 +158,7 @@ try {
   const liveSeconds = (Date.now() - t0) / 1000;
   await publisher.close();
 
-  say('5/6 waiting for the flusher to write every closed outcome to PostgreSQL');
+  say('5/7 waiting for the flusher to write every closed outcome to PostgreSQL');
   const expected = (await replay({ signals: [...early, ...bad, ...late], ticks: ticksByFile.flat() })).lines;
   const closedExpected = expected.filter((l) => l.state === 'closed').length;
   // Until every expected outcome is there, or nothing is left anywhere to flush (then the
@@ -172,13 +174,17 @@ try {
     return idleChecks >= 10;
   }, 120_000);
 
-  say('6/6 report (read back from PostgreSQL)');
+  say('6/7 report (read back from PostgreSQL)');
   await printReport({
     pool,
     expected: expected as OutcomeLine[],
     liveSeconds,
     webUrl: `http://127.0.0.1:${port}`,
   });
+
+  say('7/7 analyzer: metrics and insights per model over all time (what the scheduler runs on ANALYZE_CRON)');
+  const analyzer = createAnalyzer({ pool, log: pino({ level: 'silent' }), now: Date.now });
+  await printAnalysis(pool, await analyzer.analyze({ window: 'all' }));
   await intake.close();
   await pool.end();
   connection.disconnect();
