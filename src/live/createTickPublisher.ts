@@ -22,12 +22,16 @@ export function createTickPublisher(opts: {
   prefix: string;
   shards: number;
   batchSize: number;
+  /** Connection errors of the queues (a failed publish also rejects its promise). */
+  onError?: (err: Error) => void;
 }): TickPublisher {
   const queues = new Map<number, Queue<ShardJobData>>();
   const queue = (n: number): Queue<ShardJobData> => {
     let q = queues.get(n);
     if (q === undefined) {
       q = new Queue<ShardJobData>(shardQueueName(n), { connection: opts.connection, prefix: opts.prefix });
+      // Without a listener BullMQ prints every connection error; publish() rejects on its own.
+      q.on('error', (err) => opts.onError?.(err));
       queues.set(n, q);
     }
     return q;
