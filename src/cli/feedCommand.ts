@@ -38,6 +38,7 @@ export async function feedCommand(args: string[], io: CliIo): Promise<number> {
     prefix: config.QUEUE_PREFIX,
     shards: config.SHARDS,
     batchSize: config.TICK_BATCH_SIZE,
+    onError: (err) => log.warn({ err }, 'queue connection error'),
   });
   const stats = newStats();
   const source = values.candles ? readCandles(values.ticks, stats) : readTicks(values.ticks, stats);

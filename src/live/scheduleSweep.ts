@@ -39,6 +39,8 @@ export async function enqueueSweep(opts: {
   shards: number;
   graceMs: number;
   now: () => number;
+  /** Connection errors of the shard queues (a failed add also rejects). */
+  onError?: (err: Error) => void;
 }): Promise<number | null> {
   const clock = await marketClock(opts.redis, opts.prefix, opts.shards, opts.now());
   if (clock === null) return null;
@@ -48,6 +50,7 @@ export async function enqueueSweep(opts: {
         connection: opts.connection,
         prefix: opts.prefix,
       });
+      queue.on('error', (err) => opts.onError?.(err));
       try {
         await queue.add('sweep', { kind: 'sweep', clock, graceMs: opts.graceMs }, SHARD_JOB_OPTIONS);
       } finally {
@@ -62,9 +65,11 @@ export async function enqueueSweep(opts: {
 export function scheduleSweep(
   opts: Parameters<typeof enqueueSweep>[0] & { cron: string; log: Logger },
 ): () => void {
+  const onError = (err: Error): void =>
+    opts.log.warn({ err }, 'shard queue error while enqueueing the sweep');
   const task = cron.schedule(opts.cron, async () => {
     try {
-      const clock = await enqueueSweep(opts);
+      const clock = await enqueueSweep({ onError, ...opts });
       opts.log.debug({ clock }, 'stale sweep enqueued');
     } catch (err) {
       opts.log.warn({ err }, 'stale sweep could not be enqueued');
