@@ -1,3 +1,4 @@
+import { inTransaction } from '../storage/inTransaction.ts';
 /**
  * The analyzer: loads outcomes, computes metrics and insights (pure, computeAnalysis.ts) and
  * stores them in one transaction. Used by the analyze worker, the CLI and the benchmark.
@@ -123,22 +124,10 @@ export function createAnalyzer(options: CreateAnalyzerOptions): Analyzer {
       const computed = performance.now();
 
       const computedAt = new Date(now());
-      const client = await pool.connect();
-      let metricsRows: number;
-      let stored: { raised: number; refreshed: number };
-      let failed: Error | undefined;
-      try {
-        await client.query('BEGIN');
-        metricsRows = await storeMetrics(client, metrics, computedAt);
-        stored = await storeInsights(client, insights, computedAt);
-        await client.query('COMMIT');
-      } catch (err) {
-        failed = err instanceof Error ? err : new Error(String(err));
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
-      } finally {
-        client.release(failed);
-      }
+      const { metricsRows, stored } = await inTransaction(pool, async (client) => ({
+        metricsRows: await storeMetrics(client, metrics, computedAt),
+        stored: await storeInsights(client, insights, computedAt),
+      }));
       const done = performance.now();
 
       const bySeverity: Record<string, number> = {};

@@ -1,3 +1,4 @@
+import { inTransaction } from '../storage/inTransaction.ts';
 /**
  * Reads closed outcomes from signal_outcomes into {@link OutcomeColumns}: only the columns the
  * analyzer needs, the legs reduced in SQL to three small facts (highest TP filled, whether the
@@ -46,33 +47,26 @@ const SELECT_OUTCOMES = `
  */
 export async function loadOutcomes(pool: pg.Pool, options: LoadOutcomesOptions): Promise<OutcomeColumns> {
   const batchSize = options.batchSize ?? 50_000;
-  const client = await pool.connect();
-  let failed: Error | undefined;
-  try {
-    // One snapshot for the whole read, so that outcomes landing meanwhile cannot appear halfway.
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await client.query(`DECLARE analyzer_outcomes NO SCROLL CURSOR FOR ${SELECT_OUTCOMES}`, [
-      new Date(options.end).toISOString(),
-      options.since === undefined ? null : new Date(options.since).toISOString(),
-      options.tenant ?? null,
-    ]);
-    const builder = new OutcomeColumnsBuilder(batchSize);
-    for (;;) {
-      const { rows } = await client.query<OutcomeRow>({
-        text: `FETCH FORWARD ${batchSize} FROM analyzer_outcomes`,
-        rowMode: 'array',
-      });
-      for (const row of rows) builder.push(row);
-      if (rows.length < batchSize) break;
-    }
-    await client.query('COMMIT');
-    return builder.finish();
-  } catch (err) {
-    failed = err instanceof Error ? err : new Error(String(err));
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    // A connection that failed mid-transaction is discarded rather than reused.
-    client.release(failed);
-  }
+  // One snapshot for the whole read, so that outcomes landing meanwhile cannot appear halfway.
+  return inTransaction(
+    pool,
+    async (client) => {
+      await client.query(`DECLARE analyzer_outcomes NO SCROLL CURSOR FOR ${SELECT_OUTCOMES}`, [
+        new Date(options.end).toISOString(),
+        options.since === undefined ? null : new Date(options.since).toISOString(),
+        options.tenant ?? null,
+      ]);
+      const builder = new OutcomeColumnsBuilder(batchSize);
+      for (;;) {
+        const { rows } = await client.query<OutcomeRow>({
+          text: `FETCH FORWARD ${batchSize} FROM analyzer_outcomes`,
+          rowMode: 'array',
+        });
+        for (const row of rows) builder.push(row);
+        if (rows.length < batchSize) break;
+      }
+      return builder.finish();
+    },
+    'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+  );
 }

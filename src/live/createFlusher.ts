@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { writeOutboxBatch, type AuditEntry, type ClosedOutcome } from '../storage/outcomeStore.ts';
-import { inTransaction } from '../storage/signalStore.ts';
+import { inTransaction } from '../storage/inTransaction.ts';
 import { backoffMs, isRetryablePgError, type BackoffOptions } from '../storage/retryablePg.ts';
 import { ShardKeys, shardQueueName } from './keys.ts';
 import type { OutboxEntry } from './messages.ts';

@@ -1,36 +1,9 @@
 import type pg from 'pg';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
-import { isRetryablePgError } from './retryablePg.ts';
+import { inTransaction } from './inTransaction.ts';
 
-/** Anything that runs a query: a Pool or a checked-out client (inside a transaction). */
-export type Queryable = Pick<pg.Pool, 'query'>;
-
-/**
- * Runs `fn` in one transaction on a client of `pool`. The client listens for errors while it
- * is out of the pool (a connection that dies between two statements would otherwise emit an
- * unhandled 'error' and end the process), and a client that failed is destroyed, not reused.
- */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  const onError = (err: Error): void => {
-    broken = err;
-  };
-  client.on('error', onError);
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    if (isRetryablePgError(err)) broken ??= err as Error;
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.off('error', onError);
-    client.release(broken);
-  }
-}
+export type { Queryable } from './inTransaction.ts';
+import type { Queryable } from './inTransaction.ts';
 
 /**
  * Stores an accepted signal and its `accepted` audit row, once per id. Returns the signal as
