@@ -13,6 +13,7 @@ export type Report = (figure: Figure) => void;
 
 const groups: Record<string, () => Promise<{ run: (report: Report, args: string[]) => Promise<void> }>> = {
   engine: () => import('./engine.ts'),
+  pipeline: () => import('./pipeline.ts'),
   analyzer: () => import('./analyzer.ts'),
 };
 
