@@ -47,6 +47,12 @@ export class ShardRuntime {
   appliedJob: string | null = null;
   private readonly engine: Engine;
   private readonly recent = new Map<string, Tick[]>();
+  /**
+   * Symbols whose recent ticks are in Redis but not (yet) in memory: a restored shard loads a
+   * symbol's buffer only when a late registration needs it (`needsRecent`), so taking a shard
+   * over does not read millions of buffered ticks.
+   */
+  private readonly recentInRedis = new Set<string>();
   /** Latest tick time that fell out of each symbol's buffer (for reporting a catch-up gap). */
   private readonly dropped = new Map<string, number>();
   private delta: ShardDelta = emptyDelta();
@@ -74,6 +80,8 @@ export class ShardRuntime {
     rt.appliedJob = appliedJob;
     for (const [symbol, clock] of books) rt.engine.book(symbol).importClock(clock);
     for (const r of records) rt.engine.addAt(r.context, r.sync);
+    for (const [symbol, clock] of books)
+      if (clock.seq > 0 && !recent.has(symbol)) rt.recentInRedis.add(symbol);
     for (const [symbol, ticks] of recent) rt.recent.set(symbol, ticks);
     rt.delta = emptyDelta();
     return rt;
@@ -107,6 +115,21 @@ export class ShardRuntime {
     return this.delta;
   }
 
+  /**
+   * The symbol whose recent ticks must be loaded from Redis before `data` can be applied (a
+   * registration that may need catching up on a restored shard), or null.
+   */
+  needsRecent(data: ShardJobData): string | null {
+    if (data.kind !== 'register' || !this.recentInRedis.has(data.signal.symbol)) return null;
+    return this.engine.book(data.signal.symbol).lastTs >= data.signal.createdAt ? data.signal.symbol : null;
+  }
+
+  /** Installs a symbol's recent ticks as read from Redis (everything committed so far). */
+  setRecent(symbol: string, ticks: Tick[]): void {
+    this.recent.set(symbol, ticks);
+    this.recentInRedis.delete(symbol);
+  }
+
   /** Every open signal with every tick folded in (for export). */
   *openSignals(): IterableIterator<SignalContext> {
     for (const book of this.engine.symbolBooks())
@@ -126,7 +149,7 @@ export class ShardRuntime {
     let added = this.delta.recent.get(tick.symbol);
     if (added === undefined) this.delta.recent.set(tick.symbol, (added = []));
     added.push(tick);
-    if (this.bufferSize === 0) return;
+    if (this.bufferSize === 0 || this.recentInRedis.has(tick.symbol)) return; // Redis has them
     let buffer = this.recent.get(tick.symbol);
     if (buffer === undefined) this.recent.set(tick.symbol, (buffer = []));
     buffer.push(tick);

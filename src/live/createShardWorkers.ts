@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ShardKeys, shardQueueName } from './keys.ts';
 import type { ShardJobData } from './messages.ts';
-import { commitShard, loadShard, lookupIds } from './shardStore.ts';
+import { commitShard, loadRecent, loadShard, lookupIds } from './shardStore.ts';
 import type { ShardRuntime } from './ShardRuntime.ts';
 
 export interface ShardWorkersOptions {
@@ -88,6 +88,8 @@ export async function createShardWorkers(
           return { skipped: 'already applied' };
         }
         const known = await lookupIds(opts.redis, keys, idsOf(job.data));
+        const symbol = runtime.needsRecent(job.data);
+        if (symbol !== null) runtime.setRecent(symbol, await loadRecent(opts.redis, keys, symbol));
         let delta;
         try {
           delta = runtime.apply(jobId, job.data, known);

@@ -114,7 +114,13 @@ export async function lookupIds(redis: Redis, keys: ShardKeys, ids: string[]): P
   return known;
 }
 
-/** Rebuilds a shard's runtime from Redis: progress marker, index clocks, open signals, recent ticks. */
+/** A symbol's recent ticks as committed in Redis. */
+export async function loadRecent(redis: Redis, keys: ShardKeys, symbol: string): Promise<Tick[]> {
+  const items = await redis.lrange(keys.recent(symbol), 0, -1);
+  return items.map((x) => fromWire(JSON.parse(x) as WireTick));
+}
+
+/** Rebuilds a shard's runtime from Redis: progress marker, index clocks, open signals (recent ticks later, on demand). */
 export async function loadShard(redis: Redis, keys: ShardKeys, bufferSize: number): Promise<ShardRuntime> {
   const progress = await redis.get(keys.progress);
   const books = new Map<string, BookClock>();
@@ -127,20 +133,6 @@ export async function loadShard(redis: Redis, keys: ShardKeys, bufferSize: numbe
     for (let i = 1; i < flat.length; i += 2) records.push(JSON.parse(flat[i]!) as CheckpointRecord);
     cursor = next;
   } while (cursor !== '0');
-  const recent = new Map<string, Tick[]>();
-  if (bufferSize > 0) {
-    const symbols = [...books.keys()];
-    const pipeline = redis.pipeline();
-    for (const s of symbols) pipeline.lrange(keys.recent(s), 0, -1);
-    const lists = (await pipeline.exec()) ?? [];
-    symbols.forEach((s, i) => {
-      const [err, items] = lists[i]!;
-      if (err) throw err;
-      recent.set(
-        s,
-        (items as string[]).map((x) => fromWire(JSON.parse(x) as WireTick)),
-      );
-    });
-  }
-  return ShardRuntime.restore(bufferSize, progress, books, records, recent);
+  // Recent ticks stay in Redis until a late registration needs them (loadRecent).
+  return ShardRuntime.restore(bufferSize, progress, books, records, new Map());
 }
