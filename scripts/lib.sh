@@ -21,7 +21,7 @@ ensure_node_modules() {
     # rather than leave a fresh machine with nothing.
     grep -m 5 '^npm error' "$log" >&2 || tail -n 20 "$log" >&2
     rm -f "$log"
-    say "npm ci failed (above); installing with npm install --no-save instead. Fix: npm install --package-lock-only"
+    say "npm ci failed (above: the registry lacks some platform packages the lock file names); installing from the same lock file with npm install --no-save"
     npm install --no-save --no-audit --no-fund
   else
     say "installing npm packages (npm install)"

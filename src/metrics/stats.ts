@@ -50,15 +50,56 @@ export function sampleStd(xs: readonly number[]): number {
 export function percentile(xs: readonly number[], p: number): number {
   if (xs.length === 0) return Number.NaN;
   if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile must be within [0, 100], got ${p}`);
-  const sorted = [...xs].sort((a, b) => a - b);
+  // The two order statistics around the virtual index, found by selection in O(n) rather
+  // than by sorting (O(n log n)): the analyzer takes medians and p90s of every group.
+  const values = Float64Array.from(xs);
   // numpy computes the fraction first, then scales it: same order, same rounding.
-  const index = (p / 100) * (sorted.length - 1);
+  const index = (p / 100) * (values.length - 1);
   const lo = Math.floor(index);
   const t = index - lo;
-  const a = sorted[lo] as number;
-  const b = sorted[Math.min(lo + 1, sorted.length - 1)] as number;
+  const a = selectKth(values, lo);
+  // After selection everything right of `lo` is >= a: the next order statistic is their minimum.
+  let b = a;
+  if (lo + 1 < values.length) {
+    b = Infinity;
+    for (let i = lo + 1; i < values.length; i++) if (values[i]! < b) b = values[i]!;
+  }
   const diff = b - a;
   return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+}
+
+/**
+ * The k-th smallest value (0-based) of `v`, rearranging `v` so that smaller values sit left
+ * of k and larger ones right of it (Hoare's quickselect, median-of-three pivots).
+ */
+function selectKth(v: Float64Array, k: number): number {
+  let left = 0;
+  let right = v.length - 1;
+  while (right > left) {
+    const mid = (left + right) >> 1;
+    // Median of three as the pivot, so sorted or constant input stays linear.
+    const x = v[left]!;
+    const y = v[mid]!;
+    const z = v[right]!;
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = left;
+    let j = right;
+    while (i <= j) {
+      while (v[i]! < pivot) i++;
+      while (v[j]! > pivot) j--;
+      if (i <= j) {
+        const tmp = v[i]!;
+        v[i] = v[j]!;
+        v[j] = tmp;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) right = j;
+    else if (k >= i) left = i;
+    else return v[k]!;
+  }
+  return v[k]!;
 }
 
 /** Median of `xs` (the 50th percentile); NaN when empty. */
