@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { farSignal } from './farSignal.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NormalizedSignal, SignalContext } from '../machines/signalContext.ts';
+import type { SignalContext } from '../machines/signalContext.ts';
 import { sendToSignal, startSignal } from '../machines/signalMachine.ts';
 import type { Tick } from '../machines/types.ts';
 import { generateSignals, seededRandom, spreadAnchors } from '../src/demo/generateSignals.ts';
@@ -18,43 +19,11 @@ function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-/** An open long or short with a stop and TPs far from the price (few trigger), some trailing. */
-function farSignal(i: number, rnd: () => number): NormalizedSignal {
-  const side = i % 2 === 0 ? 'long' : 'short';
-  const dir = side === 'long' ? 1 : -1;
-  // One in a thousand sits inside the walk's ±2 % band, so a few do trigger while timing.
-  const near = i % 1000 === 7 ? 0.05 : 1;
-  const away = (k: number): number => Number((P0 * (1 + dir * k * near)).toFixed(4));
-  const s: NormalizedSignal = {
-    v: 1,
-    id: `b${i}`,
-    symbol: SYMBOL,
-    side,
-    createdAt: 0,
-    entry: { type: 'market' },
-    takeProfits: [
-      { price: away(0.05 + 0.2 * rnd()), fraction: 0.5 },
-      { price: away(0.3 + 0.2 * rnd()), fraction: 0.5 },
-    ],
-    stopLoss: { price: away(-(0.05 + 0.4 * rnd())) },
-    breakevenOffsetBps: 0,
-    toleranceBps: 0,
-    confirmMs: 0,
-    trigger: 'last',
-    stopFill: 'trigger',
-    feeBps: 1,
-    tenant: 'default',
-  };
-  // A tenth trail at 5–45 % from their peak: they stay in the trailing groups.
-  if (i % 10 === 3) s.trailing = { distanceBps: 500 + 4000 * rnd(), activation: 'fill' };
-  return s;
-}
-
 /** A book holding `n` open signals, all filled by one first tick at P0. */
 function openBook(n: number, seed: number): SymbolBook {
   const rnd = seededRandom(seed);
   const book = new SymbolBook(SYMBOL);
-  for (let i = 0; i < n; i++) book.add(startSignal(farSignal(i, rnd)));
+  for (let i = 0; i < n; i++) book.add(startSignal(farSignal(`b${i}`, i, SYMBOL, P0, 0, rnd)));
   book.applyTick({ symbol: SYMBOL, ts: 1, price: P0 });
   if (book.openCount !== n) throw new Error(`expected ${n} open, have ${book.openCount}`);
   return book;
@@ -155,7 +124,7 @@ function eventBench(report: Report): void {
   report({ name: 'engine.events_bench_ticks', value: ticks, unit: 'ticks' });
 
   // The same machine, bare: one transition per TICK that moves an open signal's excursions.
-  let ctx: SignalContext = startSignal({ ...farSignal(0, seededRandom(1)), id: 'bare' });
+  let ctx: SignalContext = startSignal(farSignal('bare', 0, SYMBOL, P0, 0, seededRandom(1)));
   ctx = sendToSignal(ctx, { type: 'TICK', ts: 1, price: P0 });
   const m = 500_000;
   const t1 = process.hrtime.bigint();

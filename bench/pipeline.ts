@@ -31,6 +31,7 @@
  * Keys live under a prefix of their own and are removed afterwards; PostgreSQL figures use a
  * scratch database (created and dropped) when the role may create one.
  */
+import { farSignal } from './farSignal.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +45,7 @@ import { createTickPublisher, type TickPublisher } from '../src/live/createTickP
 import { QUEUE_NAMES, ShardKeys, shardOf, shardQueueName } from '../src/live/keys.ts';
 import { toWire, type OutboxEntry, type ShardJobData } from '../src/live/messages.ts';
 import { commitShard, loadShard } from '../src/live/shardStore.ts';
-import { ShardRuntime, type ShardDelta } from '../src/live/ShardRuntime.ts';
+import { emptyDelta, ShardRuntime, type ShardDelta } from '../src/live/ShardRuntime.ts';
 import { migrate } from '../src/storage/migrate.ts';
 import { readTicks } from '../src/ticks/readTicks.ts';
 import { validateSignal } from '../src/validation/validateSignal.ts';
@@ -171,47 +172,6 @@ async function loadStreams(): Promise<TickStreams> {
   return new TickStreams(Float64Array.from(prices), t0, 17);
 }
 
-/**
- * An open long or short with a stop and TPs beyond the IBM path's range (its prices stay
- * within 4.4 % of any starting point), some trailing, one in a thousand inside it (as in
- * bench/engine.ts).
- */
-function farSignal(
-  id: string,
-  i: number,
-  symbol: string,
-  p0: number,
-  createdAt: number,
-  rnd: () => number,
-): NormalizedSignal {
-  const side = i % 2 === 0 ? 'long' : 'short';
-  const dir = side === 'long' ? 1 : -1;
-  const near = i % 1000 === 7 ? 0.05 : 1;
-  const away = (k: number): number => Math.round(p0 * (1 + dir * k * near) * 1e4) / 1e4;
-  const s: NormalizedSignal = {
-    v: 1,
-    id,
-    symbol,
-    side,
-    createdAt,
-    entry: { type: 'market' },
-    takeProfits: [
-      { price: away(0.05 + 0.2 * rnd()), fraction: 0.5 },
-      { price: away(0.3 + 0.2 * rnd()), fraction: 0.5 },
-    ],
-    stopLoss: { price: away(-(0.05 + 0.4 * rnd())) },
-    breakevenOffsetBps: 0,
-    toleranceBps: 0,
-    confirmMs: 0,
-    trigger: 'last',
-    stopFill: 'trigger',
-    feeBps: 1,
-    tenant: 'default',
-  };
-  if (i % 10 === 3) s.trailing = { distanceBps: 500 + 4000 * rnd(), activation: 'fill' };
-  return s;
-}
-
 function farSignals(streams: TickStreams, count: number, tag: string): NormalizedSignal[] {
   const rnd = seededRandom(5);
   const out: NormalizedSignal[] = [];
@@ -224,21 +184,6 @@ function farSignals(streams: TickStreams, count: number, tag: string): Normalize
 
 // ---------------------------------------------------------------------------------------------
 // Filling Redis through the real code: ShardRuntime computes, commitShard writes.
-
-function emptyDelta(): ShardDelta {
-  return {
-    set: new Map(),
-    del: new Set(),
-    ids: new Map(),
-    books: new Map(),
-    recent: new Map(),
-    outbox: new Map(),
-    lastTickTs: null,
-    lateTicks: 0,
-    poisonTicks: 0,
-    duplicates: 0,
-  };
-}
 
 /** Folds a later job's delta into `into`, as committing both in order would leave Redis. */
 function mergeDelta(into: ShardDelta, d: ShardDelta, bufferSize: number): void {

@@ -260,7 +260,8 @@ function isWellFormed(t: Tick): boolean {
   );
 }
 
-function emptyDelta(): ShardDelta {
+/** A delta with nothing in it. */
+export function emptyDelta(): ShardDelta {
   return {
     set: new Map(),
     del: new Set(),
