@@ -111,11 +111,6 @@ export class SymbolBook {
     return slot;
   }
 
-  /** The tick number of the signal's last event (for its checkpoint). */
-  syncOf(slot: number): number {
-    return this.syncSeq[slot]!;
-  }
-
   /** This book's clock and extrema, for a checkpoint. */
   exportClock(): BookClock {
     return {
