@@ -125,7 +125,7 @@ try {
   ];
 
   say(
-    `3/6 submitting ${signals.length} signals and ${bad.length} bad payloads through "${QUEUE_NAMES.trackSignal}"`,
+    `3/7 submitting ${signals.length} signals and ${bad.length} bad payloads through "${QUEUE_NAMES.trackSignal}"`,
   );
   const intake = new Queue(QUEUE_NAMES.trackSignal, { connection, prefix });
   // A third arrive after the ticks of their time have gone by: caught up from the recent-tick buffer.
