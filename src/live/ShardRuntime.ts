@@ -5,6 +5,7 @@ import { sweepDue } from '../../machines/sweep.ts';
 import type { Operation, Tick } from '../../machines/types.ts';
 import { Engine } from '../engine/Engine.ts';
 import { SymbolBook, type BookClock } from '../engine/SymbolBook.ts';
+import { TickRing } from './TickRing.ts';
 import {
   fromWire,
   outboxKey,
@@ -46,15 +47,13 @@ export type KnownIds = Map<string, 'open' | 'closed'>;
 export class ShardRuntime {
   appliedJob: string | null = null;
   private readonly engine: Engine;
-  private readonly recent = new Map<string, Tick[]>();
+  private readonly recent = new Map<string, TickRing>();
   /**
    * Symbols whose recent ticks are in Redis but not (yet) in memory: a restored shard loads a
    * symbol's buffer only when a late registration needs it (`needsRecent`), so taking a shard
    * over does not read millions of buffered ticks.
    */
   private readonly recentInRedis = new Set<string>();
-  /** Latest tick time that fell out of each symbol's buffer (for reporting a catch-up gap). */
-  private readonly dropped = new Map<string, number>();
   private delta: ShardDelta = emptyDelta();
   private jobId = '';
 
@@ -82,7 +81,7 @@ export class ShardRuntime {
     for (const r of records) rt.engine.addAt(r.context, r.sync);
     for (const [symbol, clock] of books)
       if (clock.seq > 0 && !recent.has(symbol)) rt.recentInRedis.add(symbol);
-    for (const [symbol, ticks] of recent) rt.recent.set(symbol, ticks);
+    for (const [symbol, ticks] of recent) rt.recent.set(symbol, TickRing.of(ticks, bufferSize));
     rt.delta = emptyDelta();
     return rt;
   }
@@ -126,7 +125,7 @@ export class ShardRuntime {
 
   /** Installs a symbol's recent ticks as read from Redis (everything committed so far). */
   setRecent(symbol: string, ticks: Tick[]): void {
-    this.recent.set(symbol, ticks);
+    this.recent.set(symbol, TickRing.of(ticks, this.bufferSize));
     this.recentInRedis.delete(symbol);
   }
 
@@ -150,14 +149,9 @@ export class ShardRuntime {
     if (added === undefined) this.delta.recent.set(tick.symbol, (added = []));
     added.push(tick);
     if (this.bufferSize === 0 || this.recentInRedis.has(tick.symbol)) return; // Redis has them
-    let buffer = this.recent.get(tick.symbol);
-    if (buffer === undefined) this.recent.set(tick.symbol, (buffer = []));
-    buffer.push(tick);
-    if (buffer.length > this.bufferSize * 2) {
-      const cut = buffer.length - this.bufferSize;
-      this.dropped.set(tick.symbol, buffer[cut - 1]!.ts);
-      buffer.splice(0, cut);
-    }
+    let ring = this.recent.get(tick.symbol);
+    if (ring === undefined) this.recent.set(tick.symbol, (ring = new TickRing(this.bufferSize)));
+    ring.push(tick);
   }
 
   /**
@@ -183,7 +177,7 @@ export class ShardRuntime {
           missedUpTo,
         });
       }
-      const past = (this.recent.get(signal.symbol) ?? []).filter((t) => t.ts >= signal.createdAt);
+      const past = this.recent.get(signal.symbol)?.since(signal.createdAt, signal.symbol) ?? [];
       let closed: SignalContext | null = null;
       const solo = new SymbolBook(signal.symbol, { onClose: (c) => (closed = c) });
       const slot = solo.add(context);
@@ -205,11 +199,12 @@ export class ShardRuntime {
 
   /** The latest dropped tick time at or after `from`, or null when the buffer covers it. */
   private droppedAtOrAfter(symbol: string, from: number, book: SymbolBook): number | null {
-    const buffer = this.recent.get(symbol) ?? [];
-    const dropped = this.dropped.get(symbol);
-    if (dropped !== undefined) return dropped >= from ? dropped : null;
+    const ring = this.recent.get(symbol);
+    if (ring === undefined) return book.seq > 0 ? book.lastTs : null;
+    if (ring.droppedTs !== null) return ring.droppedTs >= from ? ring.droppedTs : null;
     // A buffer restored from Redis may not reach back to this book's first tick either.
-    if (buffer.length < book.seq && (buffer[0]?.ts ?? Infinity) > from) return buffer[0]?.ts ?? book.lastTs;
+    const first = ring.firstTs();
+    if (ring.length < book.seq && (first ?? Infinity) > from) return first ?? book.lastTs;
     return null;
   }
 
