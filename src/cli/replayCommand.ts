@@ -26,7 +26,7 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
     strict: true,
   });
   if (values.ticks === undefined || values.signals === undefined) {
-    throw new UsageError(`replay needs --ticks and --signals\nusage: ${replayUsage}`);
+    throw new UsageError('replay needs --ticks and --signals');
   }
   const stats = newStats();
   const ticks = values.candles ? readCandles(values.ticks, stats) : readTicks(values.ticks, stats);
