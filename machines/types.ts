@@ -1,6 +1,6 @@
 /**
  * Types shared by the signal machine, the index, replay and the live workers.
- * Field names follow ../shared/SPEC.md exactly; the payload shape is also published
+ * Field names follow docs/SPEC.md exactly; the payload shape is also published
  * as JSON Schema in docs/schemas/track-signal.v1.json.
  */
 

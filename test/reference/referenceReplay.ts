@@ -1,5 +1,5 @@
 /**
- * Reference replay: a deliberately plain, slow reading of ../../shared/SPEC.md.
+ * Reference replay: a deliberately plain, slow reading of docs/SPEC.md.
  *
  * It exists only to check the production engine (machines/, src/) against an independent
  * implementation, so it imports nothing from there but the shared types, and it never

@@ -1,5 +1,5 @@
 /**
- * One or more tests per rule of ../../shared/SPEC.md, long and short, with outcomes computed by
+ * One or more tests per rule of docs/SPEC.md, long and short, with outcomes computed by
  * hand and written as literals. Prices are chosen so every booked price is exact in binary
  * floating point (levels, tick prices, dyadic trailing/offset factors); returns and excursions
  * are compared within 1e-9 relative, everything else exactly, including key order.
