@@ -124,6 +124,7 @@ switch (cfg.mode) {
       pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 10 });
       const intake = createIntakeWorkers({
         connection,
+        redis: connection,
         prefix: cfg.prefix,
         pool,
         shards: cfg.shardCount,

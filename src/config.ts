@@ -33,6 +33,33 @@ const schema = z.object({
    * behind it) before it is rejected as unknown. @defaultValue 30000
    */
   OP_WAIT_FOR_SIGNAL_MS: int(0).default(30_000),
+  /**
+   * How long a job keeps retrying while PostgreSQL (or Redis) is unreachable before it fails for
+   * a transient reason (docs/OPERATIONS.md "Outages"). Bounded by time, not attempts: an outage
+   * delays submissions, it does not reject them. @defaultValue 900000 (15 minutes)
+   */
+  TRANSIENT_RETRY_MS: int(1000).default(900_000),
+  /** Completed intake and analyzer jobs kept for Bull Board: at most this many… @defaultValue 1000 */
+  KEEP_COMPLETED_JOBS: int(0).default(1000),
+  /** …and none older than this many seconds. @defaultValue 3600 */
+  KEEP_COMPLETED_SECONDS: int(1).default(3600),
+  /** Failed jobs (rejections stay in PostgreSQL too) kept for this many seconds. @defaultValue 86400 */
+  KEEP_FAILED_SECONDS: int(1).default(86_400),
+  /** …and at most this many per queue. @defaultValue 100000 */
+  KEEP_FAILED_JOBS: int(0).default(100_000),
+  /** Largest track-signal or signal-ops payload, as JSON, in bytes. @defaultValue 65536 */
+  MAX_PAYLOAD_BYTES: int(1024).default(65_536),
+  /**
+   * Earliest `createdAt` (and operation `ts`) the live intake accepts, epoch ms: catches times
+   * sent in seconds. Replay does not apply it. @defaultValue 946684800000 (2000-01-01)
+   */
+  MIN_EPOCH_MS: int(0).default(946_684_800_000),
+  /**
+   * How far ahead of the wall clock a live signal, operation or tick may be, ms; a tick from
+   * the future would make every later real tick of its symbol late. Replay does not apply it.
+   * @defaultValue 300000
+   */
+  MAX_CLOCK_SKEW_MS: int(0).default(300_000),
   /** Ticks per shard job from the producer. @defaultValue 2000 */
   TICK_BATCH_SIZE: int(1).max(100_000).default(2000),
   /** Recent ticks kept per symbol to catch up late signals. @defaultValue 20000 */
@@ -94,11 +121,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(known);
   if (!parsed.success) {
     const lines = parsed.error.issues.map(
-      (i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])])})`,
+      (i) =>
+        `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(redactSecret(env[String(i.path[0])]))})`,
     );
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   return parsed.data;
+}
+
+/**
+ * `value` with any password in it masked: a URL's `user:password@` becomes `user:***@`, also
+ * when the value is not a valid URL (a bad URL is exactly what a config error echoes).
+ */
+export function redactSecret(value: string | undefined): string | undefined {
+  return value?.replace(/(\/\/[^/@\s:]*:)\S*@/g, '$1***@');
 }
 
 /** The settings a process cannot run without; throws naming the missing ones. */
@@ -119,6 +155,34 @@ export function retentionOf(config: Pick<Config, 'RETENTION_DAYS'>): {
 } {
   const days = config.RETENTION_DAYS === 0 ? null : config.RETENTION_DAYS;
   return { outcomesDays: days, auditDays: days };
+}
+
+/** How long finished intake and analyzer jobs stay in Redis (BullMQ's removeOnComplete/removeOnFail). */
+export function jobRetentionOf(
+  config: Pick<
+    Config,
+    'KEEP_COMPLETED_JOBS' | 'KEEP_COMPLETED_SECONDS' | 'KEEP_FAILED_JOBS' | 'KEEP_FAILED_SECONDS'
+  >,
+): { removeOnComplete: { count: number; age: number }; removeOnFail: { count: number; age: number } } {
+  return {
+    removeOnComplete: { count: config.KEEP_COMPLETED_JOBS, age: config.KEEP_COMPLETED_SECONDS },
+    removeOnFail: { count: config.KEEP_FAILED_JOBS, age: config.KEEP_FAILED_SECONDS },
+  };
+}
+
+/** The live intake's input guards. */
+export function liveGuardsOf(
+  config: Pick<Config, 'MAX_PAYLOAD_BYTES' | 'MIN_EPOCH_MS' | 'MAX_CLOCK_SKEW_MS'>,
+): {
+  maxPayloadBytes: number;
+  minEpochMs: number;
+  maxClockSkewMs: number;
+} {
+  return {
+    maxPayloadBytes: config.MAX_PAYLOAD_BYTES,
+    minEpochMs: config.MIN_EPOCH_MS,
+    maxClockSkewMs: config.MAX_CLOCK_SKEW_MS,
+  };
 }
 
 /** The config variable names, for docs and checks. */

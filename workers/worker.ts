@@ -3,7 +3,14 @@
  * tick workers of the shards it serves (WORKER_SHARDS, default all) and the analyzer worker.
  * Run any number of them.
  */
-import { loadConfig, parseShardList, requireSettings, retentionOf } from '../src/config.ts';
+import {
+  jobRetentionOf,
+  liveGuardsOf,
+  loadConfig,
+  parseShardList,
+  requireSettings,
+  retentionOf,
+} from '../src/config.ts';
 import { createAnalyzeWorker } from '../src/analyzer/analyzeWorker.ts';
 import { createIntakeWorkers } from '../src/live/createIntakeWorkers.ts';
 import { createShardWorkers } from '../src/live/createShardWorkers.ts';
@@ -21,12 +28,17 @@ const shards = parseShardList(config.WORKER_SHARDS, config.SHARDS);
 
 const intake = createIntakeWorkers({
   connection,
+  redis,
   prefix: config.QUEUE_PREFIX,
   pool,
   shards: config.SHARDS,
   concurrency: config.INTAKE_CONCURRENCY,
   opWaitMs: config.OP_WAIT_FOR_SIGNAL_MS,
+  transientRetryMs: config.TRANSIENT_RETRY_MS,
+  guards: liveGuardsOf(config),
+  retention: jobRetentionOf(config),
   log,
+  now: Date.now,
 });
 const ticks = await createShardWorkers({
   connection,
@@ -36,6 +48,7 @@ const ticks = await createShardWorkers({
   bufferSize: config.TICK_BUFFER_SIZE,
   lockDurationMs: config.LOCK_DURATION_MS,
   maxStalledCount: config.MAX_STALLED_COUNT,
+  maxClockSkewMs: config.MAX_CLOCK_SKEW_MS,
   log,
   now: Date.now,
 });
@@ -44,6 +57,7 @@ const analyze = createAnalyzeWorker({
   prefix: config.QUEUE_PREFIX,
   pool,
   log: log.child({ queue: 'analyze' }),
+  retention: jobRetentionOf(config),
   analyzer: { sizing: { sizing: config.ANALYZE_SIZING, riskFraction: config.ANALYZE_RISK_FRACTION } },
 });
 analyze.on('error', (err) => log.error({ err }, 'analyze worker error'));

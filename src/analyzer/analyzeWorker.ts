@@ -3,7 +3,7 @@
  * job. One job at a time: an analysis is CPU-bound, and one over a million outcomes peaks at
  * about 1 GB of memory (docs/METRICS.md "Running it").
  */
-import { UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
+import { UnrecoverableError, Worker, type ConnectionOptions, type KeepJobs } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { QUEUE_NAMES } from '../live/keys.ts';
@@ -23,6 +23,8 @@ export interface AnalyzeWorkerOptions {
    * take the job over. @defaultValue 300000
    */
   lockDurationMs?: number;
+  /** Finished jobs kept for Bull Board (KEEP_* settings). @defaultValue BullMQ's: all */
+  retention?: { removeOnComplete: KeepJobs; removeOnFail: KeepJobs };
   /** Analyzer settings beyond the defaults. */
   analyzer?: Omit<CreateAnalyzerOptions, 'pool' | 'log' | 'now'>;
 }
@@ -57,6 +59,7 @@ export function createAnalyzeWorker(options: AnalyzeWorkerOptions): Worker<Analy
       });
     },
     {
+      ...options.retention,
       connection: options.connection,
       prefix: options.prefix,
       concurrency: 1,

@@ -22,6 +22,8 @@ export interface ShardDelta {
   del: Set<string>;
   /** Registration ledger: id → "open" | "closed". */
   ids: Map<string, 'open' | 'closed'>;
+  /** Closed ids whose outcomes PostgreSQL holds: their ledger entries go (if still "closed"). */
+  forget: Set<string>;
   /** Symbols whose index clock changed. */
   books: Map<string, BookClock>;
   /** Ticks applied per symbol, appended to its recent buffer. */
@@ -32,11 +34,19 @@ export interface ShardDelta {
   lateTicks: number;
   /** Ticks skipped as malformed (a producer bug): counted, never applied. */
   poisonTicks: number;
+  /** Ticks skipped for a time too far ahead of the wall clock (MAX_CLOCK_SKEW_MS). */
+  futureTicks: number;
   duplicates: number;
 }
 
 /** Registration state of ids this job touches, looked up in Redis before the job runs. */
 export type KnownIds = Map<string, 'open' | 'closed'>;
+
+/** BullMQ's own job ids: decimal integers, increasing per queue (a custom id is never all digits). */
+const AUTO_JOB_ID = /^[0-9]+$/;
+
+/** How many custom job ids a shard remembers having applied. */
+export const APPLIED_CUSTOM_KEPT = 1000;
 
 /**
  * A shard's signals in memory: the engine, each symbol's recent ticks (to catch up signals
@@ -45,7 +55,12 @@ export type KnownIds = Map<string, 'open' | 'closed'>;
  * process moves the shard on.
  */
 export class ShardRuntime {
+  /** The progress marker: the last job whose effects are committed. */
   appliedJob: string | null = null;
+  /** The highest BullMQ-numbered job applied. */
+  appliedAuto: string | null = null;
+  /** Custom-id jobs applied lately, oldest first (a custom id says nothing about order). */
+  readonly appliedCustom = new Set<string>();
   private readonly engine: Engine;
   private readonly recent = new Map<string, TickRing>();
   /**
@@ -70,13 +85,15 @@ export class ShardRuntime {
   /** A runtime continuing from checkpointed state. */
   static restore(
     bufferSize: number,
-    appliedJob: string | null,
+    progress: { appliedJob: string | null; appliedAuto?: string | null; appliedCustom?: readonly string[] },
     books: Map<string, BookClock>,
     records: Iterable<CheckpointRecord>,
     recent: Map<string, Tick[]>,
   ): ShardRuntime {
     const rt = new ShardRuntime(bufferSize);
-    rt.appliedJob = appliedJob;
+    rt.appliedJob = progress.appliedJob;
+    rt.appliedAuto = progress.appliedAuto ?? null;
+    for (const id of progress.appliedCustom ?? []) rt.appliedCustom.add(id);
     for (const [symbol, clock] of books) rt.engine.book(symbol).importClock(clock);
     for (const r of records) rt.engine.addAt(r.context, r.sync);
     for (const [symbol, clock] of books)
@@ -90,13 +107,43 @@ export class ShardRuntime {
     return this.engine.openCount;
   }
 
-  /** Applies one shard job; returns what to persist. `known` holds the ids' registration state. */
-  apply(jobId: string, data: ShardJobData, known: KnownIds): ShardDelta {
+  /**
+   * Whether job `jobId`'s effects are already committed (BullMQ re-delivers a job that stalled
+   * after its checkpoint). BullMQ's own ids increase, so they compare by value; a custom id
+   * (a foreign producer's) is looked up among the custom ids applied lately.
+   */
+  hasApplied(jobId: string): boolean {
+    if (jobId === this.appliedJob) return true;
+    if (AUTO_JOB_ID.test(jobId))
+      return this.appliedAuto !== null && BigInt(jobId) <= BigInt(this.appliedAuto);
+    return this.appliedCustom.has(jobId);
+  }
+
+  /** Records that `jobId` is committed (after the checkpoint that carried it). */
+  noteApplied(jobId: string): void {
+    this.appliedJob = jobId;
+    if (AUTO_JOB_ID.test(jobId)) {
+      this.appliedAuto = jobId;
+      return;
+    }
+    this.appliedCustom.add(jobId);
+    if (this.appliedCustom.size > APPLIED_CUSTOM_KEPT)
+      this.appliedCustom.delete(this.appliedCustom.values().next().value!);
+  }
+
+  /**
+   * Applies one shard job; returns what to persist. `known` holds the ids' registration state;
+   * ticks later than `maxTickTs` (the wall clock plus MAX_CLOCK_SKEW_MS) are skipped and counted.
+   */
+  apply(jobId: string, data: ShardJobData, known: KnownIds, maxTickTs = Infinity): ShardDelta {
     this.delta = emptyDelta();
     this.jobId = jobId;
     switch (data.kind) {
       case 'ticks':
-        for (const wire of data.ticks) this.tick(fromWire(wire));
+        for (const wire of data.ticks) {
+          if (!Array.isArray(wire)) this.delta.poisonTicks++;
+          else this.tick(fromWire(wire), maxTickTs);
+        }
         break;
       case 'register':
         this.register(data.signal, known.get(data.signal.id));
@@ -107,6 +154,12 @@ export class ShardRuntime {
       case 'sweep':
         this.sweep(data.clock, data.graceMs);
         break;
+      case 'forget':
+        for (const id of data.ids)
+          if (known.get(id) === 'closed' && !this.engine.has(id)) this.delta.forget.add(id);
+        break;
+      default:
+        throw new Error(`unknown shard job kind ${JSON.stringify((data as { kind: unknown }).kind)}`);
     }
     for (const symbol of this.delta.recent.keys()) {
       this.delta.books.set(symbol, this.engine.book(symbol).exportClock());
@@ -135,9 +188,13 @@ export class ShardRuntime {
       for (const slot of [...book.slots()]) yield book.current(slot);
   }
 
-  private tick(tick: Tick): void {
+  private tick(tick: Tick, maxTickTs: number): void {
     if (!isWellFormed(tick)) {
       this.delta.poisonTicks++;
+      return;
+    }
+    if (tick.ts > maxTickTs) {
+      this.delta.futureTicks++;
       return;
     }
     if (!this.engine.applyTick(tick)) {
@@ -261,12 +318,14 @@ export function emptyDelta(): ShardDelta {
     set: new Map(),
     del: new Set(),
     ids: new Map(),
+    forget: new Set(),
     books: new Map(),
     recent: new Map(),
     outbox: new Map(),
     lastTickTs: null,
     lateTicks: 0,
     poisonTicks: 0,
+    futureTicks: 0,
     duplicates: 0,
   };
 }

@@ -7,6 +7,7 @@ import { inTransaction } from '../storage/inTransaction.ts';
 import { backoffMs, isRetryablePgError, type BackoffOptions } from '../storage/retryablePg.ts';
 import { ShardKeys, shardQueueName } from './keys.ts';
 import type { OutboxEntry } from './messages.ts';
+import { createShardQueues } from './shardQueues.ts';
 
 export interface FlusherOptions {
   /** A Redis client for the outboxes. */
@@ -83,6 +84,11 @@ export function createFlusher(opts: FlusherOptions): Flusher {
   const log = opts.log.child({ component: 'flusher' });
   const redis = withDelete(opts.redis);
   const shardKeys = Array.from({ length: opts.shards }, (_, n) => new ShardKeys(opts.prefix, n));
+  const shardQueues = createShardQueues({
+    connection: opts.redis,
+    prefix: opts.prefix,
+    onError: (err, shard) => log.warn({ err, shard }, 'shard queue error'),
+  });
   /** Entries PostgreSQL refused for good, by `shard|key` → the value refused (retried if it changes). */
   const refused = new Map<string, string>();
   /** Outcomes whose signal is not in `signals` yet, warned about once. */
@@ -176,10 +182,17 @@ export function createFlusher(opts: FlusherOptions): Flusher {
 
     const result = await inTransaction(opts.pool, (client) => writeOutboxBatch(client, closed, audits));
 
-    for (const id of [...result.written, ...result.alreadyWritten]) {
+    const committed = [...result.written, ...result.alreadyWritten];
+    for (const id of committed) {
       const raw = closedKey.get(id)!;
       done.push(raw);
       orphansWarned.delete(`${raw.shard}|${raw.key}`);
+    }
+    if (committed.length > 0) {
+      // PostgreSQL answers for these ids now: the shard may drop them from its ledger. Through
+      // its queue, so that a registration already queued for one of them is refused first.
+      // Before the outbox entries go: a crash in between sends the same forget again.
+      await shardQueues.add(keys.shard, 'forget', { kind: 'forget', ids: committed });
     }
     for (const id of result.orphans) {
       const raw = closedKey.get(id)!;
@@ -247,6 +260,7 @@ export function createFlusher(opts: FlusherOptions): Flusher {
       wake?.();
       await loop;
       await pass.catch(() => 0);
+      await shardQueues.close();
     },
   };
 }

@@ -1,114 +1,248 @@
-import { DelayedError, Queue, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
+import { DelayedError, Job, Queue, UnrecoverableError, type ConnectionOptions, type KeepJobs } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { validateOperation } from '../validation/validateOperation.ts';
 import { validateSignal } from '../validation/validateSignal.ts';
+import { abbreviate } from '../validation/checkStorable.ts';
+import { checkLiveTime, screenPayload, type LiveGuards } from '../validation/screenPayload.ts';
 import {
   findAccepted,
+  markForwarded,
   recordAccepted,
   recordRejected,
   recordRejectedOperation,
 } from '../storage/signalStore.ts';
-import { QUEUE_NAMES, shardOf, shardQueueName } from './keys.ts';
-import type { ShardJobData } from './messages.ts';
+import { IntakeKeys, QUEUE_NAMES, shardOf } from './keys.ts';
+import { createTransientRetry, type OutageState } from './retryTransient.ts';
+import { createShardQueues } from './shardQueues.ts';
+import { TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
+
+export { SHARD_JOB_OPTIONS } from './shardQueues.ts';
+
+/** How long finished intake jobs stay in Redis for Bull Board (KEEP_* settings). */
+export interface JobRetention {
+  removeOnComplete: KeepJobs;
+  removeOnFail: KeepJobs;
+}
 
 export interface IntakeOptions {
   connection: ConnectionOptions;
+  /** A Redis client for the intake's own keys (outage flag, operations waiting for their signal). */
+  redis: Redis;
   prefix: string;
   pool: pg.Pool;
   shards: number;
   concurrency: number;
   /** How long an operation waits for its signal to be accepted before it is rejected as unknown. @defaultValue 30000 */
   opWaitMs?: number;
+  /** How long a job waits out a PostgreSQL outage before it fails (TRANSIENT_RETRY_MS). @defaultValue 900000 */
+  transientRetryMs?: number;
+  /** Live-only input guards (MAX_PAYLOAD_BYTES, MIN_EPOCH_MS, MAX_CLOCK_SKEW_MS). */
+  guards?: Partial<LiveGuards>;
+  /** @defaultValue 1000 completed for at most an hour, failed for a day */
+  retention?: JobRetention;
   log: Logger;
+  /** Wall clock. @defaultValue Date.now */
+  now?: () => number;
 }
 
 const OP_RETRY_MS = 100;
+/** The outage flag outlives the last retry by this much, so a dead worker's flag goes by itself. */
+const OUTAGE_FLAG_TTL_MS = 60_000;
 
-/** Job options of shard jobs: keep a little history for Bull Board, never retry (order). */
-export const SHARD_JOB_OPTIONS = {
-  removeOnComplete: { count: 200 },
-  removeOnFail: false,
-  attempts: 1,
-} as const;
+export const DEFAULT_GUARDS: LiveGuards = {
+  maxPayloadBytes: 65_536,
+  minEpochMs: 946_684_800_000,
+  maxClockSkewMs: 300_000,
+};
+
+export const DEFAULT_RETENTION: JobRetention = {
+  removeOnComplete: { count: 1000, age: 3600 },
+  removeOnFail: { count: 100_000, age: 86_400 },
+};
 
 /**
  * The intake side of the upstream contract (docs/QUEUES.md):
  * - `track-signal`: validate; store the signal (accepted, or rejected with every reason);
- *   forward an accepted one to its shard. A rejected job fails once, unrecoverably, naming
- *   the problems, and stays in Bull Board. A second submission of an id is a no-op (the
- *   shard ignores a registration it has seen; the stored payload is the one forwarded).
- * - `signal-ops`: check the operation's shape and that its signal exists, then forward it to
- *   the signal's shard, where the machine decides; rejections are stored with reasons.
+ *   then register an accepted one on its shard. A rejected job fails once, unrecoverably,
+ *   naming the problems, and stays in Bull Board. A second submission of an id is a no-op.
+ * - `signal-ops`: check the operation's shape and that its signal is registered, then forward
+ *   it to the signal's shard, where the machine decides; rejections are stored with reasons.
+ *
+ * PostgreSQL being down is not bad input: every job waits it out (TRANSIENT_RETRY_MS), and
+ * `/health` shows the intake degraded meanwhile. Only bad input fails a job.
  */
-export function createIntakeWorkers(options: IntakeOptions): { workers: Worker[]; close(): Promise<void> } {
-  const opts = { ...options, opWaitMs: options.opWaitMs ?? 30_000 };
-  const shardQueues = new Map<number, Queue<ShardJobData>>();
-  const shardQueue = (n: number): Queue<ShardJobData> => {
-    let q = shardQueues.get(n);
-    if (q === undefined) {
-      q = new Queue<ShardJobData>(shardQueueName(n), { connection: opts.connection, prefix: opts.prefix });
-      q.on('error', (err) => opts.log.error({ err, shard: n }, 'shard queue error'));
-      shardQueues.set(n, q);
-    }
-    return q;
+export function createIntakeWorkers(options: IntakeOptions): {
+  workers: TolerantWorker[];
+  close(): Promise<void>;
+} {
+  const opts = {
+    ...options,
+    opWaitMs: options.opWaitMs ?? 30_000,
+    guards: { ...DEFAULT_GUARDS, ...options.guards },
+    retention: options.retention ?? DEFAULT_RETENTION,
+    now: options.now ?? Date.now,
+  };
+  const keys = new IntakeKeys(opts.prefix);
+  const shardQueues = createShardQueues({
+    connection: opts.connection,
+    prefix: opts.prefix,
+    onError: (err, shard) => opts.log.error({ err, shard }, 'shard queue error'),
+  });
+  const opsQueue = new Queue(QUEUE_NAMES.signalOps, { connection: opts.connection, prefix: opts.prefix });
+  opsQueue.on('error', (err) => opts.log.error({ err }, 'signal-ops queue error'));
+  // Operations on one signal must reach its shard in arrival order, whichever worker process
+  // takes them: one signal-ops job at a time across all processes.
+  opsQueue
+    .setGlobalConcurrency(1)
+    .catch((err: unknown) => opts.log.error({ err }, 'could not set the concurrency of signal-ops'));
+
+  const retry = createTransientRetry({
+    log: opts.log.child({ component: 'intake' }),
+    dependency: 'PostgreSQL',
+    budgetMs: options.transientRetryMs ?? 900_000,
+    now: opts.now,
+    onState: (state) => publishOutage(state),
+  });
+  function publishOutage(state: OutageState | null): void {
+    const write =
+      state === null
+        ? opts.redis.del(keys.outage)
+        : opts.redis.set(keys.outage, JSON.stringify(state), 'PX', OUTAGE_FLAG_TTL_MS);
+    write.catch((err: unknown) => opts.log.warn({ err }, 'could not publish the intake outage flag'));
+  }
+
+  const workerOptions = {
+    connection: opts.connection,
+    prefix: opts.prefix,
+    removeOnComplete: opts.retention.removeOnComplete,
+    removeOnFail: opts.retention.removeOnFail,
   };
 
-  const signals = new Worker(
+  const signals = new TolerantWorker(
     QUEUE_NAMES.trackSignal,
     async (job) => {
       const log = opts.log.child({ queue: QUEUE_NAMES.trackSignal, jobId: job.id });
-      const checked = validateSignal(job.data);
-      if (!checked.ok) {
-        await recordRejected(opts.pool, job.data, checked.id, checked.errors, job.id ?? null);
-        log.info({ signalId: checked.id, errors: checked.errors }, 'signal rejected');
+      const jobId = job.id ?? null;
+      const checked = job.data instanceof UnparseableJobData ? null : validateSignal(job.data);
+      const id = checked === null ? null : checked.ok ? checked.signal.id : checked.id;
+      const errors =
+        checked === null
+          ? [`payload: ${(job.data as UnparseableJobData).describe()}`]
+          : [
+              ...(checked.ok ? [] : checked.errors),
+              ...screenPayload(job.data, opts.guards),
+              ...(checked.ok
+                ? [checkLiveTime('createdAt', checked.signal.createdAt, opts.guards, opts.now())]
+                : []
+              ).filter((e) => e !== null),
+            ];
+      if (checked === null || !checked.ok || errors.length > 0) {
+        const payload = job.data instanceof UnparseableJobData ? { raw: job.data.raw } : job.data;
+        await retry.run(() => recordRejected(opts.pool, payload, id, errors, jobId));
+        log.info({ signalId: id === null ? null : abbreviate(id), errors }, 'signal rejected');
         throw new UnrecoverableError(
-          `rejected signal ${checked.id ?? '(no id)'}: ${checked.errors.join('; ')}`,
+          `rejected signal ${id === null ? '(no id)' : abbreviate(id)}: ${errors.join('; ')}`,
         );
       }
-      const shard = shardOf(checked.signal.symbol, opts.shards);
-      // Registered on the shard before the row commits: an operation that finds the row then
-      // reaches the shard queue behind the registration. (A crash in between leaves a
-      // registration without a row; BullMQ retries the job, and the shard ignores the repeat.)
-      const stored = await recordAccepted(opts.pool, checked.signal, job.data, job.id ?? null, (signal) =>
-        shardQueue(shard)
-          .add('register', { kind: 'register', signal }, SHARD_JOB_OPTIONS)
-          .then(() => undefined),
-      );
+      const stored = await retry.run(() => recordAccepted(opts.pool, checked.signal, job.data, jobId));
+      const shard = shardOf(stored.signal.symbol, opts.shards);
+      if (!stored.duplicate && !stored.forwarded) {
+        // After COMMIT: a registration must never reach a shard for a row that was not
+        // committed. A crash here leaves the row unforwarded; BullMQ runs the job again and
+        // it registers then (the shard refuses a repeat, and one whose outcome PostgreSQL
+        // already holds is not sent at all).
+        if (!stored.closed) {
+          await shardQueues.add(shard, 'register', { kind: 'register', signal: stored.signal });
+        }
+        await retry.run(() => markForwarded(opts.pool, stored.signal.id));
+      }
       return { id: stored.signal.id, shard, duplicate: stored.duplicate };
     },
-    { connection: opts.connection, prefix: opts.prefix, concurrency: opts.concurrency },
+    { ...workerOptions, concurrency: opts.concurrency },
   );
 
-  const ops = new Worker(
+  const ops = new TolerantWorker(
     QUEUE_NAMES.signalOps,
     async (job, token) => {
-      const checked = validateOperation(job.data);
-      if (!checked.ok) {
-        await recordRejectedOperation(opts.pool, job.data, checked.id, checked.errors, job.id ?? null);
-        throw new UnrecoverableError(`rejected operation: ${checked.errors.join('; ')}`);
+      const jobId = job.id!;
+      const data = job.data;
+      const checked = data instanceof UnparseableJobData ? null : validateOperation(data);
+      const errors =
+        checked === null
+          ? [`payload: ${(data as UnparseableJobData).describe()}`]
+          : [
+              ...(checked.ok ? [] : checked.errors),
+              ...screenPayload(data, opts.guards),
+              ...(checked.ok ? [checkLiveTime('ts', checked.op.ts, opts.guards, opts.now())] : []).filter(
+                (e) => e !== null,
+              ),
+            ];
+      if (checked === null || !checked.ok || errors.length > 0) {
+        const id = checked !== null && !checked.ok ? checked.id : checked?.ok ? checked.op.id : null;
+        const payload = data instanceof UnparseableJobData ? { raw: data.raw } : data;
+        await retry.run(() => recordRejectedOperation(opts.pool, payload, id, errors, jobId));
+        throw new UnrecoverableError(`rejected operation: ${errors.join('; ')}`);
       }
-      const signal = await findAccepted(opts.pool, checked.op.id);
-      if (signal === null && Date.now() - job.timestamp < opts.opWaitMs) {
-        // Upstream may send an operation right behind its signal, before the intake has
-        // stored it: wait (a delayed retry, not counted as an attempt) before calling it unknown.
-        await job.moveToDelayed(Date.now() + OP_RETRY_MS, token);
+      const op = checked.op;
+      const waitKey = keys.opsWaiting(op.id);
+      const waitLater = async (): Promise<never> => {
+        await job.moveToDelayed(opts.now() + OP_RETRY_MS, token);
         throw new DelayedError();
+      };
+
+      // Earlier operations of this signal still waiting go first.
+      const head = await opts.redis.lindex(waitKey, 0);
+      if (head !== null && head !== jobId) {
+        if (await isFinished(head)) await opts.redis.lrem(waitKey, 1, head);
+        else if ((await opts.redis.lpos(waitKey, jobId)) === null) await opts.redis.rpush(waitKey, jobId);
+        return waitLater();
       }
-      if (signal === null) {
-        const errors = [
-          `unknown signal ${checked.op.id} (not accepted within ${opts.opWaitMs} ms of the operation)`,
-        ];
-        await recordRejectedOperation(opts.pool, job.data, checked.op.id, errors, job.id ?? null);
-        throw new UnrecoverableError(`rejected operation: ${errors[0]}`);
+
+      const signal = await retry.run(() => findAccepted(opts.pool, op.id));
+      if (signal?.closed === true) {
+        // Its outcome is committed: the shard may have forgotten it already (Redis keeps only open signals).
+        const reason = `signal ${abbreviate(op.id)} is already closed`;
+        await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
+        if (head === jobId) await opts.redis.lrem(waitKey, 1, jobId);
+        throw new UnrecoverableError(`rejected operation: ${reason}`);
+      }
+      if (signal === null || !signal.forwarded) {
+        // Upstream may send an operation right behind its signal: wait (delayed retries, not
+        // counted as attempts) before calling it unknown. The wait counts from the first look
+        // that reached PostgreSQL, so an outage does not use it up.
+        const since = waitingSince(job) ?? opts.now();
+        if (waitingSince(job) === null) await job.updateProgress({ waitingSince: since });
+        // A stored signal whose registration is on its way gets as long as its intake job has.
+        const limit = signal === null ? opts.opWaitMs : (options.transientRetryMs ?? 900_000);
+        if (opts.now() - since < limit) {
+          if (head === null) await opts.redis.rpush(waitKey, jobId);
+          return waitLater();
+        }
+        const reason =
+          signal === null
+            ? `unknown signal ${abbreviate(op.id)} (not accepted within ${opts.opWaitMs} ms of the operation)`
+            : `signal ${abbreviate(op.id)} was accepted but never registered on its shard (its track-signal job failed)`;
+        await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
+        await opts.redis.lrem(waitKey, 1, jobId);
+        throw new UnrecoverableError(`rejected operation: ${reason}`);
       }
       const shard = shardOf(signal.symbol, opts.shards);
-      await shardQueue(shard).add(checked.op.op, { kind: 'op', op: checked.op }, SHARD_JOB_OPTIONS);
-      return { id: checked.op.id, shard };
+      await shardQueues.add(shard, op.op, { kind: 'op', op });
+      if (head === jobId) await opts.redis.lrem(waitKey, 1, jobId);
+      return { id: op.id, shard };
     },
-    // One at a time: operations on one signal keep their arrival order on the way to its shard.
-    { connection: opts.connection, prefix: opts.prefix, concurrency: 1 },
+    { ...workerOptions, concurrency: 1 },
   );
+
+  /** Whether a signal-ops job has left the queue for good (a stale head of a waiting list). */
+  async function isFinished(jobId: string): Promise<boolean> {
+    const job = await Job.fromId(opsQueue, jobId);
+    if (job === undefined) return true;
+    const state = await job.getState();
+    return state === 'completed' || state === 'failed' || state === 'unknown';
+  }
 
   for (const w of [signals, ops])
     w.on('error', (err) => opts.log.error({ err, queue: w.name }, 'intake worker error'));
@@ -116,7 +250,12 @@ export function createIntakeWorkers(options: IntakeOptions): { workers: Worker[]
     workers: [signals, ops],
     async close() {
       await Promise.all([signals.close(), ops.close()]);
-      await Promise.all([...shardQueues.values()].map((q) => q.close()));
+      await Promise.all([shardQueues.close(), opsQueue.close()]);
     },
   };
+}
+
+function waitingSince(job: Job): number | null {
+  const p = job.progress as { waitingSince?: unknown } | number | null;
+  return typeof p === 'object' && p !== null && typeof p.waitingSince === 'number' ? p.waitingSince : null;
 }

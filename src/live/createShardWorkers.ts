@@ -1,8 +1,9 @@
-import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Queue, type ConnectionOptions, type Job, type KeepJobs } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ShardKeys, shardQueueName } from './keys.ts';
-import type { ShardJobData } from './messages.ts';
+import { checkShardJob, type ShardJobData } from './messages.ts';
+import { TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
 import { commitShard, loadRecent, loadShard, lookupIds } from './shardStore.ts';
 import type { ShardRuntime } from './ShardRuntime.ts';
 
@@ -16,17 +17,25 @@ export interface ShardWorkersOptions {
   bufferSize: number;
   lockDurationMs: number;
   maxStalledCount: number;
+  /** Ticks later than the wall clock plus this are skipped (MAX_CLOCK_SKEW_MS). @defaultValue 300000 */
+  maxClockSkewMs?: number;
+  /** Finished shard jobs a foreign producer added without removeOnComplete/removeOnFail. */
+  retention?: { removeOnComplete: KeepJobs; removeOnFail: KeepJobs };
   log: Logger;
   now: () => number;
 }
 
 export interface ShardJobResult {
   skipped?: 'already applied';
+  /** Why the job was recorded as poison and skipped. */
+  poison?: string;
   openSignals?: number;
   closed?: number;
   lateTicks?: number;
   /** Malformed ticks in the job, skipped and counted (a producer bug). */
   poisonTicks?: number;
+  /** Ticks too far ahead of the wall clock, skipped and counted. */
+  futureTicks?: number;
   duplicates?: number;
 }
 
@@ -38,11 +47,12 @@ export interface ShardJobResult {
  * Redis are retried inside the job, so the jobs behind it never overtake it.
  */
 export async function createShardWorkers(
-  opts: ShardWorkersOptions,
-): Promise<{ workers: Worker[]; close(): Promise<void> }> {
+  options: ShardWorkersOptions,
+): Promise<{ workers: TolerantWorker<ShardJobData, ShardJobResult>[]; close(): Promise<void> }> {
+  const opts = { ...options, maxClockSkewMs: options.maxClockSkewMs ?? 300_000 };
   const runtimes = new Map<number, ShardRuntime>();
   let closing = false;
-  const workers: Worker[] = [];
+  const workers: TolerantWorker<ShardJobData, ShardJobResult>[] = [];
   for (const shard of opts.shards) {
     const name = shardQueueName(shard);
     const queue = new Queue(name, { connection: opts.connection, prefix: opts.prefix });
@@ -51,10 +61,12 @@ export async function createShardWorkers(
     await queue.close();
     const keys = new ShardKeys(opts.prefix, shard);
     const log = opts.log.child({ shard });
-    const worker = new Worker<ShardJobData, ShardJobResult>(
+    const worker = new TolerantWorker<ShardJobData, ShardJobResult>(
       name,
       async (job) => processShardJob(job, shard, keys, log),
       {
+        removeOnComplete: opts.retention?.removeOnComplete ?? { count: 200 },
+        removeOnFail: opts.retention?.removeOnFail ?? { age: 86_400 },
         connection: opts.connection,
         prefix: opts.prefix,
         concurrency: 1,
@@ -70,12 +82,17 @@ export async function createShardWorkers(
   }
 
   async function processShardJob(
-    job: Job<ShardJobData, ShardJobResult>,
+    job: Job<ShardJobData | UnparseableJobData, ShardJobResult>,
     shard: number,
     keys: ShardKeys,
     log: Logger,
   ): Promise<ShardJobResult> {
     const jobId = job.id!;
+    const checked = job.data instanceof UnparseableJobData ? null : checkShardJob(job.data);
+    /** Set once the job is recorded as poison: from then on it commits as an empty job. */
+    let poison: string | null =
+      checked === null ? (job.data as UnparseableJobData).describe() : checked.ok ? null : checked.reason;
+    let poisonRecorded = false;
     for (let attempt = 0; ; attempt++) {
       let runtime = runtimes.get(shard);
       try {
@@ -84,34 +101,31 @@ export async function createShardWorkers(
           runtimes.set(shard, runtime);
           log.info({ open: runtime.openCount, progress: runtime.appliedJob }, 'shard loaded');
         }
-        if (runtime.appliedJob !== null && Number(jobId) <= Number(runtime.appliedJob)) {
-          return { skipped: 'already applied' };
-        }
-        const known = await lookupIds(opts.redis, keys, idsOf(job.data));
-        const symbol = runtime.needsRecent(job.data);
-        if (symbol !== null) runtime.setRecent(symbol, await loadRecent(opts.redis, keys, symbol));
-        let delta;
-        try {
-          delta = runtime.apply(jobId, job.data, known);
-        } catch (err) {
-          // Not a transient error: retrying would fail again and block the shard. Record the
-          // job as poison, drop the half-applied memory, and move the marker past it.
-          runtimes.delete(shard);
-          log.error({ err, jobId }, 'shard job could not be applied; recorded as poison and skipped');
+        if (runtime.hasApplied(jobId)) return { skipped: 'already applied' };
+        if (poison !== null && !poisonRecorded) {
+          // Not transient: retrying would fail again and stop the shard. Record it for
+          // operators (docs/OPERATIONS.md "Poison jobs") and move the marker past it.
+          log.error({ jobId, reason: poison }, 'shard job cannot be applied; recorded as poison and skipped');
           await opts.redis.hset(
             keys.poison,
             jobId,
-            JSON.stringify({ error: String(err), data: job.data, at: opts.now() }),
+            JSON.stringify({ error: poison, data: poisonData(job.data), at: opts.now() }),
           );
-          const fresh = await loadShard(opts.redis, keys, opts.bufferSize);
-          const empty = fresh.apply(jobId, { kind: 'ticks', ticks: [] }, new Map());
-          if (
-            await commitShard(opts.redis, keys, fresh.appliedJob, jobId, empty, opts.bufferSize, opts.now())
-          ) {
-            fresh.appliedJob = jobId;
-            runtimes.set(shard, fresh);
-          }
-          return { skipped: 'already applied' };
+          poisonRecorded = true;
+        }
+        const data: ShardJobData =
+          poison === null ? (job.data as ShardJobData) : { kind: 'ticks', ticks: [] };
+        const known = await lookupIds(opts.redis, keys, idsOf(data));
+        const symbol = runtime.needsRecent(data);
+        if (symbol !== null) runtime.setRecent(symbol, await loadRecent(opts.redis, keys, symbol));
+        let delta;
+        try {
+          delta = runtime.apply(jobId, data, known, opts.now() + opts.maxClockSkewMs);
+        } catch (err) {
+          // The memory may be half-applied: drop it, and skip the job as poison.
+          runtimes.delete(shard);
+          poison = `could not be applied: ${err instanceof Error ? err.message : String(err)}`;
+          continue;
         }
         const committed = await commitShard(
           opts.redis,
@@ -128,12 +142,20 @@ export async function createShardWorkers(
           runtimes.delete(shard);
           continue;
         }
-        runtime.appliedJob = jobId;
+        runtime.noteApplied(jobId);
+        if (poison !== null) return { poison };
         if (delta.poisonTicks > 0) {
           log.warn({ jobId, poisonTicks: delta.poisonTicks }, 'malformed ticks skipped (a producer bug)');
         }
+        if (delta.futureTicks > 0) {
+          log.warn(
+            { jobId, futureTicks: delta.futureTicks, maxClockSkewMs: opts.maxClockSkewMs },
+            'ticks too far ahead of the wall clock skipped (MAX_CLOCK_SKEW_MS)',
+          );
+        }
         return {
           poisonTicks: delta.poisonTicks,
+          futureTicks: delta.futureTicks,
           openSignals: runtime.openCount,
           closed: delta.del.size,
           lateTicks: delta.lateTicks,
@@ -161,5 +183,13 @@ export async function createShardWorkers(
 function idsOf(data: ShardJobData): string[] {
   if (data.kind === 'register') return [data.signal.id];
   if (data.kind === 'op') return [data.op.id];
+  if (data.kind === 'forget') return data.ids;
   return [];
+}
+
+/** A poison job's data as recorded: whatever it was, in a bounded form. */
+function poisonData(data: unknown): unknown {
+  if (data instanceof UnparseableJobData) return { raw: data.raw };
+  const text = JSON.stringify(data) ?? 'undefined';
+  return text.length <= 65_536 ? data : { truncated: true, head: text.slice(0, 4096) };
 }

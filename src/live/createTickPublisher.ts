@@ -1,8 +1,8 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
+import type { ConnectionOptions } from 'bullmq';
 import type { Tick } from '../../machines/types.ts';
-import { shardOf, shardQueueName } from './keys.ts';
-import { toWire, type ShardJobData, type WireTick } from './messages.ts';
-import { SHARD_JOB_OPTIONS } from './createIntakeWorkers.ts';
+import { shardOf } from './keys.ts';
+import { toWire, type WireTick } from './messages.ts';
+import { createShardQueues, SHARD_JOB_OPTIONS } from './shardQueues.ts';
 
 export interface TickPublisher {
   /** Routes ticks to their shards and enqueues them in batches; resolves once all are queued. */
@@ -25,17 +25,11 @@ export function createTickPublisher(opts: {
   /** Connection errors of the queues (a failed publish also rejects its promise). */
   onError?: (err: Error) => void;
 }): TickPublisher {
-  const queues = new Map<number, Queue<ShardJobData>>();
-  const queue = (n: number): Queue<ShardJobData> => {
-    let q = queues.get(n);
-    if (q === undefined) {
-      q = new Queue<ShardJobData>(shardQueueName(n), { connection: opts.connection, prefix: opts.prefix });
-      // Without a listener BullMQ prints every connection error; publish() rejects on its own.
-      q.on('error', (err) => opts.onError?.(err));
-      queues.set(n, q);
-    }
-    return q;
-  };
+  const queues = createShardQueues({
+    connection: opts.connection,
+    prefix: opts.prefix,
+    onError: (err) => opts.onError?.(err),
+  });
   return {
     async publish(ticks) {
       const byShard = new Map<number, WireTick[]>();
@@ -56,13 +50,13 @@ export function createTickPublisher(opts: {
               opts: SHARD_JOB_OPTIONS,
             });
           }
-          return queue(shard).addBulk(jobs);
+          return queues.queue(shard).addBulk(jobs);
         }),
       );
       return ticks.length;
     },
     async close() {
-      await Promise.all([...queues.values()].map((q) => q.close()));
+      await queues.close();
     },
   };
 }

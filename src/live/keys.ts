@@ -54,9 +54,33 @@ export class ShardKeys {
   get progress(): string {
     return `${this.base}:progress`;
   }
+  /** String: the highest BullMQ-numbered job applied here (BullMQ's own ids are increasing integers). */
+  get appliedAuto(): string {
+    return `${this.base}:applied-auto`;
+  }
+  /**
+   * List: the latest custom-id jobs applied here (a foreign producer's ids, never all digits),
+   * which say nothing about order and are remembered one by one.
+   */
+  get appliedCustom(): string {
+    return `${this.base}:applied-custom`;
+  }
   /** String: the latest tick time this shard applied and the wall time it did (market clock). */
   get clock(): string {
     return `${this.base}:clock`;
+  }
+}
+
+/** Keys of the intake workers' shared state. */
+export class IntakeKeys {
+  constructor(readonly prefix: string) {}
+  /** String with a TTL, set while intake jobs wait out a PostgreSQL outage (`/health` reports it). */
+  get outage(): string {
+    return `${this.prefix}:intake:outage`;
+  }
+  /** List: ids of the signal-ops jobs waiting for signal `id`, in arrival order. */
+  opsWaiting(id: string): string {
+    return `${this.prefix}:signal-ops:waiting:${id}`;
   }
 }
 

@@ -25,7 +25,60 @@ export type ShardJobData =
   | { kind: 'register'; signal: NormalizedSignal }
   | { kind: 'ticks'; ticks: WireTick[] }
   | { kind: 'op'; op: Operation }
-  | { kind: 'sweep'; clock: number; graceMs: number };
+  | { kind: 'sweep'; clock: number; graceMs: number }
+  /** From the flusher: these closed signals' outcomes are committed; their ledger entries may go. */
+  | { kind: 'forget'; ids: string[] };
+
+/**
+ * Whether `data` has the shape of a shard job. Shard queues are public (docs/QUEUES.md), so
+ * anything may arrive; a job that fails this is recorded as poison and skipped, never retried.
+ * (Ticks are checked one by one when applied: a bad tick does not spoil its batch.)
+ */
+export function checkShardJob(
+  data: unknown,
+): { ok: true; data: ShardJobData } | { ok: false; reason: string } {
+  const bad = (reason: string) => ({ ok: false as const, reason });
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    return bad('job data must be a JSON object with a "kind"');
+  const d = data as Record<string, unknown>;
+  const obj = (x: unknown): Record<string, unknown> | null =>
+    typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as Record<string, unknown>) : null;
+  switch (d.kind) {
+    case 'ticks':
+      return Array.isArray(d.ticks)
+        ? { ok: true, data: data as ShardJobData }
+        : bad('ticks: must be an array');
+    case 'register': {
+      const s = obj(d.signal);
+      if (s === null) return bad('signal: must be an object (a normalized signal)');
+      const problems = [
+        typeof s.id === 'string' && s.id !== '' ? null : 'signal.id: must be a non-empty string',
+        typeof s.symbol === 'string' && s.symbol !== '' ? null : 'signal.symbol: must be a non-empty string',
+        s.side === 'long' || s.side === 'short' ? null : 'signal.side: must be "long" or "short"',
+        Number.isSafeInteger(s.createdAt) ? null : 'signal.createdAt: must be an integer',
+        obj(s.entry) !== null ? null : 'signal.entry: must be an object',
+      ].filter((p) => p !== null);
+      return problems.length === 0 ? { ok: true, data: data as ShardJobData } : bad(problems.join('; '));
+    }
+    case 'op': {
+      const op = obj(d.op);
+      if (op === null) return bad('op: must be an object (an operation)');
+      if (typeof op.id !== 'string' || typeof op.op !== 'string' || !Number.isSafeInteger(op.ts))
+        return bad('op: needs a string "id", a string "op" and an integer "ts"');
+      return { ok: true, data: data as ShardJobData };
+    }
+    case 'sweep':
+      return Number.isFinite(d.clock) && Number.isFinite(d.graceMs)
+        ? { ok: true, data: data as ShardJobData }
+        : bad('sweep: needs numbers "clock" and "graceMs"');
+    case 'forget':
+      return Array.isArray(d.ids) && d.ids.every((id) => typeof id === 'string')
+        ? { ok: true, data: data as ShardJobData }
+        : bad('forget: "ids" must be an array of strings');
+    default:
+      return bad(`unknown job kind ${JSON.stringify(d.kind) ?? 'undefined'}`);
+  }
+}
 
 /** One open signal in Redis: XState's persisted `{ value, context }` and the tick number of its last event. */
 export interface CheckpointRecord {

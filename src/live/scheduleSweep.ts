@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import cron from 'node-cron';
 import { ShardKeys, shardQueueName } from './keys.ts';
 import type { ShardJobData } from './messages.ts';
-import { SHARD_JOB_OPTIONS } from './createIntakeWorkers.ts';
+import { SHARD_JOB_OPTIONS } from './shardQueues.ts';
 
 /**
  * The market clock of SPEC.md: the latest tick time any shard applied, plus the wall time

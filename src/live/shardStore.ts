@@ -3,7 +3,7 @@ import type { BookClock } from '../engine/SymbolBook.ts';
 import type { Tick } from '../../machines/types.ts';
 import type { ShardKeys } from './keys.ts';
 import { fromWire, toWire, type CheckpointRecord, type WireTick } from './messages.ts';
-import { ShardRuntime, type KnownIds, type ShardDelta } from './ShardRuntime.ts';
+import { APPLIED_CUSTOM_KEPT, ShardRuntime, type KnownIds, type ShardDelta } from './ShardRuntime.ts';
 
 /**
  * Commits a job's delta and the shard's progress marker in one atomic step, only if the
@@ -12,8 +12,9 @@ import { ShardRuntime, type KnownIds, type ShardDelta } from './ShardRuntime.ts'
  * rather than MULTI because the check and the writes must be one step and WATCH is
  * per-connection. Every key carries the shard's hash tag, so it is single-slot on Redis Cluster.
  *
- * KEYS: progress, signals, ids, books, outbox, clock, then one recent-ticks list per symbol.
- * ARGV: expected marker ('' for none), new marker, delta JSON, buffer size, wall ms.
+ * KEYS: progress, signals, ids, books, outbox, clock, applied-auto, applied-custom, then one
+ * recent-ticks list per symbol.
+ * ARGV: expected marker ('' for none), new marker, delta JSON, buffer size, wall ms, custom ids kept.
  */
 const CHECKPOINT_LUA = `
 local current = redis.call('GET', KEYS[1]) or ''
@@ -33,11 +34,14 @@ for i = 1, #d.del, 500 do
   redis.call('HDEL', KEYS[2], unpack(d.del, i, math.min(i + 499, #d.del)))
 end
 hsetPairs(KEYS[3], d.ids)
+for i = 1, #d.forget do
+  if redis.call('HGET', KEYS[3], d.forget[i]) == 'closed' then redis.call('HDEL', KEYS[3], d.forget[i]) end
+end
 hsetPairs(KEYS[4], d.books)
 hsetPairs(KEYS[5], d.outbox)
 local size = tonumber(ARGV[4])
 for r = 1, #d.recent do
-  local key = KEYS[6 + r]
+  local key = KEYS[8 + r]
   local items = d.recent[r]
   if size > 0 then
     for i = 1, #items, 1000 do
@@ -50,6 +54,12 @@ if d.clock ~= cjson.null then
   redis.call('SET', KEYS[6], cjson.encode({ tickTs = d.clock, wallMs = tonumber(ARGV[5]) }))
 end
 redis.call('SET', KEYS[1], ARGV[2])
+if string.match(ARGV[2], '^[0-9]+$') then
+  redis.call('SET', KEYS[7], ARGV[2])
+else
+  redis.call('RPUSH', KEYS[8], ARGV[2])
+  redis.call('LTRIM', KEYS[8], -tonumber(ARGV[6]), -1)
+end
 return 1
 `;
 
@@ -78,19 +88,22 @@ export async function commitShard(
     set: [...delta.set].map(([id, record]) => [id, JSON.stringify(record)]),
     del: [...delta.del],
     ids: [...delta.ids],
+    forget: [...delta.forget],
     books: [...delta.books].map(([symbol, clock]) => [symbol, JSON.stringify(clock)]),
     outbox: [...delta.outbox].map(([key, entry]) => [key, JSON.stringify(entry)]),
     recent: symbols.map((s) => delta.recent.get(s)!.map((t) => JSON.stringify(toWire(t)))),
     clock: delta.lastTickTs,
   };
   const result = await withCheckpoint(redis).otCheckpoint(
-    6 + symbols.length,
+    8 + symbols.length,
     keys.progress,
     keys.signals,
     keys.ids,
     keys.books,
     keys.outbox,
     keys.clock,
+    keys.appliedAuto,
+    keys.appliedCustom,
     ...symbols.map((s) => keys.recent(s)),
     expected ?? '',
     jobId,
@@ -98,6 +111,7 @@ export async function commitShard(
     JSON.stringify(payload),
     bufferSize,
     wallMs,
+    APPLIED_CUSTOM_KEPT,
   );
   return result === 1;
 }
@@ -122,7 +136,11 @@ export async function loadRecent(redis: Redis, keys: ShardKeys, symbol: string):
 
 /** Rebuilds a shard's runtime from Redis: progress marker, index clocks, open signals (recent ticks later, on demand). */
 export async function loadShard(redis: Redis, keys: ShardKeys, bufferSize: number): Promise<ShardRuntime> {
-  const progress = await redis.get(keys.progress);
+  const [progress, appliedAuto, appliedCustom] = await Promise.all([
+    redis.get(keys.progress),
+    redis.get(keys.appliedAuto),
+    redis.lrange(keys.appliedCustom, 0, -1),
+  ]);
   const books = new Map<string, BookClock>();
   for (const [symbol, json] of Object.entries(await redis.hgetall(keys.books)))
     books.set(symbol, JSON.parse(json));
@@ -134,5 +152,16 @@ export async function loadShard(redis: Redis, keys: ShardKeys, bufferSize: numbe
     cursor = next;
   } while (cursor !== '0');
   // Recent ticks stay in Redis until a late registration needs them (loadRecent).
-  return ShardRuntime.restore(bufferSize, progress, books, records, new Map());
+  return ShardRuntime.restore(
+    bufferSize,
+    // A shard checkpointed before applied-auto existed: its marker was always a BullMQ id.
+    {
+      appliedJob: progress,
+      appliedAuto: appliedAuto ?? (progress !== null && /^[0-9]+$/.test(progress) ? progress : null),
+      appliedCustom,
+    },
+    books,
+    records,
+    new Map(),
+  );
 }

@@ -1,31 +1,45 @@
 import type pg from 'pg';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
+import { abbreviate, storableJson } from '../validation/checkStorable.ts';
 import { inTransaction } from './inTransaction.ts';
 
 export type { Queryable } from './inTransaction.ts';
 import type { Queryable } from './inTransaction.ts';
 
+/** What {@link recordAccepted} found and did. */
+export interface AcceptedRecord {
+  /** The signal as first accepted (a second submission of the id is a no-op, whatever it carries). */
+  signal: NormalizedSignal;
+  /** This call stored it. */
+  inserted: boolean;
+  /** Another submission of an accepted id: stored as rejected, not tracked again. */
+  duplicate: boolean;
+  /** Its shard registration was already added (a retried job need not add it again). */
+  forwarded: boolean;
+  /** Its outcome is already committed (closed_signals): PostgreSQL answers for it now. */
+  closed: boolean;
+}
+
 /**
- * Stores an accepted signal and its `accepted` audit row, once per id. Returns the signal as
- * first accepted (a second submission of the id is a no-op, whatever it carries), whether
- * this call stored it, and whether it was a duplicate submission (stored as rejected).
+ * Stores an accepted signal and its `accepted` audit row, once per id, and commits. The
+ * caller registers the signal on its shard only after this returns, then calls
+ * {@link markForwarded}.
  */
 export async function recordAccepted(
   pool: pg.Pool,
   signal: NormalizedSignal,
   payload: unknown,
   jobId: string | null,
-  /**
-   * Runs inside the transaction, before COMMIT, with the signal as stored: whoever can read
-   * the row afterwards (the signal-ops worker) finds this already done.
-   */
-  beforeCommit: (stored: NormalizedSignal) => Promise<void> = async () => {},
-): Promise<{ signal: NormalizedSignal; inserted: boolean; duplicate: boolean }> {
-  return inTransaction(pool, async (client) => {
-    const result = await storeAccepted(client, signal, payload, jobId);
-    await beforeCommit(result.signal);
-    return result;
-  });
+): Promise<AcceptedRecord> {
+  return inTransaction(pool, (client) => storeAccepted(client, signal, payload, jobId));
+}
+
+/** Records that the signal's shard registration has been added (operations may now follow it). */
+export async function markForwarded(db: Queryable, id: string): Promise<void> {
+  await db.query(
+    `UPDATE signals SET forwarded_at = now() WHERE id = $1 AND status = 'accepted' AND forwarded_at IS NULL`,
+    [id],
+  );
 }
 
 async function storeAccepted(
@@ -33,7 +47,7 @@ async function storeAccepted(
   signal: NormalizedSignal,
   payload: unknown,
   jobId: string | null,
-): Promise<{ signal: NormalizedSignal; inserted: boolean; duplicate: boolean }> {
+): Promise<AcceptedRecord> {
   {
     const inserted = await client.query(
       `INSERT INTO signals (id, status, tenant, symbol, side, strategy, model, model_version, timeframe,
@@ -63,11 +77,18 @@ async function storeAccepted(
          VALUES (to_timestamp($1::double precision / 1000), $2, $3, 'accepted', $4)`,
         [signal.createdAt, signal.id, signal.tenant, JSON.stringify({ jobId })],
       );
-      return { signal, inserted: true, duplicate: false };
+      return { signal, inserted: true, duplicate: false, forwarded: false, closed: false };
     }
     const existing = (
-      await client.query<{ normalized: NormalizedSignal; job_id: string | null }>(
-        `SELECT normalized, job_id FROM signals WHERE id = $1 AND status = 'accepted'`,
+      await client.query<{
+        normalized: NormalizedSignal;
+        job_id: string | null;
+        forwarded: boolean;
+        closed: boolean;
+      }>(
+        `SELECT s.normalized, s.job_id, s.forwarded_at IS NOT NULL AS forwarded,
+                EXISTS (SELECT 1 FROM closed_signals c WHERE c.signal_id = s.id) AS closed
+         FROM signals s WHERE s.id = $1 AND s.status = 'accepted'`,
         [signal.id],
       )
     ).rows[0]!;
@@ -87,11 +108,29 @@ async function storeAccepted(
         [signal.id, signal.tenant, JSON.stringify({ errors, jobId })],
       );
     }
-    return { signal: existing.normalized, inserted: false, duplicate };
+    return {
+      signal: existing.normalized,
+      inserted: false,
+      duplicate,
+      forwarded: existing.forwarded,
+      closed: existing.closed,
+    };
   }
 }
 
-/** Stores a rejected payload with every reason, and its `rejected` audit row. */
+/** Largest payload stored with a rejection as it came; a larger one is kept as its size and head. */
+const STORED_PAYLOAD_BYTES = 256 * 1024;
+
+/** An id as a bounded column holds it: a 1 MB id fits no index. */
+function storedId(id: string | null): string | null {
+  return id === null ? null : (storableJson(abbreviate(id, 200), STORED_PAYLOAD_BYTES) as string);
+}
+
+/**
+ * Stores a rejected payload with every reason, and its `rejected` audit row. Whatever the
+ * payload holds (NUL characters, 100,000 levels of nesting, a 1 MB id), the rejection is
+ * stored: in the form {@link storableJson} gives it, the id cut to a bounded length.
+ */
 export async function recordRejected(
   pool: pg.Pool,
   payload: unknown,
@@ -99,31 +138,35 @@ export async function recordRejected(
   errors: string[],
   jobId: string | null,
 ): Promise<void> {
-  const tenant =
-    typeof payload === 'object' &&
-    payload !== null &&
-    typeof (payload as { tenant?: unknown }).tenant === 'string'
-      ? (payload as { tenant: string }).tenant
-      : null;
+  const stored = storableJson(payload ?? null, STORED_PAYLOAD_BYTES);
+  const rawTenant =
+    typeof stored === 'object' && stored !== null ? (stored as { tenant?: unknown }).tenant : undefined;
+  const tenant = typeof rawTenant === 'string' ? abbreviate(rawTenant, 200) : null;
+  const reasons = storableJson(errors, STORED_PAYLOAD_BYTES);
   await inTransaction(pool, async (client) => {
     await client.query(
       `INSERT INTO signals (id, status, tenant, payload, errors, job_id) VALUES ($1, 'rejected', $2, $3, $4, $5)`,
-      [id, tenant, JSON.stringify(payload ?? null), JSON.stringify(errors), jobId],
+      [storedId(id), tenant, JSON.stringify(stored), JSON.stringify(reasons), jobId],
     );
     await client.query(
       `INSERT INTO audit_logs (at, signal_id, tenant, event, details) VALUES (now(), $1, $2, 'rejected', $3)`,
-      [id, tenant, JSON.stringify({ errors, jobId })],
+      [storedId(id), tenant, JSON.stringify({ errors: reasons, jobId })],
     );
   });
 }
 
-/** The accepted signal with this id (its symbol and tenant), or null. */
+/**
+ * The accepted signal with this id (its symbol and tenant, whether its shard registration has
+ * been added, which operations wait for, and whether its outcome is committed), or null.
+ */
 export async function findAccepted(
   db: Queryable,
   id: string,
-): Promise<{ symbol: string; tenant: string } | null> {
-  const r = await db.query<{ symbol: string; tenant: string }>(
-    `SELECT symbol, tenant FROM signals WHERE id = $1 AND status = 'accepted'`,
+): Promise<{ symbol: string; tenant: string; forwarded: boolean; closed: boolean } | null> {
+  const r = await db.query<{ symbol: string; tenant: string; forwarded: boolean; closed: boolean }>(
+    `SELECT s.symbol, s.tenant, s.forwarded_at IS NOT NULL AS forwarded,
+            EXISTS (SELECT 1 FROM closed_signals c WHERE c.signal_id = s.id) AS closed
+     FROM signals s WHERE s.id = $1 AND s.status = 'accepted'`,
     [id],
   );
   return r.rows[0] ?? null;
@@ -139,6 +182,6 @@ export async function recordRejectedOperation(
 ): Promise<void> {
   await db.query(
     `INSERT INTO audit_logs (at, signal_id, event, details) VALUES (now(), $1, 'op_rejected', $2)`,
-    [id, JSON.stringify({ op, errors, jobId })],
+    [storedId(id), JSON.stringify(storableJson({ op, errors, jobId }, STORED_PAYLOAD_BYTES))],
   );
 }

@@ -85,6 +85,7 @@ export async function startInProcessWorkers(
   pool.on('error', () => {});
   const intake = createIntakeWorkers({
     connection,
+    redis: connection,
     prefix: cfg.prefix,
     pool,
     shards: cfg.shards,

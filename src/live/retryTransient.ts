@@ -1,0 +1,105 @@
+import type { Logger } from 'pino';
+import { backoffMs, isRetryablePgError, type BackoffOptions } from '../storage/retryablePg.ts';
+
+/** An outage in progress, as `/health` reports it. */
+export interface OutageState {
+  /** Wall ms of the first failure of this outage. */
+  since: number;
+  /** The last error's message (never a credential: node-postgres and ioredis print none). */
+  reason: string;
+}
+
+export interface TransientRetryOptions {
+  log: Logger;
+  /** The dependency, for messages ("PostgreSQL"). */
+  dependency: string;
+  /** How long one call keeps retrying before it gives up (TRANSIENT_RETRY_MS). */
+  budgetMs: number;
+  now: () => number;
+  /** Which errors are transient. @defaultValue isRetryablePgError */
+  isTransient?: (err: unknown) => boolean;
+  /** Called when an outage starts, again on each retry while it lasts, and with null when it ends. */
+  onState?: (state: OutageState | null) => void;
+  /** @defaultValue 100 ms doubling to 10 s, jittered */
+  backoff?: BackoffOptions;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** A call that stayed failing for longer than the budget; its `cause` is the last error. */
+export class TransientBudgetError extends Error {
+  override name = 'TransientBudgetError';
+}
+
+export interface TransientRetry {
+  /**
+   * Runs `fn`; while it fails with a transient error, waits (jittered backoff) and runs it
+   * again, for up to the budget counted from its first failure. Any other error is thrown at
+   * once. One warning per outage, however many calls wait in it, and one line when it ends.
+   */
+  run<T>(fn: () => Promise<T>): Promise<T>;
+  /** The outage in progress, or null. */
+  state(): OutageState | null;
+}
+
+/**
+ * Transient is not bad (DESIGN.md decision 13): a job whose database is briefly down waits for
+ * it instead of failing, so an outage delays submissions and loses none. Shared by every job of
+ * a process, so that a thousand waiting jobs log one outage, not a thousand errors.
+ */
+export function createTransientRetry(opts: TransientRetryOptions): TransientRetry {
+  const isTransient = opts.isTransient ?? isRetryablePgError;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const backoff = opts.backoff ?? { baseMs: 100, maxMs: 10_000 };
+  let outage: OutageState | null = null;
+
+  function failed(err: unknown): void {
+    const reason = err instanceof Error ? err.message || err.name : String(err);
+    if (outage === null) {
+      outage = { since: opts.now(), reason };
+      opts.log.warn(
+        { err, dependency: opts.dependency },
+        `${opts.dependency} unreachable; jobs wait and retry (TRANSIENT_RETRY_MS)`,
+      );
+    } else {
+      outage.reason = reason;
+    }
+    opts.onState?.(outage);
+  }
+
+  function succeeded(): void {
+    if (outage === null) return;
+    opts.log.info(
+      { dependency: opts.dependency, outageMs: opts.now() - outage.since },
+      `${opts.dependency} reachable again; waiting jobs resume`,
+    );
+    outage = null;
+    opts.onState?.(null);
+  }
+
+  return {
+    async run(fn) {
+      let firstFailure: number | null = null;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const result = await fn();
+          succeeded();
+          return result;
+        } catch (err) {
+          if (!isTransient(err)) throw err;
+          const now = opts.now();
+          firstFailure ??= now;
+          failed(err);
+          if (now - firstFailure >= opts.budgetMs) {
+            throw new TransientBudgetError(
+              `${opts.dependency} unreachable for ${Math.round((now - firstFailure) / 1000)} s ` +
+                `(TRANSIENT_RETRY_MS is ${opts.budgetMs}): ${outage?.reason ?? 'unknown error'}`,
+              { cause: err },
+            );
+          }
+          await sleep(backoffMs(attempt, backoff));
+        }
+      }
+    },
+    state: () => outage,
+  };
+}
