@@ -14,7 +14,13 @@ import {
 import { createAnalyzeWorker } from '../src/analyzer/analyzeWorker.ts';
 import { createIntakeWorkers } from '../src/live/createIntakeWorkers.ts';
 import { createShardWorkers } from '../src/live/createShardWorkers.ts';
-import { createLogger, createPool, createRedis, onShutdown } from '../src/live/startProcess.ts';
+import {
+  createLogger,
+  createPool,
+  createRedis,
+  onShutdown,
+  warnIfRedisNotPersistent,
+} from '../src/live/startProcess.ts';
 import { migrate } from '../src/storage/migrate.ts';
 
 const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
@@ -25,6 +31,7 @@ const redis = createRedis(config.REDIS_URL, log, 'worker');
 const connection = createRedis(config.REDIS_URL, log, 'worker-bullmq');
 const pool = createPool(config.DATABASE_URL, log, 'worker');
 const shards = parseShardList(config.WORKER_SHARDS, config.SHARDS);
+await warnIfRedisNotPersistent(redis, log);
 
 const intake = createIntakeWorkers({
   connection,

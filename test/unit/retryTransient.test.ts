@@ -1,0 +1,94 @@
+import { pino, type Logger } from 'pino';
+import { describe, expect, it } from 'vitest';
+import {
+  createTransientRetry,
+  TransientBudgetError,
+  type OutageState,
+} from '../../src/live/retryTransient.ts';
+
+/** A logger that keeps what it was told. */
+function recordingLog(): { log: Logger; lines: { level: number; msg: string }[] } {
+  const lines: { level: number; msg: string }[] = [];
+  const log = pino(
+    { level: 'trace' },
+    { write: (s: string) => lines.push(JSON.parse(s) as { level: number; msg: string }) },
+  );
+  return { log, lines };
+}
+
+const refused = (): Error =>
+  Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+
+describe('createTransientRetry: an outage delays work and loses none', () => {
+  it('retries a transient failure until it succeeds, with one warning and one recovery line per outage', async () => {
+    const { log, lines } = recordingLog();
+    let clock = 0;
+    const states: (OutageState | null)[] = [];
+    const retry = createTransientRetry({
+      log,
+      dependency: 'PostgreSQL',
+      budgetMs: 60_000,
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+      onState: (s) => states.push(s === null ? null : { ...s }),
+    });
+    let calls = 0;
+    const job = (): Promise<string> => (++calls <= 5 ? Promise.reject(refused()) : Promise.resolve('stored'));
+    // Two jobs wait in the same outage.
+    const [a, b] = await Promise.all([
+      retry.run(job),
+      retry.run(async () => (clock < 500 ? Promise.reject(refused()) : 'b')),
+    ]);
+    expect(a).toBe('stored');
+    expect(b).toBe('b');
+    expect(calls).toBe(6);
+    const warnings = lines.filter((l) => l.level === 40);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.msg).toBe('PostgreSQL unreachable; jobs wait and retry (TRANSIENT_RETRY_MS)');
+    expect(lines.filter((l) => l.msg === 'PostgreSQL reachable again; waiting jobs resume')).toHaveLength(1);
+    expect(states[0]).toEqual({ since: 0, reason: 'connect ECONNREFUSED 127.0.0.1:5432' });
+    expect(states.at(-1)).toBeNull();
+    expect(retry.state()).toBeNull();
+  });
+
+  it('gives up after the budget, counted from the first failure, naming the dependency and the setting', async () => {
+    let clock = 1000;
+    const retry = createTransientRetry({
+      log: pino({ level: 'silent' }),
+      dependency: 'PostgreSQL',
+      budgetMs: 10_000,
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+    });
+    const failure = retry.run(() => Promise.reject(refused()));
+    await expect(failure).rejects.toBeInstanceOf(TransientBudgetError);
+    await expect(failure).rejects.toThrow(
+      /^PostgreSQL unreachable for \d+ s \(TRANSIENT_RETRY_MS is 10000\): connect ECONNREFUSED 127\.0\.0\.1:5432$/,
+    );
+    expect(clock - 1000).toBeGreaterThanOrEqual(10_000);
+    expect(retry.state()).not.toBeNull();
+  });
+
+  it('throws anything that is not transient at once, unretried', async () => {
+    let calls = 0;
+    const retry = createTransientRetry({
+      log: pino({ level: 'silent' }),
+      dependency: 'PostgreSQL',
+      budgetMs: 10_000,
+      now: () => 0,
+      sleep: async () => {},
+    });
+    const bad = Object.assign(new Error('value too long for type character varying(128)'), { code: '22001' });
+    await expect(
+      retry.run(() => {
+        calls++;
+        return Promise.reject(bad);
+      }),
+    ).rejects.toBe(bad);
+    expect(calls).toBe(1);
+  });
+});

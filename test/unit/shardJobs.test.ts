@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { checkShardJob, type ShardJobData } from '../../src/live/messages.ts';
+import { ShardRuntime, APPLIED_CUSTOM_KEPT } from '../../src/live/ShardRuntime.ts';
+import { normalize } from '../support/runEngine.ts';
+
+const T = 1_700_000_000_000;
+const signal = normalize([
+  {
+    v: 1,
+    id: 's1',
+    symbol: 'XYZ',
+    side: 'long',
+    createdAt: T,
+    entry: { type: 'market' },
+    takeProfits: [{ price: 110, fraction: 1 }],
+    stopLoss: { price: 90 },
+  },
+])[0]!;
+
+describe('checkShardJob: anything a producer can put on a public shard queue', () => {
+  it.each([
+    [null, 'job data must be a JSON object with a "kind"'],
+    [[1, 2], 'job data must be a JSON object with a "kind"'],
+    [{}, 'unknown job kind undefined'],
+    [{ kind: 'explode' }, 'unknown job kind "explode"'],
+    [{ kind: 'register' }, 'signal: must be an object (a normalized signal)'],
+    [
+      { kind: 'register', signal: { id: '', side: 'up' } },
+      'signal.id: must be a non-empty string; signal.symbol: must be a non-empty string; signal.side: must be "long" or "short"; signal.createdAt: must be an integer; signal.entry: must be an object',
+    ],
+    [{ kind: 'op' }, 'op: must be an object (an operation)'],
+    [
+      { kind: 'op', op: { id: 's1', op: 'cancel' } },
+      'op: needs a string "id", a string "op" and an integer "ts"',
+    ],
+    [{ kind: 'ticks', ticks: 42 }, 'ticks: must be an array'],
+    [{ kind: 'sweep', clock: 'soon', graceMs: 1 }, 'sweep: needs numbers "clock" and "graceMs"'],
+    [{ kind: 'forget', ids: [1] }, 'forget: "ids" must be an array of strings'],
+  ])('refuses %j: %s', (data, reason) => {
+    expect(checkShardJob(data)).toEqual({ ok: false, reason });
+  });
+
+  it.each<ShardJobData>([
+    { kind: 'ticks', ticks: [['XYZ', T, 100]] },
+    { kind: 'register', signal },
+    { kind: 'op', op: { op: 'cancel', id: 's1', ts: T } },
+    { kind: 'sweep', clock: T, graceMs: 60_000 },
+    { kind: 'forget', ids: ['s1'] },
+  ])('accepts a well-formed %s job', (data) => {
+    expect(checkShardJob(data)).toEqual({ ok: true, data });
+  });
+});
+
+describe('ShardRuntime: which jobs are already applied', () => {
+  it("compares BullMQ's own ids by value, even past Number's precision", () => {
+    const rt = new ShardRuntime(0);
+    expect(rt.hasApplied('1')).toBe(false);
+    rt.noteApplied('9007199254740993');
+    expect(rt.hasApplied('9007199254740992')).toBe(true);
+    expect(rt.hasApplied('9007199254740993')).toBe(true);
+    expect(rt.hasApplied('9007199254740994')).toBe(false);
+  });
+
+  it('remembers custom ids one by one: a custom id such as 1e20 hides no later job', () => {
+    const rt = new ShardRuntime(0);
+    rt.noteApplied('5');
+    rt.noteApplied('1e20');
+    expect(rt.hasApplied('1e20')).toBe(true);
+    expect(rt.hasApplied('6')).toBe(false);
+    expect(rt.hasApplied('5')).toBe(true);
+    expect(rt.hasApplied('other')).toBe(false);
+    rt.noteApplied('6');
+    expect(rt.hasApplied('1e20')).toBe(true);
+  });
+
+  it(`keeps the latest ${APPLIED_CUSTOM_KEPT} custom ids`, () => {
+    const rt = new ShardRuntime(0);
+    for (let i = 0; i <= APPLIED_CUSTOM_KEPT; i++) rt.noteApplied(`c-${i}`);
+    expect(rt.hasApplied('c-0')).toBe(false);
+    expect(rt.hasApplied('c-1')).toBe(true);
+    expect(rt.hasApplied(`c-${APPLIED_CUSTOM_KEPT}`)).toBe(true);
+  });
+});
+
+describe('ShardRuntime: forgetting closed signals, and what it refuses', () => {
+  it('forgets only ids that closed here and are not tracked again', () => {
+    const rt = new ShardRuntime(100);
+    rt.apply('1', { kind: 'register', signal }, new Map());
+    const delta = rt.apply(
+      '2',
+      { kind: 'forget', ids: ['s1', 'gone', 'never'] },
+      new Map([
+        ['s1', 'open'],
+        ['gone', 'closed'],
+      ]),
+    );
+    expect([...delta.forget]).toEqual(['gone']);
+  });
+
+  it('throws on an unknown job kind instead of doing nothing', () => {
+    const rt = new ShardRuntime(0);
+    expect(() => rt.apply('1', { kind: 'explode' } as unknown as ShardJobData, new Map())).toThrow(
+      'unknown shard job kind "explode"',
+    );
+  });
+
+  it('skips and counts ticks later than maxTickTs, and malformed wire ticks, applying the rest', () => {
+    const rt = new ShardRuntime(100);
+    rt.apply('1', { kind: 'register', signal }, new Map());
+    const delta = rt.apply(
+      '2',
+      {
+        kind: 'ticks',
+        ticks: [['XYZ', T, 100], null as never, ['XYZ', T + 10_000, 111], ['XYZ', T + 1, 101]],
+      },
+      new Map(),
+      T + 5_000,
+    );
+    expect(delta.futureTicks).toBe(1);
+    expect(delta.poisonTicks).toBe(1);
+    // The tick from the future did not freeze the symbol: a tick after the good one applies.
+    expect(delta.lateTicks).toBe(0);
+    expect(delta.recent.get('XYZ')?.map((t) => t.ts)).toEqual([T, T + 1]);
+  });
+});
