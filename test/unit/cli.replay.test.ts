@@ -6,10 +6,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
 import { main } from '../../src/cli/main.ts';
+import { dataFile } from '../support/dataFile.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cli-replay-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -244,5 +246,23 @@ describe('replay command', () => {
     const { code, stderr } = await run(['replay', '--ticks', join(dir, 'nope.csv'), '--signals', signals]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/replay: .*nope\.csv/);
+  });
+});
+
+describe('the sample files of data/ (README "Command line")', () => {
+  it('replay over the bundled IBM trades: every signal and operation accepted, each way of ending represented', async () => {
+    const { code, stdout, stderr } = await run([
+      'replay',
+      '--ticks',
+      dataFile('lean_usequity_IBM_trades_2013-10-07_11.csv.gz'),
+      '--signals',
+      fileURLToPath(new URL('../../data/sample_signals_IBM.jsonl', import.meta.url)),
+      '--ops',
+      fileURLToPath(new URL('../../data/sample_ops_IBM.jsonl', import.meta.url)),
+    ]);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/7 signals \(6 closed, 1 open\), 0 operations rejected/);
+    const outcomes = parseLines(stdout).map((l) => (l.state === 'closed' ? l.outcome : l.state));
+    expect(outcomes).toEqual(['TP_HIT', 'TP_HIT', 'SL_HIT', 'SL_HIT', 'EXPIRED', 'open', 'MANUAL_EXIT']);
   });
 });
