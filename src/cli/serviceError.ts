@@ -20,10 +20,11 @@ export function describeUrl(url: string): string {
 
 /**
  * `err` from `service` at `url` as one {@link ServiceError}: "Redis at redis://host:6379:
- * connect ECONNREFUSED…". Errors that are already ServiceErrors pass through.
+ * connect ECONNREFUSED…", after `lead` when given ("cannot reach"). Errors that are already
+ * ServiceErrors pass through.
  */
-export function serviceError(service: string, url: string, err: unknown): ServiceError {
+export function serviceError(service: string, url: string, err: unknown, lead = ''): ServiceError {
   if (err instanceof ServiceError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new ServiceError(`${service} at ${describeUrl(url)}: ${message || (err as Error).name}`);
+  const message = err instanceof Error ? err.message || err.name : String(err);
+  return new ServiceError(`${lead === '' ? '' : `${lead} `}${service} at ${describeUrl(url)}: ${message}`);
 }

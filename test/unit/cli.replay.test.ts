@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Readable, Writable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
 import { createProgress } from '../../src/cli/createProgress.ts';
 import { main } from '../../src/cli/main.ts';
@@ -462,5 +462,34 @@ describe('every command: --help, --version, one-line errors', () => {
       expect.stringMatching(/^replay: needs --ticks and --signals \(usage: outcome-tracker replay --ticks/),
       '',
     ]);
+  });
+});
+
+describe('feed and export with their services down', () => {
+  // Port 1 on loopback: nothing listens, the connection is refused at once.
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('feed fails within seconds naming Redis and its host, never the password', async () => {
+    vi.stubEnv('REDIS_URL', 'redis://user:s3cret@127.0.0.1:1');
+    const started = Date.now();
+    const { code, stdout, stderr } = await run(['feed', '--ticks', ticks, '--max']);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(
+      'feed: cannot reach Redis at redis://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1\n',
+    );
+  });
+
+  it('export names each unreachable service and its host, never the password', async () => {
+    vi.stubEnv('REDIS_URL', 'redis://:s3cret@127.0.0.1:1');
+    vi.stubEnv('DATABASE_URL', 'postgresql://me:s3cret@127.0.0.1:1/outcomes');
+    const { code, stderr } = await run(['export']);
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      'export: cannot reach Redis at redis://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1; ' +
+        'cannot reach PostgreSQL at postgresql://127.0.0.1:1/outcomes: connect ECONNREFUSED 127.0.0.1:1\n',
+    );
+    expect(stderr).not.toContain('s3cret');
   });
 });
