@@ -6,27 +6,23 @@ cd "$ROOT"
 # With the seconds since the script started: set-up time shows in every log.
 say() { printf '\n==> [%ss] %s\n' "$SECONDS" "$*" >&2; }
 
-# npm packages: a fresh clone has no node_modules.
+# npm packages: a fresh clone has no node_modules. Only `npm ci`: it installs exactly what
+# package-lock.json names or fails. A lock file out of step with package.json is a bug to fix in
+# the repository (`npm install --package-lock-only`), not something to paper over with
+# `npm install` on one machine.
 ensure_node_modules() {
   if [[ -d node_modules && -x node_modules/.bin/vitest ]]; then return 0; fi
-  if [[ -f package-lock.json ]]; then
-    say "installing npm packages (npm ci)"
-    local log="${TMPDIR:-/tmp}/outcome-tracker-npm-ci-$$.log"
-    if npm ci --no-audit --no-fund >"$log" 2>&1; then
-      rm -f "$log"
-      return 0
-    fi
-    # npm ci refuses a lock file that is out of step with package.json (one missing other
-    # platforms' optional packages, say). Install from the same lock file without rewriting it,
-    # rather than leave a fresh machine with nothing.
-    grep -m 5 '^npm error' "$log" >&2 || tail -n 20 "$log" >&2
+  say "installing npm packages (npm ci)"
+  local log="${TMPDIR:-/tmp}/outcome-tracker-npm-ci-$$.log"
+  if npm ci --no-audit --no-fund >"$log" 2>&1; then
     rm -f "$log"
-    say "npm ci failed (above: the registry lacks some platform packages the lock file names); installing from the same lock file with npm install --no-save"
-    npm install --no-save --no-audit --no-fund
-  else
-    say "installing npm packages (npm install)"
-    npm install --no-audit --no-fund
+    return 0
   fi
+  grep -m 10 '^npm error' "$log" >&2 || tail -n 20 "$log" >&2
+  rm -f "$log"
+  echo "npm ci failed (above). If it says the lock file is out of sync with package.json, run" \
+    "'npm install --package-lock-only' and commit package-lock.json." >&2
+  return 1
 }
 
 # Private Redis/PostgreSQL for whatever REDIS_URL / DATABASE_URL do not provide, in a directory of

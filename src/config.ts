@@ -14,11 +14,15 @@ const schema = z.object({
   REDIS_URL: z.string().url().optional(),
   /** PostgreSQL / TimescaleDB for signals, outcomes, metrics. */
   DATABASE_URL: z.string().url().optional(),
-  /** Prefix of every Redis key and BullMQ queue. @defaultValue "ot" */
+  /**
+   * Prefix of every Redis key and BullMQ queue. The default is BullMQ's own, so that a producer
+   * written with BullMQ's defaults reaches the workers; set it to keep several deployments (or
+   * tenants) apart on one Redis. @defaultValue "bull"
+   */
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
-    .default('ot'),
+    .default('bull'),
   /** Number of tick shards (queues). Changing it re-homes symbols: drain first. @defaultValue 8 */
   SHARDS: int(1).max(4096).default(8),
   /** Shards this worker process serves, e.g. "0-3,6"; empty: all. */

@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
@@ -15,7 +15,9 @@ import {
   type Queryable,
   type SignalRow,
 } from '../storage/outcomeStore.ts';
+import { connectRedis } from './connectRedis.ts';
 import type { CliIo } from './main.ts';
+import { serviceError, ServiceError } from './serviceError.ts';
 import { UsageError } from './usageError.ts';
 
 export const exportUsage = 'outcome-tracker export [--out FILE]   (needs REDIS_URL and DATABASE_URL)';
@@ -144,31 +146,47 @@ export async function exportCommand(
   if (positionals.length > 0) throw new UsageError(`export takes no arguments, got ${positionals.join(' ')}`);
   const config = requireSettings(loadConfig(env), 'REDIS_URL', 'DATABASE_URL');
 
-  // A command line fails rather than waits: no reconnecting, few retries.
-  const redis = new Redis(config.REDIS_URL, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    retryStrategy: () => null,
-    connectionName: 'outcome-tracker export',
-  });
-  redis.on('error', () => {}); // failures surface through the commands
+  // A command line fails rather than waits (connectRedis); both services are tried at once, so
+  // that one run names every one that is unreachable.
+  let dbLost = false;
   const db = new pg.Client({
     connectionString: config.DATABASE_URL,
     application_name: 'outcome-tracker export',
+    connectionTimeoutMillis: 5000,
   });
-  db.on('error', () => {});
+  db.on('error', () => (dbLost = true));
+  db.on('end', () => (dbLost = true));
+  const [redisResult, dbResult] = await Promise.allSettled([
+    connectRedis(config.REDIS_URL, 'export'),
+    db.connect().catch((err: unknown) => {
+      throw serviceError('PostgreSQL', config.DATABASE_URL, err, 'cannot reach');
+    }),
+  ]);
+  if (redisResult.status === 'rejected' || dbResult.status === 'rejected') {
+    if (redisResult.status === 'fulfilled') redisResult.value.disconnect();
+    await db.end().catch(() => {});
+    const reasons = [redisResult, dbResult].flatMap((r) =>
+      r.status === 'rejected' ? [(r.reason as Error).message] : [],
+    );
+    throw new ServiceError(reasons.join('; '));
+  }
+  const redis = redisResult.value;
   let out: NodeJS.WritableStream = io.stdout;
   const states = new Map<string, number>();
   let count = 0;
   try {
-    await redis.connect();
-    await db.connect();
-    if (values.out !== undefined) out = createWriteStream(values.out);
+    if (values.out !== undefined) out = await openOut(values.out);
     for await (const line of exportLines({ redis, db, prefix: config.QUEUE_PREFIX, shards: config.SHARDS })) {
       count++;
       states.set(line.state, (states.get(line.state) ?? 0) + 1);
       if (!out.write(JSON.stringify(line) + '\n')) await new Promise((resolve) => out.once('drain', resolve));
     }
+  } catch (err) {
+    // Name the service that went away under the export.
+    if (redis.status === 'end' || redis.status === 'close')
+      throw serviceError('Redis', config.REDIS_URL, err);
+    if (dbLost) throw serviceError('PostgreSQL', config.DATABASE_URL, err, 'cannot reach');
+    throw err;
   } finally {
     redis.disconnect();
     await db.end().catch(() => {});
@@ -182,4 +200,14 @@ export async function exportCommand(
     `export: ${count} signals (${[...states].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})\n`,
   );
   return 0;
+}
+
+/** `--out FILE` opened for writing; an unwritable path fails here, before any line is read. */
+async function openOut(file: string): Promise<NodeJS.WritableStream> {
+  const stream = createWriteStream(file);
+  await new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', (err) => reject(new Error(`cannot write --out ${file}: ${err.message}`)));
+  });
+  return stream;
 }

@@ -2,9 +2,12 @@ import { parseArgs } from 'node:util';
 import type { Tick } from '../../machines/types.ts';
 import { loadConfig, requireSettings } from '../config.ts';
 import { createTickPublisher } from '../live/createTickPublisher.ts';
-import { createRedis, createLogger } from '../live/startProcess.ts';
 import { newStats, readCandles, readTicks } from '../ticks/readTicks.ts';
+import { connectRedis } from './connectRedis.ts';
+import { createProgress } from './createProgress.ts';
 import type { CliIo } from './main.ts';
+import { reportSkipped, requireUsableTicks, withProgress } from './replayCommand.ts';
+import { serviceError } from './serviceError.ts';
 import { UsageError } from './usageError.ts';
 
 export const feedUsage = 'outcome-tracker feed --ticks FILE.csv[.gz] [--candles] [--speed X | --max]';
@@ -12,9 +15,14 @@ export const feedUsage = 'outcome-tracker feed --ticks FILE.csv[.gz] [--candles]
 /**
  * `feed`: replays a tick file into the live system through the producer path. `--max` sends
  * as fast as the queues take it; `--speed X` paces by the file's own timestamps, X times
- * real time (1 = real time).
+ * real time (1 = real time). Redis unreachable, or lost on the way, ends it within seconds with
+ * an error naming Redis (exit 1).
  */
-export async function feedCommand(args: string[], io: CliIo): Promise<number> {
+export async function feedCommand(
+  args: string[],
+  io: CliIo,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -25,23 +33,35 @@ export async function feedCommand(args: string[], io: CliIo): Promise<number> {
     },
     strict: true,
   });
-  if (values.ticks === undefined) throw new UsageError('feed needs --ticks');
+  if (values.ticks === undefined) throw new UsageError('needs --ticks');
   if (values.speed !== undefined && values.max) throw new UsageError('give --speed or --max, not both');
   const speed = values.speed === undefined ? null : Number(values.speed);
   if (speed !== null && !(speed > 0))
     throw new UsageError(`--speed must be a number above 0, got ${values.speed}`);
-  const config = requireSettings(loadConfig(), 'REDIS_URL');
-  const log = createLogger(config, 'feed');
-  const connection = createRedis(config.REDIS_URL, log, 'feed');
+  const config = requireSettings(loadConfig(env), 'REDIS_URL');
+  const connection = await connectRedis(config.REDIS_URL, 'feed');
   const publisher = createTickPublisher({
     connection,
     prefix: config.QUEUE_PREFIX,
     shards: config.SHARDS,
     batchSize: config.TICK_BATCH_SIZE,
-    onError: (err) => log.warn({ err }, 'queue connection error'),
+    // publish() rejects on its own, and that error names Redis; a log line would only repeat it.
+    onError: () => {},
   });
+  const publish = async (ticks: Tick[]): Promise<number> => {
+    try {
+      return await publisher.publish(ticks);
+    } catch (err) {
+      throw serviceError('Redis', config.REDIS_URL, err);
+    }
+  };
   const stats = newStats();
-  const source = values.candles ? readCandles(values.ticks, stats) : readTicks(values.ticks, stats);
+  const progress = createProgress(io.stderr, 'feed');
+  const source = withProgress(
+    values.candles ? readCandles(values.ticks, stats) : readTicks(values.ticks, stats),
+    stats,
+    progress,
+  );
   let batch: Tick[] = [];
   let sent = 0;
   let firstTs: number | null = null;
@@ -52,7 +72,7 @@ export async function feedCommand(args: string[], io: CliIo): Promise<number> {
         firstTs ??= tick.ts;
         const due = started + (tick.ts - firstTs) / speed;
         if (due > Date.now() + 5 && batch.length > 0) {
-          sent += await publisher.publish(batch);
+          sent += await publish(batch);
           batch = [];
         }
         const wait = due - Date.now();
@@ -60,15 +80,18 @@ export async function feedCommand(args: string[], io: CliIo): Promise<number> {
       }
       batch.push(tick);
       if (batch.length >= config.TICK_BATCH_SIZE * 8) {
-        sent += await publisher.publish(batch);
+        sent += await publish(batch);
         batch = [];
       }
     }
-    if (batch.length > 0) sent += await publisher.publish(batch);
+    if (batch.length > 0) sent += await publish(batch);
   } finally {
-    await publisher.close();
+    progress.done();
+    await publisher.close().catch(() => {});
     connection.disconnect();
   }
+  reportSkipped(io, values.ticks, stats);
+  requireUsableTicks(values.ticks, stats);
   const seconds = (Date.now() - started) / 1000;
   io.stderr.write(
     `feed: ${sent} ticks queued in ${seconds.toFixed(1)} s; ${stats.rows} rows read, ` +

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { TickFileError } from '../ticks/readTicks.ts';
+import { InputError } from './inputError.ts';
 import { replayCommand, replayUsage } from './replayCommand.ts';
 import { UsageError } from './usageError.ts';
 
@@ -8,6 +11,15 @@ export interface CliIo {
 }
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
+
+/** Exit codes of every command (README "Command line"). */
+export const EXIT = {
+  ok: 0,
+  /** A service unreachable, a file that cannot be read or written, anything unexpected. */
+  failure: 1,
+  /** Bad arguments, or input whose content cannot be used. */
+  usageOrInput: 2,
+} as const;
 
 const commands: Record<string, { run: () => Promise<Command>; usage: string }> = {
   replay: { run: async () => replayCommand, usage: replayUsage },
@@ -29,37 +41,75 @@ const commands: Record<string, { run: () => Promise<Command>; usage: string }> =
   },
   metrics: {
     run: async () => (await import('./metricsCommand.ts')).metricsCommand,
-    usage: 'outcome-tracker metrics [--input FILE]   (JSON on stdin by default)',
+    usage: 'outcome-tracker metrics [--input FILE]   (JSON, or replay output lines; stdin by default)',
   },
 };
 
+const EXIT_CODES_HELP =
+  'exit codes: 0 ok, 1 failure (a service unreachable, a file unreadable or unwritable), ' +
+  '2 bad arguments or unusable input';
+
 function usage(): string {
-  return ['usage:', ...Object.values(commands).map((c) => `  ${c.usage}`)].join('\n') + '\n';
+  return (
+    [
+      'usage:',
+      ...Object.values(commands).map((c) => `  ${c.usage}`),
+      '  outcome-tracker --version',
+      '  outcome-tracker [COMMAND] --help',
+      EXIT_CODES_HELP,
+    ].join('\n') + '\n'
+  );
+}
+
+/** The package's version, from package.json. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/** An error as one line: messages may carry newlines (pg, zod), a terminal line must not. */
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, '; ').trim();
 }
 
 /** The `outcome-tracker` command line. Returns the exit code. */
 export async function main(argv: string[], io: CliIo = process): Promise<number> {
   const [name, ...args] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.stdout.write(`outcome-tracker ${version()}\n`);
+    return EXIT.ok;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(usage());
-    return name === undefined ? 2 : 0;
+    return name === undefined ? EXIT.usageOrInput : EXIT.ok;
   }
   const command = commands[name];
   if (command === undefined) {
-    io.stderr.write(`unknown command "${name}"\n${usage()}`);
-    return 2;
+    io.stderr.write(`outcome-tracker: unknown command "${name}"\n${usage()}`);
+    return EXIT.usageOrInput;
+  }
+  // Options that every command answers the same way, before its own parsing can object to them.
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout.write(`usage: ${command.usage}\n${EXIT_CODES_HELP}\n`);
+    return EXIT.ok;
+  }
+  if (args.includes('--version')) {
+    io.stdout.write(`outcome-tracker ${version()}\n`);
+    return EXIT.ok;
   }
   try {
     return await (
       await command.run()
     )(args, io);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = oneLine(err instanceof Error ? err.message : String(err));
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`${message}\nusage: ${command.usage}\n`);
-      return 2;
+      io.stderr.write(`${name}: ${message} (usage: ${command.usage.replace(/\s{2,}\(.*\)$/, '')})\n`);
+      return EXIT.usageOrInput;
     }
     io.stderr.write(`${name}: ${message}\n`);
-    return 1;
+    return err instanceof InputError || err instanceof TickFileError ? EXIT.usageOrInput : EXIT.failure;
   }
 }

@@ -5,6 +5,8 @@
  * - `{"returns": [...], "annualization": 252, "riskFree": 0, "requiredReturn": 0, "cutoff": 0.05}`
  *   prints the return-series metrics, keys in {@link RETURN_METRIC_NAMES} order.
  * - `{"trades": [...]}` prints the trade-level metrics.
+ * - replay's (or export's) output, one JSON line per signal, prints the trade-level metrics of
+ *   its closed signals; unfinished and rejected lines are skipped and counted on stderr.
  *
  * Every metric key is always present, `null` when it has no finite value; `nullReasons`
  * maps each null metric to its reason code (docs/METRICS.md). Bad arguments, unreadable
@@ -42,6 +44,66 @@ type ParsedInput =
   | { kind: 'returns'; returns: number[]; options: Required<ReturnMetricOptions> }
   | { kind: 'trades'; trades: TradeRecord[] };
 
+interface ReplayLineCounts {
+  closed: number;
+  unfinished: number;
+  rejected: number;
+}
+
+/**
+ * The lines of `text` when it is JSON lines of signal outcomes (replay's format: objects with a
+ * `state`), else null (one JSON document, or not JSON at all: the caller reports which).
+ * Deciding on the first line alone keeps a one-line `{"returns": …}` input what it is.
+ */
+function replayLines(text: string): { line: number; text: string }[] | null {
+  const lines = text
+    .split('\n')
+    .map((t, i) => ({ line: i + 1, text: t.trim() }))
+    .filter((l) => l.text !== '');
+  if (lines.length === 0) return null;
+  let first: unknown;
+  try {
+    first = JSON.parse(lines[0]!.text);
+  } catch {
+    return null;
+  }
+  return isObject(first) && 'state' in first ? lines : null;
+}
+
+/** Trades from replay output lines: closed ones by their netReturn, rMultiple, holdingMs, outcome… */
+function parseReplayLines(
+  lines: { line: number; text: string }[],
+  source: string,
+  problems: string[],
+): (ParsedInput & { kind: 'trades'; counts: ReplayLineCounts }) | null {
+  const trades: TradeRecord[] = [];
+  const counts: ReplayLineCounts = { closed: 0, unfinished: 0, rejected: 0 };
+  for (const { line, text } of lines) {
+    const at = `${source} line ${line}`;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      problems.push(`${at}: not valid JSON (${errorMessage(err)})`);
+      continue;
+    }
+    if (!isObject(raw) || typeof raw.state !== 'string') {
+      problems.push(`${at}: expected a replay line, an object with "state", got ${describe(raw)}`);
+      continue;
+    }
+    if (raw.state === 'rejected') counts.rejected++;
+    else if (raw.state !== 'closed') counts.unfinished++;
+    else {
+      const record = parseTradeRecord(raw, at, problems);
+      if (record) {
+        counts.closed++;
+        trades.push(record);
+      }
+    }
+  }
+  return problems.length === 0 ? { kind: 'trades', trades, counts } : null;
+}
+
 /**
  * Runs the `metrics` command with `args` (the words after `metrics`) and returns the exit
  * code: 0 on success, {@link EXIT_BAD_INPUT} when the arguments or the input are wrong.
@@ -68,17 +130,31 @@ export async function metricsCommand(args: string[], io: MetricsCommandIo): Prom
     return fail(io, [`cannot read ${fromStdin ? 'stdin' : inputPath}: ${errorMessage(err)}`]);
   }
 
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    const source = fromStdin ? 'stdin' : inputPath;
-    return fail(io, [`${source} is not valid JSON: ${errorMessage(err)}`]);
-  }
-
+  const source = fromStdin ? 'stdin' : (inputPath as string);
+  // SPEC.md: a leading byte-order mark is ignored.
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   const problems: string[] = [];
-  const parsed = parseInput(json, problems);
-  if (parsed === null) return fail(io, problems);
+  let parsed: ParsedInput;
+  const lines = replayLines(text);
+  if (lines !== null) {
+    const fromLines = parseReplayLines(lines, source, problems);
+    if (fromLines === null) return fail(io, problems);
+    parsed = fromLines;
+    const { closed, unfinished, rejected } = fromLines.counts;
+    io.stderr.write(
+      `metrics: ${closed} closed signals of ${lines.length} lines; skipped ${unfinished} unfinished, ${rejected} rejected\n`,
+    );
+  } else {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      return fail(io, [`${source} is not valid JSON: ${errorMessage(err)}`]);
+    }
+    const fromJson = parseInput(json, problems);
+    if (fromJson === null) return fail(io, problems);
+    parsed = fromJson;
+  }
 
   const report =
     parsed.kind === 'returns' ? returnsReport(parsed) : tradesReport(tradeMetrics(parsed.trades));
@@ -179,6 +255,10 @@ function parseReturnsInput(json: Record<string, unknown>, problems: string[]): P
   } else {
     json.returns.forEach((r: unknown, i) => {
       if (r === null) returns.push(Number.NaN);
+      // A period cannot lose more than everything: below -1, compounding turns a loss into
+      // nonsense gains (an annualReturn of 164238).
+      else if (isNumber(r) && r < -1)
+        problems.push(`returns[${i}] is ${r}, below -1 (a loss of more than 100% in one period)`);
       else if (isNumber(r)) returns.push(r);
       else problems.push(`returns[${i}] must be a finite number or null, got ${describe(r)}`);
     });

@@ -17,8 +17,10 @@ export async function readJsonLines(file: string): Promise<unknown[]> {
   const out: unknown[] = [];
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   let n = 0;
-  for await (const line of lines) {
+  for await (const raw of lines) {
     n++;
+    // SPEC.md: a byte-order mark at the start of the file is ignored (editors on Windows add one).
+    const line = n === 1 && raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
     if (line.trim() === '') continue;
     try {
       out.push(JSON.parse(line));

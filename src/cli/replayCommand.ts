@@ -1,7 +1,10 @@
-import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import type { Tick } from '../../machines/types.ts';
 import { replay } from '../replay/replay.ts';
-import { newStats, readCandles, readTicks } from '../ticks/readTicks.ts';
+import { newStats, readCandles, readTicks, type TickFileStats } from '../ticks/readTicks.ts';
+import { createProgress, type Progress } from './createProgress.ts';
+import { InputError } from './inputError.ts';
 import type { CliIo } from './main.ts';
 import { readJsonLines } from './readJsonLines.ts';
 import { UsageError } from './usageError.ts';
@@ -11,7 +14,8 @@ export const replayUsage =
 
 /**
  * `replay`: offline and deterministic, no Redis or PostgreSQL. Writes one JSON line per
- * signal in input order; counts and every rejection go to stderr.
+ * signal in input order; counts and every rejection go to stderr. A tick file of which no row
+ * is usable is an input error (exit 2), not a replay with every signal pending.
  */
 export async function replayCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
@@ -26,34 +30,84 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
     strict: true,
   });
   if (values.ticks === undefined || values.signals === undefined) {
-    throw new UsageError('replay needs --ticks and --signals');
+    throw new UsageError('needs --ticks and --signals');
   }
-  const stats = newStats();
-  const ticks = values.candles ? readCandles(values.ticks, stats) : readTicks(values.ticks, stats);
   const signals = await readJsonLines(values.signals);
   const ops = values.ops === undefined ? [] : await readJsonLines(values.ops);
-  const result = await replay({ signals, ticks, ops });
+  // Opened before the replay runs: an unwritable --out fails at once, not after the whole replay.
+  const outFile =
+    values.out === undefined
+      ? undefined
+      : await open(values.out, 'w').catch((err: Error) => {
+          throw new Error(`cannot write --out ${values.out}: ${err.message}`);
+        });
+  try {
+    const stats = newStats();
+    const progress = createProgress(io.stderr, 'replay');
+    const source = values.candles ? readCandles(values.ticks, stats) : readTicks(values.ticks, stats);
+    const result = await replay({ signals, ticks: withProgress(source, stats, progress), ops });
+    progress.done();
+    reportSkipped(io, values.ticks, stats);
+    requireUsableTicks(values.ticks, stats);
 
-  const out = values.out === undefined ? io.stdout : createWriteStream(values.out);
-  for (const line of result.lines) out.write(JSON.stringify(line) + '\n');
-  if (out !== io.stdout)
-    await new Promise<void>((resolve, reject) =>
-      out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    // In chunks: one string of millions of lines could pass V8's limit on a string's length.
+    for (let i = 0; i < result.lines.length; i += 10_000) {
+      const text = result.lines
+        .slice(i, i + 10_000)
+        .map((line) => JSON.stringify(line) + '\n')
+        .join('');
+      if (outFile !== undefined) await outFile.write(text);
+      else if (!io.stdout.write(text)) await new Promise((resolve) => io.stdout.once('drain', resolve));
+    }
+
+    for (const line of result.lines) {
+      if (line.state === 'rejected')
+        io.stderr.write(`rejected signal ${line.id ?? '(no id)'}: ${line.errors.join('; ')}\n`);
+    }
+    for (const r of result.rejectedOps)
+      io.stderr.write(`rejected operation ${JSON.stringify(r.op)}: ${r.errors.join('; ')}\n`);
+    const states = new Map<string, number>();
+    for (const line of result.lines) states.set(line.state, (states.get(line.state) ?? 0) + 1);
+    io.stderr.write(
+      `replay: ${result.lines.length} signals (${[...states].map(([k, v]) => `${v} ${k}`).join(', ')}), ` +
+        `${result.rejectedOps.length} operations rejected; ${stats.rows} rows read, ${result.appliedTicks} ticks applied, ` +
+        `${result.lateTicks} late, ${stats.skippedBadTime} rows skipped for a bad time or symbol, ` +
+        `${stats.skippedMissingValues} for missing prices\n`,
     );
-
-  for (const line of result.lines) {
-    if (line.state === 'rejected')
-      io.stderr.write(`rejected signal ${line.id ?? '(no id)'}: ${line.errors.join('; ')}\n`);
+    return 0;
+  } finally {
+    await outFile?.close();
   }
-  for (const r of result.rejectedOps)
-    io.stderr.write(`rejected operation ${JSON.stringify(r.op)}: ${r.errors.join('; ')}\n`);
-  const states = new Map<string, number>();
-  for (const line of result.lines) states.set(line.state, (states.get(line.state) ?? 0) + 1);
-  io.stderr.write(
-    `replay: ${result.lines.length} signals (${[...states].map(([k, v]) => `${v} ${k}`).join(', ')}), ` +
-      `${result.rejectedOps.length} operations rejected; ${stats.rows} rows read, ${result.appliedTicks} ticks applied, ` +
-      `${result.lateTicks} late, ${stats.skippedBadTime} rows skipped for a bad time or symbol, ` +
-      `${stats.skippedMissingValues} for missing prices\n`,
+}
+
+/** `ticks`, telling `progress` as they pass. */
+export async function* withProgress(
+  ticks: AsyncIterable<Tick>,
+  stats: TickFileStats,
+  progress: Progress,
+): AsyncGenerator<Tick> {
+  for await (const tick of ticks) {
+    progress.update(stats.rows, stats.ticks);
+    yield tick;
+  }
+}
+
+/** One stderr line per noted skipped row: `FILE line N: reason`. */
+export function reportSkipped(io: CliIo, file: string, stats: TickFileStats): void {
+  const skipped = stats.skippedBadTime + stats.skippedMissingValues;
+  for (const { line, reason } of stats.skippedLines)
+    io.stderr.write(`${file} line ${line}: skipped: ${reason}\n`);
+  if (skipped > stats.skippedLines.length)
+    io.stderr.write(`${file}: ${skipped - stats.skippedLines.length} more rows skipped\n`);
+}
+
+/** Throws when the tick file gave nothing to work with. */
+export function requireUsableTicks(file: string, stats: TickFileStats): void {
+  if (stats.ticks > 0) return;
+  if (stats.rows === 0) throw new InputError(`${file}: no tick rows after the header`);
+  const first = stats.skippedLines[0];
+  throw new InputError(
+    `${file}: none of its ${stats.rows} rows is usable` +
+      (first === undefined ? '' : ` (line ${first.line}: ${first.reason})`),
   );
-  return 0;
 }

@@ -7,10 +7,29 @@ import type { Tick } from '../../machines/types.ts';
 export interface TickFileStats {
   rows: number;
   ticks: number;
+  /** Rows skipped for a time that is not an integer within 0..{@link MAX_TICK_TIME}, or no symbol. */
   skippedBadTime: number;
   skippedMissingValues: number;
+  /** The first {@link SKIPPED_LINES_KEPT} skipped rows: line number in the file and why. */
+  skippedLines: SkippedLine[];
 }
 
+export interface SkippedLine {
+  line: number;
+  reason: string;
+}
+
+/** How many skipped rows {@link TickFileStats.skippedLines} keeps. */
+export const SKIPPED_LINES_KEPT = 5;
+
+/**
+ * The latest tick time (ms): the largest date both JavaScript (`new Date(8.64e15)`) and
+ * PostgreSQL's timestamptz hold (SPEC.md v1.2). A later tick could never be stored, and applied
+ * it would freeze its symbol (every real tick after it would be late).
+ */
+export const MAX_TICK_TIME = 8_640_000_000_000_000;
+
+/** A tick file that cannot be read as one: no header, a missing column, not gzip, bad CSV. */
 export class TickFileError extends Error {
   override name = 'TickFileError';
 }
@@ -28,7 +47,7 @@ export async function* readTicks(file: string, stats: TickFileStats = newStats()
   const rows = csvRows(file);
   const header = await rows.next();
   if (header.done) throw new TickFileError(`${file}: empty file, expected a header line`);
-  const cols = columns(header.value as string[]);
+  const cols = columns(header.value.cells);
   const ts = pick(cols, 'ts', 'ts_ms');
   const symbol = pick(cols, 'symbol');
   const price = pick(cols, 'price');
@@ -44,14 +63,11 @@ export async function* readTicks(file: string, stats: TickFileStats = newStats()
   }
   const lastBid = new Map<string, number>();
   const lastAsk = new Map<string, number>();
-  for await (const row of rows) {
+  for await (const { cells: row, line } of rows) {
     stats.rows++;
-    const t = timeCell(row[ts!]);
     const sym = (row[symbol!] ?? '').trim().toUpperCase();
-    if (!Number.isInteger(t) || t < 0 || sym === '') {
-      stats.skippedBadTime++;
-      continue;
-    }
+    const t = timeOf(row[ts!], sym, line, stats);
+    if (t === undefined) continue;
     let b = bid === undefined ? undefined : positive(row[bid]);
     let a = ask === undefined ? undefined : positive(row[ask]);
     if (b === undefined) b = lastBid.get(sym);
@@ -62,6 +78,10 @@ export async function* readTicks(file: string, stats: TickFileStats = newStats()
     if (p === undefined) {
       if (b === undefined || a === undefined) {
         stats.skippedMissingValues++;
+        const cell = price === undefined ? '' : (row[price] ?? '');
+        const what = cell === '' ? 'no price' : `price ${JSON.stringify(cell)} is not a number above 0`;
+        const side = a !== undefined ? 'bid' : b !== undefined ? 'ask' : 'bid or ask';
+        skip(stats, line, `${what}, and no ${side} yet for ${sym} to price it at the mid`);
         continue;
       }
       p = (b + a) / 2;
@@ -83,7 +103,7 @@ export async function* readCandles(file: string, stats: TickFileStats = newStats
   const rows = csvRows(file);
   const header = await rows.next();
   if (header.done) throw new TickFileError(`${file}: empty file, expected a header line`);
-  const cols = columns(header.value as string[]);
+  const cols = columns(header.value.cells);
   const need = { ts: pick(cols, 'ts', 'ts_ms'), symbol: pick(cols, 'symbol') };
   const ohlc = ['open', 'high', 'low', 'close'].map((name) => pick(cols, name));
   const missing = [
@@ -93,17 +113,18 @@ export async function* readCandles(file: string, stats: TickFileStats = newStats
   ].filter(Boolean);
   if (missing.length > 0)
     throw new TickFileError(`${file}: candle header has no ${missing.join(', ')} column`);
-  for await (const row of rows) {
+  for await (const { cells: row, line } of rows) {
     stats.rows++;
-    const t = timeCell(row[need.ts!]);
     const sym = (row[need.symbol!] ?? '').trim().toUpperCase();
-    if (!Number.isInteger(t) || t < 0 || sym === '') {
-      stats.skippedBadTime++;
-      continue;
-    }
+    const t = timeOf(row[need.ts!], sym, line, stats);
+    if (t === undefined) continue;
     const [open, high, low, close] = ohlc.map((i) => positive(row[i!]));
     if (open === undefined || high === undefined || low === undefined || close === undefined) {
       stats.skippedMissingValues++;
+      const names = ['open', 'high', 'low', 'close'].filter(
+        (_, k) => [open, high, low, close][k] === undefined,
+      );
+      skip(stats, line, `${names.join(', ')} not a number above 0`);
       continue;
     }
     const path = close >= open ? [open, low, high, close] : [open, high, low, close];
@@ -115,15 +136,79 @@ export async function* readCandles(file: string, stats: TickFileStats = newStats
 }
 
 export function newStats(): TickFileStats {
-  return { rows: 0, ticks: 0, skippedBadTime: 0, skippedMissingValues: 0 };
+  return { rows: 0, ticks: 0, skippedBadTime: 0, skippedMissingValues: 0, skippedLines: [] };
 }
 
-function csvRows(file: string): AsyncIterableIterator<string[]> {
+/** A row's time, or undefined when the row is skipped for its time or symbol (counted, noted). */
+function timeOf(
+  cell: string | undefined,
+  sym: string,
+  line: number,
+  stats: TickFileStats,
+): number | undefined {
+  const t = timeCell(cell);
+  let reason: string | undefined;
+  if (!Number.isInteger(t) || t < 0)
+    reason = `time ${JSON.stringify(cell ?? '')} is not an integer epoch-ms time`;
+  else if (t > MAX_TICK_TIME) reason = `time ${cell} is beyond ${MAX_TICK_TIME}, the latest time allowed`;
+  else if (sym === '') reason = 'symbol is empty';
+  if (reason === undefined) return t;
+  stats.skippedBadTime++;
+  skip(stats, line, reason);
+  return undefined;
+}
+
+function skip(stats: TickFileStats, line: number, reason: string): void {
+  if (stats.skippedLines.length < SKIPPED_LINES_KEPT) stats.skippedLines.push({ line, reason });
+}
+
+/**
+ * The CSV records of `file` with their line numbers. Every failure of the file, the gzip stream
+ * or the CSV parser ends the iteration with one error naming the file, never an unhandled
+ * 'error' event: a .gz file that is truncated, or not gzip at all, fails in the gunzip stream.
+ */
+async function* csvRows(file: string): AsyncGenerator<{ cells: string[]; line: number }> {
   const source = createReadStream(file);
-  const input = file.endsWith('.gz') ? source.pipe(createGunzip()) : source;
-  const parser = input.pipe(parse({ relax_column_count: true, skip_empty_lines: true, trim: true }));
-  source.on('error', (err) => parser.destroy(err));
-  return parser[Symbol.asyncIterator]() as AsyncIterableIterator<string[]>;
+  // Line numbers are counted here rather than with csv-parse's `info` (a third slower on the
+  // bundled files): every line is a record once blank lines are kept and skipped below, which
+  // holds unless a quoted cell spans lines, something tick files do not have.
+  const parser = parse({ relax_column_count: true, skip_empty_lines: false, trim: true, bom: true });
+  let failure: Error | undefined;
+  const fail = (err: Error): void => {
+    failure ??= err;
+    parser.destroy(err);
+  };
+  source.on('error', fail);
+  if (file.endsWith('.gz')) {
+    const gunzip = createGunzip();
+    gunzip.on('error', (err) =>
+      fail(
+        new TickFileError(
+          `${file}: cannot decompress (${err.message}): a truncated .gz file, or not gzip at all`,
+        ),
+      ),
+    );
+    source.pipe(gunzip).pipe(parser);
+  } else {
+    source.pipe(parser);
+  }
+  try {
+    let line = 0;
+    for await (const cells of parser as AsyncIterable<string[]>) {
+      line++;
+      if (cells.length === 1 && cells[0] === '') continue;
+      yield { cells, line };
+    }
+  } catch (err) {
+    const cause = failure ?? err;
+    if (cause instanceof TickFileError) throw cause;
+    const code = (cause as { code?: string }).code;
+    // File system errors (ENOENT, EACCES…) already name the path; CSV errors do not.
+    if (code !== undefined && /^E[A-Z]+$/.test(code)) throw cause;
+    throw new TickFileError(`${file}: ${cause instanceof Error ? cause.message : String(cause)}`);
+  } finally {
+    source.destroy();
+  }
 }
 
 function columns(header: string[]): Columns {

@@ -60,9 +60,7 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
           description: i >= 3 ? `tick shard ${i - 3} (read-only: order matters)` : '',
         }),
     ),
-    // @bull-board/fastify pins its own copy of @bull-board/api's types (9.10.1 beside our
-    // 9.10.2); at run time the adapter does not load that package at all.
-    serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
+    serverAdapter: board,
   });
   board.setBasePath(BULL_BOARD_PATH);
   await app.register(board.registerPlugin(), { prefix: BULL_BOARD_PATH });

@@ -6,10 +6,14 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { Readable, Writable } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
+import { createProgress } from '../../src/cli/createProgress.ts';
 import { main } from '../../src/cli/main.ts';
+import { dataFile } from '../support/dataFile.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cli-replay-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -244,5 +248,248 @@ describe('replay command', () => {
     const { code, stderr } = await run(['replay', '--ticks', join(dir, 'nope.csv'), '--signals', signals]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/replay: .*nope\.csv/);
+  });
+});
+
+describe('the sample files of data/ (README "Command line")', () => {
+  it('replay over the bundled IBM trades: every signal and operation accepted, each way of ending represented', async () => {
+    const { code, stdout, stderr } = await run([
+      'replay',
+      '--ticks',
+      dataFile('lean_usequity_IBM_trades_2013-10-07_11.csv.gz'),
+      '--signals',
+      fileURLToPath(new URL('../../data/sample_signals_IBM.jsonl', import.meta.url)),
+      '--ops',
+      fileURLToPath(new URL('../../data/sample_ops_IBM.jsonl', import.meta.url)),
+    ]);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/7 signals \(6 closed, 1 open\), 0 operations rejected/);
+    const outcomes = parseLines(stdout).map((l) => (l.state === 'closed' ? l.outcome : l.state));
+    expect(outcomes).toEqual(['TP_HIT', 'TP_HIT', 'SL_HIT', 'SL_HIT', 'EXPIRED', 'open', 'MANUAL_EXIT']);
+  });
+});
+
+describe('replay: inputs that used to crash or mislead', () => {
+  const noStack = (stderr: string): void => expect(stderr, 'no stack trace').not.toMatch(/\n\s+at /);
+
+  it('exits 2 with one line naming the file on a truncated .csv.gz', async () => {
+    const whole = gzipSync(
+      ['ts_ms,symbol,price', ...Array.from({ length: 5000 }, (_, i) => `${i},X,100`)].join('\n'),
+    );
+    const file = join(dir, 'truncated.csv.gz');
+    writeFileSync(file, whole.subarray(0, whole.length >> 1));
+    const { code, stdout, stderr } = await run(['replay', '--ticks', file, '--signals', signals]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(
+      `replay: ${file}: cannot decompress (unexpected end of file): a truncated .gz file, or not gzip at all\n`,
+    );
+  });
+
+  it('exits 2 with one line naming the file on a plain CSV file named .gz', async () => {
+    const file = join(dir, 'plain.csv.gz');
+    writeFileSync(file, readFileSync(ticks));
+    const { code, stderr } = await run(['replay', '--ticks', file, '--signals', signals]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^replay: .*plain\.csv\.gz: cannot decompress \(incorrect header check\)/);
+    expect(stderr.split('\n')).toHaveLength(2);
+  });
+
+  it('fails on an unwritable --out before reading any tick', async () => {
+    // The tick file does not exist either: the --out error coming first shows it is checked first.
+    const out = join(dir, 'no-such-dir', 'out.jsonl');
+    const { code, stdout, stderr } = await run([
+      'replay',
+      '--ticks',
+      join(dir, 'never-read.csv'),
+      '--signals',
+      signals,
+      '--out',
+      out,
+    ]);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(new RegExp(`^replay: cannot write --out ${out.replace(/[.]/g, '\\.')}: ENOENT`));
+    expect(stderr.split('\n')).toHaveLength(2);
+    noStack(stderr);
+  });
+
+  it('exits 2 naming the first skipped line when no tick row is usable (ISO times), writing no outcomes', async () => {
+    const iso = write('iso.csv', [
+      'ts,symbol,price',
+      '2024-01-01T00:00:00Z,X,100',
+      '2024-01-01T00:00:01Z,X,101',
+    ]);
+    const out = join(dir, 'iso-out.jsonl');
+    const { code, stdout, stderr } = await run([
+      'replay',
+      '--ticks',
+      iso,
+      '--signals',
+      signals,
+      '--out',
+      out,
+    ]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(readFileSync(out, 'utf8'), 'no outcome line: they would all be pending').toBe('');
+    expect(stderr).toContain(
+      `${iso} line 2: skipped: time "2024-01-01T00:00:00Z" is not an integer epoch-ms time\n`,
+    );
+    expect(stderr).toMatch(
+      /replay: .*iso\.csv: none of its 2 rows is usable \(line 2: time "2024-01-01T00:00:00Z" is not an integer epoch-ms time\)\n$/,
+    );
+  });
+
+  it('exits 2 on a tick file with a header and no rows', async () => {
+    const empty = write('header-only.csv', ['ts,symbol,price']);
+    const { code, stderr } = await run(['replay', '--ticks', empty, '--signals', signals]);
+    expect(code).toBe(2);
+    expect(stderr).toBe(`replay: ${empty}: no tick rows after the header\n`);
+  });
+
+  it('reports the line and reason of skipped rows, and still replays the usable ones', async () => {
+    const mixed = write('mixed.csv', [
+      'ts_ms,symbol,price',
+      '1000,X,100',
+      'soon,X,101',
+      '2000,,102',
+      '3000,X,110',
+    ]);
+    const { code, stdout, stderr } = await run(['replay', '--ticks', mixed, '--signals', signals]);
+    expect(code).toBe(0);
+    expect(stderr).toContain(`${mixed} line 3: skipped: time "soon" is not an integer epoch-ms time\n`);
+    expect(stderr).toContain(`${mixed} line 4: skipped: symbol is empty\n`);
+    expect(parseLines(stdout)[0]).toMatchObject({ id: 's1', state: 'closed', outcome: 'TP_HIT' });
+  });
+
+  it('skips a tick later than 8.64e15 ms instead of letting it freeze the symbol', async () => {
+    const far = write('far.csv', [
+      'ts_ms,symbol,price',
+      '1000,X,100',
+      '9000000000000000,X,100',
+      '3000,X,110',
+    ]);
+    const { code, stdout, stderr } = await run(['replay', '--ticks', far, '--signals', signals]);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/3 rows read, 2 ticks applied, 0 late, 1 rows skipped for a bad time/);
+    expect(parseLines(stdout)[0], 'the tick at 3000 still closes s1').toMatchObject({
+      id: 's1',
+      outcome: 'TP_HIT',
+    });
+  });
+
+  it('ignores a byte-order mark at the start of a JSON-lines file', async () => {
+    const file = join(dir, 'bom.jsonl');
+    writeFileSync(file, '\uFEFF' + signal({ id: 'b1' }) + '\n' + signal({ id: 'b2' }) + '\n');
+    const { code, stdout } = await run(['replay', '--ticks', ticks, '--signals', file]);
+    expect(code).toBe(0);
+    expect(parseLines(stdout).map((l) => [l.id, l.state])).toEqual([
+      ['b1', 'open'],
+      ['b2', 'open'],
+    ]);
+  });
+
+  it('shows no progress when stderr is not a terminal', async () => {
+    const { stderr } = await run([
+      'replay',
+      '--ticks',
+      dataFile('lean_usequity_IBM_trades_2013-10-07_11.csv.gz'),
+      '--signals',
+      signals,
+    ]);
+    expect(stderr).not.toContain('\r');
+    expect(stderr).not.toContain('ticks/s');
+  });
+});
+
+describe('progress on a terminal', () => {
+  it('redraws rows and ticks/s in place at most once a second, and clears the line when done', () => {
+    const sink = Object.assign(new Sink(), { isTTY: true });
+    let clock = 0;
+    const progress = createProgress(sink, 'replay', { now: () => clock });
+    for (let i = 1; i <= 4096; i++) {
+      clock = i; // 4.096 s over 4096 ticks: 1000 ticks/s
+      progress.update(i + 10, i);
+    }
+    for (let i = 0; i < 10_000; i++) progress.update(5000, 4096); // the clock stands still: no frame
+    progress.done();
+    const frames = sink.text.split('\r\x1b[K').filter((f) => f !== '');
+    expect(frames).toEqual([
+      'replay: 1,034 rows, 1,000 ticks/s',
+      'replay: 2,058 rows, 1,000 ticks/s',
+      'replay: 3,082 rows, 1,000 ticks/s',
+      'replay: 4,106 rows, 1,000 ticks/s',
+    ]);
+    expect(sink.text.endsWith('\r\x1b[K')).toBe(true);
+  });
+
+  it('writes nothing when the stream is not a terminal', () => {
+    const sink = new Sink();
+    const progress = createProgress(sink, 'replay', { now: () => 1e9 });
+    for (let i = 0; i < 10_000; i++) progress.update(i, i);
+    progress.done();
+    expect(sink.text).toBe('');
+  });
+});
+
+describe('every command: --help, --version, one-line errors', () => {
+  const names = ['replay', 'feed', 'migrate', 'export', 'metrics', 'analyze'];
+  it.each(names)('%s --help prints its usage and the exit codes on stdout, exit 0', async (name) => {
+    const { code, stdout, stderr } = await run([name, '--help']);
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    expect(stdout).toMatch(new RegExp(`^usage: outcome-tracker ${name}`));
+    expect(stdout).toMatch(/exit codes: 0 ok, 1 failure .*, 2 bad arguments or unusable input/);
+  });
+
+  it.each([...names.map((n) => [n, '--version']), ['--version'], ['-V']])(
+    '%s %s prints the version',
+    async (...argv) => {
+      const { code, stdout } = await run(argv.filter((a) => a !== undefined));
+      expect(code).toBe(0);
+      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+        version: string;
+      };
+      expect(stdout).toBe(`outcome-tracker ${pkg.version}\n`);
+    },
+  );
+
+  it('a usage error is one line on stderr: the problem, then the usage', async () => {
+    const { code, stderr } = await run(['replay', '--ticks', ticks]);
+    expect(code).toBe(2);
+    expect(stderr.split('\n')).toEqual([
+      expect.stringMatching(/^replay: needs --ticks and --signals \(usage: outcome-tracker replay --ticks/),
+      '',
+    ]);
+  });
+});
+
+describe('feed and export with their services down', () => {
+  // Port 1 on loopback: nothing listens, the connection is refused at once.
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('feed fails within seconds naming Redis and its host, never the password', async () => {
+    vi.stubEnv('REDIS_URL', 'redis://user:s3cret@127.0.0.1:1');
+    const started = Date.now();
+    const { code, stdout, stderr } = await run(['feed', '--ticks', ticks, '--max']);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(
+      'feed: cannot reach Redis at redis://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1\n',
+    );
+  });
+
+  it('export names each unreachable service and its host, never the password', async () => {
+    vi.stubEnv('REDIS_URL', 'redis://:s3cret@127.0.0.1:1');
+    vi.stubEnv('DATABASE_URL', 'postgresql://me:s3cret@127.0.0.1:1/outcomes');
+    const { code, stderr } = await run(['export']);
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      'export: cannot reach Redis at redis://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1; ' +
+        'cannot reach PostgreSQL at postgresql://127.0.0.1:1/outcomes: connect ECONNREFUSED 127.0.0.1:1\n',
+    );
+    expect(stderr).not.toContain('s3cret');
   });
 });

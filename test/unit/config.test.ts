@@ -13,7 +13,7 @@ describe('configuration', () => {
     const c = loadConfig({ SHARDS: '16', STALE_SWEEP: 'off' });
     expect(c.SHARDS).toBe(16);
     expect(c.STALE_SWEEP).toBe(false);
-    expect(c.QUEUE_PREFIX).toBe('ot');
+    expect(c.QUEUE_PREFIX).toBe('bull');
     expect(c.TICK_BATCH_SIZE).toBe(2000);
   });
 

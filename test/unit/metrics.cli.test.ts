@@ -255,3 +255,86 @@ describe('metrics bad input', () => {
     }
   });
 });
+
+describe('metrics on replay output lines (outcome-tracker replay --out FILE)', () => {
+  const lines = [
+    {
+      id: 'a',
+      state: 'closed',
+      outcome: 'TP_HIT',
+      netReturn: 0.02,
+      rMultiple: 2,
+      holdingMs: 60_000,
+      legs: [],
+    },
+    { id: 'b', state: 'open', fill: { ts: 1, price: 100 }, legs: [], mfe: 0.01, mae: 0 },
+    {
+      id: 'c',
+      state: 'closed',
+      outcome: 'SL_HIT',
+      netReturn: -0.01,
+      rMultiple: -1,
+      holdingMs: 20_000,
+      legs: [],
+    },
+    { id: 'd', state: 'pending', legs: [] },
+    { id: null, state: 'rejected', errors: ['line 3: not valid JSON'] },
+    { id: 'e', state: 'closed', outcome: 'EXPIRED', legs: [] },
+  ];
+  const jsonl = lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
+
+  it('takes the closed lines as trades and counts the skipped ones on stderr', async () => {
+    const result = await run([], jsonl);
+    expect(result.code).toBe(0);
+    const out = JSON.parse(result.stdout) as Record<string, unknown>;
+    // hand: three closed records, two of them trades: one win of 0.02, one loss of 0.01.
+    expect(out).toMatchObject({
+      records: 3,
+      trades: 2,
+      wins: 1,
+      losses: 1,
+      avgR: 0.5,
+      holdingMsMean: 40_000,
+    });
+    expect(out.profitFactor).toBeCloseTo(2, 12);
+    expect(result.stderr).toBe('metrics: 3 closed signals of 6 lines; skipped 2 unfinished, 1 rejected\n');
+  });
+
+  it('reads them from --input FILE, a leading byte-order mark ignored', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'metrics-lines-'));
+    try {
+      const file = join(dir, 'outcomes.jsonl');
+      await writeFile(file, '\uFEFF' + jsonl);
+      const result = await run(['--input', file]);
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ records: 3, trades: 2 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the line of a bad one and exits 2', async () => {
+    const bad = jsonl + '{"id":"f","state":"closed","outcome":"TP_HIT","netReturn":"lots"}\n{oops\n';
+    const result = await run([], bad);
+    expect(result).toMatchObject({ code: EXIT_BAD_INPUT, stdout: '' });
+    expect(result.stderr).toBe(
+      'metrics: stdin line 7.netReturn must be a finite number, got "lots"\n' +
+        "metrics: stdin line 8: not valid JSON (Expected property name or '}' in JSON at position 1)\n",
+    );
+  });
+});
+
+describe('metrics: a return below -1', () => {
+  it('is rejected by its index instead of compounding into nonsense', async () => {
+    const result = await run([], JSON.stringify({ returns: [0.01, 0.02, -1.5, 0.01] }));
+    expect(result).toMatchObject({ code: EXIT_BAD_INPUT, stdout: '' });
+    expect(result.stderr).toBe(
+      'metrics: returns[2] is -1.5, below -1 (a loss of more than 100% in one period)\n',
+    );
+  });
+
+  it('accepts exactly -1, a total loss', async () => {
+    const result = await run([], JSON.stringify({ returns: [0.01, -1] }));
+    expect(result.code).toBe(0);
+  });
+});

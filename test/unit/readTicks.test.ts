@@ -14,6 +14,7 @@ import {
   newStats,
   readCandles,
   readTicks,
+  SKIPPED_LINES_KEPT,
   TickFileError,
   type TickFileStats,
 } from '../../src/ticks/readTicks.ts';
@@ -62,7 +63,13 @@ describe('readTicks: columns', () => {
       { symbol: 'BTC', ts: 1000, price: 100.5 },
       { symbol: 'BTC', ts: 1001, price: 101 },
     ]);
-    expect(stats).toEqual({ rows: 2, ticks: 2, skippedBadTime: 0, skippedMissingValues: 0 });
+    expect(stats).toEqual({
+      rows: 2,
+      ticks: 2,
+      skippedBadTime: 0,
+      skippedMissingValues: 0,
+      skippedLines: [],
+    });
   });
 
   it('accepts ts_ms instead of ts', async () => {
@@ -132,7 +139,16 @@ describe('readTicks: quotes', () => {
       { symbol: 'BTC', ts: 1002, price: 99.5, bid: 98, ask: 101 },
       { symbol: 'ETH', ts: 1004, price: 9.5, bid: 9, ask: 10 },
     ]);
-    expect(stats).toEqual({ rows: 5, ticks: 3, skippedBadTime: 0, skippedMissingValues: 2 });
+    expect(stats).toEqual({
+      rows: 5,
+      ticks: 3,
+      skippedBadTime: 0,
+      skippedMissingValues: 2,
+      skippedLines: [
+        { line: 2, reason: 'no price, and no ask yet for BTC to price it at the mid' },
+        { line: 5, reason: 'no price, and no bid yet for ETH to price it at the mid' },
+      ],
+    });
   });
 
   it('a trade row keeps the last quotes of its symbol', async () => {
@@ -170,14 +186,32 @@ describe('readTicks: empty cells and skipped rows', () => {
       fixture(['ts,symbol,price', '1000,BTC,', '1001,BTC,0', '1002,BTC,5']),
     );
     expect(ticks).toEqual([{ symbol: 'BTC', ts: 1002, price: 5 }]);
-    expect(stats).toEqual({ rows: 3, ticks: 1, skippedBadTime: 0, skippedMissingValues: 2 });
+    expect(stats).toEqual({
+      rows: 3,
+      ticks: 1,
+      skippedBadTime: 0,
+      skippedMissingValues: 2,
+      skippedLines: [
+        { line: 2, reason: 'no price, and no bid or ask yet for BTC to price it at the mid' },
+        {
+          line: 3,
+          reason: 'price "0" is not a number above 0, and no bid or ask yet for BTC to price it at the mid',
+        },
+      ],
+    });
   });
 
   for (const ts of ['1000.5', 'abc', 'NaN', '1e400']) {
     it(`skips and counts a row whose time ${JSON.stringify(ts)} is not an integer`, async () => {
       const { ticks, stats } = await ticksOf(fixture(['ts,symbol,price', `${ts},BTC,100`, '2000,BTC,101']));
       expect(ticks).toEqual([{ symbol: 'BTC', ts: 2000, price: 101 }]);
-      expect(stats).toEqual({ rows: 2, ticks: 1, skippedBadTime: 1, skippedMissingValues: 0 });
+      expect(stats).toEqual({
+        rows: 2,
+        ticks: 1,
+        skippedBadTime: 1,
+        skippedMissingValues: 0,
+        skippedLines: [{ line: 2, reason: `time ${JSON.stringify(ts)} is not an integer epoch-ms time` }],
+      });
     });
   }
 
@@ -187,6 +221,47 @@ describe('readTicks: empty cells and skipped rows', () => {
       { symbol: 'BTC', ts: 2000, price: 101 },
     ]);
     expect(stats.skippedBadTime).toBe(1);
+  });
+
+  it('skips and counts a row later than 8,640,000,000,000,000 ms, the latest time JS and PostgreSQL hold', async () => {
+    const { ticks, stats } = await ticksOf(
+      fixture([
+        'ts,symbol,price',
+        '1000,BTC,100',
+        '9000000000000000,BTC,1',
+        '8640000000000000,ETH,2',
+        '2000,BTC,101',
+      ]),
+    );
+    expect(ticks, 'the tick at 9e15 must not be applied (it would freeze BTC)').toEqual([
+      { symbol: 'BTC', ts: 1000, price: 100 },
+      { symbol: 'ETH', ts: 8_640_000_000_000_000, price: 2 },
+      { symbol: 'BTC', ts: 2000, price: 101 },
+    ]);
+    expect(stats.skippedBadTime).toBe(1);
+    expect(stats.skippedLines).toEqual([
+      { line: 3, reason: 'time 9000000000000000 is beyond 8640000000000000, the latest time allowed' },
+    ]);
+  });
+
+  it(`notes the line and reason of the first ${SKIPPED_LINES_KEPT} skipped rows, counting blank lines, and counts them all`, async () => {
+    const rows = Array.from({ length: 8 }, (_, i) => `2024-01-0${i + 1}T00:00:00Z,BTC,100`);
+    const { ticks, stats } = await ticksOf(fixture(['ts,symbol,price', '', ...rows]));
+    expect(ticks).toEqual([]);
+    expect(stats.skippedBadTime).toBe(8);
+    expect(stats.skippedLines.map((s) => s.line)).toEqual([3, 4, 5, 6, 7]);
+    expect(stats.skippedLines[0]!.reason).toBe('time "2024-01-01T00:00:00Z" is not an integer epoch-ms time');
+  });
+
+  it('skips and notes a row without a symbol', async () => {
+    const { ticks, stats } = await ticksOf(fixture(['ts,symbol,price', '1000,,100', '1001,BTC,100']));
+    expect(ticks).toHaveLength(1);
+    expect(stats.skippedLines).toEqual([{ line: 2, reason: 'symbol is empty' }]);
+  });
+
+  it('ignores a byte-order mark before the header', async () => {
+    const { ticks } = await ticksOf(fixture(['\uFEFFts_ms,symbol,price', '1000,BTC,100']));
+    expect(ticks).toEqual([{ symbol: 'BTC', ts: 1000, price: 100 }]);
   });
 
   it('ignores blank lines', async () => {
@@ -231,6 +306,35 @@ describe('readTicks: header errors', () => {
     expect(err.message).toMatch(/empty/);
   });
 
+  it('fails with one error naming the file on a truncated .csv.gz (no unhandled error event)', async () => {
+    const whole = gzipSync(
+      ['ts,symbol,price', ...Array.from({ length: 5000 }, (_, i) => `${i},BTC,${100 + (i % 7)}`)].join('\n'),
+    );
+    const file = join(dir, 'truncated.csv.gz');
+    writeFileSync(file, whole.subarray(0, Math.floor(whole.length / 2)));
+    const err = await readError(readTicks, file);
+    expect(err).toBeInstanceOf(TickFileError);
+    expect(err.message).toBe(
+      `${file}: cannot decompress (unexpected end of file): a truncated .gz file, or not gzip at all`,
+    );
+  });
+
+  it('fails with one error naming the file on a plain CSV file named .gz', async () => {
+    const file = join(dir, 'plain.csv.gz');
+    writeFileSync(file, 'ts,symbol,price\n1000,BTC,100\n');
+    for (const read of [readTicks, readCandles]) {
+      const err = await readError(read, file);
+      expect(err).toBeInstanceOf(TickFileError);
+      expect(err.message).toMatch(/plain\.csv\.gz: cannot decompress \(incorrect header check\)/);
+    }
+  });
+
+  it('fails with one error naming the file on malformed CSV', async () => {
+    const err = await readError(readTicks, fixture(['ts,symbol,price', '1000,"BTC,100', '1001,BTC,100']));
+    expect(err).toBeInstanceOf(TickFileError);
+    expect(err.message.startsWith(join(dir, ''))).toBe(true);
+  });
+
   it('fails on a file that does not exist', async () => {
     const err = await readError(readTicks, join(dir, 'missing.csv'));
     expect((err as NodeJS.ErrnoException).code).toBe('ENOENT');
@@ -248,7 +352,13 @@ describe('readCandles', () => {
       { symbol: 'SPY', ts: 60002, price: 12 },
       { symbol: 'SPY', ts: 60003, price: 11 },
     ]);
-    expect(stats).toEqual({ rows: 1, ticks: 4, skippedBadTime: 0, skippedMissingValues: 0 });
+    expect(stats).toEqual({
+      rows: 1,
+      ticks: 4,
+      skippedBadTime: 0,
+      skippedMissingValues: 0,
+      skippedLines: [],
+    });
   });
 
   it('expands a bearish bar to open, high, low, close; a doji (close = open) counts as bullish', async () => {
@@ -291,7 +401,17 @@ describe('readCandles', () => {
       ]),
     );
     expect(ticks.map((t) => t.ts)).toEqual([3000, 3001, 3002, 3003]);
-    expect(stats).toEqual({ rows: 4, ticks: 4, skippedBadTime: 1, skippedMissingValues: 2 });
+    expect(stats).toEqual({
+      rows: 4,
+      ticks: 4,
+      skippedBadTime: 1,
+      skippedMissingValues: 2,
+      skippedLines: [
+        { line: 2, reason: 'time "1.5" is not an integer epoch-ms time' },
+        { line: 3, reason: 'low not a number above 0' },
+        { line: 4, reason: 'high not a number above 0' },
+      ],
+    });
   });
 
   it('skips and counts a bar whose time cell is empty (not a bar at epoch 0)', async () => {
