@@ -5,7 +5,7 @@
  * keeps its effects from being applied twice, and the outcomes a flusher process writes to
  * PostgreSQL are still those of replay.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Job, Queue } from 'bullmq';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
@@ -23,9 +23,23 @@ import {
   type WorkerProcess,
 } from '../support/livePipeline.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
-import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+import {
+  createTestDatabase,
+  redisUrl,
+  useRedisNamespace,
+  useResourceTracker,
+  type TestDatabase,
+} from '../support/services.ts';
 
-const db = useTestDatabase();
+// A database per test: both tests submit the same signals, and each must find PostgreSQL as
+// fresh as its Redis namespace (an id already accepted and forwarded is not registered again).
+let db: TestDatabase;
+beforeEach(async () => {
+  db = await createTestDatabase();
+});
+afterEach(async () => {
+  await db.drop();
+});
 const ns = useRedisNamespace('crash');
 const tracker = useResourceTracker();
 
