@@ -103,6 +103,7 @@ function eventBench(report: Report): void {
         trigger: 'last',
         stopFill: 'trigger',
         feeBps: 0,
+        slippageBps: 0,
         tenant: 'default',
       }),
     );

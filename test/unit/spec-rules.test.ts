@@ -55,7 +55,7 @@ function rawOp(value: Record<string, unknown>): Operation {
 // ---------------------------------------------------------------------------------------------
 // Comparison helpers
 
-const COMPUTED_KEYS = new Set(['grossReturn', 'netReturn', 'rMultiple', 'mfe', 'mae']);
+const COMPUTED_KEYS = new Set(['grossReturn', 'netReturn', 'rMultiple', 'pnl', 'fees', 'mfe', 'mae']);
 
 /** Equal within 1e-9 relative (with a 1e-15 floor so an exact 0 may come out as 1e-18). */
 function expectClose(actual: unknown, expected: number | null, what: string): void {
@@ -801,47 +801,107 @@ describe('SPEC: breakeven', () => {
 });
 
 describe('SPEC: trailing stop', () => {
-  it('long, activation "fill": activates at the first exit tick (peak = that price, not the fill)', () => {
-    // 1250 bps: peak 96 -> 84 (86 holds; a peak of 100 would give 87.5 and stop out at 86),
-    // peak 120 -> 105, 110 keeps 105, 104 stops out.
+  // v1.1 changed these: "fill" trailing trails from the fill price and is in force from the
+  // fill (in v1 its peak started at the first exit tick, so the 86 below held and it exited at 104).
+  it('long, activation "fill": in force from the fill, 1250 bps below the fill price', () => {
+    // Fill 100: stop 87.5 (trailing) at once. 96 holds (peak stays 100), 86 stops out.
     const sig = signal({ trailing: { distanceBps: 1250, activation: 'fill' } });
-    const line = run(sig, ticks([1000, 100], [2000, 96], [3000, 86], [4000, 120], [5000, 110], [6000, 104]));
+    const line = run(sig, ticks([1000, 100], [2000, 96], [3000, 86], [4000, 120]));
     expectLine(line, {
       id: ID,
       state: 'closed',
       outcome: 'SL_HIT',
       partial: false,
       fill: { ts: 1000, price: 100 },
-      legs: [{ reason: 'SL', stopKind: 'trailing', price: 104, fraction: 1, ts: 6000 }],
+      legs: [{ reason: 'SL', stopKind: 'trailing', price: 86, fraction: 1, ts: 3000 }],
+      grossReturn: -0.14,
+      netReturn: -0.14,
+      rMultiple: null,
+      mfe: 0,
+      mae: -0.14,
+      closedAt: 3000,
+      holdingMs: 2000,
+    });
+  });
+
+  it('long, activation "fill": the peak rises from the fill price with the market', () => {
+    // Stop 87.5 from the fill; 96 holds; 120: 105; 110 holds; 104 stops out.
+    const sig = signal({ trailing: { distanceBps: 1250, activation: 'fill' } });
+    const line = run(sig, ticks([1000, 100], [2000, 96], [3000, 120], [4000, 110], [5000, 104]));
+    expectLine(line, {
+      id: ID,
+      state: 'closed',
+      outcome: 'SL_HIT',
+      partial: false,
+      fill: { ts: 1000, price: 100 },
+      legs: [{ reason: 'SL', stopKind: 'trailing', price: 104, fraction: 1, ts: 5000 }],
       grossReturn: 0.04,
       netReturn: 0.04,
       rMultiple: null,
       mfe: 0.2,
-      mae: -0.14,
-      closedAt: 6000,
-      holdingMs: 5000,
+      mae: -0.04,
+      closedAt: 5000,
+      holdingMs: 4000,
+    });
+  });
+
+  it('short, activation "fill": in force from the fill, 1250 bps above the fill price', () => {
+    // Fill 100: stop 112.5 at once. 104 holds, 116 stops out (v1: held, and exited at 96).
+    const sig = signal({ side: 'short', trailing: { distanceBps: 1250, activation: 'fill' } });
+    const line = run(sig, ticks([1000, 100], [2000, 104], [3000, 116], [4000, 80]));
+    expectLine(line, {
+      id: ID,
+      state: 'closed',
+      outcome: 'SL_HIT',
+      partial: false,
+      fill: { ts: 1000, price: 100 },
+      legs: [{ reason: 'SL', stopKind: 'trailing', price: 116, fraction: 1, ts: 3000 }],
+      grossReturn: -0.16,
+      netReturn: -0.16,
+      rMultiple: null,
+      mfe: 0,
+      mae: -0.16,
+      closedAt: 3000,
+      holdingMs: 2000,
     });
   });
 
   it('short, activation "fill": the stop trails the lowest price from above', () => {
-    // 1250 bps: peak 104 -> 117 (116 holds), peak 80 -> 90, 96 stops out.
+    // Stop 112.5 from the fill; 104 holds; 80: 90; 96 stops out.
     const sig = signal({ side: 'short', trailing: { distanceBps: 1250, activation: 'fill' } });
-    const line = run(sig, ticks([1000, 100], [2000, 104], [3000, 116], [4000, 80], [5000, 96]));
+    const line = run(sig, ticks([1000, 100], [2000, 104], [3000, 80], [4000, 96]));
     expectLine(line, {
       id: ID,
       state: 'closed',
       outcome: 'SL_HIT',
       partial: false,
       fill: { ts: 1000, price: 100 },
-      legs: [{ reason: 'SL', stopKind: 'trailing', price: 96, fraction: 1, ts: 5000 }],
+      legs: [{ reason: 'SL', stopKind: 'trailing', price: 96, fraction: 1, ts: 4000 }],
       grossReturn: 0.04,
       netReturn: 0.04,
       rMultiple: null,
       mfe: 0.2,
-      mae: -0.16,
-      closedAt: 5000,
-      holdingMs: 4000,
+      mae: -0.04,
+      closedAt: 4000,
+      holdingMs: 3000,
     });
+  });
+
+  it('"fill" trailing: rMultiple uses the stop before the trailing step, and a looser candidate keeps it', () => {
+    // Long, stop 90, 500 bps: candidate 95 tightens at the fill (initialStop stays 90). 95 stops
+    // at 95: r = -5 / 10. Short mirror with stop 110 -> 105, 105 stops: r = -5 / 10.
+    const long = run(
+      signal({ stopLoss: { price: 90 }, trailing: { distanceBps: 500, activation: 'fill' } }),
+      ticks([1000, 100], [2000, 95]),
+    );
+    expect(long.legs).toEqual([{ reason: 'SL', stopKind: 'trailing', price: 95, fraction: 1, ts: 2000 }]);
+    expectClose(long.rMultiple, -0.5, 'long rMultiple');
+    const short = run(
+      signal({ side: 'short', stopLoss: { price: 110 }, trailing: { distanceBps: 500, activation: 'fill' } }),
+      ticks([1000, 100], [2000, 105]),
+    );
+    expect(short.legs).toEqual([{ reason: 'SL', stopKind: 'trailing', price: 105, fraction: 1, ts: 2000 }]);
+    expectClose(short.rMultiple, -0.5, 'short rMultiple');
   });
 
   it('long, activation {price}: inactive below the price, then trails from the activating tick', () => {
