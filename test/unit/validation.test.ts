@@ -481,6 +481,7 @@ describe('validateSignal: normalisation', () => {
       trigger: 'last',
       stopFill: 'trigger',
       feeBps: 0,
+      slippageBps: 0,
       tenant: 'default',
     });
   });
@@ -497,6 +498,12 @@ describe('validateSignal: normalisation', () => {
       trigger: 'bid_ask',
       stopFill: 'level',
       feeBps: 2.5,
+      slippageBps: 3,
+      roi: [
+        { afterMs: 0, returnBps: 200 },
+        { afterMs: 60000, returnBps: -25 },
+      ],
+      notional: 1500,
       tenant: 'acme',
       strategy: 'breakout',
       model: 'gbm',
