@@ -343,8 +343,12 @@ describe('analyze jobs', () => {
 });
 
 describe('computeAnalysis: v1.2 return-table outcomes and currency sums', () => {
-  const withMoney = (r: OutcomeRow, pnl: number | null, fees: number | null): OutcomeRow =>
-    [...r.slice(0, 18), pnl, fees] as OutcomeRow;
+  const withMoney = (r: OutcomeRow, pnl: number | null, fees: number | null): OutcomeRow => {
+    const out: OutcomeRow = [...r];
+    out[18] = pnl;
+    out[19] = fees;
+    return out;
+  };
   const rows: OutcomeRow[] = [
     withMoney(row({ closedAt: '2025-03-09T01:00:00Z', outcome: 'ROI_EXIT', netReturn: 0.01 }), 12.5, 0.75),
     withMoney(row({ closedAt: '2025-03-09T02:00:00Z', outcome: 'SL_HIT', netReturn: -0.02 }), -40, 1.25),
