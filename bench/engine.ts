@@ -3,7 +3,7 @@ import { farSignal } from './farSignal.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SignalContext } from '../machines/signalContext.ts';
+import type { NormalizedSignal, SignalContext } from '../machines/signalContext.ts';
 import { sendToSignal, startSignal } from '../machines/signalMachine.ts';
 import type { Tick } from '../machines/types.ts';
 import { generateSignals, seededRandom, spreadAnchors } from '../src/demo/generateSignals.ts';
@@ -19,11 +19,32 @@ function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
+/**
+ * `farSignal` with the v1.2 mix: a tenth of the signals (not the trailing tenth) also carry
+ * slippage of 1–10 bps and a freqtrade-like return table, 5–20 % at once, then lower at 40 and
+ * 100 minutes (jittered). Those steps fall after the 33 minutes of market time a run covers, so
+ * the figures stay the idle cost of a signal; a step that falls due costs one delivery, like a
+ * time limit (the events benchmark measures deliveries).
+ */
+function benchSignal(i: number, rnd: () => number): NormalizedSignal {
+  const s = farSignal(`b${i}`, i, SYMBOL, P0, 0, rnd);
+  if (i % 10 === 5) {
+    s.slippageBps = 1 + 9 * rnd();
+    const first = 500 + 1500 * rnd();
+    s.roi = [
+      { afterMs: 0, returnBps: first },
+      { afterMs: Math.round(2_400_000 * (1 + rnd())), returnBps: first * 0.6 },
+      { afterMs: Math.round(6_000_000 * (1 + rnd())), returnBps: first * 0.3 },
+    ];
+  }
+  return s;
+}
+
 /** A book holding `n` open signals, all filled by one first tick at P0. */
 function openBook(n: number, seed: number): SymbolBook {
   const rnd = seededRandom(seed);
   const book = new SymbolBook(SYMBOL);
-  for (let i = 0; i < n; i++) book.add(startSignal(farSignal(`b${i}`, i, SYMBOL, P0, 0, rnd)));
+  for (let i = 0; i < n; i++) book.add(startSignal(benchSignal(i, rnd)));
   book.applyTick({ symbol: SYMBOL, ts: 1, price: P0 });
   if (book.openCount !== n) throw new Error(`expected ${n} open, have ${book.openCount}`);
   return book;
@@ -103,6 +124,7 @@ function eventBench(report: Report): void {
         trigger: 'last',
         stopFill: 'trigger',
         feeBps: 0,
+        slippageBps: 0,
         tenant: 'default',
       }),
     );

@@ -36,6 +36,7 @@ export function farSignal(
     trigger: 'last',
     stopFill: 'trigger',
     feeBps: 1,
+    slippageBps: 0,
     tenant: 'default',
   };
   if (i % 10 === 3) s.trailing = { distanceBps: 500 + 4000 * rnd(), activation: 'fill' };

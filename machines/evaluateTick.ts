@@ -6,12 +6,68 @@ import type { Leg, OutcomeCode, StopKind } from './types.ts';
 /** A remaining fraction at or below this is nothing left (SPEC.md). */
 export const FRACTION_EPSILON = 1e-9;
 
+/**
+ * Relative slack when a price is compared with a level (SPEC.md "Comparing prices with
+ * levels"): levels computed from other numbers are off by an ulp or two, and a trader who
+ * sets a stop at 100.5 means the tick at 100.5 to touch it.
+ */
+export const LEVEL_EPSILON = 1e-12;
+
 const OUTCOME_OF_REASON: Record<Leg['reason'], OutcomeCode> = {
   TP: 'TP_HIT',
   SL: 'SL_HIT',
+  ROI: 'ROI_EXIT',
   TIME: 'TIME_EXIT',
   MANUAL: 'MANUAL_EXIT',
 };
+
+/** `p >= x` as SPEC compares a price with a level. */
+export function atOrAbove(p: number, x: number): boolean {
+  return p >= x - LEVEL_EPSILON * x;
+}
+
+/** `p <= x` as SPEC compares a price with a level. */
+export function atOrBelow(p: number, x: number): boolean {
+  return p <= x + LEVEL_EPSILON * x;
+}
+
+/** Whether `p` is at or beyond `x` in direction `dir` (+1: at or above, −1: at or below). */
+export function reaches(p: number, x: number, dir: 1 | -1): boolean {
+  return dir > 0 ? atOrAbove(p, x) : atOrBelow(p, x);
+}
+
+/** The booked price of a fill that takes liquidity at `p` into the position (SPEC.md "Slippage"). */
+export function slippedIn(c: SignalContext, p: number): number {
+  return p * (1 + (c.dir * (c.slippageBps ?? 0)) / 1e4);
+}
+
+/** The booked price of a fill that takes liquidity at `p` out of the position. */
+export function slippedOut(c: SignalContext, p: number): number {
+  return p * (1 - (c.dir * (c.slippageBps ?? 0)) / 1e4);
+}
+
+/**
+ * The index of the return-table entry in force after `heldMs` (the last with afterMs <=
+ * heldMs), −1 when none is yet or the signal has no table.
+ */
+export function roiStageAt(c: SignalContext, heldMs: number): number {
+  const after = c.roiAfterMs;
+  if (after === null || after === undefined) return -1;
+  let stage = -1;
+  while (stage + 1 < after.length && after[stage + 1]! <= heldMs) stage++;
+  return stage;
+}
+
+/** The price level of return-table entry `stage`: the fill moved by its return, in `dir`. */
+export function roiLevel(c: SignalContext, stage: number): number {
+  return c.fill!.price * (1 + (c.dir * c.roiReturnBps![stage]!) / 1e4);
+}
+
+/** The stop a trailing peak gives (d = distanceBps/1e4). */
+function trailCandidate(c: SignalContext, peak: number): number {
+  const d = c.trailDistanceBps! / 1e4;
+  return c.dir > 0 ? peak * (1 - d) : peak * (1 + d);
+}
 
 /** SPEC.md "Pending (entry)": expiry, fill, INVALID_AT_FILL. Returns a new context. */
 export function applyEntryTick(ctx: SignalContext, e: TickEvent): SignalContext {
@@ -29,8 +85,8 @@ export function applyEntryTick(ctx: SignalContext, e: TickEvent): SignalContext 
   c.fill = { ts: e.ts, price: fillPrice };
   c.initialStop = c.stop;
   const firstTp = c.tpPrices[0];
-  const beyondStop = c.stop !== null && c.dir * (fillPrice - c.stop) <= 0;
-  const beyondTp = firstTp !== undefined && c.dir * (fillPrice - firstTp) >= 0;
+  const beyondStop = c.stop !== null && reaches(fillPrice, c.stop, c.dir === 1 ? -1 : 1);
+  const beyondTp = firstTp !== undefined && reaches(fillPrice, firstTp, c.dir);
   if (beyondStop || beyondTp) {
     c.phase = 'closed';
     c.outcome = 'INVALID_AT_FILL';
@@ -43,7 +99,14 @@ export function applyEntryTick(ctx: SignalContext, e: TickEvent): SignalContext 
   c.hi = px;
   c.lo = px;
   c.lastP = px;
-  if (c.trailActivation === 'fill') c.trailActive = true; // the peak starts at the first exit tick
+  c.roiStage = roiStageAt(c, 0);
+  if (c.trailActivation === 'fill') {
+    // In force from the fill and trailing from the booked fill price, so that a "1 % trailing
+    // stop" is 1 % below the entry until the price rises; `initialStop` was taken before.
+    c.trailActive = true;
+    c.peak = fillPrice;
+    tighten(c, trailCandidate(c, fillPrice), 'trailing');
+  }
   return c;
 }
 
@@ -51,18 +114,22 @@ function entryFillPrice(c: SignalContext, p: number, firstTick: boolean): number
   const level = c.entryPrice;
   switch (c.entryType) {
     case 'market':
-      return p;
-    case 'limit':
-      if (level === null || c.dir * (p - level) > 0) return null;
-      // Marketable when placed: fills at the tick's price; a resting order fills at its own price.
-      return firstTick ? p : level;
+      return slippedIn(c, p);
+    case 'limit': {
+      if (level === null || !reaches(p, level, c.dir === 1 ? -1 : 1)) return null;
+      // A resting order fills at its own price. Marketable when placed: it takes liquidity at
+      // the tick's price, slipped, but a limit order never fills beyond its limit.
+      if (!firstTick) return level;
+      const slipped = slippedIn(c, p);
+      return c.dir > 0 ? Math.min(slipped, level) : Math.max(slipped, level);
+    }
     case 'stop':
-      if (level === null || c.dir * (p - level) < 0) return null;
-      return p;
+      if (level === null || !reaches(p, level, c.dir)) return null;
+      return slippedIn(c, p);
   }
 }
 
-/** SPEC.md "Open / partial (exits)", steps 1–5, for one tick after the fill tick. */
+/** SPEC.md "Open / partial (exits)", steps 1–6, for one tick after the fill tick. */
 export function applyExitTick(ctx: SignalContext, e: TickEvent): SignalContext {
   const c = cloneContext(ctx);
   catchUpInPlace(c, e);
@@ -77,11 +144,11 @@ export function applyExitTick(ctx: SignalContext, e: TickEvent): SignalContext {
 
   // 2. Stop, before any TP on the same tick (the pessimistic order).
   if (c.stop !== null) {
-    const touched = c.dir > 0 ? p <= c.stop * (1 + t) : p >= c.stop * (1 - t);
+    const touched = c.dir > 0 ? atOrBelow(p, c.stop * (1 + t)) : atOrAbove(p, c.stop * (1 - t));
     if (touched) {
       if (c.armStop === null) c.armStop = ts;
       if (ts - c.armStop >= c.confirmMs) {
-        const price = c.stopFill === 'level' ? c.stop : p;
+        const price = c.stopFill === 'level' ? c.stop : slippedOut(c, p);
         bookLeg(c, { reason: 'SL', stopKind: c.stopKind ?? 'initial', price, fraction: c.remaining, ts });
         return close(c, ts);
       }
@@ -94,7 +161,7 @@ export function applyExitTick(ctx: SignalContext, e: TickEvent): SignalContext {
   for (let k = 0; k < c.tpPrices.length; k++) {
     if (c.tpFilled[k]) continue;
     const level = c.tpPrices[k]!;
-    const touched = c.dir > 0 ? p >= level * (1 - t) : p <= level * (1 + t);
+    const touched = c.dir > 0 ? atOrAbove(p, level * (1 - t)) : atOrBelow(p, level * (1 + t));
     if (!touched) {
       c.armTp[k] = null;
       continue;
@@ -125,16 +192,24 @@ export function applyExitTick(ctx: SignalContext, e: TickEvent): SignalContext {
     if (c.remaining <= FRACTION_EPSILON) return close(c, ts);
   }
 
-  // 4. Time limit.
-  if (c.timeLimitMs !== null && ts >= c.fill!.ts + c.timeLimitMs) {
-    bookLeg(c, { reason: 'TIME', price: p, fraction: c.remaining, ts });
+  // 4. Return table: the entry in force by holding time, its level from the booked fill.
+  const stage = roiStageAt(c, ts - c.fill!.ts);
+  c.roiStage = stage;
+  if (stage >= 0 && reaches(p, roiLevel(c, stage), c.dir)) {
+    bookLeg(c, { reason: 'ROI', price: slippedOut(c, p), fraction: c.remaining, ts });
     return close(c, ts);
   }
 
-  // 5. Trailing.
+  // 5. Time limit.
+  if (c.timeLimitMs !== null && ts >= c.fill!.ts + c.timeLimitMs) {
+    bookLeg(c, { reason: 'TIME', price: slippedOut(c, p), fraction: c.remaining, ts });
+    return close(c, ts);
+  }
+
+  // 6. Trailing.
   const act = c.trailActivation;
   if (!c.trailActive && act !== null && typeof act === 'object' && 'price' in act) {
-    if (c.dir * (p - act.price) >= 0) {
+    if (reaches(p, act.price, c.dir)) {
       c.trailActive = true;
       c.peak = p;
     }
@@ -146,7 +221,7 @@ export function applyExitTick(ctx: SignalContext, e: TickEvent): SignalContext {
 /**
  * Folds ticks the index skipped (they touched no level of this signal) into excursions and
  * the trailing stop. Equivalent to applying them one by one: on such ticks only step 1 and
- * step 5 can change anything, and both are monotone in the extreme price.
+ * step 6 can change anything, and both are monotone in the extreme price.
  */
 export function catchUpInPlace(c: SignalContext, e: CatchUp): void {
   if (c.fill === null || c.phase === 'closed') return;
@@ -159,9 +234,9 @@ export function catchUpInPlace(c: SignalContext, e: CatchUp): void {
 }
 
 function trailTo(c: SignalContext, p: number): void {
+  // A null peak: a checkpoint from before v1.1, when "fill" trailing started at the next tick.
   c.peak = c.peak === null ? p : c.dir > 0 ? Math.max(c.peak, p) : Math.min(c.peak, p);
-  const d = c.trailDistanceBps! / 1e4;
-  tighten(c, c.dir > 0 ? c.peak * (1 - d) : c.peak * (1 + d), 'trailing');
+  tighten(c, trailCandidate(c, c.peak), 'trailing');
 }
 
 /** Moves the stop to `candidate` if that tightens it (never loosens; equal does not tighten). */

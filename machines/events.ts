@@ -25,6 +25,10 @@ export interface ExitEvent extends CatchUp {
   type: 'EXIT';
   ts: number;
   price?: number;
+  /** Of the original position; absent: all that remains. */
+  fraction?: number;
+  /** Accept a `price` far from the last exit trigger price. */
+  force?: boolean;
 }
 
 export interface CancelEvent extends CatchUp {

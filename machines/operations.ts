@@ -1,6 +1,17 @@
-import { bookLeg, close, closeUnfilled, catchUpInPlace } from './evaluateTick.ts';
+import { echoId } from './echoId.ts';
+import {
+  FRACTION_EPSILON,
+  bookLeg,
+  close,
+  closeUnfilled,
+  catchUpInPlace,
+  slippedOut,
+} from './evaluateTick.ts';
 import type { AmendEvent, CancelEvent, ExitEvent } from './events.ts';
 import { cloneContext, type SignalContext } from './signalContext.ts';
+
+/** A manual exit price further than this from the last exit trigger price needs `force` (SPEC.md). */
+export const MAX_EXIT_DISTANCE = 0.2;
 
 /**
  * SPEC.md "Operations": why an operation cannot apply to this signal now, or [] when it can.
@@ -19,11 +30,31 @@ export function operationErrors(
     ctx = cloneContext(context);
     catchUpInPlace(ctx, ev);
   }
-  if (ctx.phase === 'closed') return [`signal ${ctx.id} is already closed (${ctx.outcome})`];
+  if (ctx.phase === 'closed') return [`signal ${echoId(ctx.id)} is already closed (${ctx.outcome})`];
   if (ev.ts < ctx.createdAt) {
     return [`ts ${ev.ts} is before the signal's createdAt ${ctx.createdAt}: it did not exist yet`];
   }
   if (ev.type === 'AMEND') return amendErrors(ctx, ev, lastP);
+  if (ev.type === 'EXIT') return exitErrors(ctx, ev, lastP);
+  return [];
+}
+
+function exitErrors(ctx: SignalContext, ev: ExitEvent, lastP: number | null): string[] {
+  if (ctx.fill === null) {
+    // On a pending signal exit is a cancel: there is no position to close a part of. A price
+    // is ignored there (nothing is booked), so it is not checked against a price there is none of.
+    return ev.fraction === undefined
+      ? []
+      : ['fraction: the signal has not filled; exit it without a fraction to cancel it'];
+  }
+  if (ev.price !== undefined && ev.force !== true && lastP !== null) {
+    if (Math.abs(ev.price - lastP) > MAX_EXIT_DISTANCE * lastP) {
+      return [
+        `price: ${ev.price} is more than 2000 bps from the last exit trigger price ${lastP}` +
+          ' (a likely mistake); send force: true to exit there anyway',
+      ];
+    }
+  }
   return [];
 }
 
@@ -81,13 +112,22 @@ function amendErrors(ctx: SignalContext, ev: AmendEvent, lastP: number | null): 
   return errors;
 }
 
-/** Exit (or cancel) of a filled signal: closes the remainder, reason MANUAL. */
+/**
+ * Exit (or cancel) of a filled signal, reason MANUAL: a `fraction` of the original position
+ * (at most what remains), else the remainder. A given price is booked as it is; without one
+ * the exit takes liquidity at the last exit trigger price, slipped.
+ */
 export function applyManualExit(ctx: SignalContext, ev: ExitEvent | CancelEvent): SignalContext {
   const c = cloneContext(ctx);
   catchUpInPlace(c, ev);
-  const price = ev.type === 'EXIT' && ev.price !== undefined ? ev.price : c.lastP!;
-  bookLeg(c, { reason: 'MANUAL', price, fraction: c.remaining, ts: ev.ts });
-  return close(c, ev.ts);
+  const price = ev.type === 'EXIT' && ev.price !== undefined ? ev.price : slippedOut(c, c.lastP!);
+  const wanted =
+    ev.type === 'EXIT' && ev.fraction !== undefined ? Math.min(ev.fraction, c.remaining) : c.remaining;
+  const closes = c.remaining - wanted <= FRACTION_EPSILON;
+  bookLeg(c, { reason: 'MANUAL', price, fraction: closes ? c.remaining : wanted, ts: ev.ts });
+  if (closes) return close(c, ev.ts);
+  c.phase = 'partial';
+  return c;
 }
 
 /** Cancel (or exit) of a pending signal. */

@@ -47,19 +47,25 @@ export function outcomeLine(c: SignalContext): OutcomeLine {
     move += leg.fraction * c.dir * (leg.price - entry);
     exitNotional += (leg.fraction * leg.price) / entry;
   }
-  const net = gross - (c.feeBps / 1e4) * (1 + exitNotional);
+  const feeShare = (c.feeBps / 1e4) * (1 + exitNotional);
+  const net = gross - feeShare;
   const rMultiple = c.initialStop === null ? null : move / Math.abs(entry - c.initialStop) + 0;
   const last = c.legs[c.legs.length - 1]!;
+  const notional = c.notional ?? null;
+  // In quote currency, only for a signal that gave its position's value.
+  const money = notional === null ? {} : { pnl: notional * net + 0, fees: notional * feeShare + 0 };
   const line: OutcomeLine = {
     id: c.id,
     state: 'closed',
     outcome: c.outcome!,
-    partial: c.legs.some((leg) => leg.reason === 'TP') && last.reason !== 'TP',
+    // Closed in more than one leg, the last not a TP: part of the position went another way.
+    partial: c.legs.length > 1 && last.reason !== 'TP',
     fill,
     legs,
     grossReturn: gross + 0,
     netReturn: net + 0,
     rMultiple,
+    ...money,
     mfe,
     mae,
     closedAt: c.closedAt!,

@@ -19,6 +19,7 @@ export type NormalizedSignal = SignalPayload & {
   trigger: TriggerSource;
   stopFill: 'trigger' | 'level';
   feeBps: number;
+  slippageBps: number;
   tenant: string;
 };
 
@@ -53,6 +54,20 @@ export interface SignalContext {
   trigger: TriggerSource;
   stopFill: 'trigger' | 'level';
   feeBps: number;
+  /*
+   * The v1.2 fields are optional so that checkpoints written before v1.2 restore as signals
+   * without them (SPEC.md: such signals evaluate as in v1.1). New contexts always carry them.
+   */
+  slippageBps?: number;
+  /** The return table as two parallel arrays (afterMs ascending); null without one. */
+  roiAfterMs?: number[] | null;
+  roiReturnBps?: number[] | null;
+  /**
+   * Index of the return-table entry in force at the signal's latest exit tick (−1: none yet).
+   * Only the index reads it (machines/watch.ts): the rule itself recomputes it from `ts`.
+   */
+  roiStage?: number;
+  notional?: number | null;
   createdAt: number;
 
   phase: Phase;
@@ -103,6 +118,11 @@ export function initialContext(s: NormalizedSignal): SignalContext {
     trigger: s.trigger,
     stopFill: s.stopFill,
     feeBps: s.feeBps,
+    slippageBps: s.slippageBps,
+    roiAfterMs: s.roi?.map((r) => r.afterMs) ?? null,
+    roiReturnBps: s.roi?.map((r) => r.returnBps) ?? null,
+    roiStage: -1,
+    notional: s.notional ?? null,
     createdAt: s.createdAt,
     phase: 'pending',
     seen: false,

@@ -1,4 +1,4 @@
-import { bookLeg, catchUpInPlace, close, closeUnfilled } from './evaluateTick.ts';
+import { bookLeg, catchUpInPlace, close, closeUnfilled, slippedOut } from './evaluateTick.ts';
 import type { SweepEvent } from './events.ts';
 import { cloneContext, type SignalContext } from './signalContext.ts';
 
@@ -17,7 +17,7 @@ export function sweepDue(ctx: SignalContext, ev: SweepEvent): boolean {
 
 /**
  * Closes a signal whose deadline passed with no tick of its symbol since: at the deadline,
- * at the last known trigger price, marked stale.
+ * at the last known trigger price (taking liquidity: slipped, as a time exit), marked stale.
  */
 export function applySweep(ctx: SignalContext, ev: SweepEvent): SignalContext {
   const deadline = timeDeadline(ctx)!;
@@ -25,6 +25,6 @@ export function applySweep(ctx: SignalContext, ev: SweepEvent): SignalContext {
   catchUpInPlace(c, ev);
   c.stale = true;
   if (c.fill === null) return closeUnfilled(c, 'EXPIRED', deadline);
-  bookLeg(c, { reason: 'TIME', price: c.lastP!, fraction: c.remaining, ts: deadline });
+  bookLeg(c, { reason: 'TIME', price: slippedOut(c, c.lastP!), fraction: c.remaining, ts: deadline });
   return close(c, deadline);
 }

@@ -4,6 +4,9 @@
  * as JSON Schema in docs/schemas/track-signal.v1.json.
  */
 
+/** The largest time (epoch ms) a date holds in JavaScript and PostgreSQL alike (SPEC.md "Tick"). */
+export const MAX_TIME_MS = 8_640_000_000_000_000;
+
 /** One market tick. `ts` is epoch milliseconds (market time). */
 export interface Tick {
   symbol: string;
@@ -40,6 +43,12 @@ export interface SignalPayload {
   trigger?: TriggerSource;
   stopFill?: 'trigger' | 'level';
   feeBps?: number;
+  /** Adverse slippage in bps on fills that take liquidity (SPEC.md "Slippage"). */
+  slippageBps?: number;
+  /** Return table: after `afterMs` held, exit the remainder once its return reaches `returnBps`. */
+  roi?: { afterMs: number; returnBps: number }[];
+  /** The planned position's value in quote currency; adds `pnl` and `fees` to the outcome. */
+  notional?: number;
   tenant?: string;
   strategy?: string;
   model?: string;
@@ -51,7 +60,7 @@ export interface SignalPayload {
 
 /** SPEC.md "Operations". */
 export type Operation =
-  | { op: 'exit'; id: string; ts: number; price?: number }
+  | { op: 'exit'; id: string; ts: number; price?: number; fraction?: number; force?: boolean }
   | { op: 'cancel'; id: string; ts: number }
   | {
       op: 'amend';
@@ -62,7 +71,7 @@ export type Operation =
     };
 
 export type StopKind = 'initial' | 'breakeven' | 'trailing' | 'amended';
-export type LegReason = 'TP' | 'SL' | 'TIME' | 'MANUAL';
+export type LegReason = 'TP' | 'SL' | 'ROI' | 'TIME' | 'MANUAL';
 
 export interface Leg {
   reason: LegReason;
@@ -76,7 +85,14 @@ export interface Leg {
 }
 
 export type OutcomeCode =
-  'TP_HIT' | 'SL_HIT' | 'TIME_EXIT' | 'MANUAL_EXIT' | 'EXPIRED' | 'CANCELLED' | 'INVALID_AT_FILL';
+  | 'TP_HIT'
+  | 'SL_HIT'
+  | 'ROI_EXIT'
+  | 'TIME_EXIT'
+  | 'MANUAL_EXIT'
+  | 'EXPIRED'
+  | 'CANCELLED'
+  | 'INVALID_AT_FILL';
 
 export type SignalState = 'pending' | 'open' | 'partial' | 'closed';
 
@@ -91,6 +107,10 @@ export interface OutcomeLine {
   grossReturn?: number;
   netReturn?: number;
   rMultiple?: number | null;
+  /** Quote currency, with `notional` only: `notional · netReturn`. */
+  pnl?: number;
+  /** Quote currency, with `notional` only: fees on the entry and every leg. */
+  fees?: number;
   mfe?: number;
   mae?: number;
   closedAt?: number;

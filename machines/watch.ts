@@ -1,3 +1,4 @@
+import { roiLevel } from './evaluateTick.ts';
 import type { SignalContext } from './signalContext.ts';
 import { entrySeries, exitSeries, type Series } from './triggerPrice.ts';
 
@@ -13,12 +14,15 @@ export interface Watch {
   below: number;
   /** Deliver when the series value is >= this (+Infinity: never). */
   above: number;
-  /** Deliver when the tick's ts is >= this (+Infinity: never). */
+  /**
+   * Deliver when the tick's ts is >= this (+Infinity: never): an entry expiry, a time limit,
+   * or the next change of the return table's level, whichever comes first.
+   */
   at: number;
   /** Deliver every tick (a level is armed and waits for confirmation). */
   every: boolean;
   /**
-   * Active trailing stop: the peak so far (null before the first exit tick) and the factor
+   * Active trailing stop: the peak so far (null only in a pre-v1.1 checkpoint) and the factor
    * that turns a peak into the touching price, (1−d)(1+t) long, (1+d)(1−t) short. The index
    * follows the peak itself and delivers when `dir·(p − peak·factor) <= 0`.
    */
@@ -60,6 +64,15 @@ export function watchOf(c: SignalContext): Watch {
   if (!c.trailActive && act !== null && typeof act === 'object' && 'price' in act) {
     favourable = nearest(favourable, act.price, c.dir);
   }
+  // The return table is one more favourable level, constant between the times its entries
+  // take over: those times are deadlines, so a tick costs nothing more per signal that has one.
+  let at = c.timeLimitMs === null ? Infinity : c.fill.ts + c.timeLimitMs;
+  const roiAfter = c.roiAfterMs ?? null;
+  if (roiAfter !== null) {
+    const stage = c.roiStage ?? -1;
+    if (stage >= 0) favourable = nearest(favourable, roiLevel(c, stage), c.dir);
+    if (stage + 1 < roiAfter.length) at = Math.min(at, c.fill.ts + roiAfter[stage + 1]!);
+  }
   if (Number.isNaN(adverse)) adverse = c.dir > 0 ? -Infinity : Infinity;
   if (Number.isNaN(favourable)) favourable = c.dir > 0 ? Infinity : -Infinity;
   const d = (c.trailDistanceBps ?? 0) / 1e4;
@@ -68,7 +81,7 @@ export function watchOf(c: SignalContext): Watch {
     series,
     below: c.dir > 0 ? adverse : favourable,
     above: c.dir > 0 ? favourable : adverse,
-    at: c.timeLimitMs === null ? Infinity : c.fill.ts + c.timeLimitMs,
+    at,
     every: armed,
     trail: c.trailActive ? { peak: c.peak, factor: c.dir > 0 ? (1 - d) * (1 + t) : (1 + d) * (1 - t) } : null,
     tracksExtremes: true,

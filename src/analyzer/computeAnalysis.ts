@@ -166,6 +166,32 @@ function outcomeMixOf(columns: OutcomeColumns, rows: Int32Array, lo: number, hi:
   return mix;
 }
 
+/**
+ * Sums of pnl and fees in quote currency over rows[lo..hi) that carry them (signals that gave a
+ * `notional`, SPEC.md v1.2), with how many did; null sums when none did. Currencies are not
+ * converted: a group that mixes quote currencies sums them as they are (docs/METRICS.md).
+ */
+function currencySums(
+  columns: OutcomeColumns,
+  rows: Int32Array,
+  lo: number,
+  hi: number,
+): { pnlSum: number | null; feesSum: number | null; currencyTrades: number } {
+  let pnl = 0;
+  let fees = 0;
+  let n = 0;
+  for (let p = lo; p < hi; p++) {
+    const i = rows[p]!;
+    if (!Number.isFinite(columns.pnl[i]!)) continue;
+    pnl += columns.pnl[i]!;
+    fees += Number.isFinite(columns.fees[i]!) ? columns.fees[i]! : 0;
+    n++;
+  }
+  return n === 0
+    ? { pnlSum: null, feesSum: null, currencyTrades: 0 }
+    : { pnlSum: pnl, feesSum: fees, currencyTrades: n };
+}
+
 /** Filled outcomes with a net return among rows[lo..hi), as trade records, in close order. */
 function filledRecords(
   columns: OutcomeColumns,
@@ -261,6 +287,7 @@ export function* analysisSteps(columns: OutcomeColumns, options: AnalysisOptions
               },
             ),
           };
+          Object.assign(metrics.metrics, currencySums(columns, group.rows, b.lo, b.hi));
 
           const insights: InsightRow[] = [];
           if (INSIGHT_GROUP_KINDS.has(kind) && b.hi > b.lo) {

@@ -22,20 +22,20 @@ export interface LoadOutcomesOptions {
 
 // Column order = OutcomeRow. No ORDER BY: sorting a million wide rows costs PostgreSQL seconds
 // (a cursor also rules out a parallel sort), while OutcomeColumnsBuilder orders them by close
-// time in a few hundred milliseconds. Legs are in fill order (SPEC.md): TPs fill in level order and a stop
-// or exit closes the whole remainder, so the highest TP filled is the last leg or the one before
-// it, TP1 (when filled) is the first leg, and a first leg that is a TP and not the only leg means
-// part of the position stayed open after TP1.
+// time in a few hundred milliseconds. Legs are in fill order (SPEC.md). Since v1.1 a manual exit
+// may book part of the position between TPs, so the highest TP filled is the largest TP level
+// among the legs, and the position went on after TP1 when TP1's leg is not the last.
 const SELECT_OUTCOMES = `
   SELECT tenant, strategy, model, model_version, symbol, timeframe,
          (extract(epoch FROM closed_at) * 1000)::float8,
          (extract(epoch FROM coalesce(signal_created_at, fill_ts, closed_at)) * 1000)::float8,
          outcome, net_return, r_multiple, holding_ms::float8, mfe, mae, confidence,
-         CASE WHEN legs->-1->>'reason' = 'TP' THEN (legs->-1->>'level')::int
-              WHEN legs->-2->>'reason' = 'TP' THEN (legs->-2->>'level')::int
-              ELSE 0 END,
-         coalesce(legs->0->>'reason' = 'TP' AND jsonb_array_length(legs) > 1, false),
-         CASE WHEN legs->-1->>'reason' = 'SL' THEN legs->-1->>'stopKind' END
+         (SELECT coalesce(max((l->>'level')::int), 0) FROM jsonb_array_elements(legs) AS l
+           WHERE l->>'reason' = 'TP'),
+         coalesce((SELECT bool_or(e.l->>'reason' = 'TP' AND e.l->>'level' = '1' AND e.n < jsonb_array_length(legs))
+           FROM jsonb_array_elements(legs) WITH ORDINALITY AS e(l, n)), false),
+         CASE WHEN legs->-1->>'reason' = 'SL' THEN legs->-1->>'stopKind' END,
+         pnl, fees
   FROM signal_outcomes
   WHERE closed_at < $1::timestamptz
     AND ($2::timestamptz IS NULL OR closed_at >= $2::timestamptz)

@@ -51,6 +51,9 @@ export type OutcomeRow = [
   continuedAfterTp1: boolean,
   /** The closing leg's stopKind when it is a stop, else null. */
   closeStopKind: string | null,
+  /** Quote currency (SPEC v1.2 `notional`); null or absent when the signal gave none. */
+  pnl?: number | null,
+  fees?: number | null,
 ];
 
 /** The columns; every array has `length` entries, row `i` in each. */
@@ -77,6 +80,9 @@ export interface OutcomeColumns {
   readonly mfe: Float64Array;
   readonly mae: Float64Array;
   readonly confidence: Float64Array;
+  /** In quote currency; NaN where the signal gave no notional. */
+  readonly pnl: Float64Array;
+  readonly fees: Float64Array;
   readonly maxTpLevel: Uint8Array;
   readonly continuedAfterTp1: Uint8Array;
   /** 0, or 1 + index into STOP_KINDS. */
@@ -153,6 +159,8 @@ export class OutcomeColumnsBuilder {
   private mfe: Float64Array;
   private mae: Float64Array;
   private confidence: Float64Array;
+  private pnl: Float64Array;
+  private fees: Float64Array;
   private maxTpLevel: Uint8Array;
   private continuedAfterTp1: Uint8Array;
   private closeStopKind: Uint8Array;
@@ -178,6 +186,8 @@ export class OutcomeColumnsBuilder {
     this.mfe = new Float64Array(c);
     this.mae = new Float64Array(c);
     this.confidence = new Float64Array(c);
+    this.pnl = new Float64Array(c);
+    this.fees = new Float64Array(c);
     this.maxTpLevel = new Uint8Array(c);
     this.continuedAfterTp1 = new Uint8Array(c);
     this.closeStopKind = new Uint8Array(c);
@@ -203,6 +213,8 @@ export class OutcomeColumnsBuilder {
     this.mfe = grow(this.mfe, c);
     this.mae = grow(this.mae, c);
     this.confidence = grow(this.confidence, c);
+    this.pnl = grow(this.pnl, c);
+    this.fees = grow(this.fees, c);
     this.maxTpLevel = grow(this.maxTpLevel, c);
     this.continuedAfterTp1 = grow(this.continuedAfterTp1, c);
     this.closeStopKind = grow(this.closeStopKind, c);
@@ -234,6 +246,8 @@ export class OutcomeColumnsBuilder {
     this.mfe[i] = num(row[12]);
     this.mae[i] = num(row[13]);
     this.confidence[i] = num(row[14]);
+    this.pnl[i] = num(row[18] ?? null);
+    this.fees[i] = num(row[19] ?? null);
     this.maxTpLevel[i] = Math.min(255, Math.max(0, row[15]));
     this.continuedAfterTp1[i] = row[16] ? 1 : 0;
     const stop = row[17];
@@ -284,6 +298,8 @@ export class OutcomeColumnsBuilder {
       mfe: cut(this.mfe),
       mae: cut(this.mae),
       confidence: cut(this.confidence),
+      pnl: cut(this.pnl),
+      fees: cut(this.fees),
       maxTpLevel: cut(this.maxTpLevel),
       continuedAfterTp1: cut(this.continuedAfterTp1),
       closeStopKind: cut(this.closeStopKind),
@@ -322,6 +338,8 @@ function permute(c: OutcomeColumns, order: Int32Array): OutcomeColumns {
     mfe: take(c.mfe),
     mae: take(c.mae),
     confidence: take(c.confidence),
+    pnl: take(c.pnl),
+    fees: take(c.fees),
     maxTpLevel: take(c.maxTpLevel),
     continuedAfterTp1: take(c.continuedAfterTp1),
     closeStopKind: take(c.closeStopKind),

@@ -1,3 +1,4 @@
+import { echoId } from '../../machines/echoId.ts';
 import type { SignalContext } from '../../machines/signalContext.ts';
 import { persistSignal, type PersistedSignal } from '../../machines/signalMachine.ts';
 import type { Operation, Tick } from '../../machines/types.ts';
@@ -59,7 +60,9 @@ export class Engine {
   /** Applies an operation; returns why it was rejected, or [] when applied. */
   applyOperation(op: Operation): string[] {
     const at = this.where.get(op.id);
-    if (at === undefined) return [`unknown signal ${op.id}: not open (never accepted, or already closed)`];
+    if (at === undefined) {
+      return [`unknown signal ${echoId(op.id)}: not open (never accepted, or already closed)`];
+    }
     return at.book.applyOperation(at.slot, toEvent(op));
   }
 
@@ -115,10 +118,13 @@ export function restoreEngine(checkpoint: EngineCheckpoint, hooks: SymbolBookHoo
 /** The machine event of an operation. */
 export function toEvent(op: Operation): OperationEvent {
   switch (op.op) {
-    case 'exit':
-      return op.price === undefined
-        ? { type: 'EXIT', ts: op.ts }
-        : { type: 'EXIT', ts: op.ts, price: op.price };
+    case 'exit': {
+      const event: OperationEvent = { type: 'EXIT', ts: op.ts };
+      if (op.price !== undefined) event.price = op.price;
+      if (op.fraction !== undefined) event.fraction = op.fraction;
+      if (op.force !== undefined) event.force = op.force;
+      return event;
+    }
     case 'cancel':
       return { type: 'CANCEL', ts: op.ts };
     case 'amend': {

@@ -11,8 +11,12 @@ import { TrailBook } from './TrailBook.ts';
 
 const SERIES_COUNT = SERIES.length;
 const SERIES_INDEX: Record<Series, number> = { last: 0, bid: 1, ask: 2, mid: 3 };
-/** Relative slack on thresholds: a tick at the exact level is always delivered, whatever the rounding. */
-const LOOSEN = 1e-12;
+/**
+ * Relative slack on thresholds: a tick at the level is always delivered, whatever the rounding.
+ * Wider than the machine's own 1e-12 (SPEC's comparison slack) so that a price the machine
+ * counts as touching is never withheld; an extra delivery costs nothing, the machine decides.
+ */
+const LOOSEN = 4e-12;
 /** Extrema stacks beyond this many entries are folded into their signals and cleared. */
 const EXTREMA_LIMIT = 1 << 16;
 

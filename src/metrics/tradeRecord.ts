@@ -4,6 +4,7 @@ import type { OutcomeCode } from '../../machines/types.ts';
 export const OUTCOME_CODES = [
   'TP_HIT',
   'SL_HIT',
+  'ROI_EXIT',
   'TIME_EXIT',
   'MANUAL_EXIT',
   'EXPIRED',

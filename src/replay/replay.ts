@@ -1,3 +1,4 @@
+import { echoId } from '../../machines/echoId.ts';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { SignalContext } from '../../machines/signalContext.ts';
 import { startSignal } from '../../machines/signalMachine.ts';
@@ -76,7 +77,7 @@ export class ReplaySession {
         this.order.push({
           id: signal.id,
           state: 'rejected',
-          errors: [`id: ${signal.id} repeats an earlier signal's id`],
+          errors: [`id: ${echoId(signal.id)} repeats an earlier signal's id`],
         });
         continue;
       }
@@ -96,7 +97,7 @@ export class ReplaySession {
       }
       const symbol = symbolOf.get(checked.op.id);
       if (symbol === undefined) {
-        this.rejectedOps.push({ op: raw, errors: [`unknown signal ${checked.op.id}`] });
+        this.rejectedOps.push({ op: raw, errors: [`unknown signal ${echoId(checked.op.id)}`] });
         continue;
       }
       let queue = this.queues.get(symbol);
@@ -138,7 +139,7 @@ export class ReplaySession {
       const closed = this.closed.get(op.id);
       const errors =
         closed !== undefined
-          ? [`signal ${op.id} is already closed (${closed.outcome})`]
+          ? [`signal ${echoId(op.id)} is already closed (${closed.outcome})`]
           : this.engine.applyOperation(op);
       if (errors.length > 0) this.rejectedOps.push({ op, errors });
     }

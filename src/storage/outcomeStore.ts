@@ -144,6 +144,8 @@ async function insertOutcomes(client: Queryable, outcomes: ClosedOutcome[]): Pro
     gross_return: o.grossReturn ?? null,
     net_return: o.netReturn ?? null,
     r_multiple: o.rMultiple ?? null,
+    pnl: o.pnl ?? null,
+    fees: o.fees ?? null,
     mfe: o.mfe ?? null,
     mae: o.mae ?? null,
     stale: o.stale === true,
@@ -154,14 +156,14 @@ async function insertOutcomes(client: Queryable, outcomes: ClosedOutcome[]): Pro
   await client.query(
     `INSERT INTO signal_outcomes (signal_id, closed_at, tenant, symbol, side, strategy, model, model_version,
        timeframe, confidence, signal_created_at, outcome, partial, fill_ts, fill_price, holding_ms,
-       gross_return, net_return, r_multiple, mfe, mae, stale, legs)
+       gross_return, net_return, r_multiple, pnl, fees, mfe, mae, stale, legs)
      SELECT x.signal_id, ${fromMs('x.closed_at')}, s.tenant, s.symbol, s.side, s.strategy, s.model, s.model_version,
        s.timeframe, s.confidence, s.created_at, x.outcome, x.partial,
        CASE WHEN x.fill_ts IS NULL THEN NULL ELSE ${fromMs('x.fill_ts')} END, x.fill_price, x.holding_ms,
-       x.gross_return, x.net_return, x.r_multiple, x.mfe, x.mae, x.stale, x.legs
+       x.gross_return, x.net_return, x.r_multiple, x.pnl, x.fees, x.mfe, x.mae, x.stale, x.legs
      FROM jsonb_to_recordset($1::jsonb) AS x(signal_id text, closed_at bigint, outcome text, partial boolean,
        fill_ts bigint, fill_price float8, holding_ms bigint, gross_return float8, net_return float8,
-       r_multiple float8, mfe float8, mae float8, stale boolean, legs jsonb)
+       r_multiple float8, pnl float8, fees float8, mfe float8, mae float8, stale boolean, legs jsonb)
      ${join}
      ON CONFLICT DO NOTHING`,
     [JSON.stringify(rows)],
@@ -239,6 +241,9 @@ interface OutcomeRow {
   gross_return: number | null;
   net_return: number | null;
   r_multiple: number | null;
+  /** NULL: the signal gave no notional. */
+  pnl: number | null;
+  fees: number | null;
   mfe: number | null;
   mae: number | null;
   stale: boolean;
@@ -252,7 +257,7 @@ export async function readOutcomeLines(db: Queryable, ids: string[]): Promise<Ma
   const r = await db.query<OutcomeRow>(
     `SELECT signal_id, ${toMs('closed_at')} AS closed_at, outcome, partial,
        CASE WHEN fill_ts IS NULL THEN NULL ELSE ${toMs('fill_ts')} END AS fill_ts, fill_price,
-       holding_ms::float8 AS holding_ms, gross_return, net_return, r_multiple, mfe, mae, stale, legs
+       holding_ms::float8 AS holding_ms, gross_return, net_return, r_multiple, pnl, fees, mfe, mae, stale, legs
      FROM signal_outcomes WHERE signal_id = ANY($1::text[])`,
     [ids],
   );
@@ -282,6 +287,8 @@ function outcomeLineFromRow(r: OutcomeRow): OutcomeLine {
     grossReturn: r.gross_return!,
     netReturn: r.net_return!,
     rMultiple: r.r_multiple,
+    ...(r.pnl === null ? {} : { pnl: r.pnl }),
+    ...(r.fees === null ? {} : { fees: r.fees }),
     mfe: r.mfe!,
     mae: r.mae!,
     closedAt: r.closed_at,

@@ -38,10 +38,21 @@ export function validateSignal(payload: unknown): SignalValidation {
   return { ok: true, signal: normalize(payload as unknown as SignalPayload) };
 }
 
+type CrossFields = Pick<
+  SignalPayload,
+  | 'side'
+  | 'entry'
+  | 'stopLoss'
+  | 'takeProfits'
+  | 'breakevenAfterTp'
+  | 'trailing'
+  | 'createdAt'
+  | 'entryExpiresAt'
+  | 'roi'
+>;
+
 /** The fields cross-field rules read, keeping only those that are well-formed on their own. */
-function wellFormedParts(
-  p: Record<string, unknown>,
-): Pick<SignalPayload, 'side' | 'entry' | 'stopLoss' | 'takeProfits' | 'breakevenAfterTp' | 'trailing'> {
+function wellFormedParts(p: Record<string, unknown>): CrossFields {
   const price = (x: unknown): number | undefined =>
     isRecord(x) && typeof x.price === 'number' && Number.isFinite(x.price) && x.price > 0
       ? x.price
@@ -73,12 +84,17 @@ function wellFormedParts(
     breakevenAfterTp:
       Number.isInteger(p.breakevenAfterTp) && goodTps ? (p.breakevenAfterTp as number) : undefined,
     trailing: isRecord(p.trailing) && goodTps ? (p.trailing as SignalPayload['trailing']) : undefined,
+    // NaN where missing or malformed: every comparison with it is false, so nothing more is said.
+    createdAt: Number.isInteger(p.createdAt) ? (p.createdAt as number) : NaN,
+    entryExpiresAt: Number.isInteger(p.entryExpiresAt) ? (p.entryExpiresAt as number) : undefined,
+    roi:
+      Array.isArray(p.roi) && p.roi.every((r) => isRecord(r) && Number.isInteger(r.afterMs))
+        ? (p.roi as SignalPayload['roi'])
+        : undefined,
   };
 }
 
-function crossFieldErrors(
-  s: Pick<SignalPayload, 'side' | 'entry' | 'stopLoss' | 'takeProfits' | 'breakevenAfterTp' | 'trailing'>,
-): string[] {
+function crossFieldErrors(s: CrossFields): string[] {
   const errors: string[] = [];
   const tps = s.takeProfits ?? [];
   const sum = tps.reduce((acc, tp) => acc + tp.fraction, 0);
@@ -113,6 +129,17 @@ function crossFieldErrors(
   if (s.breakevenAfterTp !== undefined && s.breakevenAfterTp > tps.length) {
     errors.push(`breakevenAfterTp: names TP ${s.breakevenAfterTp}, but there ${countTps(tps.length)}`);
   }
+  if (s.entryExpiresAt !== undefined && s.entryExpiresAt <= s.createdAt) {
+    errors.push(`entryExpiresAt: ${s.entryExpiresAt} must be after createdAt ${s.createdAt}`);
+  }
+  const roi = s.roi ?? [];
+  for (let i = 1; i < roi.length; i++) {
+    if (roi[i]!.afterMs <= roi[i - 1]!.afterMs) {
+      errors.push(
+        `roi[${i}].afterMs: ${roi[i]!.afterMs} must be greater than roi[${i - 1}].afterMs ${roi[i - 1]!.afterMs}`,
+      );
+    }
+  }
   const act: unknown = s.trailing?.activation;
   if (isRecord(act) && Number.isInteger(act.afterTp) && (act.afterTp as number) > tps.length) {
     errors.push(
@@ -137,6 +164,7 @@ function normalize(s: SignalPayload): NormalizedSignal {
     trigger: s.trigger ?? 'last',
     stopFill: s.stopFill ?? 'trigger',
     feeBps: s.feeBps ?? 0,
+    slippageBps: s.slippageBps ?? 0,
     tenant: s.tenant ?? 'default',
   };
 }

@@ -47,7 +47,9 @@ function capture(): { io: CliIo; stdout: () => string; stderr: () => string } {
 
 const tick = (symbol: string, dt: number, price: number): Tick => ({ symbol, ts: T + dt, price });
 
-/** A: closes and is flushed; B: partial TP then manual exit, left in the outbox; C: open; D: pending; R: invalid; E: accepted, never registered. */
+/**
+ * A: a return-table exit with slippage, notional and fees, flushed (ROI_EXIT, pnl and fees go
+ * through PostgreSQL); B: partial TP then manual exit, with a notional, left in the outbox; C: open; D: pending; R: invalid; E: accepted, never registered. */
 const PAYLOADS = [
   {
     v: 1,
@@ -56,8 +58,11 @@ const PAYLOADS = [
     side: 'long',
     createdAt: T,
     entry: { type: 'market' },
-    takeProfits: [{ price: 110, fraction: 1 }],
+    roi: [{ afterMs: 0, returnBps: 1000 }],
     stopLoss: { price: 90 },
+    slippageBps: 10,
+    feeBps: 4,
+    notional: 5000,
     strategy: 'trend',
   },
   {
@@ -73,6 +78,7 @@ const PAYLOADS = [
     ],
     stopLoss: { price: 120 },
     feeBps: 2,
+    notional: 250,
   },
   {
     v: 1,
@@ -173,7 +179,11 @@ describe('export', () => {
       'rejected',
       'pending',
     ]);
+    expect(JSON.parse(exported[0]!)).toMatchObject({ outcome: 'ROI_EXIT', legs: [{ reason: 'ROI' }] });
+    expect(JSON.parse(exported[0]!)).toHaveProperty('pnl');
+    expect(JSON.parse(exported[0]!)).toHaveProperty('fees');
     expect(JSON.parse(exported[1]!)).toMatchObject({ outcome: 'MANUAL_EXIT', partial: true });
+    expect(JSON.parse(exported[1]!)).toHaveProperty('pnl');
     expect(stderr()).toBe('export: 6 signals (2 closed, 1 open, 2 pending, 1 rejected)\n');
 
     // C's checkpoint alone lags: its excursions after the fill never reached it as an event.

@@ -28,6 +28,19 @@ export interface ReferenceReplayResult {
 /** A remaining fraction at or below this counts as nothing left (SPEC "Take profits"). */
 const REMAINDER_EPSILON = 1e-9;
 
+/** SPEC "Comparing prices with levels": relative slack when a price meets a level. */
+const LEVEL_SLACK = 1e-12;
+
+/** `p >= x` in SPEC's level sense. */
+function geLevel(p: number, x: number): boolean {
+  return p >= x - LEVEL_SLACK * x;
+}
+
+/** `p <= x` in SPEC's level sense. */
+function leLevel(p: number, x: number): boolean {
+  return p <= x + LEVEL_SLACK * x;
+}
+
 interface TpState {
   price: number;
   fraction: number;
@@ -59,6 +72,8 @@ interface RefSignal {
   trailingActive: boolean;
   trailingPeak: number;
   closedAt: number | null;
+  /** slippageBps / 1e4. */
+  slip: number;
 }
 
 function createRefSignal(payload: SignalPayload): RefSignal {
@@ -90,6 +105,7 @@ function createRefSignal(payload: SignalPayload): RefSignal {
     trailingActive: false,
     trailingPeak: 0,
     closedAt: null,
+    slip: (payload.slippageBps ?? 0) / 1e4,
   };
 }
 
@@ -119,12 +135,12 @@ function exitTriggerPrice(sig: RefSignal, tick: Tick): number {
 
 function stopTouched(sig: RefSignal, level: number, p: number): boolean {
   const t = sig.toleranceFactor;
-  return sig.dir === 1 ? p <= level * (1 + t) : p >= level * (1 - t);
+  return sig.dir === 1 ? leLevel(p, level * (1 + t)) : geLevel(p, level * (1 - t));
 }
 
 function tpTouched(sig: RefSignal, level: number, p: number): boolean {
   const t = sig.toleranceFactor;
-  return sig.dir === 1 ? p >= level * (1 - t) : p <= level * (1 + t);
+  return sig.dir === 1 ? geLevel(p, level * (1 - t)) : leLevel(p, level * (1 + t));
 }
 
 /**
@@ -166,9 +182,20 @@ function close(sig: RefSignal, outcome: OutcomeCode, closedAt: number): void {
 const OUTCOME_BY_LAST_LEG: Record<Leg['reason'], OutcomeCode> = {
   TP: 'TP_HIT',
   SL: 'SL_HIT',
+  ROI: 'ROI_EXIT',
   TIME: 'TIME_EXIT',
   MANUAL: 'MANUAL_EXIT',
 };
+
+/** SPEC "Slippage": a fill taking liquidity at `p` into the position. */
+function slipIn(sig: RefSignal, p: number): number {
+  return p * (1 + sig.dir * sig.slip);
+}
+
+/** SPEC "Slippage": a fill taking liquidity at `p` out of the position. */
+function slipOut(sig: RefSignal, p: number): number {
+  return p * (1 - sig.dir * sig.slip);
+}
 
 /** Books the whole remainder as the closing leg and closes with the outcome of that leg. */
 function closeRemainder(sig: RefSignal, leg: Omit<Leg, 'fraction' | 'ts'>, ts: number): void {
@@ -208,21 +235,31 @@ function applyEntryTick(sig: RefSignal, tick: Tick): void {
   let fillPrice: number | null = null;
   const entry = payload.entry;
   if (entry.type === 'market') {
-    fillPrice = p;
+    fillPrice = slipIn(sig, p);
   } else if (entry.type === 'limit') {
-    const reached = sig.dir === 1 ? p <= entry.price : p >= entry.price;
-    if (reached) fillPrice = isFirstTick ? p : entry.price;
+    const reached = sig.dir === 1 ? leLevel(p, entry.price) : geLevel(p, entry.price);
+    if (reached) {
+      if (!isFirstTick) {
+        fillPrice = entry.price;
+      } else {
+        // Marketable: slipped, capped at the limit.
+        const slipped = slipIn(sig, p);
+        fillPrice = sig.dir === 1 ? Math.min(slipped, entry.price) : Math.max(slipped, entry.price);
+      }
+    }
   } else {
-    const reached = sig.dir === 1 ? p >= entry.price : p <= entry.price;
-    if (reached) fillPrice = p;
+    const reached = sig.dir === 1 ? geLevel(p, entry.price) : leLevel(p, entry.price);
+    if (reached) fillPrice = slipIn(sig, p);
   }
   if (fillPrice === null) return;
   sig.fill = { ts: tick.ts, price: fillPrice };
 
   // 3. Fill at or beyond the stop or the first TP.
   const tp1 = sig.tps[0];
-  const beyondStop = sig.stop !== null && (sig.dir === 1 ? fillPrice <= sig.stop : fillPrice >= sig.stop);
-  const beyondTp1 = tp1 !== undefined && (sig.dir === 1 ? fillPrice >= tp1.price : fillPrice <= tp1.price);
+  const beyondStop =
+    sig.stop !== null && (sig.dir === 1 ? leLevel(fillPrice, sig.stop) : geLevel(fillPrice, sig.stop));
+  const beyondTp1 =
+    tp1 !== undefined && (sig.dir === 1 ? geLevel(fillPrice, tp1.price) : leLevel(fillPrice, tp1.price));
   if (beyondStop || beyondTp1) {
     close(sig, 'INVALID_AT_FILL', tick.ts);
     return;
@@ -233,6 +270,19 @@ function applyEntryTick(sig: RefSignal, tick: Tick): void {
   const exitP = exitTriggerPrice(sig, tick);
   sig.lastExitP = exitP;
   updateExcursions(sig, exitP);
+
+  // Trailing from the fill: in force now, peak = the booked fill price.
+  const trailing = payload.trailing;
+  if (trailing !== undefined && trailing.activation === 'fill') {
+    sig.trailingActive = true;
+    sig.trailingPeak = fillPrice;
+    const d = trailing.distanceBps / 1e4;
+    const candidate = sig.dir === 1 ? fillPrice * (1 - d) : fillPrice * (1 + d);
+    if (tightens(sig, candidate)) {
+      sig.stop = candidate;
+      sig.stopKind = 'trailing';
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -253,7 +303,7 @@ function applyExitTick(sig: RefSignal, tick: Tick): void {
   const stopStep = confirm(sig.stopArmedAt, stopTouchedNow, ts, sig.confirmMs);
   sig.stopArmedAt = stopStep.armedAt;
   if (stopStep.fills && sig.stop !== null) {
-    const price = (payload.stopFill ?? 'trigger') === 'level' ? sig.stop : p;
+    const price = (payload.stopFill ?? 'trigger') === 'level' ? sig.stop : slipOut(sig, p);
     closeRemainder(sig, { reason: 'SL', stopKind: sig.stopKind, price }, ts);
     return;
   }
@@ -291,23 +341,34 @@ function applyExitTick(sig: RefSignal, tick: Tick): void {
     }
   }
 
-  // 4. Time.
+  // 4. Return table: the last entry whose afterMs has passed.
+  if (payload.roi !== undefined) {
+    let inForce: { afterMs: number; returnBps: number } | undefined;
+    for (const row of payload.roi) if (row.afterMs <= ts - fill.ts) inForce = row;
+    if (inForce !== undefined) {
+      const level = fill.price * (1 + (sig.dir * inForce.returnBps) / 1e4);
+      const reached = sig.dir === 1 ? geLevel(p, level) : leLevel(p, level);
+      if (reached) {
+        closeRemainder(sig, { reason: 'ROI', price: slipOut(sig, p) }, ts);
+        return;
+      }
+    }
+  }
+
+  // 5. Time.
   if (payload.timeLimitMs !== undefined && ts >= fill.ts + payload.timeLimitMs) {
-    closeRemainder(sig, { reason: 'TIME', price: p }, ts);
+    closeRemainder(sig, { reason: 'TIME', price: slipOut(sig, p) }, ts);
     return;
   }
 
-  // 5. Trailing.
+  // 6. Trailing.
   const trailing = payload.trailing;
   if (trailing !== undefined) {
     if (!sig.trailingActive) {
       const activation = trailing.activation;
-      if (activation === 'fill') {
-        // Only the first exit tick can get here inactive: it activates on that tick.
-        sig.trailingActive = true;
-        sig.trailingPeak = p;
-      } else if ('price' in activation) {
-        const reached = sig.dir === 1 ? p >= activation.price : p <= activation.price;
+      // "fill" was activated at the fill; afterTp in step 3.
+      if (activation !== 'fill' && 'price' in activation) {
+        const reached = sig.dir === 1 ? geLevel(p, activation.price) : leLevel(p, activation.price);
         if (reached) {
           sig.trailingActive = true;
           sig.trailingPeak = p;
@@ -336,7 +397,7 @@ function applyExitTick(sig: RefSignal, tick: Tick): void {
 // Operations (SPEC "Operations")
 
 const OP_FIELDS: Record<string, readonly string[]> = {
-  exit: ['op', 'id', 'ts', 'price'],
+  exit: ['op', 'id', 'ts', 'price', 'fraction', 'force'],
   cancel: ['op', 'id', 'ts'],
   amend: ['op', 'id', 'ts', 'stopLoss', 'takeProfits'],
 };
@@ -361,6 +422,7 @@ function shapeErrors(raw: unknown): string[] {
   else if (typeof raw.id !== 'string') errors.push('id: must be a string');
   if (!('ts' in raw)) errors.push('ts: required');
   else if (typeof raw.ts !== 'number' || !Number.isInteger(raw.ts)) errors.push('ts: must be an integer');
+  else if (raw.ts < 0 || raw.ts > 8.64e15) errors.push('ts: must lie in [0, 8.64e15]');
   if (allowed !== undefined) {
     for (const key of Object.keys(raw)) {
       if (!allowed.includes(key)) errors.push(`${key}: unknown field`);
@@ -368,6 +430,13 @@ function shapeErrors(raw: unknown): string[] {
   }
   if (kind === 'exit' && 'price' in raw && !isPositivePrice(raw.price)) {
     errors.push('price: must be a finite number > 0');
+  }
+  if (kind === 'exit' && 'fraction' in raw) {
+    const f = raw.fraction;
+    if (typeof f !== 'number' || !(f > 0 && f <= 1)) errors.push('fraction: must be in (0, 1]');
+  }
+  if (kind === 'exit' && 'force' in raw && typeof raw.force !== 'boolean') {
+    errors.push('force: must be a boolean');
   }
   if (kind === 'amend') {
     if ('stopLoss' in raw) {
@@ -483,9 +552,26 @@ function applyAmend(sig: RefSignal, op: AmendOp): string[] {
   return [];
 }
 
-/** Closes the remainder of a filled signal by hand (SPEC "exit"). */
-function manualExit(sig: RefSignal, ts: number, price: number | undefined): void {
-  closeRemainder(sig, { reason: 'MANUAL', price: price ?? (sig.lastExitP as number) }, ts);
+/** A manual exit of a filled signal (SPEC "exit"): a fraction of the original position, or the rest. */
+function manualExit(
+  sig: RefSignal,
+  ts: number,
+  price: number | undefined,
+  fraction: number | undefined,
+): void {
+  const booked = price ?? slipOut(sig, sig.lastExitP as number);
+  if (fraction === undefined) {
+    closeRemainder(sig, { reason: 'MANUAL', price: booked }, ts);
+    return;
+  }
+  const part = Math.min(fraction, sig.remaining);
+  if (sig.remaining - part <= REMAINDER_EPSILON) {
+    closeRemainder(sig, { reason: 'MANUAL', price: booked }, ts);
+    return;
+  }
+  sig.legs.push(legWithOrderedKeys({ reason: 'MANUAL', price: booked, fraction: part, ts }));
+  sig.remaining -= part;
+  sig.state = 'partial';
 }
 
 /** Applies one well-formed operation to its signal; returns the rejection reasons, if any. */
@@ -497,12 +583,21 @@ function applyOperation(sig: RefSignal, op: Operation): string[] {
 
   if (op.op === 'amend') return applyAmend(sig, op);
   if (sig.state === 'pending') {
+    if (op.op === 'exit' && op.fraction !== undefined) return ['fraction: not on a pending signal'];
     // exit on a pending signal is a cancel (its price, if any, has nothing to close).
     close(sig, 'CANCELLED', op.ts);
     return [];
   }
-  // cancel on a filled signal is an exit at the last exit trigger price.
-  manualExit(sig, op.ts, op.op === 'exit' ? op.price : undefined);
+  if (op.op === 'cancel') {
+    // cancel on a filled signal is an exit of the rest at the last exit trigger price.
+    manualExit(sig, op.ts, undefined, undefined);
+    return [];
+  }
+  const last = sig.lastExitP as number;
+  if (op.price !== undefined && op.force !== true && Math.abs(op.price - last) > 0.2 * last) {
+    return ['price: more than 2000 bps from the last exit trigger price, and not forced'];
+  }
+  manualExit(sig, op.ts, op.price, op.fraction);
   return [];
 }
 
@@ -548,8 +643,8 @@ function toLine(sig: RefSignal): OutcomeLine {
       ? null
       : sumLegs(legs, (leg) => leg.fraction * dir * (leg.price - entry)) / Math.abs(entry - sig.initialStop);
   const lastLeg = legs[legs.length - 1];
-  const partial = legs.some((leg) => leg.reason === 'TP') && lastLeg?.reason !== 'TP';
-  return {
+  const partial = legs.length > 1 && lastLeg?.reason !== 'TP';
+  const line: OutcomeLine = {
     id,
     state: 'closed',
     outcome,
@@ -559,6 +654,14 @@ function toLine(sig: RefSignal): OutcomeLine {
     grossReturn,
     netReturn,
     rMultiple,
+  };
+  const notional = sig.payload.notional;
+  if (notional !== undefined) {
+    line.pnl = notional * netReturn;
+    line.fees = notional * (feeBps / 1e4) * (1 + notionalOut);
+  }
+  return {
+    ...line,
     mfe: sig.mfe,
     mae: sig.mae,
     closedAt,

@@ -3,7 +3,7 @@
  * identical, computed returns equal to within 1e-9 relative. Returns a description of the
  * first difference, or null.
  */
-const RETURN_FIELDS = new Set(['grossReturn', 'netReturn', 'rMultiple', 'mfe', 'mae']);
+const RETURN_FIELDS = new Set(['grossReturn', 'netReturn', 'rMultiple', 'pnl', 'fees', 'mfe', 'mae']);
 
 export function describeDifference(actual: readonly unknown[], expected: readonly unknown[]): string | null {
   if (actual.length !== expected.length) return `${actual.length} lines vs ${expected.length}`;

@@ -8,7 +8,8 @@
  * Every SPEC feature can appear: market/limit/stop entries (marketable or resting), 0–4 TPs
  * with fractions summing to exactly 1 or leaving a runner, stops, breakeven with offset, the
  * three trailing activations, expiry, time limits, tolerance, confirmation, the three
- * triggers, both stop fills, fees, grouping keys and meta. Prices are integer multiples of a
+ * triggers, both stop fills, fees, slippage, return tables (rising and falling, negative
+ * returns), notional, grouping keys and meta; exits in part, forced and refused exit prices. Prices are integer multiples of a
  * grid (1/8 for random walks: exact in binary; 1/100 for real data), and level gaps are whole
  * grid steps, so the level order SPEC's validation requires always holds.
  */
@@ -103,6 +104,10 @@ export interface SignalPlan {
   trigger: 'last' | 'bid_ask' | 'mid' | null;
   stopFill: 'trigger' | 'level' | null;
   feeBps: number | null;
+  slippageBps: number | null;
+  /** Return-table rows: time units after the previous row (the first may be 0) and a return in steps. */
+  roi: { afterUnits: number; returnSteps: number }[] | null;
+  notional: number | null;
   extras: boolean;
 }
 
@@ -174,11 +179,36 @@ export const signalPlanArb: fc.Arbitrary<SignalPlan> = fc.record({
   trigger: fc.constantFrom(null, 'last' as const, 'bid_ask' as const, 'mid' as const),
   stopFill: fc.constantFrom(null, 'trigger' as const, 'level' as const),
   feeBps: fc.option(fc.oneof(fc.constant(0), fc.double({ min: 0, max: 20, noNaN: true }))),
+  slippageBps: fc.option(
+    fc.oneof(fc.constant(0), fc.constantFrom(2.5, 10, 100), fc.double({ min: 0, max: 999, noNaN: true })),
+    { freq: 3 },
+  ),
+  roi: fc.option(
+    fc.array(
+      fc.record({
+        afterUnits: fc.integer({ min: 0, max: 30 }),
+        returnSteps: fc.oneof(fc.integer({ min: -2, max: 3 }), fc.double({ min: -2, max: 3, noNaN: true })),
+      }),
+      { minLength: 1, maxLength: 4 },
+    ),
+    { freq: 3 },
+  ),
+  notional: fc.option(fc.oneof(fc.constant(1000), fc.double({ min: 0.01, max: 1e6, noNaN: true })), {
+    freq: 3,
+  }),
   extras: fc.boolean(),
 });
 
 export type OpPlan =
-  | { kind: 'exit'; target: number; at: AnchorPlan; price: null | { steps: number } | { bad: unknown } }
+  | {
+      kind: 'exit';
+      target: number;
+      at: AnchorPlan;
+      /** `far`: a price this many times the reference, mostly beyond 2000 bps of the market. */
+      price: null | { steps: number } | { far: number } | { bad: unknown };
+      fraction: number | null;
+      force: boolean | null;
+    }
   | { kind: 'cancel'; target: number; at: AnchorPlan }
   | {
       kind: 'amend';
@@ -201,11 +231,18 @@ export const opPlanArb: fc.Arbitrary<OpPlan> = fc.oneof(
       price: fc.oneof(
         { weight: 3, arbitrary: fc.constant(null) },
         { weight: 3, arbitrary: fc.record({ steps: fc.integer({ min: -3, max: 3 }) }) },
+        { weight: 1, arbitrary: fc.record({ far: fc.constantFrom(0.5, 0.75, 1.3, 2) }) },
         {
           weight: 1,
           arbitrary: fc.record({ bad: fc.constantFrom<unknown>(0, -1, '100', NaN, Infinity, null) }),
         },
       ),
+      fraction: fc.oneof(
+        { weight: 3, arbitrary: fc.constant(null) },
+        { weight: 2, arbitrary: fc.constantFrom(0.25, 0.5, 1) },
+        { weight: 1, arbitrary: fc.double({ min: 1e-6, max: 1, noNaN: true }) },
+      ),
+      force: fc.constantFrom(null, null, true, false),
     }),
   },
   {
@@ -238,7 +275,7 @@ export const opPlanArb: fc.Arbitrary<OpPlan> = fc.oneof(
       kind: fc.constant('malformed' as const),
       target: fc.nat(),
       at: anchorArb,
-      variant: fc.nat(7),
+      variant: fc.nat(11),
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('unknown' as const), at: anchorArb }) },
@@ -360,7 +397,9 @@ function buildSignal(plan: SignalPlan, index: number, market: Market): BuiltSign
     const distanceBps = Math.min(9999, bps(plan.trailing.distanceSteps, step, n));
     payload.trailing = { distanceBps, activation };
   }
-  if (plan.expiresIn !== null) payload.entryExpiresAt = Math.max(0, createdAt + plan.expiresIn * u);
+  // After createdAt (SPEC.md); createdAt + 1 still expires at the first tick after creation.
+  if (plan.expiresIn !== null)
+    payload.entryExpiresAt = Math.max(createdAt + 1, createdAt + plan.expiresIn * u);
   if (plan.timeLimit !== null) payload.timeLimitMs = plan.timeLimit * u;
   if (plan.toleranceSteps > 0 || plan.extras) {
     payload.toleranceBps = Math.min(999, bps(plan.toleranceSteps, step, n));
@@ -369,6 +408,16 @@ function buildSignal(plan: SignalPlan, index: number, market: Market): BuiltSign
   if (plan.trigger !== null) payload.trigger = plan.trigger;
   if (plan.stopFill !== null) payload.stopFill = plan.stopFill;
   if (plan.feeBps !== null) payload.feeBps = plan.feeBps;
+  if (plan.slippageBps !== null) payload.slippageBps = plan.slippageBps;
+  if (plan.roi !== null) {
+    let afterMs = 0;
+    payload.roi = plan.roi.map((row, i) => {
+      // Strictly increasing: every row after the first at least one unit later.
+      afterMs += (i === 0 ? row.afterUnits : Math.max(1, row.afterUnits)) * u;
+      return { afterMs, returnBps: Math.max(-9999, bps(row.returnSteps, step, n)) };
+    });
+  }
+  if (plan.notional !== null) payload.notional = plan.notional;
   if (plan.extras) {
     payload.tenant = 'acme';
     payload.strategy = 'breakout';
@@ -403,9 +452,16 @@ function buildOperation(plan: OpPlan, signals: BuiltSignal[], market: Market): O
     case 'cancel':
       return { op: 'cancel', id, ts };
     case 'exit': {
-      if (plan.price === null) return { op: 'exit', id, ts };
-      if ('bad' in plan.price) return { op: 'exit', id, ts, price: plan.price.bad } as unknown as Operation;
-      return { op: 'exit', id, ts, price: at(plan.price.steps) };
+      const op: Operation & { op: 'exit' } = { op: 'exit', id, ts };
+      if (plan.price !== null && 'bad' in plan.price) {
+        return { op: 'exit', id, ts, price: plan.price.bad } as unknown as Operation;
+      }
+      if (plan.price !== null) {
+        op.price = 'far' in plan.price ? (ref * plan.price.far) / market.perUnit : at(plan.price.steps);
+      }
+      if (plan.fraction !== null) op.fraction = plan.fraction;
+      if (plan.force !== null) op.force = plan.force;
+      return op;
     }
     case 'amend': {
       const op: Operation = { op: 'amend', id, ts };
@@ -430,6 +486,10 @@ function buildOperation(plan: OpPlan, signals: BuiltSignal[], market: Market): O
         { op: 'amend', id, ts, takeProfits: [{ level: 0, price: at(1) }] },
         { op: 'amend', id, ts, stopLoss: { price: -5 } },
         { op: 'exit', id: 42, ts },
+        { op: 'exit', id, ts, fraction: 0 },
+        { op: 'exit', id, ts, fraction: 1.5 },
+        { op: 'exit', id, ts, force: 'yes' },
+        { op: 'cancel', id, ts: 8_640_000_000_000_001 },
       ];
       return variants[plan.variant % variants.length] as unknown as Operation;
     }

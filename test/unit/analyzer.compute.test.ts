@@ -341,3 +341,34 @@ describe('analyze jobs', () => {
     expect(analyzeJobSchema.safeParse({ windw: '7d' }).success).toBe(false);
   });
 });
+
+describe('computeAnalysis: v1.2 return-table outcomes and currency sums', () => {
+  const withMoney = (r: OutcomeRow, pnl: number | null, fees: number | null): OutcomeRow => {
+    const out: OutcomeRow = [...r];
+    out[18] = pnl;
+    out[19] = fees;
+    return out;
+  };
+  const rows: OutcomeRow[] = [
+    withMoney(row({ closedAt: '2025-03-09T01:00:00Z', outcome: 'ROI_EXIT', netReturn: 0.01 }), 12.5, 0.75),
+    withMoney(row({ closedAt: '2025-03-09T02:00:00Z', outcome: 'SL_HIT', netReturn: -0.02 }), -40, 1.25),
+    row({ closedAt: '2025-03-09T03:00:00Z', outcome: 'TP_HIT', netReturn: 0.03 }), // no notional
+  ];
+  const { metrics } = computeAnalysis(outcomeColumns(rows), { ends: [END] });
+  const all = metrics.find((m) => m.tenant === 't1' && m.windowName === '1d' && m.groupKind === 'all')!;
+
+  it('counts ROI_EXIT in the outcome mix', () => {
+    // hand: 1 of 3 each.
+    expect(all.metrics.outcomeMix).toMatchObject({ ROI_EXIT: 1 / 3, SL_HIT: 1 / 3, TP_HIT: 1 / 3 });
+  });
+
+  it('sums pnl and fees over the outcomes that carry them', () => {
+    // hand: 12.5 − 40 = −27.5; 0.75 + 1.25 = 2; two of the three carry them.
+    expect(all.metrics).toMatchObject({ pnlSum: -27.5, feesSum: 2, currencyTrades: 2 });
+  });
+
+  it('gives null sums where no outcome carries them', () => {
+    const none = computeAnalysis(outcomeColumns(ROWS), { ends: [END] }).metrics[0]!;
+    expect(none.metrics).toMatchObject({ pnlSum: null, feesSum: null, currencyTrades: 0 });
+  });
+});

@@ -114,10 +114,35 @@ const someOps = fc.array(opPlanArb, { maxLength: 40, size: 'max' });
 /** How the outcomes of all runs were spread, to show the properties exercise every path. */
 const seen = new Map<string, number>();
 function tally(signals: SignalPayload[], ticks: Tick[], ops: Operation[]): void {
-  const { lines } = replaySync({ signals, ticks, ops });
-  for (const line of lines) {
-    const key = line.state === 'closed' ? (line as OutcomeLine).outcome! : line.state;
+  const { lines, rejectedOps } = replaySync({ signals, ticks, ops });
+  const count = (key: string): void => {
     seen.set(key, (seen.get(key) ?? 0) + 1);
+  };
+  for (const line of lines) {
+    const out = line as OutcomeLine;
+    count(line.state === 'closed' ? out.outcome! : line.state);
+    // v1.1/v1.2 paths the properties must reach, not only generate.
+    if (
+      out.legs.slice(0, -1).some((leg) => leg.reason === 'MANUAL') ||
+      (line.state === 'partial' && out.legs.some((leg) => leg.reason === 'MANUAL'))
+    ) {
+      count('manual exit in part');
+    }
+    if (out.legs[0]?.reason === 'SL' && out.legs[0].stopKind === 'trailing') count('trailing stop');
+    if (out.pnl !== undefined) count('pnl');
+  }
+  for (const { op, errors } of rejectedOps) {
+    if (errors.some((e) => e.includes('2000 bps'))) count('refused exit price');
+    if (
+      errors.some((e) => e.startsWith('fraction:')) &&
+      (op as { fraction?: number }).fraction !== undefined
+    ) {
+      count('fraction on a pending signal');
+    }
+  }
+  for (const op of ops) {
+    const applied = !rejectedOps.some((r) => r.op === op);
+    if (op.op === 'exit' && op.force === true && op.price !== undefined && applied) count('forced exit');
   }
 }
 
@@ -135,7 +160,22 @@ describe('engine = reference on random signals and operations', () => {
       }),
       runParameters(1500, 20),
     );
-    for (const outcome of ['pending', 'open', 'partial', 'TP_HIT', 'SL_HIT', 'TIME_EXIT', 'MANUAL_EXIT']) {
+    for (const outcome of [
+      'pending',
+      'open',
+      'partial',
+      'TP_HIT',
+      'SL_HIT',
+      'ROI_EXIT',
+      'TIME_EXIT',
+      'MANUAL_EXIT',
+      'manual exit in part',
+      'trailing stop',
+      'pnl',
+      'refused exit price',
+      'fraction on a pending signal',
+      'forced exit',
+    ]) {
       expect(
         seen.get(outcome) ?? 0,
         `runs that ended ${outcome} (all: ${JSON.stringify([...seen])})`,

@@ -187,6 +187,7 @@ describe('which records count', () => {
       value: {
         TP_HIT: 1 / 6,
         SL_HIT: 1 / 6,
+        ROI_EXIT: 0,
         TIME_EXIT: 1 / 6,
         MANUAL_EXIT: 0,
         EXPIRED: 1 / 6,

@@ -55,7 +55,7 @@ function rawOp(value: Record<string, unknown>): Operation {
 // ---------------------------------------------------------------------------------------------
 // Comparison helpers
 
-const COMPUTED_KEYS = new Set(['grossReturn', 'netReturn', 'rMultiple', 'mfe', 'mae']);
+const COMPUTED_KEYS = new Set(['grossReturn', 'netReturn', 'rMultiple', 'pnl', 'fees', 'mfe', 'mae']);
 
 /** Equal within 1e-9 relative (with a 1e-15 floor so an exact 0 may come out as 1e-18). */
 function expectClose(actual: unknown, expected: number | null, what: string): void {
@@ -801,47 +801,107 @@ describe('SPEC: breakeven', () => {
 });
 
 describe('SPEC: trailing stop', () => {
-  it('long, activation "fill": activates at the first exit tick (peak = that price, not the fill)', () => {
-    // 1250 bps: peak 96 -> 84 (86 holds; a peak of 100 would give 87.5 and stop out at 86),
-    // peak 120 -> 105, 110 keeps 105, 104 stops out.
+  // v1.1 changed these: "fill" trailing trails from the fill price and is in force from the
+  // fill (in v1 its peak started at the first exit tick, so the 86 below held and it exited at 104).
+  it('long, activation "fill": in force from the fill, 1250 bps below the fill price', () => {
+    // Fill 100: stop 87.5 (trailing) at once. 96 holds (peak stays 100), 86 stops out.
     const sig = signal({ trailing: { distanceBps: 1250, activation: 'fill' } });
-    const line = run(sig, ticks([1000, 100], [2000, 96], [3000, 86], [4000, 120], [5000, 110], [6000, 104]));
+    const line = run(sig, ticks([1000, 100], [2000, 96], [3000, 86], [4000, 120]));
     expectLine(line, {
       id: ID,
       state: 'closed',
       outcome: 'SL_HIT',
       partial: false,
       fill: { ts: 1000, price: 100 },
-      legs: [{ reason: 'SL', stopKind: 'trailing', price: 104, fraction: 1, ts: 6000 }],
+      legs: [{ reason: 'SL', stopKind: 'trailing', price: 86, fraction: 1, ts: 3000 }],
+      grossReturn: -0.14,
+      netReturn: -0.14,
+      rMultiple: null,
+      mfe: 0,
+      mae: -0.14,
+      closedAt: 3000,
+      holdingMs: 2000,
+    });
+  });
+
+  it('long, activation "fill": the peak rises from the fill price with the market', () => {
+    // Stop 87.5 from the fill; 96 holds; 120: 105; 110 holds; 104 stops out.
+    const sig = signal({ trailing: { distanceBps: 1250, activation: 'fill' } });
+    const line = run(sig, ticks([1000, 100], [2000, 96], [3000, 120], [4000, 110], [5000, 104]));
+    expectLine(line, {
+      id: ID,
+      state: 'closed',
+      outcome: 'SL_HIT',
+      partial: false,
+      fill: { ts: 1000, price: 100 },
+      legs: [{ reason: 'SL', stopKind: 'trailing', price: 104, fraction: 1, ts: 5000 }],
       grossReturn: 0.04,
       netReturn: 0.04,
       rMultiple: null,
       mfe: 0.2,
-      mae: -0.14,
-      closedAt: 6000,
-      holdingMs: 5000,
+      mae: -0.04,
+      closedAt: 5000,
+      holdingMs: 4000,
+    });
+  });
+
+  it('short, activation "fill": in force from the fill, 1250 bps above the fill price', () => {
+    // Fill 100: stop 112.5 at once. 104 holds, 116 stops out (v1: held, and exited at 96).
+    const sig = signal({ side: 'short', trailing: { distanceBps: 1250, activation: 'fill' } });
+    const line = run(sig, ticks([1000, 100], [2000, 104], [3000, 116], [4000, 80]));
+    expectLine(line, {
+      id: ID,
+      state: 'closed',
+      outcome: 'SL_HIT',
+      partial: false,
+      fill: { ts: 1000, price: 100 },
+      legs: [{ reason: 'SL', stopKind: 'trailing', price: 116, fraction: 1, ts: 3000 }],
+      grossReturn: -0.16,
+      netReturn: -0.16,
+      rMultiple: null,
+      mfe: 0,
+      mae: -0.16,
+      closedAt: 3000,
+      holdingMs: 2000,
     });
   });
 
   it('short, activation "fill": the stop trails the lowest price from above', () => {
-    // 1250 bps: peak 104 -> 117 (116 holds), peak 80 -> 90, 96 stops out.
+    // Stop 112.5 from the fill; 104 holds; 80: 90; 96 stops out.
     const sig = signal({ side: 'short', trailing: { distanceBps: 1250, activation: 'fill' } });
-    const line = run(sig, ticks([1000, 100], [2000, 104], [3000, 116], [4000, 80], [5000, 96]));
+    const line = run(sig, ticks([1000, 100], [2000, 104], [3000, 80], [4000, 96]));
     expectLine(line, {
       id: ID,
       state: 'closed',
       outcome: 'SL_HIT',
       partial: false,
       fill: { ts: 1000, price: 100 },
-      legs: [{ reason: 'SL', stopKind: 'trailing', price: 96, fraction: 1, ts: 5000 }],
+      legs: [{ reason: 'SL', stopKind: 'trailing', price: 96, fraction: 1, ts: 4000 }],
       grossReturn: 0.04,
       netReturn: 0.04,
       rMultiple: null,
       mfe: 0.2,
-      mae: -0.16,
-      closedAt: 5000,
-      holdingMs: 4000,
+      mae: -0.04,
+      closedAt: 4000,
+      holdingMs: 3000,
     });
+  });
+
+  it('"fill" trailing: rMultiple uses the stop before the trailing step, and a looser candidate keeps it', () => {
+    // Long, stop 90, 500 bps: candidate 95 tightens at the fill (initialStop stays 90). 95 stops
+    // at 95: r = -5 / 10. Short mirror with stop 110 -> 105, 105 stops: r = -5 / 10.
+    const long = run(
+      signal({ stopLoss: { price: 90 }, trailing: { distanceBps: 500, activation: 'fill' } }),
+      ticks([1000, 100], [2000, 95]),
+    );
+    expect(long.legs).toEqual([{ reason: 'SL', stopKind: 'trailing', price: 95, fraction: 1, ts: 2000 }]);
+    expectClose(long.rMultiple, -0.5, 'long rMultiple');
+    const short = run(
+      signal({ side: 'short', stopLoss: { price: 110 }, trailing: { distanceBps: 500, activation: 'fill' } }),
+      ticks([1000, 100], [2000, 105]),
+    );
+    expect(short.legs).toEqual([{ reason: 'SL', stopKind: 'trailing', price: 105, fraction: 1, ts: 2000 }]);
+    expectClose(short.rMultiple, -0.5, 'short rMultiple');
   });
 
   it('long, activation {price}: inactive below the price, then trails from the activating tick', () => {
@@ -2027,5 +2087,570 @@ describe('SPEC: operations — rejections change nothing', () => {
     const result = evaluate([sig], ticks([1001, 100]), [op]);
     expectOnlyRejection(result.rejectedOps, op);
     expect(result.lines[0]?.state).toBe('open');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// v1.1 and v1.2. Slippage tests use 78.125 bps (s = 5/640, 1 ± s dyadic) on prices that are
+// multiples of 128, so every slipped price is exact: 128 → 129 in, 120 → 119.0625 out.
+
+const SLIP = 78.125;
+
+describe('SPEC v1.1: comparing prices with levels (1e-12 relative)', () => {
+  it('long: a breakeven stop of 100·(1 + 0.005) = 100.49999999999999 is touched by a tick at 100.5', () => {
+    const sig = signal({ takeProfits: [tp(110, 0.5)], breakevenAfterTp: 1, breakevenOffsetBps: 50 });
+    const line = run(sig, ticks([1000, 100], [2000, 110], [3000, 100.5]));
+    // gross = .5·.1 + .5·.005 = .0525
+    expectLine(line, {
+      id: ID,
+      state: 'closed',
+      outcome: 'SL_HIT',
+      partial: true,
+      fill: { ts: 1000, price: 100 },
+      legs: [
+        { reason: 'TP', level: 1, price: 110, fraction: 0.5, ts: 2000 },
+        { reason: 'SL', stopKind: 'breakeven', price: 100.5, fraction: 0.5, ts: 3000 },
+      ],
+      grossReturn: 0.0525,
+      netReturn: 0.0525,
+      rMultiple: null,
+      mfe: 0.1,
+      mae: 0,
+      closedAt: 3000,
+      holdingMs: 2000,
+    });
+  });
+
+  it('short: a breakeven stop of 100·(1 − 0.0004) = 99.96000000000001 is touched by a tick at 99.96', () => {
+    const sig = signal({
+      side: 'short',
+      takeProfits: [tp(90, 0.5)],
+      breakevenAfterTp: 1,
+      breakevenOffsetBps: 4,
+    });
+    const line = run(sig, ticks([1000, 100], [2000, 90], [3000, 99.96]));
+    // gross = .5·.1 + .5·.0004 = .0502
+    expect(line.legs).toEqual([
+      { reason: 'TP', level: 1, price: 90, fraction: 0.5, ts: 2000 },
+      { reason: 'SL', stopKind: 'breakeven', price: 99.96, fraction: 0.5, ts: 3000 },
+    ]);
+    expectClose(line.grossReturn, 0.0502, 'grossReturn');
+  });
+
+  it('tolerance bands: long TP 110·(1 − 2 bps) and short stop 110·(1 − 2 bps) touched at 109.978', () => {
+    const long = run(
+      signal({ takeProfits: [tp(110, 1)], toleranceBps: 2 }),
+      ticks([1000, 100], [2000, 109.978]),
+    );
+    expect(long.legs).toEqual([{ reason: 'TP', level: 1, price: 110, fraction: 1, ts: 2000 }]);
+    const short = run(
+      signal({ side: 'short', stopLoss: { price: 110 }, toleranceBps: 2 }),
+      ticks([1000, 100], [2000, 109.978]),
+    );
+    expect(short.legs).toEqual([
+      { reason: 'SL', stopKind: 'initial', price: 109.978, fraction: 1, ts: 2000 },
+    ]);
+    expectClose(short.rMultiple, -0.9978, 'short rMultiple');
+  });
+
+  it('tolerance bands: long stop 90·(1 + 6 bps) touched at 90.054, short TP 90·(1 + 10 bps) at 90.09', () => {
+    const long = run(
+      signal({ stopLoss: { price: 90 }, toleranceBps: 6 }),
+      ticks([1000, 100], [2000, 90.054]),
+    );
+    expect(long.legs).toEqual([{ reason: 'SL', stopKind: 'initial', price: 90.054, fraction: 1, ts: 2000 }]);
+    const short = run(
+      signal({ side: 'short', takeProfits: [tp(90, 1)], toleranceBps: 10 }),
+      ticks([1000, 100], [2000, 90.09]),
+    );
+    expect(short.legs).toEqual([{ reason: 'TP', level: 1, price: 90, fraction: 1, ts: 2000 }]);
+  });
+
+  it('INVALID_AT_FILL compares with the slack: long fill 100·1.005 at TP1 100.5, short fill 100·0.9996 at TP1 99.96', () => {
+    const long = run(signal({ slippageBps: 50, takeProfits: [tp(100.5, 1)] }), ticks([1000, 100]));
+    expectLine(long, {
+      id: ID,
+      state: 'closed',
+      outcome: 'INVALID_AT_FILL',
+      fill: { ts: 1000, price: 100 * (1 + 0.005) },
+      legs: [],
+      closedAt: 1000,
+      holdingMs: 0,
+    });
+    const short = run(
+      signal({ side: 'short', slippageBps: 4, takeProfits: [tp(99.96, 1)] }),
+      ticks([1000, 100]),
+    );
+    expect(short.outcome).toBe('INVALID_AT_FILL');
+    expect(short.fill).toEqual({ ts: 1000, price: 100 * (1 - 0.0004) });
+  });
+});
+
+describe('SPEC v1.2: slippage', () => {
+  it('long: market entry and trigger stop slipped, TP at its level', () => {
+    const sig = signal({
+      slippageBps: SLIP,
+      stopLoss: { price: 120 },
+      takeProfits: [tp(140, 0.5), tp(160, 0.5)],
+    });
+    const line = run(sig, ticks([1000, 128], [2000, 140], [3000, 120]));
+    // fill 129; TP1 140; SL trigger 120 → 119.0625. gross = (.5·11 − .5·9.9375)/129; r = same / 9.
+    expectLine(line, {
+      id: ID,
+      state: 'closed',
+      outcome: 'SL_HIT',
+      partial: true,
+      fill: { ts: 1000, price: 129 },
+      legs: [
+        { reason: 'TP', level: 1, price: 140, fraction: 0.5, ts: 2000 },
+        { reason: 'SL', stopKind: 'initial', price: 119.0625, fraction: 0.5, ts: 3000 },
+      ],
+      grossReturn: 0.53125 / 129,
+      netReturn: 0.53125 / 129,
+      rMultiple: 0.53125 / 9,
+      mfe: 11 / 129,
+      mae: -9 / 129,
+      closedAt: 3000,
+      holdingMs: 2000,
+    });
+  });
+
+  it('short: market entry and trigger stop slipped, TP at its level', () => {
+    const sig = signal({
+      side: 'short',
+      slippageBps: SLIP,
+      stopLoss: { price: 136 },
+      takeProfits: [tp(116, 0.5), tp(100, 0.5)],
+    });
+    const line = run(sig, ticks([1000, 128], [2000, 116], [3000, 136]));
+    // fill 127; TP1 116; SL trigger 136 → 137.0625. gross = (.5·11 − .5·10.0625)/127; r = same / 9.
+    expectLine(line, {
+      id: ID,
+      state: 'closed',
+      outcome: 'SL_HIT',
+      partial: true,
+      fill: { ts: 1000, price: 127 },
+      legs: [
+        { reason: 'TP', level: 1, price: 116, fraction: 0.5, ts: 2000 },
+        { reason: 'SL', stopKind: 'initial', price: 137.0625, fraction: 0.5, ts: 3000 },
+      ],
+      grossReturn: 0.46875 / 127,
+      netReturn: 0.46875 / 127,
+      rMultiple: 0.46875 / 9,
+      mfe: 11 / 127,
+      mae: -9 / 127,
+      closedAt: 3000,
+      holdingMs: 2000,
+    });
+  });
+
+  it('limit entries: a marketable one slips but never beyond its limit; a resting one fills at its level', () => {
+    const fillOf = (fields: Partial<SignalPayload>, list: Tick[]): unknown =>
+      run(signal({ slippageBps: SLIP, ...fields }), list).fill;
+    expect(fillOf({ entry: { type: 'limit', price: 128.5 } }, ticks([1000, 128]))).toEqual({
+      ts: 1000,
+      price: 128.5,
+    });
+    expect(fillOf({ entry: { type: 'limit', price: 130 } }, ticks([1000, 128]))).toEqual({
+      ts: 1000,
+      price: 129,
+    });
+    expect(fillOf({ entry: { type: 'limit', price: 120 } }, ticks([1000, 128], [2000, 120]))).toEqual({
+      ts: 2000,
+      price: 120,
+    });
+    const short = { side: 'short' as const };
+    expect(fillOf({ ...short, entry: { type: 'limit', price: 127.5 } }, ticks([1000, 128]))).toEqual({
+      ts: 1000,
+      price: 127.5,
+    });
+    expect(fillOf({ ...short, entry: { type: 'limit', price: 126 } }, ticks([1000, 128]))).toEqual({
+      ts: 1000,
+      price: 127,
+    });
+    expect(
+      fillOf({ ...short, entry: { type: 'limit', price: 136 } }, ticks([1000, 128], [2000, 136])),
+    ).toEqual({
+      ts: 2000,
+      price: 136,
+    });
+  });
+
+  it('stop entries slip: long 132 → 133.03125, short 124 → 123.03125', () => {
+    const long = run(
+      signal({ slippageBps: SLIP, entry: { type: 'stop', price: 130 } }),
+      ticks([1000, 128], [2000, 132]),
+    );
+    expect(long.fill).toEqual({ ts: 2000, price: 133.03125 });
+    const short = run(
+      signal({ side: 'short', slippageBps: SLIP, entry: { type: 'stop', price: 125 } }),
+      ticks([1000, 128], [2000, 124]),
+    );
+    expect(short.fill).toEqual({ ts: 2000, price: 123.03125 });
+  });
+
+  it('stopFill level books the level itself, without slippage', () => {
+    const line = run(
+      signal({ slippageBps: SLIP, stopLoss: { price: 120 }, stopFill: 'level' }),
+      ticks([1000, 128], [2000, 119]),
+    );
+    expect(line.legs).toEqual([{ reason: 'SL', stopKind: 'initial', price: 120, fraction: 1, ts: 2000 }]);
+  });
+
+  it('time exits slip: long out at 136 → 134.9375, short out at 120 → 120.9375', () => {
+    const long = run(signal({ slippageBps: SLIP, timeLimitMs: 1000 }), ticks([1000, 128], [2000, 136]));
+    expect(long.legs).toEqual([{ reason: 'TIME', price: 134.9375, fraction: 1, ts: 2000 }]);
+    expectClose(long.grossReturn, 5.9375 / 129, 'long grossReturn');
+    const short = run(
+      signal({ side: 'short', slippageBps: SLIP, timeLimitMs: 1000 }),
+      ticks([1000, 128], [2000, 120]),
+    );
+    expect(short.legs).toEqual([{ reason: 'TIME', price: 120.9375, fraction: 1, ts: 2000 }]);
+    expectClose(short.grossReturn, 6.0625 / 127, 'short grossReturn');
+  });
+
+  it('a manual exit slips without a price and books a given price as it is', () => {
+    const sig = signal({ slippageBps: SLIP });
+    const list = ticks([1000, 128], [1500, 136]);
+    const bare = run(sig, list, [{ op: 'exit', id: ID, ts: 2000 }]);
+    expect(bare.legs).toEqual([{ reason: 'MANUAL', price: 134.9375, fraction: 1, ts: 2000 }]);
+    const priced = run(sig, list, [{ op: 'exit', id: ID, ts: 2000, price: 135 }]);
+    expect(priced.legs).toEqual([{ reason: 'MANUAL', price: 135, fraction: 1, ts: 2000 }]);
+    const short = run(signal({ side: 'short', slippageBps: SLIP }), ticks([1000, 128], [1500, 120]), [
+      { op: 'exit', id: ID, ts: 2000 },
+    ]);
+    expect(short.legs).toEqual([{ reason: 'MANUAL', price: 120.9375, fraction: 1, ts: 2000 }]);
+  });
+
+  it('breakeven uses the booked (slipped) entry: long stop moves to 129, filled at 129 → 127.9921875', () => {
+    const sig = signal({ slippageBps: SLIP, takeProfits: [tp(140, 0.5)], breakevenAfterTp: 1 });
+    const line = run(sig, ticks([1000, 128], [2000, 140], [3000, 129]));
+    expect(line.legs).toEqual([
+      { reason: 'TP', level: 1, price: 140, fraction: 0.5, ts: 2000 },
+      { reason: 'SL', stopKind: 'breakeven', price: 127.9921875, fraction: 0.5, ts: 3000 },
+    ]);
+  });
+
+  it('short: trailing from the fill starts at the booked entry (127 → stop 127·1.125 = 142.875)', () => {
+    const sig = signal({
+      side: 'short',
+      slippageBps: SLIP,
+      trailing: { distanceBps: 1250, activation: 'fill' },
+    });
+    const line = run(sig, ticks([1000, 128], [2000, 142], [3000, 143]));
+    // 142 holds (below 142.875); 143 stops, slipped out: 143·(1 + s) = 144.1171875.
+    expect(line.legs).toEqual([
+      { reason: 'SL', stopKind: 'trailing', price: 144.1171875, fraction: 1, ts: 3000 },
+    ]);
+  });
+});
+
+describe('SPEC v1.2: return table (roi)', () => {
+  const table = [
+    { afterMs: 0, returnBps: 500 },
+    { afterMs: 2000, returnBps: 100 },
+    { afterMs: 5000, returnBps: -200 },
+  ];
+
+  it('long: the entry in force by holding time sets the level; 102 ≥ 101 after 2 s exits', () => {
+    // held 1000: level 105, 104 holds; held 2000: level 101, 102 exits at 102.
+    const line = run(signal({ roi: table }), ticks([1000, 100], [2000, 104], [3000, 102]));
+    expectLine(line, {
+      id: ID,
+      state: 'closed',
+      outcome: 'ROI_EXIT',
+      partial: false,
+      fill: { ts: 1000, price: 100 },
+      legs: [{ reason: 'ROI', price: 102, fraction: 1, ts: 3000 }],
+      grossReturn: 0.02,
+      netReturn: 0.02,
+      rMultiple: null,
+      mfe: 0.04,
+      mae: 0,
+      closedAt: 3000,
+      holdingMs: 2000,
+    });
+  });
+
+  it('long: a negative return exits at a bounded loss once its time comes (98 after 5 s)', () => {
+    const line = run(
+      signal({ roi: table }),
+      ticks([1000, 100], [2000, 100.5], [3000, 100.5], [4000, 97], [6000, 98]),
+    );
+    // 97 at held 3000 is below 101: holds. Held 5000: level 98, 98 exits.
+    expectLine(line, {
+      id: ID,
+      state: 'closed',
+      outcome: 'ROI_EXIT',
+      partial: false,
+      fill: { ts: 1000, price: 100 },
+      legs: [{ reason: 'ROI', price: 98, fraction: 1, ts: 6000 }],
+      grossReturn: -0.02,
+      netReturn: -0.02,
+      rMultiple: null,
+      mfe: 0.005,
+      mae: -0.03,
+      closedAt: 6000,
+      holdingMs: 5000,
+    });
+  });
+
+  it('short: levels mirror below the entry; 98.5 ≤ 99 after 2 s exits', () => {
+    const line = run(signal({ side: 'short', roi: table }), ticks([1000, 100], [2000, 96], [3000, 98.5]));
+    expectLine(line, {
+      id: ID,
+      state: 'closed',
+      outcome: 'ROI_EXIT',
+      partial: false,
+      fill: { ts: 1000, price: 100 },
+      legs: [{ reason: 'ROI', price: 98.5, fraction: 1, ts: 3000 }],
+      grossReturn: 0.015,
+      netReturn: 0.015,
+      rMultiple: null,
+      mfe: 0.04,
+      mae: 0,
+      closedAt: 3000,
+      holdingMs: 2000,
+    });
+  });
+
+  it('no entry in force before the first afterMs', () => {
+    const line = run(signal({ roi: [{ afterMs: 5000, returnBps: 100 }] }), ticks([1000, 100], [2000, 110]));
+    expectLine(line, { id: ID, state: 'open', fill: { ts: 1000, price: 100 }, legs: [], mfe: 0.1, mae: 0 });
+  });
+
+  it('closes the remainder after a TP: ROI last, so partial', () => {
+    const sig = signal({ takeProfits: [tp(110, 0.5)], roi: [{ afterMs: 3000, returnBps: 500 }] });
+    const line = run(sig, ticks([1000, 100], [2000, 110], [3000, 106], [4000, 106]));
+    // held 2000 at 106: no entry yet; held 3000: level 105, exits the .5 at 106. gross .05 + .03.
+    expect(line.outcome).toBe('ROI_EXIT');
+    expect(line.partial).toBe(true);
+    expect(line.legs).toEqual([
+      { reason: 'TP', level: 1, price: 110, fraction: 0.5, ts: 2000 },
+      { reason: 'ROI', price: 106, fraction: 0.5, ts: 4000 },
+    ]);
+    expectClose(line.grossReturn, 0.08, 'grossReturn');
+  });
+
+  it('the stop comes before the return table, the return table before the time limit', () => {
+    const stopFirst = run(
+      signal({ stopLoss: { price: 97 }, roi: [{ afterMs: 0, returnBps: -400 }] }),
+      ticks([1000, 100], [2000, 96.5]),
+    );
+    expect(stopFirst.legs).toEqual([
+      { reason: 'SL', stopKind: 'initial', price: 96.5, fraction: 1, ts: 2000 },
+    ]);
+    const roiFirst = run(
+      signal({ side: 'short', timeLimitMs: 2000, roi: [{ afterMs: 1000, returnBps: 100 }] }),
+      ticks([1000, 100], [3000, 98]),
+    );
+    expect(roiFirst.outcome).toBe('ROI_EXIT');
+    expect(roiFirst.legs).toEqual([{ reason: 'ROI', price: 98, fraction: 1, ts: 3000 }]);
+  });
+
+  it('the level is from the booked entry and the exit slips: long 128 → 129, out at 129 → 127.9921875', () => {
+    const sig = signal({ slippageBps: SLIP, roi: [{ afterMs: 0, returnBps: 0 }] });
+    const line = run(sig, ticks([1000, 128], [2000, 128.5], [3000, 129]));
+    expect(line.legs).toEqual([{ reason: 'ROI', price: 127.9921875, fraction: 1, ts: 3000 }]);
+  });
+});
+
+describe('SPEC v1.1: manual exit of a fraction, and the fat-finger guard', () => {
+  it('long: exit .25, then TP1 books its .5 and TP2 at most the .25 left: TP_HIT, not partial', () => {
+    const sig = signal({ takeProfits: [tp(110, 0.5), tp(120, 0.5)] });
+    const op: Operation = { op: 'exit', id: ID, ts: 3000, fraction: 0.25 };
+    const during = run(sig, ticks([1000, 100], [2000, 104]), [op]);
+    expectLine(during, {
+      id: ID,
+      state: 'partial',
+      fill: { ts: 1000, price: 100 },
+      legs: [{ reason: 'MANUAL', price: 104, fraction: 0.25, ts: 3000 }],
+      mfe: 0.04,
+      mae: 0,
+    });
+    const line = run(sig, ticks([1000, 100], [2000, 104], [4000, 110], [5000, 120]), [op]);
+    // gross = .25·.04 + .5·.1 + .25·.2 = .11
+    expectLine(line, {
+      id: ID,
+      state: 'closed',
+      outcome: 'TP_HIT',
+      partial: false,
+      fill: { ts: 1000, price: 100 },
+      legs: [
+        { reason: 'MANUAL', price: 104, fraction: 0.25, ts: 3000 },
+        { reason: 'TP', level: 1, price: 110, fraction: 0.5, ts: 4000 },
+        { reason: 'TP', level: 2, price: 120, fraction: 0.25, ts: 5000 },
+      ],
+      grossReturn: 0.11,
+      netReturn: 0.11,
+      rMultiple: null,
+      mfe: 0.2,
+      mae: 0,
+      closedAt: 5000,
+      holdingMs: 4000,
+    });
+  });
+
+  it('short: exit .25, then the TPs book the rest', () => {
+    const sig = signal({ side: 'short', takeProfits: [tp(90, 0.5), tp(80, 0.5)] });
+    const op: Operation = { op: 'exit', id: ID, ts: 3000, fraction: 0.25 };
+    const line = run(sig, ticks([1000, 100], [2000, 96], [4000, 90], [5000, 80]), [op]);
+    expect(line.legs).toEqual([
+      { reason: 'MANUAL', price: 96, fraction: 0.25, ts: 3000 },
+      { reason: 'TP', level: 1, price: 90, fraction: 0.5, ts: 4000 },
+      { reason: 'TP', level: 2, price: 80, fraction: 0.25, ts: 5000 },
+    ]);
+    expect(line.outcome).toBe('TP_HIT');
+    expect(line.partial).toBe(false);
+    expectClose(line.grossReturn, 0.11, 'grossReturn');
+  });
+
+  it('two manual legs close as MANUAL_EXIT, partial', () => {
+    const ops: Operation[] = [
+      { op: 'exit', id: ID, ts: 2500, price: 103, fraction: 0.5 },
+      { op: 'exit', id: ID, ts: 3500 },
+    ];
+    const line = run(signal(), ticks([1000, 100], [2000, 104], [3000, 102]), ops);
+    expectLine(line, {
+      id: ID,
+      state: 'closed',
+      outcome: 'MANUAL_EXIT',
+      partial: true,
+      fill: { ts: 1000, price: 100 },
+      legs: [
+        { reason: 'MANUAL', price: 103, fraction: 0.5, ts: 2500 },
+        { reason: 'MANUAL', price: 102, fraction: 0.5, ts: 3500 },
+      ],
+      grossReturn: 0.025,
+      netReturn: 0.025,
+      rMultiple: null,
+      mfe: 0.04,
+      mae: 0,
+      closedAt: 3500,
+      holdingMs: 2500,
+    });
+  });
+
+  it('a fraction above what remains books the remainder and closes; a short then stops the rest', () => {
+    const line = run(signal({ takeProfits: [tp(110, 0.75)] }), ticks([1000, 100], [2000, 110]), [
+      { op: 'exit', id: ID, ts: 2500, fraction: 0.5 },
+    ]);
+    expect(line.legs).toEqual([
+      { reason: 'TP', level: 1, price: 110, fraction: 0.75, ts: 2000 },
+      { reason: 'MANUAL', price: 110, fraction: 0.25, ts: 2500 },
+    ]);
+    expect(line.outcome).toBe('MANUAL_EXIT');
+    expect(line.closedAt).toBe(2500);
+    const short = run(
+      signal({ side: 'short', stopLoss: { price: 105 } }),
+      ticks([1000, 100], [2000, 98], [3000, 105]),
+      [{ op: 'exit', id: ID, ts: 2500, fraction: 0.5 }],
+    );
+    // .5 at 98, .5 stopped at 105: gross .01 − .025 = −.015; SL last after a manual leg: partial.
+    expect(short.legs).toEqual([
+      { reason: 'MANUAL', price: 98, fraction: 0.5, ts: 2500 },
+      { reason: 'SL', stopKind: 'initial', price: 105, fraction: 0.5, ts: 3000 },
+    ]);
+    expect(short.outcome).toBe('SL_HIT');
+    expect(short.partial).toBe(true);
+    expectClose(short.grossReturn, -0.015, 'grossReturn');
+  });
+
+  it('a fraction on a pending signal is rejected and changes nothing', () => {
+    const op: Operation = { op: 'exit', id: ID, ts: 1500, fraction: 0.5 };
+    const result = evaluate([signal({ entry: { type: 'limit', price: 90 } })], ticks([1000, 100]), [op]);
+    expectOnlyRejection(result.rejectedOps, op, 'fraction');
+    expectLine(result.lines[0] as OutcomeLine, { id: ID, state: 'pending', legs: [] });
+  });
+
+  it('long: a price more than 2000 bps from the last exit trigger price needs force (120 passes, 120.5 not)', () => {
+    const list = ticks([1000, 100]);
+    expect(run(signal(), list, [{ op: 'exit', id: ID, ts: 1500, price: 120 }]).legs).toEqual([
+      { reason: 'MANUAL', price: 120, fraction: 1, ts: 1500 },
+    ]);
+    const fat: Operation = { op: 'exit', id: ID, ts: 1500, price: 120.5 };
+    const refused = evaluate([signal()], list, [fat]);
+    expectOnlyRejection(refused.rejectedOps, fat, '2000 bps');
+    expectLine(refused.lines[0] as OutcomeLine, {
+      id: ID,
+      state: 'open',
+      fill: { ts: 1000, price: 100 },
+      legs: [],
+      mfe: 0,
+      mae: 0,
+    });
+    expect(run(signal(), list, [{ ...fat, force: true }]).legs).toEqual([
+      { reason: 'MANUAL', price: 120.5, fraction: 1, ts: 1500 },
+    ]);
+  });
+
+  it('short: 80 passes, 79.5 is refused unless forced', () => {
+    const list = ticks([1000, 100]);
+    const sig = signal({ side: 'short' });
+    expect(run(sig, list, [{ op: 'exit', id: ID, ts: 1500, price: 80 }]).outcome).toBe('MANUAL_EXIT');
+    const fat: Operation = { op: 'exit', id: ID, ts: 1500, price: 79.5 };
+    expectOnlyRejection(evaluate([sig], list, [fat]).rejectedOps, fat, '2000 bps');
+    expect(run(sig, list, [{ ...fat, force: true }]).legs).toEqual([
+      { reason: 'MANUAL', price: 79.5, fraction: 1, ts: 1500 },
+    ]);
+  });
+});
+
+describe('SPEC v1.2: notional, pnl and fees', () => {
+  it('long: TP then stop with fees, in currency', () => {
+    const sig = signal({
+      notional: 2000,
+      feeBps: 10,
+      stopLoss: { price: 95 },
+      takeProfits: [tp(110, 0.5)],
+    });
+    const line = run(sig, ticks([1000, 100], [2000, 110], [3000, 95]));
+    // gross .05 − .025 = .025; Σ f·exit/entry = .55 + .475 = 1.025; fee share .001·2.025 = .002025;
+    // net .022975; pnl 2000·net = 45.95; fees 2000·.002025 = 4.05; r = (5 − 2.5)/5 = .5.
+    expectLine(line, {
+      id: ID,
+      state: 'closed',
+      outcome: 'SL_HIT',
+      partial: true,
+      fill: { ts: 1000, price: 100 },
+      legs: [
+        { reason: 'TP', level: 1, price: 110, fraction: 0.5, ts: 2000 },
+        { reason: 'SL', stopKind: 'initial', price: 95, fraction: 0.5, ts: 3000 },
+      ],
+      grossReturn: 0.025,
+      netReturn: 0.022975,
+      rMultiple: 0.5,
+      pnl: 45.95,
+      fees: 4.05,
+      mfe: 0.1,
+      mae: -0.05,
+      closedAt: 3000,
+      holdingMs: 2000,
+    });
+  });
+
+  it('short: TP then stop with fees, in currency', () => {
+    const sig = signal({
+      side: 'short',
+      notional: 2000,
+      feeBps: 10,
+      stopLoss: { price: 105 },
+      takeProfits: [tp(90, 0.5)],
+    });
+    const line = run(sig, ticks([1000, 100], [2000, 90], [3000, 105]));
+    // Σ f·exit/entry = .45 + .525 = .975; fee share .001975; net .023025; pnl 46.05; fees 3.95.
+    expect(line.pnl).toBeCloseTo(46.05, 9);
+    expect(line.fees).toBeCloseTo(3.95, 9);
+    expectClose(line.netReturn, 0.023025, 'netReturn');
+  });
+
+  it('no pnl or fees while open, nor on INVALID_AT_FILL', () => {
+    const open = run(signal({ notional: 1000 }), ticks([1000, 100]));
+    expect(open).not.toHaveProperty('pnl');
+    expect(open).not.toHaveProperty('fees');
+    const invalid = run(signal({ notional: 1000, stopLoss: { price: 100 } }), ticks([1000, 100]));
+    expect(invalid.outcome).toBe('INVALID_AT_FILL');
+    expect(invalid).not.toHaveProperty('pnl');
+    expect(invalid).not.toHaveProperty('fees');
   });
 });

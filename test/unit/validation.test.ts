@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
+import { replaySync } from '../../src/replay/replay.ts';
 import { validateOperation } from '../../src/validation/validateOperation.ts';
 import { validateSignal } from '../../src/validation/validateSignal.ts';
 
@@ -268,6 +269,37 @@ describe('validateSignal: types, enums, ranges', () => {
     ['confidence is negative', { confidence: -0.1 }, 'confidence'],
     ['meta is an array', { meta: [] }, 'meta'],
     ['meta is a string', { meta: 'note' }, 'meta'],
+    // v1.1: every time bounded by what a date holds.
+    ['createdAt is beyond 8.64e15', { createdAt: 8_640_000_000_000_001 }, 'createdAt'],
+    ['entryExpiresAt is beyond 8.64e15', { entryExpiresAt: 8_640_000_000_000_001 }, 'entryExpiresAt'],
+    ['timeLimitMs is beyond 8.64e15', { timeLimitMs: 8_640_000_000_000_001 }, 'timeLimitMs'],
+    ['confirmMs is beyond 8.64e15', { confirmMs: 8_640_000_000_000_001 }, 'confirmMs'],
+    // v1.2 fields.
+    ['slippageBps is negative', { slippageBps: -0.1 }, 'slippageBps'],
+    ['slippageBps is 1000', { slippageBps: 1000 }, 'slippageBps'],
+    ['slippageBps is NaN', { slippageBps: NaN }, 'slippageBps'],
+    ['slippageBps is a string', { slippageBps: '5' }, 'slippageBps'],
+    ['roi is empty', { roi: [] }, 'roi'],
+    [
+      'roi has 21 entries',
+      { roi: Array.from({ length: 21 }, (_, i) => ({ afterMs: i, returnBps: 10 })) },
+      'roi',
+    ],
+    ['roi is an object', { roi: { afterMs: 0, returnBps: 10 } }, 'roi'],
+    ['a roi afterMs is negative', { roi: [{ afterMs: -1, returnBps: 10 }] }, 'roi[0].afterMs'],
+    ['a roi afterMs is not an integer', { roi: [{ afterMs: 1.5, returnBps: 10 }] }, 'roi[0].afterMs'],
+    [
+      'a roi afterMs is beyond 8.64e15',
+      { roi: [{ afterMs: 8_640_000_000_000_001, returnBps: 1 }] },
+      'roi[0].afterMs',
+    ],
+    ['a roi returnBps is -10000', { roi: [{ afterMs: 0, returnBps: -10000 }] }, 'roi[0].returnBps'],
+    ['a roi returnBps is Infinity', { roi: [{ afterMs: 0, returnBps: Infinity }] }, 'roi[0].returnBps'],
+    ['a roi returnBps is missing', { roi: [{ afterMs: 0 }] }, 'roi[0].returnBps'],
+    ['a roi entry has an unknown field', { roi: [{ afterMs: 0, returnBps: 5, after: 1 }] }, 'roi[0].after'],
+    ['notional is 0', { notional: 0 }, 'notional'],
+    ['notional is negative', { notional: -100 }, 'notional'],
+    ['notional is Infinity', { notional: Infinity }, 'notional'],
   ];
   for (const [what, fields, field] of cases) {
     it(`rejects a payload where ${what}, naming ${field}`, () => {
@@ -284,6 +316,56 @@ describe('validateSignal: types, enums, ranges', () => {
 });
 
 describe('validateSignal: cross-field rules', () => {
+  it('entryExpiresAt must come after createdAt (equal is rejected)', () => {
+    expectRejected(payload({ createdAt: 1000, entryExpiresAt: 1000 }), 'entryExpiresAt');
+    expectRejected(payload({ createdAt: 1000, entryExpiresAt: 999 }), 'entryExpiresAt');
+    expectAccepted(payload({ createdAt: 1000, entryExpiresAt: 1001 }));
+  });
+
+  it('roi afterMs must strictly increase; a return table may fall, rise and go negative', () => {
+    expectRejected(
+      payload({
+        roi: [
+          { afterMs: 0, returnBps: 100 },
+          { afterMs: 0, returnBps: 50 },
+        ],
+      }),
+      'roi[1].afterMs',
+    );
+    expectRejected(
+      payload({
+        roi: [
+          { afterMs: 10, returnBps: 100 },
+          { afterMs: 20, returnBps: 50 },
+          { afterMs: 15, returnBps: 20 },
+        ],
+      }),
+      'roi[2].afterMs',
+    );
+    expectAccepted(
+      payload({
+        roi: [
+          { afterMs: 0, returnBps: 100 },
+          { afterMs: 60000, returnBps: 150 },
+          { afterMs: 120000, returnBps: -9999.5 },
+        ],
+      }),
+    );
+  });
+
+  it('accepts the v1.2 fields at their bounds', () => {
+    expectAccepted(
+      payload({ slippageBps: 0, notional: 1e-9, roi: [{ afterMs: 8_640_000_000_000_000, returnBps: 0 }] }),
+    );
+    expectAccepted(
+      payload({
+        slippageBps: 999.99,
+        createdAt: 8_639_999_999_999_999,
+        entryExpiresAt: 8_640_000_000_000_000,
+      }),
+    );
+  });
+
   it('rejects fractions summing to more than 1 (beyond the 1e-9 slack), accepts within it', () => {
     expectRejected(
       payload({
@@ -481,6 +563,7 @@ describe('validateSignal: normalisation', () => {
       trigger: 'last',
       stopFill: 'trigger',
       feeBps: 0,
+      slippageBps: 0,
       tenant: 'default',
     });
   });
@@ -497,6 +580,12 @@ describe('validateSignal: normalisation', () => {
       trigger: 'bid_ask',
       stopFill: 'level',
       feeBps: 2.5,
+      slippageBps: 3,
+      roi: [
+        { afterMs: 0, returnBps: 200 },
+        { afterMs: 60000, returnBps: -25 },
+      ],
+      notional: 1500,
       tenant: 'acme',
       strategy: 'breakout',
       model: 'gbm',
@@ -535,6 +624,10 @@ describe('validateOperation', () => {
     for (const op of [
       { op: 'exit', id: 'a', ts: 5 },
       { op: 'exit', id: 'a', ts: 5, price: 101.5 },
+      { op: 'exit', id: 'a', ts: 5, fraction: 0.25 },
+      { op: 'exit', id: 'a', ts: 5, fraction: 1, price: 150, force: true },
+      { op: 'exit', id: 'a', ts: 5, force: false },
+      { op: 'cancel', id: 'a', ts: 8_640_000_000_000_000 },
       { op: 'cancel', id: 'a', ts: 0 },
       { op: 'amend', id: 'a', ts: 5, stopLoss: { price: 95 } },
       { op: 'amend', id: 'a', ts: 5, takeProfits: [{ level: 1, price: 111 }] },
@@ -571,6 +664,14 @@ describe('validateOperation', () => {
     opErrors({ op: 'exit', id: 'a', ts: 5, price: -1 }, 'price');
     opErrors({ op: 'exit', id: 'a', ts: 5, price: Infinity }, 'price');
     opErrors({ op: 'exit', id: 'a', ts: 5, price: NaN }, 'price');
+    opErrors({ op: 'exit', id: 'a', ts: 8_640_000_000_000_001 }, 'ts');
+    opErrors({ op: 'exit', id: 'a', ts: 5, fraction: 0 }, 'fraction');
+    opErrors({ op: 'exit', id: 'a', ts: 5, fraction: -0.5 }, 'fraction');
+    opErrors({ op: 'exit', id: 'a', ts: 5, fraction: 1.01 }, 'fraction');
+    opErrors({ op: 'exit', id: 'a', ts: 5, fraction: '0.5' }, 'fraction');
+    opErrors({ op: 'exit', id: 'a', ts: 5, fraction: NaN }, 'fraction');
+    opErrors({ op: 'exit', id: 'a', ts: 5, force: 'yes' }, 'force');
+    opErrors({ op: 'exit', id: 'a', ts: 5, force: 1 }, 'force');
     opErrors({ op: 'amend', id: 'a', ts: 5, stopLoss: { price: -1 } }, 'stopLoss.price');
     opErrors({ op: 'amend', id: 'a', ts: 5, stopLoss: {} }, 'stopLoss.price');
     opErrors({ op: 'amend', id: 'a', ts: 5, takeProfits: [] }, 'takeProfits');
@@ -586,6 +687,8 @@ describe('validateOperation', () => {
   it('rejects unknown fields for each op, at every level', () => {
     opErrors({ op: 'exit', id: 'a', ts: 5, reason: 'manual' }, 'reason');
     opErrors({ op: 'cancel', id: 'a', ts: 5, price: 100 }, 'price');
+    opErrors({ op: 'cancel', id: 'a', ts: 5, fraction: 0.5 }, 'fraction');
+    opErrors({ op: 'amend', id: 'a', ts: 5, stopLoss: { price: 95 }, force: true }, 'force');
     opErrors({ op: 'amend', id: 'a', ts: 5, price: 100 }, 'price');
     opErrors({ op: 'amend', id: 'a', ts: 5, stopLoss: { price: 95, prize: 1 } }, 'stopLoss.prize');
     opErrors(
@@ -623,5 +726,24 @@ describe('validateOperation', () => {
   it('reports the id of a rejected operation when it has one', () => {
     const result = validateOperation({ op: 'close', id: 'sig-9', ts: 5 });
     expect(result.ok === false && result.id).toBe('sig-9');
+  });
+});
+
+describe('ids in messages', () => {
+  it('echo at most 100 characters of an offending id, cut with "…"', () => {
+    const long = 'x'.repeat(128);
+    const result = replaySync({
+      signals: [{ v: 1, id: long, symbol: 'BTC', side: 'long', createdAt: 0, entry: { type: 'market' } }],
+      ticks: [{ symbol: 'BTC', ts: 1, price: 100 }],
+      ops: [
+        { op: 'exit', id: `${long.slice(0, 127)}y`, ts: 5 },
+        { op: 'exit', id: long, ts: 5 },
+        { op: 'exit', id: long, ts: 6 },
+      ],
+    });
+    const errors = result.rejectedOps.map((r) => r.errors.join(' '));
+    expect(errors[0]).toBe(`unknown signal ${'x'.repeat(100)}…`);
+    expect(errors[1]).toBe(`signal ${'x'.repeat(100)}… is already closed (MANUAL_EXIT)`);
+    expect(errors.join(' ')).not.toContain('x'.repeat(101));
   });
 });
