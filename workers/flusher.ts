@@ -1,11 +1,11 @@
 /**
  * The flusher process (Procfile `flusher`): moves outcomes and operation results from the
- * shards' Redis outboxes to PostgreSQL (docs/OPERATIONS.md "Flusher"). Any number may run;
- * one is usually enough.
+ * shards' Redis outboxes to PostgreSQL (docs/OPERATIONS.md "Flusher"; src/processes/runFlusher.ts).
+ * Any number may run; one is usually enough.
  */
 import { loadConfig, requireSettings, retentionOf } from '../src/config.ts';
-import { createFlusher } from '../src/live/createFlusher.ts';
-import { createLogger, createPool, createRedis, onShutdown } from '../src/live/startProcess.ts';
+import { createLogger, createPool, createRedis, onShutdown } from '../src/processes/bootstrap.ts';
+import { runFlusher } from '../src/processes/runFlusher.ts';
 import { migrate } from '../src/storage/migrate.ts';
 
 const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
@@ -16,21 +16,11 @@ const redis = createRedis(config.REDIS_URL, log, 'flusher');
 // One transaction at a time per flusher; a spare connection for the pool's own bookkeeping.
 const pool = createPool(config.DATABASE_URL, log, 'flusher', 2);
 
-const flusher = createFlusher({
-  redis,
-  pool,
-  prefix: config.QUEUE_PREFIX,
-  shards: config.SHARDS,
-  batchSize: config.FLUSH_BATCH_SIZE,
-  intervalMs: config.FLUSH_INTERVAL_MS,
-  log,
-  now: Date.now,
-});
-flusher.start();
+const running = runFlusher(config, { redis, pool, log });
 log.info({ shards: config.SHARDS, batchSize: config.FLUSH_BATCH_SIZE, pid: process.pid }, 'flusher started');
 
 onShutdown(log, async () => {
-  await flusher.close(); // the batch in flight commits (or fails) first; no new one starts
+  await running.close(); // the batch in flight commits (or fails) first; no new one starts
   await pool.end();
   redis.disconnect();
 });

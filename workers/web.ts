@@ -1,11 +1,12 @@
 /**
  * The web process (Procfile `web`): `/health`, Bull Board at `/admin/queues`, `/metrics`
- * (docs/OPERATIONS.md "Web"). Stateless: run any number behind a load balancer.
+ * (docs/OPERATIONS.md "Web"; src/processes/runWeb.ts). Stateless: run any number behind a load
+ * balancer.
  */
 import { loadConfig, requireSettings, retentionOf } from '../src/config.ts';
-import { createLogger, createPool, createRedis, onShutdown } from '../src/live/startProcess.ts';
+import { createLogger, createPool, createRedis, onShutdown } from '../src/processes/bootstrap.ts';
+import { runWeb } from '../src/processes/runWeb.ts';
 import { migrate } from '../src/storage/migrate.ts';
-import { createWebServer } from '../src/web/createWebServer.ts';
 
 const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
 const log = createLogger(config, 'web');
@@ -15,18 +16,10 @@ const redis = createRedis(config.REDIS_URL, log, 'web');
 const connection = createRedis(config.REDIS_URL, log, 'web-bullmq');
 const pool = createPool(config.DATABASE_URL, log, 'web', 4);
 
-const app = await createWebServer({
-  redis,
-  connection,
-  pool,
-  prefix: config.QUEUE_PREFIX,
-  shards: config.SHARDS,
-  log,
-});
-await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+const running = await runWeb(config, { redis, connection, pool, log });
 
 onShutdown(log, async () => {
-  await app.close(); // stops accepting, lets requests in flight finish, closes the queues
+  await running.close(); // stops accepting, lets requests in flight finish, closes the queues
   await pool.end();
   redis.disconnect();
   connection.disconnect();

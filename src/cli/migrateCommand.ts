@@ -1,5 +1,5 @@
 import { loadConfig, requireSettings, retentionOf } from '../config.ts';
-import { createLogger } from '../live/startProcess.ts';
+import { createLogger } from '../processes/bootstrap.ts';
 import { migrate } from '../storage/migrate.ts';
 import type { CliIo } from './main.ts';
 

@@ -1,4 +1,4 @@
-import { DelayedError, Job, Queue, UnrecoverableError, type ConnectionOptions, type KeepJobs } from 'bullmq';
+import { DelayedError, Job, Queue, UnrecoverableError, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type pg from 'pg';
@@ -22,8 +22,8 @@ export { SHARD_JOB_OPTIONS } from './shardQueues.ts';
 
 /** How long finished intake jobs stay in Redis for Bull Board (KEEP_* settings). */
 export interface JobRetention {
-  removeOnComplete: KeepJobs;
-  removeOnFail: KeepJobs;
+  removeOnComplete: { count: number; age: number };
+  removeOnFail: { count: number; age: number };
 }
 
 export interface IntakeOptions {

@@ -2,8 +2,8 @@
  * The live pipeline under test, wired as the processes wire it, against real Redis and
  * PostgreSQL:
  *
- * - {@link startInProcessWorkers}: intake (track-signal, signal-ops) and shard workers in this
- *   process, as workers/worker.ts builds them, and a flusher as workers/flusher.ts builds it.
+ * - {@link startInProcessWorkers}: the worker process's wiring (src/processes/runWorker.ts: intake,
+ *   shard and analyzer workers) in this process, and the flusher's (runFlusher).
  * - {@link spawnWorker} / {@link spawnFlusher}: real processes (`node --import tsx workers/…`)
  *   with their output captured for failure messages.
  * - {@link createPipelineClient}: what upstream and the feeds do (submit signals and operations
@@ -19,9 +19,10 @@ import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { Leg, OutcomeLine, Tick } from '../../machines/types.ts';
-import { createFlusher } from '../../src/live/createFlusher.ts';
-import { createIntakeWorkers } from '../../src/live/createIntakeWorkers.ts';
-import { createShardWorkers } from '../../src/live/createShardWorkers.ts';
+import { loadConfig } from '../../src/config.ts';
+import type { JobRetention } from '../../src/live/createIntakeWorkers.ts';
+import { runFlusher } from '../../src/processes/runFlusher.ts';
+import { runWorker } from '../../src/processes/runWorker.ts';
 import { createTickPublisher, type TickPublisher } from '../../src/live/createTickPublisher.ts';
 import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/live/keys.ts';
 import type { OutboxEntry } from '../../src/live/messages.ts';
@@ -71,56 +72,50 @@ export interface InProcessWorkers {
 }
 
 /**
- * Intake and shard workers in this process, wired as workers/worker.ts wires them, and (with
- * `cfg.flusher`) a flusher wired as workers/flusher.ts wires it.
+ * The worker process's wiring in this process (src/processes/runWorker.ts), and (with
+ * `cfg.flusher`) the flusher process's (runFlusher).
  */
 export async function startInProcessWorkers(
   cfg: PipelineConfig,
-  options: { shards?: number[]; now?: () => number; intakeConcurrency?: number } = {},
+  options: {
+    shards?: number[];
+    now?: () => number;
+    intakeConcurrency?: number;
+    /** The intake's job retention (KEEP_* settings). @defaultValue the intake's own default */
+    retention?: JobRetention;
+  } = {},
 ): Promise<InProcessWorkers> {
   const log = testLogger();
   const redis = workerRedis(cfg.redisUrl);
   const connection = workerRedis(cfg.redisUrl);
   const pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 8, application_name: 'test workers' });
   pool.on('error', () => {});
-  const intake = createIntakeWorkers({
-    connection,
-    redis: connection,
-    prefix: cfg.prefix,
-    pool,
-    shards: cfg.shards,
-    concurrency: options.intakeConcurrency ?? 8,
-    log,
+  const keep = options.retention;
+  // The settings a worker process would read from its environment.
+  const config = loadConfig({
+    QUEUE_PREFIX: cfg.prefix,
+    SHARDS: String(cfg.shards),
+    WORKER_SHARDS: options.shards?.join(',') ?? '',
+    INTAKE_CONCURRENCY: String(options.intakeConcurrency ?? 8),
     // An operation may arrive before its signal is accepted; tests need not wait 30 s to see one rejected.
-    opWaitMs: 3000,
+    OP_WAIT_FOR_SIGNAL_MS: '3000',
+    TICK_BUFFER_SIZE: String(cfg.bufferSize ?? 100_000),
+    LOCK_DURATION_MS: String(cfg.lockDurationMs ?? 30_000),
+    FLUSH_BATCH_SIZE: '1000',
+    FLUSH_INTERVAL_MS: '20',
+    ...(keep && {
+      KEEP_COMPLETED_JOBS: String(keep.removeOnComplete.count),
+      KEEP_COMPLETED_SECONDS: String(keep.removeOnComplete.age),
+      KEEP_FAILED_JOBS: String(keep.removeOnFail.count),
+      KEEP_FAILED_SECONDS: String(keep.removeOnFail.age),
+    }),
   });
-  const ticks = await createShardWorkers({
-    connection,
-    redis,
-    prefix: cfg.prefix,
-    shards: options.shards ?? Array.from({ length: cfg.shards }, (_, n) => n),
-    bufferSize: cfg.bufferSize ?? 100_000,
-    lockDurationMs: cfg.lockDurationMs ?? 30_000,
-    maxStalledCount: 1_000_000,
-    log,
-    now: options.now ?? Date.now,
-  });
-  const flusher = !cfg.flusher
-    ? undefined
-    : createFlusher({
-        redis,
-        pool,
-        prefix: cfg.prefix,
-        shards: cfg.shards,
-        batchSize: 1000,
-        intervalMs: 20,
-        log,
-        now: Date.now,
-      });
-  flusher?.start();
+  const now = options.now ?? Date.now;
+  const worker = await runWorker(config, { redis, connection, pool, log }, { now });
+  const flusher = cfg.flusher ? runFlusher(config, { redis, pool, log }) : undefined;
   return {
     async close() {
-      await Promise.all([intake.close(), ticks.close(), flusher?.close()]);
+      await Promise.all([worker.close(), flusher?.close()]);
       await pool.end();
       redis.disconnect();
       connection.disconnect();

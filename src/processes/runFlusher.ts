@@ -1,0 +1,29 @@
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { createFlusher, type Flusher } from '../live/createFlusher.ts';
+import type { Running } from './Running.ts';
+
+/**
+ * The flusher process (Procfile `flusher`), wired and started: outboxes → PostgreSQL
+ * (docs/OPERATIONS.md "Flusher"). `close` lets the batch in flight commit (or fail) first.
+ */
+export function runFlusher(
+  config: Config,
+  clients: { redis: Redis; pool: pg.Pool; log: Logger },
+  overrides: { now?: () => number } = {},
+): Running & { flusher: Flusher } {
+  const flusher = createFlusher({
+    redis: clients.redis,
+    pool: clients.pool,
+    prefix: config.QUEUE_PREFIX,
+    shards: config.SHARDS,
+    batchSize: config.FLUSH_BATCH_SIZE,
+    intervalMs: config.FLUSH_INTERVAL_MS,
+    log: clients.log,
+    now: overrides.now ?? Date.now,
+  });
+  flusher.start();
+  return { flusher, close: () => flusher.close() };
+}

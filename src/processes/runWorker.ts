@@ -1,0 +1,79 @@
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { createAnalyzeWorker } from '../analyzer/analyzeWorker.ts';
+import { jobRetentionOf, liveGuardsOf, parseShardList, type Config } from '../config.ts';
+import { createIntakeWorkers } from '../live/createIntakeWorkers.ts';
+import { createShardWorkers } from '../live/createShardWorkers.ts';
+import type { Running } from './Running.ts';
+
+export interface WorkerClients {
+  /** Checkpoints, lookups, the intake's own keys. */
+  redis: Redis;
+  /** BullMQ's connection (`maxRetriesPerRequest: null`). */
+  connection: Redis;
+  pool: pg.Pool;
+  log: Logger;
+}
+
+export interface WorkerOverrides {
+  /** The wall clock. @defaultValue Date.now */
+  now?: () => number;
+}
+
+/**
+ * The worker process (Procfile `worker`), wired: intake workers (track-signal, signal-ops), the
+ * tick workers of the shards it serves (WORKER_SHARDS) and the analyzer worker. The process
+ * entry point, tests and benchmarks all run this wiring.
+ */
+export async function runWorker(
+  config: Config,
+  clients: WorkerClients,
+  overrides: WorkerOverrides = {},
+): Promise<Running & { shards: number[] }> {
+  const { redis, connection, pool, log } = clients;
+  const now = overrides.now ?? Date.now;
+  const shards = parseShardList(config.WORKER_SHARDS, config.SHARDS);
+  const retention = jobRetentionOf(config);
+  const intake = createIntakeWorkers({
+    connection,
+    redis,
+    prefix: config.QUEUE_PREFIX,
+    pool,
+    shards: config.SHARDS,
+    concurrency: config.INTAKE_CONCURRENCY,
+    opWaitMs: config.OP_WAIT_FOR_SIGNAL_MS,
+    transientRetryMs: config.TRANSIENT_RETRY_MS,
+    guards: liveGuardsOf(config),
+    retention,
+    log,
+    now,
+  });
+  const ticks = await createShardWorkers({
+    connection,
+    redis,
+    prefix: config.QUEUE_PREFIX,
+    shards,
+    bufferSize: config.TICK_BUFFER_SIZE,
+    lockDurationMs: config.LOCK_DURATION_MS,
+    maxStalledCount: config.MAX_STALLED_COUNT,
+    maxClockSkewMs: config.MAX_CLOCK_SKEW_MS,
+    log,
+    now,
+  });
+  const analyze = createAnalyzeWorker({
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    pool,
+    log,
+    now,
+    retention,
+    analyzer: { sizing: { sizing: config.ANALYZE_SIZING, riskFraction: config.ANALYZE_RISK_FRACTION } },
+  });
+  return {
+    shards,
+    async close() {
+      await Promise.all([intake.close(), ticks.close(), analyze.close()]);
+    },
+  };
+}
