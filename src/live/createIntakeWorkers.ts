@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type pg from 'pg';
 import { validateOperation } from '../validation/validateOperation.ts';
 import { validateSignal } from '../validation/validateSignal.ts';
-import { abbreviate } from '../validation/checkStorable.ts';
+import { echoId } from '../../machines/echoId.ts';
 import { checkLiveTime, screenPayload, type LiveGuards } from '../validation/screenPayload.ts';
 import {
   findAccepted,
@@ -141,9 +141,9 @@ export function createIntakeWorkers(options: IntakeOptions): {
       if (checked === null || !checked.ok || errors.length > 0) {
         const payload = job.data instanceof UnparseableJobData ? { raw: job.data.raw } : job.data;
         await retry.run(() => recordRejected(opts.pool, payload, id, errors, jobId));
-        log.info({ signalId: id === null ? null : abbreviate(id), errors }, 'signal rejected');
+        log.info({ signalId: id === null ? null : echoId(id), errors }, 'signal rejected');
         throw new UnrecoverableError(
-          `rejected signal ${id === null ? '(no id)' : abbreviate(id)}: ${errors.join('; ')}`,
+          `rejected signal ${id === null ? '(no id)' : echoId(id)}: ${errors.join('; ')}`,
         );
       }
       const stored = await retry.run(() => recordAccepted(opts.pool, checked.signal, job.data, jobId));
@@ -203,7 +203,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
       const signal = await retry.run(() => findAccepted(opts.pool, op.id));
       if (signal?.closed === true) {
         // Its outcome is committed: the shard may have forgotten it already (Redis keeps only open signals).
-        const reason = `signal ${abbreviate(op.id)} is already closed`;
+        const reason = `signal ${echoId(op.id)} is already closed`;
         await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
         if (head === jobId) await opts.redis.lrem(waitKey, 1, jobId);
         throw new UnrecoverableError(`rejected operation: ${reason}`);
@@ -222,8 +222,8 @@ export function createIntakeWorkers(options: IntakeOptions): {
         }
         const reason =
           signal === null
-            ? `unknown signal ${abbreviate(op.id)} (not accepted within ${opts.opWaitMs} ms of the operation)`
-            : `signal ${abbreviate(op.id)} was accepted but never registered on its shard (its track-signal job failed)`;
+            ? `unknown signal ${echoId(op.id)} (not accepted within ${opts.opWaitMs} ms of the operation)`
+            : `signal ${echoId(op.id)} was accepted but never registered on its shard (its track-signal job failed)`;
         await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
         await opts.redis.lrem(waitKey, 1, jobId);
         throw new UnrecoverableError(`rejected operation: ${reason}`);

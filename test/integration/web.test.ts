@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/live/keys.ts';
+import { IntakeKeys, QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/live/keys.ts';
 import { createWebServer } from '../../src/web/createWebServer.ts';
 import {
   useRedisNamespace,
@@ -48,7 +48,36 @@ describe('web server', () => {
     const { app, close } = await server(resources);
     const res = await app.inject({ method: 'GET', url: '/health' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: 'ok', redis: 'ok', postgres: 'ok' });
+    expect(res.json()).toEqual({ status: 'ok', redis: 'ok', postgres: 'ok', intake: 'ok' });
+    await close();
+  });
+
+  it('GET /health answers 200 "degraded" while intake jobs wait out a PostgreSQL outage, saying since when and why', async () => {
+    const { app, close } = await server(resources);
+    const flagger = resources.redis({}, 'intake outage flag');
+    // What the intake workers write while their jobs wait (src/live/createIntakeWorkers.ts).
+    const since = Date.UTC(2026, 11, 2, 9, 30);
+    await flagger.set(
+      new IntakeKeys(ns.prefix).outage,
+      JSON.stringify({ since, reason: 'connect ECONNREFUSED 127.0.0.1:5432' }),
+      'PX',
+      60_000,
+    );
+    const res = await app.inject({ method: 'GET', url: '/health' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      status: 'degraded',
+      redis: 'ok',
+      postgres: 'ok',
+      intake: 'degraded',
+      errors: {
+        intake:
+          'jobs waiting for PostgreSQL since 2026-12-02T09:30:00.000Z: connect ECONNREFUSED 127.0.0.1:5432',
+      },
+    });
+    await flagger.del(new IntakeKeys(ns.prefix).outage);
+    expect((await app.inject({ method: 'GET', url: '/health' })).json()).toMatchObject({ status: 'ok' });
+    await quit(flagger);
     await close();
   });
 
