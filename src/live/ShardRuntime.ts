@@ -42,8 +42,16 @@ export interface ShardDelta {
 /** Registration state of ids this job touches, looked up in Redis before the job runs. */
 export type KnownIds = Map<string, 'open' | 'closed'>;
 
-/** BullMQ's own job ids: decimal integers, increasing per queue (a custom id is never all digits). */
-const AUTO_JOB_ID = /^[0-9]+$/;
+/**
+ * Whether `jobId` is one of BullMQ's own ids (decimal integers, increasing per queue), which
+ * compare by value. Exactly the ids BullMQ refuses as custom ids ("Custom Id cannot be
+ * integers": those that parseInt gives back unchanged): a custom id may still be all digits,
+ * zero-padded ("0099") or longer than a double holds ("12345678901234567891"), and taken for
+ * BullMQ's own it would mark every job numbered below it as applied.
+ */
+export function isBullmqJobId(jobId: string): boolean {
+  return /^[0-9]+$/.test(jobId) && String(parseInt(jobId, 10)) === jobId;
+}
 
 /** How many custom job ids a shard remembers having applied. */
 export const APPLIED_CUSTOM_KEPT = 1000;
@@ -114,15 +122,14 @@ export class ShardRuntime {
    */
   hasApplied(jobId: string): boolean {
     if (jobId === this.appliedJob) return true;
-    if (AUTO_JOB_ID.test(jobId))
-      return this.appliedAuto !== null && BigInt(jobId) <= BigInt(this.appliedAuto);
+    if (isBullmqJobId(jobId)) return this.appliedAuto !== null && BigInt(jobId) <= BigInt(this.appliedAuto);
     return this.appliedCustom.has(jobId);
   }
 
   /** Records that `jobId` is committed (after the checkpoint that carried it). */
   noteApplied(jobId: string): void {
     this.appliedJob = jobId;
-    if (AUTO_JOB_ID.test(jobId)) {
+    if (isBullmqJobId(jobId)) {
       this.appliedAuto = jobId;
       return;
     }

@@ -59,8 +59,8 @@ export class ShardKeys {
     return `${this.base}:applied-auto`;
   }
   /**
-   * List: the latest custom-id jobs applied here (a foreign producer's ids, never all digits),
-   * which say nothing about order and are remembered one by one.
+   * List: the latest custom-id jobs applied here (a foreign producer's ids, which may be digits
+   * too: see isBullmqJobId), which say nothing about order and are remembered one by one.
    */
   get appliedCustom(): string {
     return `${this.base}:applied-custom`;

@@ -3,7 +3,13 @@ import type { BookClock } from '../engine/SymbolBook.ts';
 import type { Tick } from '../../machines/types.ts';
 import type { ShardKeys } from './keys.ts';
 import { fromWire, toWire, type CheckpointRecord, type WireTick } from './messages.ts';
-import { APPLIED_CUSTOM_KEPT, ShardRuntime, type KnownIds, type ShardDelta } from './ShardRuntime.ts';
+import {
+  APPLIED_CUSTOM_KEPT,
+  isBullmqJobId,
+  ShardRuntime,
+  type KnownIds,
+  type ShardDelta,
+} from './ShardRuntime.ts';
 
 /**
  * Commits a job's delta and the shard's progress marker in one atomic step, only if the
@@ -14,7 +20,8 @@ import { APPLIED_CUSTOM_KEPT, ShardRuntime, type KnownIds, type ShardDelta } fro
  *
  * KEYS: progress, signals, ids, books, outbox, clock, applied-auto, applied-custom, then one
  * recent-ticks list per symbol.
- * ARGV: expected marker ('' for none), new marker, delta JSON, buffer size, wall ms, custom ids kept.
+ * ARGV: expected marker ('' for none), new marker, delta JSON, buffer size, wall ms, custom ids kept,
+ * '1' when the new marker is one of BullMQ's own job ids ({@link isBullmqJobId}) else '0'.
  */
 const CHECKPOINT_LUA = `
 local current = redis.call('GET', KEYS[1]) or ''
@@ -54,7 +61,7 @@ if d.clock ~= cjson.null then
   redis.call('SET', KEYS[6], cjson.encode({ tickTs = d.clock, wallMs = tonumber(ARGV[5]) }))
 end
 redis.call('SET', KEYS[1], ARGV[2])
-if string.match(ARGV[2], '^[0-9]+$') then
+if ARGV[7] == '1' then
   redis.call('SET', KEYS[7], ARGV[2])
 else
   redis.call('RPUSH', KEYS[8], ARGV[2])
@@ -112,6 +119,7 @@ export async function commitShard(
     bufferSize,
     wallMs,
     APPLIED_CUSTOM_KEPT,
+    isBullmqJobId(jobId) ? '1' : '0',
   );
   return result === 1;
 }
@@ -157,7 +165,7 @@ export async function loadShard(redis: Redis, keys: ShardKeys, bufferSize: numbe
     // A shard checkpointed before applied-auto existed: its marker was always a BullMQ id.
     {
       appliedJob: progress,
-      appliedAuto: appliedAuto ?? (progress !== null && /^[0-9]+$/.test(progress) ? progress : null),
+      appliedAuto: appliedAuto ?? (progress !== null && isBullmqJobId(progress) ? progress : null),
       appliedCustom,
     },
     books,

@@ -52,13 +52,20 @@ describe('checkShardJob: anything a producer can put on a public shard queue', (
 });
 
 describe('ShardRuntime: which jobs are already applied', () => {
-  it("compares BullMQ's own ids by value, even past Number's precision", () => {
+  it("compares BullMQ's own ids by value; digits BullMQ takes as a custom id hide no later job", () => {
     const rt = new ShardRuntime(0);
     expect(rt.hasApplied('1')).toBe(false);
-    rt.noteApplied('9007199254740993');
-    expect(rt.hasApplied('9007199254740992')).toBe(true);
-    expect(rt.hasApplied('9007199254740993')).toBe(true);
-    expect(rt.hasApplied('9007199254740994')).toBe(false);
+    rt.noteApplied('41');
+    expect(rt.hasApplied('40')).toBe(true);
+    expect(rt.hasApplied('42')).toBe(false);
+    // BullMQ refuses a custom id only when parseInt gives it back unchanged: a zero-padded one,
+    // or one past Number's precision (a snowflake id), is a producer's, and says nothing of order.
+    for (const custom of ['0099', '9007199254740993', '1234567890123456789']) {
+      rt.noteApplied(custom);
+      expect(rt.hasApplied(custom), custom).toBe(true);
+      expect(rt.hasApplied('42'), `42 after ${custom}`).toBe(false);
+    }
+    expect(rt.appliedAuto).toBe('41');
   });
 
   it('remembers custom ids one by one: a custom id such as 1e20 hides no later job', () => {
