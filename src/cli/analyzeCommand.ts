@@ -10,12 +10,8 @@ import { createAnalyzer } from '../analyzer/createAnalyzer.ts';
 import { GROUP_KINDS, isGroupKind } from '../analyzer/groups.ts';
 import { isWindowName, WINDOW_NAMES } from '../analyzer/windows.ts';
 import { loadConfig, requireSettings } from '../config.ts';
-import type { CliIo } from './main.ts';
+import type { CliIo } from './CliIo.ts';
 import { UsageError } from './usageError.ts';
-
-export const analyzeUsage =
-  `outcome-tracker analyze [--window ${WINDOW_NAMES.join('|')}] [--group ${GROUP_KINDS.join('|')}] ` +
-  '[--at ISO-TIME] [--tenant T]   (needs DATABASE_URL)';
 
 /** Runs the `analyze` command; returns the exit code (bad arguments throw a UsageError: exit 2). */
 export async function analyzeCommand(

@@ -16,11 +16,9 @@ import {
   type SignalRow,
 } from '../storage/outcomeStore.ts';
 import { connectRedis } from './connectRedis.ts';
-import type { CliIo } from './main.ts';
+import type { CliIo } from './CliIo.ts';
 import { serviceError, ServiceError } from './serviceError.ts';
 import { UsageError } from './usageError.ts';
-
-export const exportUsage = 'outcome-tracker export [--out FILE]   (needs REDIS_URL and DATABASE_URL)';
 
 export interface ExportSource {
   redis: Redis;

@@ -5,12 +5,10 @@ import { createTickPublisher } from '../live/createTickPublisher.ts';
 import { newStats, readCandles, readTicks } from '../ticks/readTicks.ts';
 import { connectRedis } from './connectRedis.ts';
 import { createProgress } from './createProgress.ts';
-import type { CliIo } from './main.ts';
+import type { CliIo } from './CliIo.ts';
 import { reportSkipped, requireUsableTicks, withProgress } from './replayCommand.ts';
 import { serviceError } from './serviceError.ts';
 import { UsageError } from './usageError.ts';
-
-export const feedUsage = 'outcome-tracker feed --ticks FILE.csv[.gz] [--candles] [--speed X | --max]';
 
 /**
  * `feed`: replays a tick file into the live system through the producer path. `--max` sends

@@ -4,11 +4,8 @@ import { InputError } from './inputError.ts';
 import { replayCommand, replayUsage } from './replayCommand.ts';
 import { UsageError } from './usageError.ts';
 
-export interface CliIo {
-  stdin: NodeJS.ReadableStream;
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
+export type { CliIo } from './CliIo.ts';
+import type { CliIo } from './CliIo.ts';
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
 

@@ -1,7 +1,7 @@
 import { loadConfig, requireSettings, retentionOf } from '../config.ts';
 import { createLogger } from '../processes/bootstrap.ts';
 import { migrate } from '../storage/migrate.ts';
-import type { CliIo } from './main.ts';
+import type { CliIo } from './CliIo.ts';
 
 /** `migrate`: applies the SQL migrations to DATABASE_URL (safe while other processes do too). */
 export async function migrateCommand(_args: string[], io: CliIo): Promise<number> {

@@ -5,8 +5,8 @@ import { replay } from '../replay/replay.ts';
 import { newStats, readCandles, readTicks, type TickFileStats } from '../ticks/readTicks.ts';
 import { createProgress, type Progress } from './createProgress.ts';
 import { InputError } from './inputError.ts';
-import type { CliIo } from './main.ts';
-import { readJsonLines } from './readJsonLines.ts';
+import type { CliIo } from './CliIo.ts';
+import { readJsonLines } from '../replay/readJsonLines.ts';
 import { UsageError } from './usageError.ts';
 
 export const replayUsage =

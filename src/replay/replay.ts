@@ -3,7 +3,7 @@ import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { SignalContext } from '../../machines/signalContext.ts';
 import { startSignal } from '../../machines/signalMachine.ts';
 import type { Operation, OutcomeLine, RejectedLine, Tick } from '../../machines/types.ts';
-import { UnparsableLine } from '../cli/readJsonLines.ts';
+import { UnparsableLine } from './readJsonLines.ts';
 import { Engine } from '../engine/Engine.ts';
 import { validateOperation } from '../validation/validateOperation.ts';
 import { validateSignal } from '../validation/validateSignal.ts';

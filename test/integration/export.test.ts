@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { Tick } from '../../machines/types.ts';
 import { exportCommand } from '../../src/cli/exportCommand.ts';
-import type { CliIo } from '../../src/cli/main.ts';
+import type { CliIo } from '../../src/cli/CliIo.ts';
 import { createFlusher } from '../../src/live/createFlusher.ts';
 import { ShardKeys, shardOf } from '../../src/live/keys.ts';
 import type { CheckpointRecord } from '../../src/live/messages.ts';
