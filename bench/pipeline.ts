@@ -307,7 +307,7 @@ async function seedShards(
 }
 
 /** Removes every key under `prefix:` (the bench's own namespace). */
-async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
+export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
@@ -328,7 +328,7 @@ interface JobDone {
 }
 
 /** Worker child processes and what they report. */
-class Fleet {
+export class Fleet {
   completedTicks = 0;
   completedJobs = 0;
   /** Per job, while recording (latency). */
@@ -444,7 +444,7 @@ class Fleet {
   }
 }
 
-function splitShards(shards: number, workers: number): number[][] {
+export function splitShards(shards: number, workers: number): number[][] {
   const out: number[][] = Array.from({ length: Math.min(workers, shards) }, () => []);
   for (let s = 0; s < shards; s++) out[s % out.length]!.push(s);
   return out;
@@ -919,7 +919,7 @@ async function recoveryBench(
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL: a scratch database.
 
-async function scratchDatabase(databaseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function scratchDatabase(databaseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `ot_bench_${process.pid}`;
   const admin = new pg.Client({ connectionString: databaseUrl });
   await admin.connect();
@@ -941,7 +941,41 @@ async function scratchDatabase(databaseUrl: string): Promise<{ url: string; drop
   };
 }
 
-const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
+/**
+ * Stores `signals` as accepted rows of the `signals` table, as the intake would have (the
+ * flusher writes an outcome only for a signal PostgreSQL knows).
+ */
+export async function insertSignals(client: pg.Client, signals: NormalizedSignal[]): Promise<void> {
+  for (let i = 0; i < signals.length; i += 5000) {
+    await client.query(
+      `INSERT INTO signals (id, status, tenant, symbol, side, strategy, model, model_version, timeframe, confidence,
+                            created_at, payload, normalized)
+       SELECT x.id, 'accepted', x.tenant, x.symbol, x.side, x.strategy, x.model, x.model_version, x.timeframe,
+              x.confidence, timestamptz 'epoch' + x.created_at * interval '1 millisecond', x.payload, x.payload
+       FROM jsonb_to_recordset($1::jsonb) AS x(id text, tenant text, symbol text, side text, strategy text, model text,
+            model_version text, timeframe text, confidence float8, created_at bigint, payload jsonb)`,
+      [
+        JSON.stringify(
+          signals.slice(i, i + 5000).map((s) => ({
+            id: s.id,
+            tenant: s.tenant,
+            symbol: s.symbol,
+            side: s.side,
+            strategy: s.strategy ?? null,
+            model: s.model ?? null,
+            model_version: s.modelVersion ?? null,
+            timeframe: s.timeframe ?? null,
+            confidence: s.confidence ?? null,
+            created_at: s.createdAt,
+            payload: s,
+          })),
+        ),
+      ],
+    );
+  }
+}
+
+export const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
 
 async function intakeBench(
   report: Report,
@@ -1064,33 +1098,7 @@ async function flushBench(
     await migrate({ databaseUrl: db.url, log: quietLog });
     await client.connect();
     // The signals are in PostgreSQL before their outcomes (the intake stored them).
-    for (let i = 0; i < signals.length; i += 5000) {
-      await client.query(
-        `INSERT INTO signals (id, status, tenant, symbol, side, strategy, model, model_version, timeframe, confidence,
-                              created_at, payload, normalized)
-         SELECT x.id, 'accepted', x.tenant, x.symbol, x.side, x.strategy, x.model, x.model_version, x.timeframe,
-                x.confidence, timestamptz 'epoch' + x.created_at * interval '1 millisecond', x.payload, x.payload
-         FROM jsonb_to_recordset($1::jsonb) AS x(id text, tenant text, symbol text, side text, strategy text, model text,
-              model_version text, timeframe text, confidence float8, created_at bigint, payload jsonb)`,
-        [
-          JSON.stringify(
-            signals.slice(i, i + 5000).map((s) => ({
-              id: s.id,
-              tenant: s.tenant,
-              symbol: s.symbol,
-              side: s.side,
-              strategy: s.strategy ?? null,
-              model: s.model ?? null,
-              model_version: s.modelVersion ?? null,
-              timeframe: s.timeframe ?? null,
-              confidence: s.confidence ?? null,
-              created_at: s.createdAt,
-              payload: s,
-            })),
-          ),
-        ],
-      );
-    }
+    await insertSignals(client, signals);
     const seeded = await seedShards(redis, prefix, set.shards, streams, signals, 200, set.batch, 0);
     if (seeded.outbox !== signals.length) say(`flush: ${seeded.outbox} of ${signals.length} signals closed`);
     // The same rows, written plainly: multi-row INSERTs of FLUSH_BATCH_SIZE outcome rows.

@@ -15,6 +15,7 @@ const groups: Record<string, () => Promise<{ run: (report: Report, args: string[
   engine: () => import('./engine.ts'),
   pipeline: () => import('./pipeline.ts'),
   analyzer: () => import('./analyzer.ts'),
+  redis: () => import('./redis.ts'),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('--'));
