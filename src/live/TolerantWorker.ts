@@ -13,6 +13,11 @@ export class UnparseableJobData {
     readonly error: string,
   ) {}
 
+  /** What is stored in the job's place, so that BullMQ (and Bull Board) can read the job again. */
+  toJSON(): { unparseable: string; error: string } {
+    return { unparseable: this.raw, error: this.error };
+  }
+
   /** One line for stored rejections and poison records. */
   describe(): string {
     return `job data is not valid JSON (${this.error})`;
@@ -25,6 +30,17 @@ export class UnparseableJobData {
  * again forever (a shard stops). Here such a job reaches the processor with an
  * {@link UnparseableJobData} as its data, and the processor records it like any bad input.
  */
+/**
+ * Replaces a job's unparseable data in Redis with {@link UnparseableJobData.toJSON}: left as it
+ * was, the finished job would break every listing of its queue (Bull Board's included), since
+ * BullMQ parses the data of each job it lists.
+ */
+export async function repairJobData(job: Job<unknown>): Promise<void> {
+  if (!(job.data instanceof UnparseableJobData)) return;
+  // Best effort: a failure here costs a readable listing, never the job's outcome.
+  await job.updateData(job.data).catch(() => {});
+}
+
 export class TolerantWorker<D = unknown, R = unknown> extends Worker<D | UnparseableJobData, R> {
   protected override createJob(
     data: Parameters<Worker['createJob']>[0],

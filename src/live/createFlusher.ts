@@ -192,7 +192,13 @@ export function createFlusher(opts: FlusherOptions): Flusher {
       // PostgreSQL answers for these ids now: the shard may drop them from its ledger. Through
       // its queue, so that a registration already queued for one of them is refused first.
       // Before the outbox entries go: a crash in between sends the same forget again.
-      await shardQueues.add(keys.shard, 'forget', { kind: 'forget', ids: committed });
+      // Not kept once done: a completed job would hold up to FLUSH_BATCH_SIZE closed ids.
+      await shardQueues.add(
+        keys.shard,
+        'forget',
+        { kind: 'forget', ids: committed },
+        { removeOnComplete: true },
+      );
     }
     for (const id of result.orphans) {
       const raw = closedKey.get(id)!;

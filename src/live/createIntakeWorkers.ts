@@ -16,7 +16,7 @@ import {
 import { IntakeKeys, QUEUE_NAMES, shardOf } from './keys.ts';
 import { createTransientRetry, type OutageState } from './retryTransient.ts';
 import { createShardQueues } from './shardQueues.ts';
-import { TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
+import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
 
 export { SHARD_JOB_OPTIONS } from './shardQueues.ts';
 
@@ -124,6 +124,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
     QUEUE_NAMES.trackSignal,
     async (job) => {
       const log = opts.log.child({ queue: QUEUE_NAMES.trackSignal, jobId: job.id });
+      await repairJobData(job);
       const jobId = job.id ?? null;
       const checked = job.data instanceof UnparseableJobData ? null : validateSignal(job.data);
       const id = checked === null ? null : checked.ok ? checked.signal.id : checked.id;
@@ -167,6 +168,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
     QUEUE_NAMES.signalOps,
     async (job, token) => {
       const jobId = job.id!;
+      await repairJobData(job);
       const data = job.data;
       const checked = data instanceof UnparseableJobData ? null : validateOperation(data);
       const errors =

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ShardKeys, shardQueueName } from './keys.ts';
 import { checkShardJob, type ShardJobData } from './messages.ts';
-import { TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
+import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
 import { commitShard, loadRecent, loadShard, lookupIds } from './shardStore.ts';
 import type { ShardRuntime } from './ShardRuntime.ts';
 
@@ -88,6 +88,7 @@ export async function createShardWorkers(
     log: Logger,
   ): Promise<ShardJobResult> {
     const jobId = job.id!;
+    await repairJobData(job);
     const checked = job.data instanceof UnparseableJobData ? null : checkShardJob(job.data);
     /** Set once the job is recorded as poison: from then on it commits as an empty job. */
     let poison: string | null =

@@ -1,4 +1,4 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { shardQueueName } from './keys.ts';
 import type { ShardJobData } from './messages.ts';
 
@@ -13,8 +13,8 @@ export const SHARD_JOB_OPTIONS = {
 export interface ShardQueues {
   /** Shard `n`'s queue. */
   queue(n: number): Queue<ShardJobData>;
-  /** Adds one job to shard `n` with {@link SHARD_JOB_OPTIONS}. */
-  add(n: number, name: string, data: ShardJobData): Promise<void>;
+  /** Adds one job to shard `n` with {@link SHARD_JOB_OPTIONS} (and `overrides`). */
+  add(n: number, name: string, data: ShardJobData, overrides?: JobsOptions): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,8 +40,8 @@ export function createShardQueues(opts: {
   };
   return {
     queue,
-    async add(n, name, data) {
-      await queue(n).add(name, data, SHARD_JOB_OPTIONS);
+    async add(n, name, data, overrides) {
+      await queue(n).add(name, data, { ...SHARD_JOB_OPTIONS, ...overrides });
     },
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));
