@@ -188,18 +188,9 @@ async function replayBench(report: Report): Promise<void> {
   report({ name: 'replay.ticks_per_sec', value: ticks.length / cli, unit: 'ticks/s' });
 }
 
-/** The bundled IBM trade file, or the shared one before it is bundled. */
+/** The bundled IBM trade file (data/README.md). */
 function ibmTradeFile(): string {
-  const name = 'lean_usequity_IBM_trades_2013-10-07_11.csv.gz';
-  for (const candidate of [`data/${name}`, `../shared/data/trades/${name}`]) {
-    try {
-      execFileSync('test', ['-f', candidate]);
-      return candidate;
-    } catch {
-      continue;
-    }
-  }
-  throw new Error(`${name} not found in data/ or ../shared/data/trades/`);
+  return 'data/lean_usequity_IBM_trades_2013-10-07_11.csv.gz';
 }
 
 export async function run(report: Report, flags: string[]): Promise<void> {
