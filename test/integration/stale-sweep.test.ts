@@ -87,6 +87,8 @@ const signals = (p: string): SignalPayload[] => [
   base(`${p}time-last`, { timeLimitMs: 30_000 }),
   // A short that compares its exits with the ask: its last trigger price is the last ask.
   base(`${p}time-ask`, { side: 'short', trigger: 'bid_ask', timeLimitMs: 30_000 }),
+  // With 50 bps of slippage: the market entry and the stale close both take liquidity.
+  base(`${p}time-slip`, { timeLimitMs: 30_000, slippageBps: 50 }),
   // No deadline at all, and one far away.
   base(`${p}no-deadline`, {}),
   base(`${p}far-deadline`, { timeLimitMs: 36_000_000 }),
@@ -172,6 +174,13 @@ describe('stale sweep', () => {
       fill: { ts: T, price: 99.9 },
       legs: [{ reason: 'TIME', price: 101.1, fraction: 1, ts: T + 30_000 }],
     });
+    // Slippage on both fills (SPEC "Slippage": the stale sweep's closes take it): booked at
+    // 100·1.005 and closed at the last price 101·(1 − 0.005).
+    expect(now['time-slip']).toMatchObject({ ...timeExit, fill: { ts: T } });
+    const slip = now['time-slip'] as unknown as { fill: { price: number }; legs: { price: number }[] };
+    expect(slip.fill.price).toBeCloseTo(100.5, 12);
+    expect(slip.legs).toHaveLength(1);
+    expect(slip.legs[0]!.price).toBeCloseTo(100.495, 12);
     for (const id of ['expires', 'no-deadline', 'far-deadline']) expect(now[id], id).toEqual(open[id]);
 
     // The entry expiry: 30 s of wall time later.
@@ -199,6 +208,7 @@ describe('stale sweep', () => {
       { signal_id: 'a-expires', outcome: 'EXPIRED', stale: true },
       { signal_id: 'a-time-ask', outcome: 'TIME_EXIT', stale: true },
       { signal_id: 'a-time-last', outcome: 'TIME_EXIT', stale: true },
+      { signal_id: 'a-time-slip', outcome: 'TIME_EXIT', stale: true },
     ]);
   });
 
