@@ -1,8 +1,9 @@
-import { Queue, type ConnectionOptions, type Job, type KeepJobs } from 'bullmq';
+import type { ConnectionOptions, Job, KeepJobs } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ShardKeys, shardQueueName } from './keys.ts';
 import { checkShardJob, type ShardJobData } from './messages.ts';
+import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
 import { commitShard, loadRecent, loadShard, lookupIds } from './shardStore.ts';
 import type { ShardRuntime } from './ShardRuntime.ts';
@@ -53,12 +54,16 @@ export async function createShardWorkers(
   const runtimes = new Map<number, ShardRuntime>();
   let closing = false;
   const workers: TolerantWorker<ShardJobData, ShardJobResult>[] = [];
+  // One writer per shard (DESIGN.md decision 3), whichever process serves it.
+  const queues = createShardQueues({
+    connection: opts.connection,
+    prefix: opts.prefix,
+    onError: (err, shard) => opts.log.error({ err, shard }, 'shard queue error'),
+  });
+  await Promise.all(opts.shards.map((shard) => queues.queue(shard).setGlobalConcurrency(1)));
+  await queues.close();
   for (const shard of opts.shards) {
     const name = shardQueueName(shard);
-    const queue = new Queue(name, { connection: opts.connection, prefix: opts.prefix });
-    queue.on('error', (err) => opts.log.error({ err, shard }, 'shard queue error'));
-    await queue.setGlobalConcurrency(1);
-    await queue.close();
     const keys = new ShardKeys(opts.prefix, shard);
     const log = opts.log.child({ shard });
     const worker = new TolerantWorker<ShardJobData, ShardJobResult>(

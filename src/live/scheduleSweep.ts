@@ -1,10 +1,9 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
+import type { ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import cron from 'node-cron';
-import { ShardKeys, shardQueueName } from './keys.ts';
-import type { ShardJobData } from './messages.ts';
-import { SHARD_JOB_OPTIONS } from './shardQueues.ts';
+import { ShardKeys } from './keys.ts';
+import { createShardQueues, type ShardQueues } from './shardQueues.ts';
 
 /**
  * The market clock of SPEC.md: the latest tick time any shard applied, plus the wall time
@@ -34,46 +33,46 @@ export async function marketClock(
  */
 export async function enqueueSweep(opts: {
   redis: Redis;
-  connection: ConnectionOptions;
+  /** The shard queues to add the sweep jobs to. */
+  queues: ShardQueues;
   prefix: string;
   shards: number;
   graceMs: number;
   now: () => number;
-  /** Connection errors of the shard queues (a failed add also rejects). */
-  onError?: (err: Error) => void;
 }): Promise<number | null> {
   const clock = await marketClock(opts.redis, opts.prefix, opts.shards, opts.now());
   if (clock === null) return null;
   await Promise.all(
-    Array.from({ length: opts.shards }, async (_, n) => {
-      const queue = new Queue<ShardJobData>(shardQueueName(n), {
-        connection: opts.connection,
-        prefix: opts.prefix,
-      });
-      queue.on('error', (err) => opts.onError?.(err));
-      try {
-        await queue.add('sweep', { kind: 'sweep', clock, graceMs: opts.graceMs }, SHARD_JOB_OPTIONS);
-      } finally {
-        await queue.close();
-      }
-    }),
+    Array.from({ length: opts.shards }, (_, n) =>
+      opts.queues.add(n, 'sweep', { kind: 'sweep', clock, graceMs: opts.graceMs }),
+    ),
   );
   return clock;
 }
 
-/** Runs the sweep on a node-cron schedule; returns a stop function. */
+/** Runs the sweep on a node-cron schedule; returns a stop function (which closes its queues). */
 export function scheduleSweep(
-  opts: Parameters<typeof enqueueSweep>[0] & { cron: string; log: Logger },
-): () => void {
-  const onError = (err: Error): void =>
-    opts.log.warn({ err }, 'shard queue error while enqueueing the sweep');
+  opts: Omit<Parameters<typeof enqueueSweep>[0], 'queues'> & {
+    connection: ConnectionOptions;
+    cron: string;
+    log: Logger;
+  },
+): () => Promise<void> {
+  const queues = createShardQueues({
+    connection: opts.connection,
+    prefix: opts.prefix,
+    onError: (err, shard) => opts.log.warn({ err, shard }, 'shard queue error while enqueueing the sweep'),
+  });
   const task = cron.schedule(opts.cron, async () => {
     try {
-      const clock = await enqueueSweep({ onError, ...opts });
+      const clock = await enqueueSweep({ ...opts, queues });
       opts.log.debug({ clock }, 'stale sweep enqueued');
     } catch (err) {
       opts.log.warn({ err }, 'stale sweep could not be enqueued');
     }
   });
-  return () => void task.stop();
+  return async () => {
+    await task.stop();
+    await queues.close();
+  };
 }

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { shardOf } from '../../src/live/keys.ts';
 import { enqueueSweep } from '../../src/live/scheduleSweep.ts';
+import { createShardQueues, type ShardQueues } from '../../src/live/shardQueues.ts';
 import { replay } from '../../src/replay/replay.ts';
 import {
   createPipelineClient,
@@ -58,6 +59,13 @@ async function start(now?: () => number): Promise<PipelineClient> {
   const live = tracker.track(createPipelineClient(config()), 'pipeline client');
   cleanups.push(() => live.close());
   return live;
+}
+
+/** The shard queues a sweep is enqueued on, as the scheduler process has them; closed after the test. */
+function sweepQueues(live: PipelineClient): ShardQueues {
+  const queues = createShardQueues({ connection: live.redis, prefix: ns.prefix, onError: () => {} });
+  cleanups.push(() => queues.close());
+  return queues;
 }
 
 /** New workers in place of the old: they restore the shards from Redis. */
@@ -123,7 +131,7 @@ describe('stale sweep', () => {
     const sweep = (): Promise<number | null> =>
       enqueueSweep({
         redis: live.redis,
-        connection: live.redis,
+        queues: sweepQueues(live),
         prefix: ns.prefix,
         shards: SHARDS,
         graceMs: GRACE_MS,
@@ -241,7 +249,7 @@ describe('stale sweep', () => {
     expect(
       await enqueueSweep({
         redis: live.redis,
-        connection: live.redis,
+        queues: sweepQueues(live),
         prefix: ns.prefix,
         shards: SHARDS,
         graceMs: GRACE_MS,
