@@ -12,7 +12,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { createAnalyzer, type AnalyzeSummary } from '../src/analyzer/createAnalyzer.ts';
 import { migrate } from '../src/storage/migrate.ts';
-import type { Report } from './run.ts';
+import type { Report } from './Report.ts';
 
 /** The analysis time of the benchmark; outcomes span the year before it. */
 const AT = Date.parse('2025-06-01T12:00:00Z');

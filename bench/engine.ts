@@ -10,7 +10,7 @@ import { generateSignals, seededRandom, spreadAnchors } from '../src/demo/genera
 import { SymbolBook } from '../src/engine/SymbolBook.ts';
 import { replay } from '../src/replay/replay.ts';
 import { readTicks } from '../src/ticks/readTicks.ts';
-import type { Report } from './run.ts';
+import type { Report } from './Report.ts';
 
 const SYMBOL = 'BENCH';
 const P0 = 100;

@@ -50,7 +50,7 @@ import { migrate } from '../src/storage/migrate.ts';
 import { readTicks } from '../src/ticks/readTicks.ts';
 import { validateSignal } from '../src/validation/validateSignal.ts';
 import type { ChildConfig, ChildMessage } from './pipelineWorker.ts';
-import type { Report } from './run.ts';
+import type { Report } from './Report.ts';
 
 const IBM_TRADES = 'data/lean_usequity_IBM_trades_2013-10-07_11.csv.gz';
 const SYMBOLS = 500;

@@ -43,7 +43,7 @@ import { readTicks } from '../src/ticks/readTicks.ts';
 import { farSignal } from './farSignal.ts';
 import { dropPrefix, Fleet, insertSignals, quietLog, scratchDatabase } from './pipeline.ts';
 import { withServices } from './privateServices.ts';
-import type { Report } from './run.ts';
+import type { Report } from './Report.ts';
 
 const BINANCE = 'data/binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz';
 const IBM_TRADES = 'data/lean_usequity_IBM_trades_2013-10-07_11.csv.gz';

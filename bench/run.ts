@@ -3,13 +3,7 @@
  * line per figure, {"name","value","unit"}. Figures are recorded in docs/BENCHMARKS.md
  * with the command that produced them.
  */
-export interface Figure {
-  name: string;
-  value: number;
-  unit: string;
-}
-
-export type Report = (figure: Figure) => void;
+import type { Report } from './Report.ts';
 
 const groups: Record<string, () => Promise<{ run: (report: Report, args: string[]) => Promise<void> }>> = {
   engine: () => import('./engine.ts'),
