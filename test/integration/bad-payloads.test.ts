@@ -10,21 +10,16 @@
  * Nothing is silently dropped.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { shardOf } from '../../src/live/keys.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { validateOperation } from '../../src/validation/validateOperation.ts';
 import { validateSignal } from '../../src/validation/validateSignal.ts';
-import {
-  createPipelineClient,
-  startInProcessWorkers,
-  type PipelineClient,
-  type PipelineConfig,
-} from '../support/livePipeline.ts';
+import { useLivePipeline } from '../support/livePipeline.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
-import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
 
 const db = useTestDatabase();
 const ns = useRedisNamespace('bad');
@@ -160,28 +155,7 @@ const BAD_SIGNALS: BadSignal[] = [
   },
 ];
 
-let stop: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await stop?.();
-  stop = undefined;
-});
-
-async function start(): Promise<PipelineClient> {
-  const cfg: PipelineConfig = {
-    redisUrl: redisUrl(),
-    databaseUrl: db.url,
-    prefix: ns.prefix,
-    shards: 2,
-    flusher: true,
-  };
-  const workers = tracker.track(await startInProcessWorkers(cfg), 'in-process workers');
-  const live = tracker.track(createPipelineClient(cfg), 'pipeline client');
-  stop = async () => {
-    await workers.close();
-    await live.close();
-  };
-  return live;
-}
+const { start } = useLivePipeline({ db, ns, tracker, shards: 2 });
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

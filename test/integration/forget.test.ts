@@ -6,7 +6,7 @@
  * same intake job run again (a crash between registering and marking it forwarded), and an
  * operation on it must all be refused there, since the shard no longer knows the id.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
 import type { OutcomeLine, SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
@@ -14,14 +14,9 @@ import { ShardKeys, shardOf } from '../../src/live/keys.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { readTicks } from '../../src/ticks/readTicks.ts';
 import { dataFile } from '../support/dataFile.ts';
-import {
-  createPipelineClient,
-  startInProcessWorkers,
-  type PipelineClient,
-  type PipelineConfig,
-} from '../support/livePipeline.ts';
+import { type PipelineClient, useLivePipeline } from '../support/livePipeline.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
-import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
 
 const db = useTestDatabase();
 const ns = useRedisNamespace('forget');
@@ -34,28 +29,7 @@ beforeAll(async () => {
   for await (const t of readTicks(dataFile('lean_usequity_IBM_trades_2013-10-07_11.csv.gz'))) ibm.push(t);
 });
 
-let stop: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await stop?.();
-  stop = undefined;
-});
-
-async function start(): Promise<PipelineClient> {
-  const cfg: PipelineConfig = {
-    redisUrl: redisUrl(),
-    databaseUrl: db.url,
-    prefix: ns.prefix,
-    shards: SHARDS,
-    flusher: true,
-  };
-  const workers = tracker.track(await startInProcessWorkers(cfg), 'in-process workers');
-  const live = tracker.track(createPipelineClient(cfg), 'pipeline client');
-  stop = async () => {
-    await workers.close();
-    await live.close();
-  };
-  return live;
-}
+const { start } = useLivePipeline({ db, ns, tracker, shards: SHARDS });
 
 /** Jobs may ask for retries; a rejection must not use them. */
 const RETRYING = { attempts: 5, backoff: { type: 'fixed', delay: 10 } } as const;

@@ -8,21 +8,16 @@
  * submission is stored as rejected.
  */
 import type { Job } from 'bullmq';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Tick } from '../../machines/types.ts';
 import { ShardKeys, shardOf } from '../../src/live/keys.ts';
 import { toWire } from '../../src/live/messages.ts';
 import { SHARD_JOB_OPTIONS } from '../../src/live/shardQueues.ts';
 import { replay } from '../../src/replay/replay.ts';
-import {
-  createPipelineClient,
-  startInProcessWorkers,
-  type PipelineClient,
-  type PipelineConfig,
-} from '../support/livePipeline.ts';
+import { useLivePipeline } from '../support/livePipeline.ts';
 import { addRawJob, rawJobRecord } from '../support/rawJob.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
-import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
 
 const db = useTestDatabase();
 const ns = useRedisNamespace('poison');
@@ -31,28 +26,7 @@ const tracker = useResourceTracker();
 const T = 1_700_000_000_000;
 const SHARDS = 2;
 
-let stop: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await stop?.();
-  stop = undefined;
-});
-
-async function start(): Promise<PipelineClient> {
-  const cfg: PipelineConfig = {
-    redisUrl: redisUrl(),
-    databaseUrl: db.url,
-    prefix: ns.prefix,
-    shards: SHARDS,
-    flusher: true,
-  };
-  const workers = tracker.track(await startInProcessWorkers(cfg), 'in-process workers');
-  const live = tracker.track(createPipelineClient(cfg), 'pipeline client');
-  stop = async () => {
-    await workers.close();
-    await live.close();
-  };
-  return live;
-}
+const { start, stop } = useLivePipeline({ db, ns, tracker, shards: SHARDS });
 
 /** What JSON.parse says about `raw`: the parser's complaint that the record must carry. */
 function parseError(raw: string): string {
@@ -235,7 +209,7 @@ describe('custom job ids on a shard queue', () => {
 
     // A worker that takes the shard over reads what was applied from Redis (as the checkpoint
     // recorded it), not from memory: the 20-digit id was the last one applied.
-    await stop!();
+    await stop();
     const restarted = await start();
     const again = restarted.shardQueue(shard);
     for (const i of [5, 6, 7, 8, 9]) jobs.push(await again.add('ticks', batch(i), SHARD_JOB_OPTIONS));

@@ -6,16 +6,11 @@
  * MAX_PAYLOAD_BYTES. Through the real `track-signal` and `signal-ops` queues: each such job
  * fails once, naming the problem, and leaves exactly one row behind.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ShardKeys, shardOf } from '../../src/live/keys.ts';
-import {
-  createPipelineClient,
-  startInProcessWorkers,
-  type PipelineClient,
-  type PipelineConfig,
-} from '../support/livePipeline.ts';
+import { useLivePipeline } from '../support/livePipeline.ts';
 import { addRawJob, rawJobRecord } from '../support/rawJob.ts';
-import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
 
 const db = useTestDatabase();
 const ns = useRedisNamespace('stored');
@@ -30,27 +25,7 @@ const SURROGATE_PROBLEM = 'contains an unpaired UTF-16 surrogate (not valid Unic
 /** Longest id a rejection may be stored under: 200 characters and a note of the length. */
 const STORED_ID_MAX = 250;
 
-let stop: (() => Promise<void>) | undefined;
-afterEach(async () => {
-  await stop?.();
-  stop = undefined;
-});
-
-async function start(): Promise<PipelineClient> {
-  const cfg: PipelineConfig = {
-    redisUrl: redisUrl(),
-    databaseUrl: db.url,
-    prefix: ns.prefix,
-    shards: SHARDS,
-  };
-  const workers = tracker.track(await startInProcessWorkers(cfg), 'in-process workers');
-  const live = tracker.track(createPipelineClient(cfg), 'pipeline client');
-  stop = async () => {
-    await workers.close();
-    await live.close();
-  };
-  return live;
-}
+const { start } = useLivePipeline({ db, ns, tracker, shards: SHARDS, flusher: false });
 
 /** A valid pending signal; cases spoil one thing. */
 function good(overrides: Record<string, unknown> = {}): Record<string, unknown> {

@@ -17,6 +17,8 @@ import { Queue, type Job, type JobType } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
+import { afterEach } from 'vitest';
+import { redisUrl, type ResourceTracker } from './services.ts';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { Leg, OutcomeLine, Tick } from '../../machines/types.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -119,6 +121,46 @@ export async function startInProcessWorkers(
       await pool.end();
       redis.disconnect();
       connection.disconnect();
+    },
+  };
+}
+
+/**
+ * For a test file: `start()` runs in-process workers (with a flusher unless `flusher: false`)
+ * and a client on the file's database and the test's Redis namespace, both read when it is
+ * called; `stop()` closes them, as the file's afterEach does for whatever is still running.
+ */
+export function useLivePipeline(settings: {
+  db: { readonly url: string };
+  ns: { readonly prefix: string };
+  tracker: ResourceTracker;
+  shards: number;
+  flusher?: boolean;
+}): { start(): Promise<PipelineClient>; stop(): Promise<void> } {
+  let running: (() => Promise<void>) | undefined;
+  const stop = async (): Promise<void> => {
+    const close = running;
+    running = undefined;
+    await close?.();
+  };
+  afterEach(stop);
+  return {
+    stop,
+    async start() {
+      const cfg: PipelineConfig = {
+        redisUrl: redisUrl(),
+        databaseUrl: settings.db.url,
+        prefix: settings.ns.prefix,
+        shards: settings.shards,
+        flusher: settings.flusher ?? true,
+      };
+      const workers = settings.tracker.track(await startInProcessWorkers(cfg), 'in-process workers');
+      const live = settings.tracker.track(createPipelineClient(cfg), 'pipeline client');
+      running = async () => {
+        await workers.close();
+        await live.close();
+      };
+      return live;
     },
   };
 }
