@@ -4,7 +4,7 @@ import { avgR, expectancy, profitFactor, winRate } from '../metrics/tradeMetrics
 import type { MetricValue } from '../metrics/metricValue.ts';
 import type { TradeRecord } from '../metrics/tradeRecord.ts';
 import type { AnalyzeSummary } from '../analyzer/createAnalyzer.ts';
-import { queryInsights } from '../analyzer/queryInsights.ts';
+import { queryInsights } from '../storage/queryInsights.ts';
 
 interface OutcomeRow {
   signal_id: string;

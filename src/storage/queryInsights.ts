@@ -1,8 +1,8 @@
 /**
  * Reads stored performance_insights rows, newest first: what alerting and the dashboard show.
  */
-import type { Severity } from './rules/ruleTypes.ts';
-import { SEVERITIES } from './rules/ruleTypes.ts';
+import type { Severity } from '../analysis/rules/ruleTypes.ts';
+import { SEVERITIES } from '../analysis/rules/ruleTypes.ts';
 import type { Queryable } from './storeMetrics.ts';
 
 /** Which insights to read. */

@@ -1,4 +1,4 @@
-import { inTransaction } from '../storage/inTransaction.ts';
+import { inTransaction } from './inTransaction.ts';
 /**
  * Reads closed outcomes from signal_outcomes into {@link OutcomeColumns}: only the columns the
  * analyzer needs, the legs reduced in SQL to three small facts (highest TP filled, whether the
@@ -6,7 +6,7 @@ import { inTransaction } from '../storage/inTransaction.ts';
  * that a million rows never sit in memory as row objects.
  */
 import type pg from 'pg';
-import { OutcomeColumnsBuilder, type OutcomeColumns, type OutcomeRow } from './outcomeColumns.ts';
+import { OutcomeColumnsBuilder, type OutcomeColumns, type OutcomeRow } from '../analysis/outcomeColumns.ts';
 
 /** Which outcomes to read. */
 export interface LoadOutcomesOptions {

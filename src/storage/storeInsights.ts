@@ -4,7 +4,7 @@
  * the window is re-analysed. A repeat refreshes the row's severity, evidence and recommendation
  * with the latest numbers and keeps its created_at (when it was first raised).
  */
-import type { InsightRow } from './computeAnalysis.ts';
+import type { InsightRow } from '../analysis/computeAnalysis.ts';
 import type { Queryable } from './storeMetrics.ts';
 
 const BATCH = 500;

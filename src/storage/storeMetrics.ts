@@ -4,7 +4,7 @@
  * this one (a slow run must not overwrite a newer result).
  */
 import type pg from 'pg';
-import type { MetricsRow } from './computeAnalysis.ts';
+import type { MetricsRow } from '../analysis/computeAnalysis.ts';
 
 /** Anything that runs a query: a pool, or a client inside the caller's transaction. */
 export type Queryable = Pick<pg.ClientBase, 'query'>;
