@@ -3,7 +3,7 @@
  */
 import type { Severity } from '../analysis/rules/ruleTypes.ts';
 import { SEVERITIES } from '../analysis/rules/ruleTypes.ts';
-import type { Queryable } from './storeMetrics.ts';
+import type { Queryable } from './Queryable.ts';
 
 /** Which insights to read. */
 export interface InsightsQuery {

@@ -2,7 +2,7 @@
  * Reads stored performance_metrics rows: what the HTTP API and dashboards show. By default the
  * latest window end of each group; with `history`, every window end (a group's trend).
  */
-import type { Queryable } from './storeMetrics.ts';
+import type { Queryable } from './Queryable.ts';
 
 /** Which rows to read. */
 export interface MetricsQuery {

@@ -5,7 +5,7 @@
  * with the latest numbers and keeps its created_at (when it was first raised).
  */
 import type { InsightRow } from '../analysis/computeAnalysis.ts';
-import type { Queryable } from './storeMetrics.ts';
+import type { Queryable } from './Queryable.ts';
 
 const BATCH = 500;
 

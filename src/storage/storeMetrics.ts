@@ -3,11 +3,8 @@
  * key). Re-analysing a window replaces its row, unless the stored row was computed later than
  * this one (a slow run must not overwrite a newer result).
  */
-import type pg from 'pg';
 import type { MetricsRow } from '../analysis/computeAnalysis.ts';
-
-/** Anything that runs a query: a pool, or a client inside the caller's transaction. */
-export type Queryable = Pick<pg.ClientBase, 'query'>;
+import type { Queryable } from './Queryable.ts';
 
 /** Rows per INSERT statement. */
 const BATCH = 500;
