@@ -1,10 +1,11 @@
-import { inTransaction } from '../storage/inTransaction.ts';
 /**
- * The analyzer: loads outcomes, computes metrics and insights (pure, computeAnalysis.ts) and
- * stores them in one transaction. Used by the analyze worker, the CLI and the benchmark.
+ * The analyzer, the shell around the pure analysis: loads outcomes (src/storage), computes
+ * metrics and insights (src/analysis/computeAnalysis.ts) and stores them in one transaction.
+ * Used by the analyze worker, the CLI and the benchmark.
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { inTransaction } from '../storage/inTransaction.ts';
 import {
   analysisSteps,
   ANALYSIS_DEFAULTS,
