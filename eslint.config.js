@@ -12,6 +12,28 @@ export default tseslint.config(
     },
   },
   {
+    // The analysis is the pure core: it computes from columns it is given and stores nothing, so
+    // tests and the benchmark run it without a database and no import runs back up to the shell.
+    files: ['src/analysis/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['pg', 'bullmq', 'ioredis', 'pino', 'node-cron'],
+              message: 'src/analysis is pure: no I/O.',
+            },
+            {
+              group: ['**/storage/*', '**/analyzer/*', '**/live/*'],
+              message: 'src/analysis imports nothing from the shell.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['bin/**/*.js', 'scripts/**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

@@ -2,8 +2,8 @@
  * The `analyze` queue's contract: job name, payload and job ids. Pure.
  */
 import { z } from 'zod';
-import { GROUP_KINDS, type GroupKind } from './groups.ts';
-import { WINDOW_NAMES, type WindowName } from './windows.ts';
+import { GROUP_KINDS, type GroupKind } from '../analysis/groups.ts';
+import { WINDOW_NAMES, type WindowName } from '../analysis/windows.ts';
 
 /** The job name on QUEUE_NAMES.analyze. */
 export const ANALYZE_JOB_NAME = 'analyze';

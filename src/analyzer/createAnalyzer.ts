@@ -1,17 +1,23 @@
-import { inTransaction } from '../storage/inTransaction.ts';
 /**
- * The analyzer: loads outcomes, computes metrics and insights (pure, computeAnalysis.ts) and
- * stores them in one transaction. Used by the analyze worker, the CLI and the benchmark.
+ * The analyzer, the shell around the pure analysis: loads outcomes (src/storage), computes
+ * metrics and insights (src/analysis/computeAnalysis.ts) and stores them in one transaction.
+ * Used by the analyze worker, the CLI and the benchmark.
  */
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { analysisSteps, ANALYSIS_DEFAULTS, type InsightRow, type MetricsRow } from './computeAnalysis.ts';
-import { DEFAULT_SIZING, type SizingOptions } from './dailyReturns.ts';
-import { GROUP_KINDS, type GroupKind } from './groups.ts';
-import { loadOutcomes } from './loadOutcomes.ts';
-import { storeInsights } from './storeInsights.ts';
-import { storeMetrics } from './storeMetrics.ts';
-import { DAY_MS, WINDOW_NAMES, windowEnds, type WindowName } from './windows.ts';
+import { inTransaction } from '../storage/inTransaction.ts';
+import {
+  analysisSteps,
+  ANALYSIS_DEFAULTS,
+  type InsightRow,
+  type MetricsRow,
+} from '../analysis/computeAnalysis.ts';
+import { DEFAULT_SIZING, type SizingOptions } from '../analysis/dailyReturns.ts';
+import { GROUP_KINDS, type GroupKind } from '../analysis/groups.ts';
+import { loadOutcomes } from '../storage/loadOutcomes.ts';
+import { storeInsights } from '../storage/storeInsights.ts';
+import { storeMetrics } from '../storage/storeMetrics.ts';
+import { DAY_MS, WINDOW_NAMES, windowEnds, type WindowName } from '../analysis/windows.ts';
 
 /** Defaults of {@link CreateAnalyzerOptions}. */
 export const ANALYZER_DEFAULTS = {

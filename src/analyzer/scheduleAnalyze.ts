@@ -8,8 +8,8 @@ import type { Queue } from 'bullmq';
 import cron from 'node-cron';
 import type { Logger } from 'pino';
 import { ANALYZE_JOB_NAME, analyzeJobId, type AnalyzeJobData } from './analyzeJob.ts';
-import { GROUP_KINDS, type GroupKind } from './groups.ts';
-import { WINDOW_NAMES, type WindowName } from './windows.ts';
+import { GROUP_KINDS, type GroupKind } from '../analysis/groups.ts';
+import { WINDOW_NAMES, type WindowName } from '../analysis/windows.ts';
 
 /**
  * Options of the jobs: completed ones are kept a day, so a scheduler whose clock or cron tick

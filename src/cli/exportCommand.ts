@@ -7,14 +7,11 @@ import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
 import { loadConfig, requireSettings } from '../config.ts';
 import { SymbolBook, type BookClock } from '../engine/SymbolBook.ts';
 import { ShardKeys, shardOf } from '../live/keys.ts';
-import type { CheckpointRecord, OutboxEntry } from '../live/messages.ts';
-import {
-  pageSignals,
-  readOutcomeLines,
-  rejectedLine,
-  type Queryable,
-  type SignalRow,
-} from '../storage/outcomeStore.ts';
+import type { CheckpointRecord } from '../live/messages.ts';
+import type { OutboxEntry } from '../storage/OutboxEntry.ts';
+import { pageSignals, type SignalRow } from '../storage/pageSignals.ts';
+import type { Queryable } from '../storage/Queryable.ts';
+import { readOutcomeLines } from '../storage/readOutcomeLines.ts';
 import { connectRedis } from './connectRedis.ts';
 import type { CliIo } from './CliIo.ts';
 import { serviceError, ServiceError } from './serviceError.ts';
@@ -208,4 +205,9 @@ async function openOut(file: string): Promise<NodeJS.WritableStream> {
     stream.once('error', (err) => reject(new Error(`cannot write --out ${file}: ${err.message}`)));
   });
   return stream;
+}
+
+/** The export line of a rejected payload. */
+function rejectedLine(row: SignalRow): RejectedLine {
+  return { id: row.id, state: 'rejected', errors: row.errors ?? [] };
 }

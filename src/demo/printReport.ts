@@ -4,21 +4,11 @@ import { avgR, expectancy, profitFactor, winRate } from '../metrics/tradeMetrics
 import type { MetricValue } from '../metrics/metricValue.ts';
 import type { TradeRecord } from '../metrics/tradeRecord.ts';
 import type { AnalyzeSummary } from '../analyzer/createAnalyzer.ts';
-import { queryInsights } from '../analyzer/queryInsights.ts';
-
-interface OutcomeRow {
-  signal_id: string;
-  outcome: OutcomeLine['outcome'];
-  strategy: string | null;
-  model: string | null;
-  model_version: string | null;
-  symbol: string;
-  net_return: number | null;
-  r_multiple: number | null;
-  holding_ms: string | null;
-  closed_at_ms: string;
-  stale: boolean;
-}
+import { countSignals } from '../storage/countSignals.ts';
+import { listOutcomes, type OutcomeSummary } from '../storage/listOutcomes.ts';
+import { listRejected } from '../storage/listRejected.ts';
+import { queryInsights } from '../storage/queryInsights.ts';
+import { queryMetrics } from '../storage/queryMetrics.ts';
 
 /** The demo's closing report: everything read back from PostgreSQL, checked against replay. */
 export async function printReport(opts: {
@@ -29,27 +19,12 @@ export async function printReport(opts: {
 }): Promise<void> {
   const { pool, expected } = opts;
   const out = (s = ''): void => void process.stdout.write(`${s}\n`);
-  const rows = (
-    await pool.query<OutcomeRow>(
-      `SELECT signal_id, outcome, strategy, model, model_version, symbol, net_return, r_multiple, holding_ms,
-              (extract(epoch FROM closed_at) * 1000)::bigint AS closed_at_ms, stale
-         FROM signal_outcomes ORDER BY closed_at`,
-    )
-  ).rows;
-  const counts = (
-    await pool.query<{ status: string; n: string }>(
-      `SELECT status, count(*) AS n FROM signals GROUP BY status`,
-    )
-  ).rows;
-  const rejected = (
-    await pool.query<{ id: string | null; errors: string[] }>(
-      `SELECT id, errors FROM signals WHERE status = 'rejected' ORDER BY seq LIMIT 5`,
-    )
-  ).rows;
+  const rows = await listOutcomes(pool);
+  const counts = await countSignals(pool);
+  const rejected = await listRejected(pool, 5);
 
-  const n = (status: string): number => Number(counts.find((c) => c.status === status)?.n ?? 0);
   out(
-    `Signals stored: ${n('accepted')} accepted, ${n('rejected')} rejected. Live phase: ${opts.liveSeconds.toFixed(1)} s.`,
+    `Signals stored: ${counts.accepted} accepted, ${counts.rejected} rejected. Live phase: ${opts.liveSeconds.toFixed(1)} s.`,
   );
   for (const r of rejected) out(`  rejected ${r.id ?? '(no id)'}: ${r.errors.join('; ')}`);
 
@@ -67,9 +42,9 @@ export async function printReport(opts: {
 
   out();
   out('By strategy and model (filled trades; returns net of fees):');
-  const groups = new Map<string, OutcomeRow[]>();
+  const groups = new Map<string, OutcomeSummary[]>();
   for (const r of rows) {
-    const key = `${r.strategy ?? '-'} / ${r.model ?? '-'} ${r.model_version ?? ''}`.trim();
+    const key = `${r.strategy ?? '-'} / ${r.model ?? '-'} ${r.modelVersion ?? ''}`.trim();
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   table(
@@ -77,7 +52,7 @@ export async function printReport(opts: {
     [...groups]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([key, list]) => {
-        const trades = list.filter((r) => r.net_return !== null).map(toTrade);
+        const trades = list.filter((r) => r.netReturn !== null).map(toTrade);
         return [
           key,
           String(trades.length),
@@ -96,17 +71,17 @@ export async function printReport(opts: {
   let same = 0;
   const differ: string[] = [];
   for (const r of rows) {
-    const e = expectedClosed.get(r.signal_id);
+    const e = expectedClosed.get(r.signalId);
     const ok =
       e !== undefined &&
       e.outcome === r.outcome &&
-      e.closedAt === Number(r.closed_at_ms) &&
-      close(e.netReturn ?? null, r.net_return) &&
-      close(e.rMultiple ?? null, r.r_multiple);
+      e.closedAt === r.closedAt &&
+      close(e.netReturn ?? null, r.netReturn) &&
+      close(e.rMultiple ?? null, r.rMultiple);
     if (ok) same++;
-    else differ.push(r.signal_id);
+    else differ.push(r.signalId);
   }
-  const missing = [...expectedClosed.keys()].filter((id) => !rows.some((r) => r.signal_id === id));
+  const missing = [...expectedClosed.keys()].filter((id) => !rows.some((r) => r.signalId === id));
   out(
     `Live vs offline replay of the same signals and ticks: ${same} of ${expectedClosed.size} closed outcomes identical` +
       (differ.length + missing.length === 0
@@ -118,11 +93,11 @@ export async function printReport(opts: {
   );
 }
 
-function toTrade(r: OutcomeRow): TradeRecord {
-  const t: TradeRecord = { netReturn: r.net_return! };
-  if (r.r_multiple !== null) t.rMultiple = r.r_multiple;
+function toTrade(r: OutcomeSummary): TradeRecord {
+  const t: TradeRecord = { netReturn: r.netReturn! };
+  if (r.rMultiple !== null) t.rMultiple = r.rMultiple;
   if (r.outcome) t.outcome = r.outcome;
-  if (r.holding_ms !== null) t.holdingMs = Number(r.holding_ms);
+  if (r.holdingMs !== null) t.holdingMs = r.holdingMs;
   return t;
 }
 
@@ -160,21 +135,14 @@ export async function printAnalysis(pool: pg.Pool, summary: AnalyzeSummary): Pro
     `Analyzed ${summary.outcomes} outcomes in ${summary.timings.totalMs} ms: ${summary.metricsRows} performance_metrics rows, ` +
       `${summary.insights.raised} insights raised.`,
   );
-  const rows = (
-    await pool.query<{ group_key: string; metrics: Record<string, number | null> }>(
-      // The latest window end per model (shortly after midnight the day that just ended is
-      // recomputed too, beside today's).
-      `SELECT DISTINCT ON (group_key) group_key, metrics FROM performance_metrics
-        WHERE window_name = 'all' AND group_kind = 'model' AND tenant = 'default'
-        ORDER BY group_key, window_end DESC`,
-    )
-  ).rows;
-  const num = (x: number | null | undefined, f: (v: number) => string): string =>
-    x === null || x === undefined ? 'n/a' : f(x);
+  // The latest window end per model (shortly after midnight the day that just ended is
+  // recomputed too, beside today's).
+  const rows = await queryMetrics(pool, { tenant: 'default', window: 'all', groupKind: 'model' });
+  const num = (x: unknown, f: (v: number) => string): string => (typeof x === 'number' ? f(x) : 'n/a');
   table(
     ['model', 'trades', 'win rate', 'profit factor', 'sharpe (daily)', 'max drawdown', 'brier'],
     rows.map((r) => [
-      (JSON.parse(r.group_key) as string[]).join(' '),
+      (JSON.parse(r.groupKey) as string[]).join(' '),
       String(r.metrics.trades ?? 0),
       num(r.metrics.winRate, pct),
       num(r.metrics.profitFactor, (v) => v.toFixed(2)),

@@ -16,6 +16,7 @@ import { loadConfig, requireSettings } from '../config.ts';
 import { createTickPublisher } from '../live/createTickPublisher.ts';
 import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../live/keys.ts';
 import { replay } from '../replay/replay.ts';
+import { countOutcomes } from '../storage/countOutcomes.ts';
 import { migrate } from '../storage/migrate.ts';
 import { readTicks } from '../ticks/readTicks.ts';
 import { generateSignals, spreadAnchors } from './generateSignals.ts';
@@ -165,8 +166,7 @@ try {
   // report shows what differs).
   let idleChecks = 0;
   await waitFor(async () => {
-    const r = await pool.query<{ n: string }>('SELECT count(*) AS n FROM signal_outcomes');
-    if (Number(r.rows[0]!.n) >= closedExpected) return true;
+    if ((await countOutcomes(pool)) >= closedExpected) return true;
     const pending = await Promise.all(
       Array.from({ length: SHARDS }, (_, n) => connection.hlen(new ShardKeys(prefix, n).outbox)),
     );

@@ -6,13 +6,8 @@ import type { Operation, Tick } from '../../machines/types.ts';
 import { Engine } from '../engine/Engine.ts';
 import { SymbolBook, type BookClock } from '../engine/SymbolBook.ts';
 import { TickRing } from './TickRing.ts';
-import {
-  fromWire,
-  outboxKey,
-  type CheckpointRecord,
-  type OutboxEntry,
-  type ShardJobData,
-} from './messages.ts';
+import type { OutboxEntry } from '../storage/OutboxEntry.ts';
+import { fromWire, outboxKey, type CheckpointRecord, type ShardJobData } from './messages.ts';
 
 /** What one job changed, to be written to Redis in one atomic step. */
 export interface ShardDelta {

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type pg from 'pg';
-import { writeOutboxBatch, type AuditEntry, type ClosedOutcome } from '../storage/outcomeStore.ts';
+import type { OutboxEntry } from '../storage/OutboxEntry.ts';
+import { writeOutboxBatch, type AuditEntry, type ClosedOutcome } from '../storage/writeOutboxBatch.ts';
 import { inTransaction } from '../storage/inTransaction.ts';
 import { backoffMs, isRetryablePgError, type BackoffOptions } from '../storage/retryablePg.ts';
 import { ShardKeys, shardQueueName } from './keys.ts';
-import type { OutboxEntry } from './messages.ts';
 import { createShardQueues } from './shardQueues.ts';
 
 export interface FlusherOptions {

@@ -6,13 +6,11 @@ import { validateOperation } from '../validation/validateOperation.ts';
 import { validateSignal } from '../validation/validateSignal.ts';
 import { echoId } from '../../machines/echoId.ts';
 import { checkLiveTime, screenPayload, type LiveGuards } from '../validation/screenPayload.ts';
-import {
-  findAccepted,
-  markForwarded,
-  recordAccepted,
-  recordRejected,
-  recordRejectedOperation,
-} from '../storage/signalStore.ts';
+import { findAccepted } from '../storage/findAccepted.ts';
+import { markForwarded } from '../storage/markForwarded.ts';
+import { recordAccepted } from '../storage/recordAccepted.ts';
+import { recordRejected } from '../storage/recordRejected.ts';
+import { recordRejectedOperation } from '../storage/recordRejectedOperation.ts';
 import { IntakeKeys, QUEUE_NAMES, shardOf } from './keys.ts';
 import { createTransientRetry, type OutageState } from './retryTransient.ts';
 import { createShardQueues } from './shardQueues.ts';

@@ -1,5 +1,6 @@
 import type { NormalizedSignal, Phase, SignalContext } from '../../machines/signalContext.ts';
-import type { Operation, OutcomeLine, Tick } from '../../machines/types.ts';
+import type { Operation, Tick } from '../../machines/types.ts';
+import type { OutboxEntry } from '../storage/OutboxEntry.ts';
 
 /** A tick on the wire: `[symbol, ts, price, bid, ask]`, quotes null when absent (compact JSON). */
 export type WireTick = [string, number, number, (number | null)?, (number | null)?];
@@ -86,22 +87,6 @@ export interface CheckpointRecord {
   context: SignalContext;
   sync: number;
 }
-
-/**
- * What a shard hands to the flusher through its outbox (a Redis hash, keyed so that writing
- * an entry twice is harmless). Entries leave only after PostgreSQL has committed them.
- */
-export type OutboxEntry =
-  | { kind: 'closed'; symbol: string; outcome: OutcomeLine }
-  | { kind: 'op'; op: Operation; applied: boolean; errors: string[] }
-  | {
-      kind: 'catchup_gap';
-      id: string;
-      symbol: string;
-      createdAt: number;
-      /** Latest tick time that had already left the recent-tick buffer. */
-      missedUpTo: number;
-    };
 
 /** The outbox key of an entry: the same event always gets the same key. */
 export function outboxKey(entry: OutboxEntry, jobId: string, index: number): string {

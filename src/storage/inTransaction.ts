@@ -1,9 +1,6 @@
 import type pg from 'pg';
 import { isRetryablePgError } from './retryablePg.ts';
 
-/** Anything that runs a query: a Pool or a checked-out client (inside a transaction). */
-export type Queryable = Pick<pg.Pool, 'query'>;
-
 /**
  * Runs `fn` in one transaction on a client of `pool`. The client listens for errors while it
  * is out of the pool (a connection that dies between two statements would otherwise emit an

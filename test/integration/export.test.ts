@@ -17,7 +17,7 @@ import { createFlusher } from '../../src/live/createFlusher.ts';
 import { ShardKeys, shardOf } from '../../src/live/keys.ts';
 import type { CheckpointRecord } from '../../src/live/messages.ts';
 import { replaySync } from '../../src/replay/replay.ts';
-import { recordAccepted } from '../../src/storage/signalStore.ts';
+import { recordAccepted } from '../../src/storage/recordAccepted.ts';
 import { validateSignal } from '../../src/validation/validateSignal.ts';
 import {
   createPipelineClient,

@@ -11,13 +11,14 @@ import type { NormalizedSignal } from '../../machines/signalContext.ts';
 import type { Operation, OutcomeLine, Tick } from '../../machines/types.ts';
 import { createFlusher, type FlusherOptions } from '../../src/live/createFlusher.ts';
 import { ShardKeys, shardOf } from '../../src/live/keys.ts';
-import { toWire, type OutboxEntry, type ShardJobData } from '../../src/live/messages.ts';
+import { toWire, type ShardJobData } from '../../src/live/messages.ts';
+import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
 import { commitShard, lookupIds } from '../../src/live/shardStore.ts';
 import { ShardRuntime } from '../../src/live/ShardRuntime.ts';
 import { migrate } from '../../src/storage/migrate.ts';
-import { readOutcomeLines } from '../../src/storage/outcomeStore.ts';
+import { readOutcomeLines } from '../../src/storage/readOutcomeLines.ts';
 import { isRetryablePgError } from '../../src/storage/retryablePg.ts';
-import { recordAccepted } from '../../src/storage/signalStore.ts';
+import { recordAccepted } from '../../src/storage/recordAccepted.ts';
 import { validateSignal } from '../../src/validation/validateSignal.ts';
 import {
   silentLog,

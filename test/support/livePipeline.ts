@@ -27,9 +27,9 @@ import { runFlusher } from '../../src/processes/runFlusher.ts';
 import { runWorker } from '../../src/processes/runWorker.ts';
 import { createTickPublisher, type TickPublisher } from '../../src/live/createTickPublisher.ts';
 import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/live/keys.ts';
-import type { OutboxEntry } from '../../src/live/messages.ts';
+import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
 import { loadShard } from '../../src/live/shardStore.ts';
-import { readOutcomeLines } from '../../src/storage/outcomeStore.ts';
+import { readOutcomeLines } from '../../src/storage/readOutcomeLines.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -4,12 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { analyzeJobId, analyzeJobSchema } from '../../src/analyzer/analyzeJob.ts';
-import { computeAnalysis, insightDedupKey, type MetricsRow } from '../../src/analyzer/computeAnalysis.ts';
-import { dailyReturns, tradeContribution } from '../../src/analyzer/dailyReturns.ts';
-import { groupRows, lowerBound } from '../../src/analyzer/groups.ts';
-import { modelGroupKey, outcomeColumns, type OutcomeRow } from '../../src/analyzer/outcomeColumns.ts';
-import { sampleFromColumns } from '../../src/analyzer/tradeSample.ts';
-import { ceilDay, DAY_MS, floorDay, windowEnds } from '../../src/analyzer/windows.ts';
+import { computeAnalysis, insightDedupKey, type MetricsRow } from '../../src/analysis/computeAnalysis.ts';
+import { dailyReturns, tradeContribution } from '../../src/analysis/dailyReturns.ts';
+import { groupRows, lowerBound } from '../../src/analysis/groups.ts';
+import { modelGroupKey, outcomeColumns, type OutcomeRow } from '../../src/analysis/outcomeColumns.ts';
+import { sampleFromColumns } from '../../src/analysis/tradeSample.ts';
+import { ceilDay, DAY_MS, floorDay, windowEnds } from '../../src/analysis/windows.ts';
 
 const T = (iso: string): number => Date.parse(iso);
 

@@ -3,17 +3,17 @@
  * is worked out by hand in the comment next to it.
  */
 import { describe, expect, it } from 'vitest';
-import { brierRising } from '../../src/analyzer/rules/brierRising.ts';
-import { confidenceShift } from '../../src/analyzer/rules/confidenceShift.ts';
-import { expectancyBelowBaseline } from '../../src/analyzer/rules/expectancyBelowBaseline.ts';
-import { losingHour, losingSymbol } from '../../src/analyzer/rules/losingSubjects.ts';
-import { overconfidence } from '../../src/analyzer/rules/overconfidence.ts';
-import { rChangePoint } from '../../src/analyzer/rules/rChangePoint.ts';
-import type { RuleInput } from '../../src/analyzer/rules/ruleTypes.ts';
-import { stopsTooTight } from '../../src/analyzer/rules/stopsTooTight.ts';
-import { tpBeyondTp1Rare } from '../../src/analyzer/rules/tpBeyondTp1Rare.ts';
-import { winRateBelowBaseline } from '../../src/analyzer/rules/winRateBelowBaseline.ts';
-import { tradeSample, type SampleTrade } from '../../src/analyzer/tradeSample.ts';
+import { brierRising } from '../../src/analysis/rules/brierRising.ts';
+import { confidenceShift } from '../../src/analysis/rules/confidenceShift.ts';
+import { expectancyBelowBaseline } from '../../src/analysis/rules/expectancyBelowBaseline.ts';
+import { losingHour, losingSymbol } from '../../src/analysis/rules/losingSubjects.ts';
+import { overconfidence } from '../../src/analysis/rules/overconfidence.ts';
+import { rChangePoint } from '../../src/analysis/rules/rChangePoint.ts';
+import type { RuleInput } from '../../src/analysis/rules/ruleTypes.ts';
+import { stopsTooTight } from '../../src/analysis/rules/stopsTooTight.ts';
+import { tpBeyondTp1Rare } from '../../src/analysis/rules/tpBeyondTp1Rare.ts';
+import { winRateBelowBaseline } from '../../src/analysis/rules/winRateBelowBaseline.ts';
+import { tradeSample, type SampleTrade } from '../../src/analysis/tradeSample.ts';
 
 /** `n` trades of which the first `wins` win (+1 %) and the rest lose (−1 %), plus extra fields. */
 function winsOf(n: number, wins: number, extra: Partial<SampleTrade> = {}): SampleTrade[] {

@@ -2,12 +2,12 @@
  * The analyzer's numerics against closed forms and values worked out by hand (in the comments).
  */
 import { describe, expect, it } from 'vitest';
-import { pageHinkleyDecrease } from '../../src/analyzer/pageHinkley.ts';
+import { pageHinkleyDecrease } from '../../src/analysis/pageHinkley.ts';
 import {
   confidenceBucket,
   confidenceCounts,
   populationStabilityIndex,
-} from '../../src/analyzer/populationStability.ts';
+} from '../../src/analysis/populationStability.ts';
 import {
   binomialUpperTail,
   gammaP,
@@ -18,7 +18,7 @@ import {
   regularizedBeta,
   studentTCdf,
   welchTTestLess,
-} from '../../src/analyzer/significance.ts';
+} from '../../src/analysis/significance.ts';
 
 describe('special functions', () => {
   it('logGamma matches factorials and Γ(1/2) = √π', () => {

@@ -1,9 +1,10 @@
 /**
  * Reads stored performance_insights rows, newest first: what alerting and the dashboard show.
  */
-import type { Severity } from './rules/ruleTypes.ts';
-import { SEVERITIES } from './rules/ruleTypes.ts';
-import type { Queryable } from './storeMetrics.ts';
+import type { Severity } from '../analysis/rules/ruleTypes.ts';
+import { SEVERITIES } from '../analysis/rules/ruleTypes.ts';
+import { fromMs, toMs } from './epochMs.ts';
+import type { Queryable } from './Queryable.ts';
 
 /** Which insights to read. */
 export interface InsightsQuery {
@@ -44,26 +45,27 @@ interface Row {
   rule: string;
   severity: Severity;
   window_name: string;
-  window_start: Date;
-  window_end: Date;
+  window_start: number;
+  window_end: number;
   group_kind: string;
   group_key: string;
   group_values: Record<string, string | null>;
   evidence: Record<string, unknown>;
   recommendation: string;
   dedup_key: string;
-  created_at: Date;
+  created_at: number;
 }
 
 /** The insights, newest first (by created_at, then id). */
 export async function queryInsights(db: Queryable, q: InsightsQuery): Promise<StoredInsight[]> {
   const severities = SEVERITIES.slice(SEVERITIES.indexOf(q.minSeverity ?? 'info'));
   const { rows } = await db.query<Row>(
-    `SELECT id, tenant, rule, severity, window_name, window_start, window_end, group_kind, group_key, group_values,
-            evidence, recommendation, dedup_key, created_at
+    `SELECT id, tenant, rule, severity, window_name, ${toMs('window_start')} AS window_start,
+            ${toMs('window_end')} AS window_end, group_kind, group_key, group_values,
+            evidence, recommendation, dedup_key, ${toMs('created_at')} AS created_at
      FROM performance_insights
      WHERE tenant = $1 AND severity = ANY($2::text[])
-       AND ($3::timestamptz IS NULL OR created_at >= $3::timestamptz)
+       AND ($3::bigint IS NULL OR created_at >= ${fromMs('$3')})
        AND ($4::text IS NULL OR window_name = $4::text)
        AND ($5::text IS NULL OR group_kind = $5::text)
        AND ($6::text IS NULL OR group_key = $6::text)
@@ -73,7 +75,7 @@ export async function queryInsights(db: Queryable, q: InsightsQuery): Promise<St
     [
       q.tenant,
       severities,
-      q.since === undefined ? null : new Date(q.since).toISOString(),
+      q.since ?? null,
       q.window ?? null,
       q.groupKind ?? null,
       q.groupKey ?? null,
@@ -87,14 +89,14 @@ export async function queryInsights(db: Queryable, q: InsightsQuery): Promise<St
     rule: r.rule,
     severity: r.severity,
     window: r.window_name,
-    windowStart: r.window_start.toISOString(),
-    windowEnd: r.window_end.toISOString(),
+    windowStart: new Date(r.window_start).toISOString(),
+    windowEnd: new Date(r.window_end).toISOString(),
     groupKind: r.group_kind,
     groupKey: r.group_key,
     groupValues: r.group_values,
     evidence: r.evidence,
     recommendation: r.recommendation,
     dedupKey: r.dedup_key,
-    createdAt: r.created_at.toISOString(),
+    createdAt: new Date(r.created_at).toISOString(),
   }));
 }

@@ -1,18 +1,7 @@
-import type pg from 'pg';
-import type { Leg, OutcomeCode, OutcomeLine, RejectedLine } from '../../machines/types.ts';
-import type { OutboxEntry } from '../live/messages.ts';
-
-/** Anything that runs a query: a Pool or a checked-out client (inside a transaction). */
-export type Queryable = Pick<pg.ClientBase, 'query'>;
-
-/**
- * Epoch milliseconds → timestamptz, exact: integer arithmetic on an interval, where
- * `to_timestamp(ms / 1000.0)` would go through a double.
- */
-const fromMs = (expr: string): string =>
-  `(timestamptz 'epoch' + (${expr})::bigint * interval '1 millisecond')`;
-/** timestamptz → epoch milliseconds as a JS number (`extract` is exact numeric on PostgreSQL 14+). */
-const toMs = (expr: string): string => `round(extract(epoch FROM ${expr}) * 1000)::float8`;
+import type { OutcomeLine } from '../../machines/types.ts';
+import { fromMs } from './epochMs.ts';
+import type { OutboxEntry } from './OutboxEntry.ts';
+import type { Queryable } from './Queryable.ts';
 
 /** A closed outcome from a shard's outbox. */
 export interface ClosedOutcome {
@@ -27,6 +16,7 @@ export interface AuditEntry {
   entry: Exclude<OutboxEntry, { kind: 'closed' }>;
 }
 
+/** What {@link writeOutboxBatch} did with each outcome, and how many audit rows it wrote. */
 export interface OutboxBatchResult {
   /** Signal ids whose outcome this call wrote. */
   written: string[];
@@ -207,108 +197,4 @@ async function insertOutcomes(client: Queryable, outcomes: ClosedOutcome[]): Pro
       ),
     ],
   );
-}
-
-// ------------------------------------------------------------------------------------------------
-// Reading back (export)
-
-/** One row of `signals`, as the export needs it. */
-export interface SignalRow {
-  seq: number;
-  id: string | null;
-  status: 'accepted' | 'rejected';
-  symbol: string | null;
-  errors: string[] | null;
-}
-
-/** Up to `limit` rows of `signals` after `afterSeq`, in received order. */
-export async function pageSignals(db: Queryable, afterSeq: number, limit: number): Promise<SignalRow[]> {
-  const r = await db.query<SignalRow>(
-    `SELECT seq::float8 AS seq, id, status, symbol, errors FROM signals WHERE seq > $1 ORDER BY seq LIMIT $2`,
-    [afterSeq, limit],
-  );
-  return r.rows;
-}
-
-interface OutcomeRow {
-  signal_id: string;
-  closed_at: number;
-  outcome: OutcomeCode;
-  partial: boolean;
-  fill_ts: number | null;
-  fill_price: number | null;
-  holding_ms: number | null;
-  gross_return: number | null;
-  net_return: number | null;
-  r_multiple: number | null;
-  /** NULL: the signal gave no notional. */
-  pnl: number | null;
-  fees: number | null;
-  mfe: number | null;
-  mae: number | null;
-  stale: boolean;
-  legs: Leg[];
-}
-
-/** The stored outcomes of `ids`, as replay would print them (SPEC.md "Replay output"). */
-export async function readOutcomeLines(db: Queryable, ids: string[]): Promise<Map<string, OutcomeLine>> {
-  const lines = new Map<string, OutcomeLine>();
-  if (ids.length === 0) return lines;
-  const r = await db.query<OutcomeRow>(
-    `SELECT signal_id, ${toMs('closed_at')} AS closed_at, outcome, partial,
-       CASE WHEN fill_ts IS NULL THEN NULL ELSE ${toMs('fill_ts')} END AS fill_ts, fill_price,
-       holding_ms::float8 AS holding_ms, gross_return, net_return, r_multiple, pnl, fees, mfe, mae, stale, legs
-     FROM signal_outcomes WHERE signal_id = ANY($1::text[])`,
-    [ids],
-  );
-  for (const row of r.rows) lines.set(row.signal_id, outcomeLineFromRow(row));
-  return lines;
-}
-
-/**
- * Rebuilds the OutcomeLine that was stored, with the keys `outcomeLine()` gives each kind of
- * outcome, in SPEC order. jsonb keeps no key order, so legs are rebuilt key by key too.
- */
-function outcomeLineFromRow(r: OutcomeRow): OutcomeLine {
-  const head = { id: r.signal_id, state: 'closed' as const, outcome: r.outcome };
-  if (r.fill_ts === null || r.fill_price === null) {
-    const line: OutcomeLine = { ...head, legs: [], closedAt: r.closed_at };
-    if (r.stale) line.stale = true;
-    return line;
-  }
-  const fill = { ts: r.fill_ts, price: r.fill_price };
-  if (r.outcome === 'INVALID_AT_FILL')
-    return { ...head, fill, legs: [], closedAt: r.closed_at, holdingMs: r.holding_ms ?? 0 };
-  const line: OutcomeLine = {
-    ...head,
-    partial: r.partial,
-    fill,
-    legs: r.legs.map(legInOrder),
-    grossReturn: r.gross_return!,
-    netReturn: r.net_return!,
-    rMultiple: r.r_multiple,
-    ...(r.pnl === null ? {} : { pnl: r.pnl }),
-    ...(r.fees === null ? {} : { fees: r.fees }),
-    mfe: r.mfe!,
-    mae: r.mae!,
-    closedAt: r.closed_at,
-    holdingMs: r.holding_ms!,
-  };
-  if (r.stale) line.stale = true;
-  return line;
-}
-
-function legInOrder(leg: Leg): Leg {
-  const out: Leg = { reason: leg.reason } as Leg;
-  if (leg.level !== undefined) out.level = leg.level;
-  if (leg.stopKind !== undefined) out.stopKind = leg.stopKind;
-  out.price = leg.price;
-  out.fraction = leg.fraction;
-  out.ts = leg.ts;
-  return out;
-}
-
-/** The export line of a rejected payload. */
-export function rejectedLine(row: SignalRow): RejectedLine {
-  return { id: row.id, state: 'rejected', errors: row.errors ?? [] };
 }

@@ -3,11 +3,9 @@
  * key). Re-analysing a window replaces its row, unless the stored row was computed later than
  * this one (a slow run must not overwrite a newer result).
  */
-import type pg from 'pg';
-import type { MetricsRow } from './computeAnalysis.ts';
-
-/** Anything that runs a query: a pool, or a client inside the caller's transaction. */
-export type Queryable = Pick<pg.ClientBase, 'query'>;
+import type { MetricsRow } from '../analysis/computeAnalysis.ts';
+import { fromMs } from './epochMs.ts';
+import type { Queryable } from './Queryable.ts';
 
 /** Rows per INSERT statement. */
 const BATCH = 500;
@@ -15,10 +13,10 @@ const BATCH = 500;
 const UPSERT_METRICS = `
   INSERT INTO performance_metrics
     (tenant, window_name, window_start, window_end, group_kind, group_key, group_values, sample_count, metrics, computed_at)
-  SELECT r.tenant, r.window_name, r.window_start, r.window_end, r.group_kind, r.group_key, r.group_values,
-         r.sample_count, r.metrics, $2::timestamptz
+  SELECT r.tenant, r.window_name, ${fromMs('r.window_start')}, ${fromMs('r.window_end')}, r.group_kind, r.group_key,
+         r.group_values, r.sample_count, r.metrics, ${fromMs('$2')}
   FROM jsonb_to_recordset($1::jsonb) AS r(
-    tenant text, window_name text, window_start timestamptz, window_end timestamptz,
+    tenant text, window_name text, window_start bigint, window_end bigint,
     group_kind text, group_key text, group_values jsonb, sample_count integer, metrics jsonb)
   ON CONFLICT ON CONSTRAINT performance_metrics_window_group_key DO UPDATE SET
     window_start = EXCLUDED.window_start,
@@ -47,15 +45,15 @@ export async function storeMetrics(
     const batch = sorted.slice(i, i + BATCH).map((r) => ({
       tenant: r.tenant,
       window_name: r.windowName,
-      window_start: new Date(r.windowStart).toISOString(),
-      window_end: new Date(r.windowEnd).toISOString(),
+      window_start: r.windowStart,
+      window_end: r.windowEnd,
       group_kind: r.groupKind,
       group_key: r.groupKey,
       group_values: r.groupValues,
       sample_count: r.sampleCount,
       metrics: r.metrics,
     }));
-    const result = await db.query(UPSERT_METRICS, [JSON.stringify(batch), computedAt.toISOString()]);
+    const result = await db.query(UPSERT_METRICS, [JSON.stringify(batch), computedAt.getTime()]);
     written += result.rowCount ?? 0;
   }
   return written;

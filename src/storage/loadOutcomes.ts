@@ -1,4 +1,3 @@
-import { inTransaction } from '../storage/inTransaction.ts';
 /**
  * Reads closed outcomes from signal_outcomes into {@link OutcomeColumns}: only the columns the
  * analyzer needs, the legs reduced in SQL to three small facts (highest TP filled, whether the
@@ -6,7 +5,9 @@ import { inTransaction } from '../storage/inTransaction.ts';
  * that a million rows never sit in memory as row objects.
  */
 import type pg from 'pg';
-import { OutcomeColumnsBuilder, type OutcomeColumns, type OutcomeRow } from './outcomeColumns.ts';
+import { OutcomeColumnsBuilder, type OutcomeColumns, type OutcomeRow } from '../analysis/outcomeColumns.ts';
+import { fromMs, toMs } from './epochMs.ts';
+import { inTransaction } from './inTransaction.ts';
 
 /** Which outcomes to read. */
 export interface LoadOutcomesOptions {
@@ -27,8 +28,8 @@ export interface LoadOutcomesOptions {
 // among the legs, and the position went on after TP1 when TP1's leg is not the last.
 const SELECT_OUTCOMES = `
   SELECT tenant, strategy, model, model_version, symbol, timeframe,
-         (extract(epoch FROM closed_at) * 1000)::float8,
-         (extract(epoch FROM coalesce(signal_created_at, fill_ts, closed_at)) * 1000)::float8,
+         ${toMs('closed_at')},
+         ${toMs('coalesce(signal_created_at, fill_ts, closed_at)')},
          outcome, net_return, r_multiple, holding_ms::float8, mfe, mae, confidence,
          (SELECT coalesce(max((l->>'level')::int), 0) FROM jsonb_array_elements(legs) AS l
            WHERE l->>'reason' = 'TP'),
@@ -37,8 +38,8 @@ const SELECT_OUTCOMES = `
          CASE WHEN legs->-1->>'reason' = 'SL' THEN legs->-1->>'stopKind' END,
          pnl, fees
   FROM signal_outcomes
-  WHERE closed_at < $1::timestamptz
-    AND ($2::timestamptz IS NULL OR closed_at >= $2::timestamptz)
+  WHERE closed_at < ${fromMs('$1')}
+    AND ($2::bigint IS NULL OR closed_at >= ${fromMs('$2')})
     AND ($3::text IS NULL OR tenant = $3::text)`;
 
 /**
@@ -52,8 +53,8 @@ export async function loadOutcomes(pool: pg.Pool, options: LoadOutcomesOptions):
     pool,
     async (client) => {
       await client.query(`DECLARE analyzer_outcomes NO SCROLL CURSOR FOR ${SELECT_OUTCOMES}`, [
-        new Date(options.end).toISOString(),
-        options.since === undefined ? null : new Date(options.since).toISOString(),
+        options.end,
+        options.since ?? null,
         options.tenant ?? null,
       ]);
       const builder = new OutcomeColumnsBuilder(batchSize);

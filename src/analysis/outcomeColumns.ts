@@ -4,8 +4,8 @@
  * strategy, model + version, symbol, timeframe) are dictionary-encoded to ids; missing numbers
  * are NaN, a missing key is -1.
  *
- * Pure: `loadOutcomes.ts` feeds rows from PostgreSQL into {@link OutcomeColumnsBuilder}; tests
- * feed rows built by hand.
+ * Pure: `src/storage/loadOutcomes.ts` feeds rows from PostgreSQL into
+ * {@link OutcomeColumnsBuilder}; tests feed rows built by hand.
  */
 import { OUTCOME_CODES } from '../metrics/tradeRecord.ts';
 import type { OutcomeCode } from '../../machines/types.ts';

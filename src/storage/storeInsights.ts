@@ -4,8 +4,9 @@
  * the window is re-analysed. A repeat refreshes the row's severity, evidence and recommendation
  * with the latest numbers and keeps its created_at (when it was first raised).
  */
-import type { InsightRow } from './computeAnalysis.ts';
-import type { Queryable } from './storeMetrics.ts';
+import type { InsightRow } from '../analysis/computeAnalysis.ts';
+import { fromMs } from './epochMs.ts';
+import type { Queryable } from './Queryable.ts';
 
 const BATCH = 500;
 
@@ -13,10 +14,10 @@ const UPSERT_INSIGHTS = `
   INSERT INTO performance_insights
     (tenant, rule, severity, window_name, window_start, window_end, group_kind, group_key, group_values,
      evidence, recommendation, dedup_key, created_at)
-  SELECT r.tenant, r.rule, r.severity, r.window_name, r.window_start, r.window_end, r.group_kind, r.group_key,
-         r.group_values, r.evidence, r.recommendation, r.dedup_key, $2::timestamptz
+  SELECT r.tenant, r.rule, r.severity, r.window_name, ${fromMs('r.window_start')}, ${fromMs('r.window_end')},
+         r.group_kind, r.group_key, r.group_values, r.evidence, r.recommendation, r.dedup_key, ${fromMs('$2')}
   FROM jsonb_to_recordset($1::jsonb) AS r(
-    tenant text, rule text, severity text, window_name text, window_start timestamptz, window_end timestamptz,
+    tenant text, rule text, severity text, window_name text, window_start bigint, window_end bigint,
     group_kind text, group_key text, group_values jsonb, evidence jsonb, recommendation text, dedup_key text)
   ON CONFLICT ON CONSTRAINT performance_insights_dedup_key DO UPDATE SET
     severity = EXCLUDED.severity,
@@ -49,8 +50,8 @@ export async function storeInsights(
       rule: r.rule,
       severity: r.severity,
       window_name: r.windowName,
-      window_start: new Date(r.windowStart).toISOString(),
-      window_end: new Date(r.windowEnd).toISOString(),
+      window_start: r.windowStart,
+      window_end: r.windowEnd,
       group_kind: r.groupKind,
       group_key: r.groupKey,
       group_values: r.groupValues,
@@ -60,7 +61,7 @@ export async function storeInsights(
     }));
     const result = await db.query<{ inserted: boolean }>(UPSERT_INSIGHTS, [
       JSON.stringify(batch),
-      createdAt.toISOString(),
+      createdAt.getTime(),
     ]);
     for (const row of result.rows) {
       if (row.inserted) stored.raised++;

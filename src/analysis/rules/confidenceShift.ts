@@ -20,7 +20,7 @@ function confidences(s: TradeSample): Float64Array {
 
 /**
  * `confidence_shift`: the population stability index of the confidence distribution, window
- * against baseline (src/analyzer/populationStability.ts). A shift says the model sees different
+ * against baseline (src/analysis/populationStability.ts). A shift says the model sees different
  * inputs, or was changed, even before outcomes show it.
  */
 export function confidenceShift(input: RuleInput, t = CONFIDENCE_SHIFT): Finding[] {

@@ -1,0 +1,19 @@
+import type { Operation, OutcomeLine } from '../../machines/types.ts';
+
+/**
+ * What a shard hands to the flusher through its outbox (a Redis hash, keyed so that writing
+ * an entry twice is harmless), and what writeOutboxBatch stores. Entries leave the outbox only
+ * after PostgreSQL has committed them. Defined here, beneath both, so that storage needs
+ * nothing from src/live.
+ */
+export type OutboxEntry =
+  | { kind: 'closed'; symbol: string; outcome: OutcomeLine }
+  | { kind: 'op'; op: Operation; applied: boolean; errors: string[] }
+  | {
+      kind: 'catchup_gap';
+      id: string;
+      symbol: string;
+      createdAt: number;
+      /** Latest tick time that had already left the recent-tick buffer. */
+      missedUpTo: number;
+    };
