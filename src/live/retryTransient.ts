@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { backoffMs, isRetryablePgError, type BackoffOptions } from '../storage/retryablePg.ts';
+import { coerceError } from '../errors.ts';
 
 /** An outage in progress, as `/health` reports it. */
 export interface OutageState {
@@ -53,7 +54,7 @@ export function createTransientRetry(opts: TransientRetryOptions): TransientRetr
   let outage: OutageState | null = null;
 
   function failed(err: unknown): void {
-    const reason = err instanceof Error ? err.message || err.name : String(err);
+    const reason = coerceError(err).message;
     if (outage === null) {
       outage = { since: opts.now(), reason };
       opts.log.warn(
