@@ -1,5 +1,6 @@
 import type { NormalizedSignal, Phase, SignalContext } from '../../machines/signalContext.ts';
 import type { Operation, OutcomeLine, Tick } from '../../machines/types.ts';
+import type { ErrorCode } from '../errors.ts';
 
 /** A tick on the wire: `[symbol, ts, price, bid, ask]`, quotes null when absent (compact JSON). */
 export type WireTick = [string, number, number, (number | null)?, (number | null)?];
@@ -93,7 +94,15 @@ export interface CheckpointRecord {
  */
 export type OutboxEntry =
   | { kind: 'closed'; symbol: string; outcome: OutcomeLine }
-  | { kind: 'op'; op: Operation; applied: boolean; errors: string[] }
+  | {
+      kind: 'op';
+      op: Operation;
+      applied: boolean;
+      /** Why it was rejected ([] when applied): the messages… */
+      errors: string[];
+      /** …and their codes, one per message (docs/ERRORS.md); absent in entries written before codes were. */
+      codes?: ErrorCode[];
+    }
   | {
       kind: 'catchup_gap';
       id: string;

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
+import { codesOf, messagesOf, trackerError, type TrackerError } from '../errors.ts';
 import { abbreviate, storableJson } from '../validation/checkStorable.ts';
 import { inTransaction } from './inTransaction.ts';
 
@@ -96,16 +97,18 @@ async function storeAccepted(
     // is a no-op for tracking, but it is stored (as replay reports it), never dropped silently.
     const duplicate = existing.job_id !== jobId;
     if (duplicate) {
-      const errors = [
+      const rejection = trackerError(
+        'DUPLICATE_ID',
         `id: ${signal.id} was already accepted (job ${existing.job_id ?? '?'}); this submission is ignored`,
-      ];
+      );
+      const errors = [rejection.message];
       await client.query(
         `INSERT INTO signals (id, status, tenant, payload, errors, job_id) VALUES ($1, 'rejected', $2, $3, $4, $5)`,
         [signal.id, signal.tenant, JSON.stringify(payload), JSON.stringify(errors), jobId],
       );
       await client.query(
         `INSERT INTO audit_logs (at, signal_id, tenant, event, details) VALUES (now(), $1, $2, 'rejected', $3)`,
-        [signal.id, signal.tenant, JSON.stringify({ errors, jobId })],
+        [signal.id, signal.tenant, JSON.stringify({ errors, codes: [rejection.code], jobId })],
       );
     }
     return {
@@ -130,14 +133,17 @@ function storedId(id: string | null): string | null {
  * Stores a rejected payload with every reason, and its `rejected` audit row. Whatever the
  * payload holds (NUL characters, 100,000 levels of nesting, a 1 MB id), the rejection is
  * stored: in the form {@link storableJson} gives it, the id cut to a bounded length.
+ * `signals.errors` holds the messages; the audit row holds them and their codes (`codes`, one
+ * per message).
  */
 export async function recordRejected(
   pool: pg.Pool,
   payload: unknown,
   id: string | null,
-  errors: string[],
+  rejections: readonly TrackerError[],
   jobId: string | null,
 ): Promise<void> {
+  const errors = messagesOf(rejections);
   const stored = storableJson(payload ?? null, STORED_PAYLOAD_BYTES);
   const rawTenant =
     typeof stored === 'object' && stored !== null ? (stored as { tenant?: unknown }).tenant : undefined;
@@ -150,7 +156,7 @@ export async function recordRejected(
     );
     await client.query(
       `INSERT INTO audit_logs (at, signal_id, tenant, event, details) VALUES (now(), $1, $2, 'rejected', $3)`,
-      [storedId(id), tenant, JSON.stringify({ errors: reasons, jobId })],
+      [storedId(id), tenant, JSON.stringify({ errors: reasons, codes: codesOf(rejections), jobId })],
     );
   });
 }
@@ -172,16 +178,20 @@ export async function findAccepted(
   return r.rows[0] ?? null;
 }
 
-/** Stores an operation rejected before it reached its shard (bad shape, unknown signal). */
+/**
+ * Stores an operation rejected before it reached its shard (bad shape, unknown signal):
+ * `details = { op, errors, codes, jobId }`, the messages and their codes one for one.
+ */
 export async function recordRejectedOperation(
   db: Queryable,
   op: unknown,
   id: string | null,
-  errors: string[],
+  rejections: readonly TrackerError[],
   jobId: string | null,
 ): Promise<void> {
+  const details = { op, errors: messagesOf(rejections), codes: codesOf(rejections), jobId };
   await db.query(
     `INSERT INTO audit_logs (at, signal_id, event, details) VALUES (now(), $1, 'op_rejected', $2)`,
-    [storedId(id), JSON.stringify(storableJson({ op, errors, jobId }, STORED_PAYLOAD_BYTES))],
+    [storedId(id), JSON.stringify(storableJson(details, STORED_PAYLOAD_BYTES))],
   );
 }
