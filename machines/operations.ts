@@ -9,6 +9,8 @@ import {
 } from './evaluateTick.ts';
 import type { AmendEvent, CancelEvent, ExitEvent } from './events.ts';
 import { cloneContext, type SignalContext } from './signalContext.ts';
+import { levelOrderErrors, type NamedLevel } from './levelOrder.ts';
+import { trackerError, type TrackerError } from '../src/errors.ts';
 
 /** A manual exit price further than this from the last exit trigger price needs `force` (SPEC.md). */
 export const MAX_EXIT_DISTANCE = 0.2;
@@ -22,7 +24,7 @@ export function operationErrors(
   context: SignalContext,
   ev: ExitEvent | CancelEvent | AmendEvent,
   lastP: number | null,
-): string[] {
+): TrackerError[] {
   // Judge the operation against the signal as it stands after the ticks it has not seen yet
   // (a trailing stop may have moved on them).
   let ctx = context;
@@ -30,86 +32,112 @@ export function operationErrors(
     ctx = cloneContext(context);
     catchUpInPlace(ctx, ev);
   }
-  if (ctx.phase === 'closed') return [`signal ${echoId(ctx.id)} is already closed (${ctx.outcome})`];
+  if (ctx.phase === 'closed') return [signalClosed(ctx.id)];
   if (ev.ts < ctx.createdAt) {
-    return [`ts ${ev.ts} is before the signal's createdAt ${ctx.createdAt}: it did not exist yet`];
+    return [
+      trackerError(
+        'OP_BEFORE_CREATED',
+        `ts ${ev.ts} is before the signal's createdAt ${ctx.createdAt}: it did not exist yet`,
+      ),
+    ];
   }
   if (ev.type === 'AMEND') return amendErrors(ctx, ev, lastP);
   if (ev.type === 'EXIT') return exitErrors(ctx, ev, lastP);
   return [];
 }
 
-function exitErrors(ctx: SignalContext, ev: ExitEvent, lastP: number | null): string[] {
+/** An operation on a signal that was never accepted: one message, in replay and live alike. */
+export function signalUnknown(id: string): TrackerError {
+  return trackerError('SIGNAL_UNKNOWN', `unknown signal ${echoId(id)}`);
+}
+
+/** An operation on a signal that has closed: one message, in replay and live alike. */
+export function signalClosed(id: string): TrackerError {
+  return trackerError('SIGNAL_CLOSED', `signal ${echoId(id)} is already closed`);
+}
+
+function exitErrors(ctx: SignalContext, ev: ExitEvent, lastP: number | null): TrackerError[] {
   if (ctx.fill === null) {
     // On a pending signal exit is a cancel: there is no position to close a part of. A price
     // is ignored there (nothing is booked), so it is not checked against a price there is none of.
     return ev.fraction === undefined
       ? []
-      : ['fraction: the signal has not filled; exit it without a fraction to cancel it'];
+      : [
+          trackerError(
+            'EXIT_FRACTION_PENDING',
+            'fraction: the signal has not filled; exit it without a fraction to cancel it',
+          ),
+        ];
   }
   if (ev.price !== undefined && ev.force !== true && lastP !== null) {
     if (Math.abs(ev.price - lastP) > MAX_EXIT_DISTANCE * lastP) {
       return [
-        `price: ${ev.price} is more than 2000 bps from the last exit trigger price ${lastP}` +
-          ' (a likely mistake); send force: true to exit there anyway',
+        trackerError(
+          'EXIT_PRICE_FAR',
+          `price: ${ev.price} is more than 2000 bps from the last exit trigger price ${lastP}` +
+            ' (a likely mistake); send force: true to exit there anyway',
+        ),
       ];
     }
   }
   return [];
 }
 
-function amendErrors(ctx: SignalContext, ev: AmendEvent, lastP: number | null): string[] {
-  const errors: string[] = [];
+function amendErrors(ctx: SignalContext, ev: AmendEvent, lastP: number | null): TrackerError[] {
+  const errors: TrackerError[] = [];
   if (ev.stopLoss === undefined && (ev.takeProfits === undefined || ev.takeProfits.length === 0)) {
-    return ['amend changes nothing: give stopLoss or takeProfits'];
+    return [trackerError('AMEND_NO_CHANGE', 'amend changes nothing: give stopLoss or takeProfits')];
   }
   const stop = ev.stopLoss?.price ?? ctx.stop;
   const tps = ctx.tpPrices.slice();
+  /** TP level → the index in the amend that sets it, for messages. */
+  const givenAt = new Map<number, number>();
   let changes = ev.stopLoss !== undefined && ev.stopLoss.price !== ctx.stop;
-  const seen = new Set<number>();
   for (const [i, tp] of (ev.takeProfits ?? []).entries()) {
     const k = tp.level;
     if (k < 1 || k > tps.length) {
-      errors.push(`takeProfits[${i}].level: the signal has no TP ${k} (it has ${tps.length})`);
+      errors.push(
+        trackerError(
+          'TP_LEVEL_UNKNOWN',
+          `takeProfits[${i}].level: the signal has no TP ${k} (it has ${tps.length})`,
+        ),
+      );
       continue;
     }
-    if (seen.has(k)) errors.push(`takeProfits[${i}].level: TP ${k} is named twice`);
-    seen.add(k);
+    if (givenAt.has(k))
+      errors.push(trackerError('AMEND_TP_REPEATED', `takeProfits[${i}].level: TP ${k} is named twice`));
+    givenAt.set(k, i);
     if (ctx.tpFilled[k - 1]) {
-      errors.push(`takeProfits[${i}].level: TP ${k} has already filled`);
+      errors.push(trackerError('AMEND_TP_FILLED', `takeProfits[${i}].level: TP ${k} has already filled`));
       continue;
     }
     if (tps[k - 1] !== tp.price) changes = true;
     tps[k - 1] = tp.price;
   }
   if (errors.length > 0) return errors;
-  if (!changes) return ['amend changes nothing: every given level equals the current one'];
+  if (!changes) {
+    return [
+      trackerError('AMEND_NO_CHANGE', 'amend changes nothing: every given level equals the current one'),
+    ];
+  }
 
   // The resulting levels must keep their order: around the last exit trigger price once
   // filled, around the entry reference (if any) while pending.
-  const open = tps.filter((_, k) => !ctx.tpFilled[k]);
   const pivot = ctx.fill !== null ? lastP : ctx.entryPrice;
-  const pivotName = ctx.fill !== null ? `the last exit trigger price ${lastP}` : `the entry price ${pivot}`;
-  const above = ctx.dir > 0 ? 'above' : 'below';
-  const below = ctx.dir > 0 ? 'below' : 'above';
-  if (stop !== null && pivot !== null && ctx.dir * (pivot - stop) <= 0) {
-    errors.push(`stopLoss: ${stop} must be ${below} ${pivotName}`);
+  const pivotName = ctx.fill !== null ? 'the last exit trigger price' : 'the entry price';
+  const open: NamedLevel[] = [];
+  for (const [k, price] of tps.entries()) {
+    if (ctx.tpFilled[k]) continue;
+    const at = givenAt.get(k + 1);
+    const name = `TP ${k + 1}`;
+    open.push({ price, name, field: at === undefined ? name : `takeProfits[${at}].price` });
   }
-  const firstOpen = open[0];
-  if (firstOpen !== undefined && pivot !== null && ctx.dir * (firstOpen - pivot) <= 0) {
-    errors.push(`takeProfits: the next unfilled TP ${firstOpen} must be ${above} ${pivotName}`);
-  }
-  if (stop !== null && firstOpen !== undefined && ctx.dir * (firstOpen - stop) <= 0) {
-    errors.push(`stopLoss: ${stop} must be ${below} the next unfilled TP ${firstOpen}`);
-  }
-  for (let i = 1; i < open.length; i++) {
-    if (ctx.dir * (open[i]! - open[i - 1]!) <= 0) {
-      errors.push(
-        `takeProfits: unfilled TPs must move ${above} one another (${open[i - 1]} then ${open[i]})`,
-      );
-    }
-  }
-  return errors;
+  return levelOrderErrors({
+    side: ctx.dir > 0 ? 'long' : 'short',
+    pivot: pivot === null ? null : { price: pivot, field: pivotName, name: pivotName },
+    stop: stop === null ? null : { price: stop, field: 'stopLoss', name: 'stopLoss' },
+    takeProfits: open,
+  });
 }
 
 /**

@@ -3,6 +3,7 @@ import { TickFileError } from '../ticks/readTicks.ts';
 import { InputError } from './inputError.ts';
 import { replayCommand, replayUsage } from './replayCommand.ts';
 import { UsageError } from './usageError.ts';
+import { coerceError } from '../errors.ts';
 
 export type { CliIo } from './CliIo.ts';
 import type { CliIo } from './CliIo.ts';
@@ -101,7 +102,7 @@ export async function main(argv: string[], io: CliIo = process): Promise<number>
       await command.run()
     )(args, io);
   } catch (err) {
-    const message = oneLine(err instanceof Error ? err.message : String(err));
+    const message = oneLine(coerceError(err).message);
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`${name}: ${message} (usage: ${command.usage.replace(/\s{2,}\(.*\)$/, '')})\n`);
       return EXIT.usageOrInput;

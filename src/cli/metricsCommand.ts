@@ -26,6 +26,7 @@ import {
 } from '../metrics/returnMetrics.ts';
 import { tradeMetrics, type TradeMetrics } from '../metrics/tradeMetrics.ts';
 import { isFilled, OUTCOME_CODES, UNFILLED_OUTCOMES, type TradeRecord } from '../metrics/tradeRecord.ts';
+import { coerceError } from '../errors.ts';
 
 /** The streams the command reads and writes; the CLI passes the process's own. */
 export interface MetricsCommandIo {
@@ -84,7 +85,7 @@ function parseReplayLines(
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      problems.push(`${at}: not valid JSON (${errorMessage(err)})`);
+      problems.push(`${at}: not valid JSON (${coerceError(err).message})`);
       continue;
     }
     if (!isObject(raw) || typeof raw.state !== 'string') {
@@ -119,7 +120,7 @@ export async function metricsCommand(args: string[], io: MetricsCommandIo): Prom
     });
     inputPath = values.input;
   } catch (err) {
-    return fail(io, [`${errorMessage(err)}; usage: outcome-tracker metrics [--input FILE]`]);
+    return fail(io, [`${coerceError(err).message}; usage: outcome-tracker metrics [--input FILE]`]);
   }
 
   const fromStdin = inputPath === undefined || inputPath === '-';
@@ -127,7 +128,7 @@ export async function metricsCommand(args: string[], io: MetricsCommandIo): Prom
   try {
     text = fromStdin ? await readAll(io.stdin) : await readFile(inputPath as string, 'utf8');
   } catch (err) {
-    return fail(io, [`cannot read ${fromStdin ? 'stdin' : inputPath}: ${errorMessage(err)}`]);
+    return fail(io, [`cannot read ${fromStdin ? 'stdin' : inputPath}: ${coerceError(err).message}`]);
   }
 
   const source = fromStdin ? 'stdin' : (inputPath as string);
@@ -149,7 +150,7 @@ export async function metricsCommand(args: string[], io: MetricsCommandIo): Prom
     try {
       json = JSON.parse(text);
     } catch (err) {
-      return fail(io, [`${source} is not valid JSON: ${errorMessage(err)}`]);
+      return fail(io, [`${source} is not valid JSON: ${coerceError(err).message}`]);
     }
     const fromJson = parseInput(json, problems);
     if (fromJson === null) return fail(io, problems);
@@ -365,10 +366,6 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function fail(io: MetricsCommandIo, problems: readonly string[]): number {

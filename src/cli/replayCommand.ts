@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { Tick } from '../../machines/types.ts';
+import { describeErrors } from '../errors.ts';
 import { replay } from '../replay/replay.ts';
 import { newStats, readCandles, readTicks, type TickFileStats } from '../ticks/readTicks.ts';
 import { createProgress, type Progress } from './createProgress.ts';
@@ -60,12 +61,11 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
       else if (!io.stdout.write(text)) await new Promise((resolve) => io.stdout.once('drain', resolve));
     }
 
-    for (const line of result.lines) {
-      if (line.state === 'rejected')
-        io.stderr.write(`rejected signal ${line.id ?? '(no id)'}: ${line.errors.join('; ')}\n`);
-    }
+    // Each reason with its code (docs/ERRORS.md); the output lines carry the messages alone.
+    for (const r of result.signalRejections)
+      io.stderr.write(`rejected signal ${r.id ?? '(no id)'}: ${describeErrors(r.errors)}\n`);
     for (const r of result.rejectedOps)
-      io.stderr.write(`rejected operation ${JSON.stringify(r.op)}: ${r.errors.join('; ')}\n`);
+      io.stderr.write(`rejected operation ${JSON.stringify(r.op)}: ${describeErrors(r.errors)}\n`);
     const states = new Map<string, number>();
     for (const line of result.lines) states.set(line.state, (states.get(line.state) ?? 0) + 1);
     io.stderr.write(

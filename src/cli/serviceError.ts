@@ -1,3 +1,5 @@
+import { coerceError } from '../errors.ts';
+
 /** A service the command needs (Redis, PostgreSQL) that cannot be reached or failed. Exit code 1. */
 export class ServiceError extends Error {
   override name = 'ServiceError';
@@ -25,6 +27,6 @@ export function describeUrl(url: string): string {
  */
 export function serviceError(service: string, url: string, err: unknown, lead = ''): ServiceError {
   if (err instanceof ServiceError) return err;
-  const message = err instanceof Error ? err.message || err.name : String(err);
+  const { message } = coerceError(err);
   return new ServiceError(`${lead === '' ? '' : `${lead} `}${service} at ${describeUrl(url)}: ${message}`);
 }

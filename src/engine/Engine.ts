@@ -1,7 +1,8 @@
-import { echoId } from '../../machines/echoId.ts';
+import { signalUnknown } from '../../machines/operations.ts';
 import type { SignalContext } from '../../machines/signalContext.ts';
 import { persistSignal, type PersistedSignal } from '../../machines/signalMachine.ts';
 import type { Operation, Tick } from '../../machines/types.ts';
+import type { TrackerError } from '../errors.ts';
 import { SymbolBook, type OperationEvent, type SymbolBookHooks } from './SymbolBook.ts';
 
 /**
@@ -58,11 +59,10 @@ export class Engine {
   }
 
   /** Applies an operation; returns why it was rejected, or [] when applied. */
-  applyOperation(op: Operation): string[] {
+  applyOperation(op: Operation): TrackerError[] {
     const at = this.where.get(op.id);
-    if (at === undefined) {
-      return [`unknown signal ${echoId(op.id)}: not open (never accepted, or already closed)`];
-    }
+    // Callers that keep closed signals (replay, the shard runtime) say SIGNAL_CLOSED before this.
+    if (at === undefined) return [signalUnknown(op.id)];
     return at.book.applyOperation(at.slot, toEvent(op));
   }
 

@@ -1,5 +1,6 @@
 import type { AmendEvent, CancelEvent, ExitEvent, SignalEvent } from '../../machines/events.ts';
 import { operationErrors } from '../../machines/operations.ts';
+import type { TrackerError } from '../errors.ts';
 import type { SignalContext } from '../../machines/signalContext.ts';
 import { sendToSignal } from '../../machines/signalMachine.ts';
 import { SERIES, seriesPrice, type Series } from '../../machines/triggerPrice.ts';
@@ -225,7 +226,7 @@ export class SymbolBook {
    * Checks and applies an operation to the signal in `slot`, after every tick applied so
    * far. Returns the reasons it does not apply ([] when it did).
    */
-  applyOperation(slot: number, op: OperationEvent): string[] {
+  applyOperation(slot: number, op: OperationEvent): TrackerError[] {
     const context = this.contexts[slot]!;
     const event = { ...op, ...this.catchUp(slot, this.seq) };
     const errors = operationErrors(context, event, event.last ?? context.lastP);

@@ -1,9 +1,11 @@
+import { signalClosed, signalUnknown } from '../../machines/operations.ts';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { NormalizedSignal, SignalContext } from '../../machines/signalContext.ts';
 import { persistSignal, startSignal } from '../../machines/signalMachine.ts';
 import { sweepDue } from '../../machines/sweep.ts';
 import type { Operation, Tick } from '../../machines/types.ts';
 import { Engine } from '../engine/Engine.ts';
+import { codesOf, messagesOf, type TrackerError } from '../errors.ts';
 import { SymbolBook, type BookClock } from '../engine/SymbolBook.ts';
 import { TickRing } from './TickRing.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
@@ -268,11 +270,12 @@ export class ShardRuntime {
   }
 
   private operation(op: Operation, known: 'open' | 'closed' | undefined): void {
-    let errors: string[];
+    let errors: TrackerError[];
     if (this.engine.has(op.id)) errors = this.engine.applyOperation(op);
-    else if (known === 'closed') errors = [`signal ${op.id} is already closed`];
-    else errors = [`unknown signal ${op.id}: not registered on this shard`];
-    this.push({ kind: 'op', op, applied: errors.length === 0, errors });
+    else if (known === 'closed') errors = [signalClosed(op.id)];
+    else errors = [signalUnknown(op.id)];
+    const applied = errors.length === 0;
+    this.push({ kind: 'op', op, applied, errors: messagesOf(errors), codes: codesOf(errors) });
   }
 
   private sweep(clock: number, graceMs: number): void {

@@ -1,4 +1,5 @@
 import { Worker, type Job } from 'bullmq';
+import { coerceError } from '../errors.ts';
 
 /** How much of an unparseable job's raw data is kept for the record. */
 const RAW_KEPT = 4096;
@@ -53,7 +54,7 @@ export class TolerantWorker<D = unknown, R = unknown> extends Worker<D | Unparse
       const job = super.createJob({ ...data, data: '{}' }, jobId);
       job.data = new UnparseableJobData(
         raw.length > RAW_KEPT ? `${raw.slice(0, RAW_KEPT)}…` : raw,
-        err instanceof Error ? err.message : String(err),
+        coerceError(err).message,
       );
       return job;
     }

@@ -302,7 +302,8 @@ function parseEntry(value: string): OutboxEntry | null {
       return op !== null &&
         typeof op.id === 'string' &&
         typeof op.op === 'string' &&
-        Array.isArray(entry.errors)
+        Array.isArray(entry.errors) &&
+        (entry.codes === undefined || Array.isArray(entry.codes))
         ? (entry as OutboxEntry)
         : null;
     }

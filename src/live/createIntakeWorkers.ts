@@ -5,6 +5,8 @@ import type pg from 'pg';
 import { validateOperation } from '../validation/validateOperation.ts';
 import { validateSignal } from '../validation/validateSignal.ts';
 import { echoId } from '../../machines/echoId.ts';
+import { signalClosed, signalUnknown } from '../../machines/operations.ts';
+import { describeErrors, trackerError, type TrackerError } from '../errors.ts';
 import { checkLiveTime, screenPayload, type LiveGuards } from '../validation/screenPayload.ts';
 import { findAccepted } from '../storage/findAccepted.ts';
 import { markForwarded } from '../storage/markForwarded.ts';
@@ -126,9 +128,9 @@ export function createIntakeWorkers(options: IntakeOptions): {
       const jobId = job.id ?? null;
       const checked = job.data instanceof UnparseableJobData ? null : validateSignal(job.data);
       const id = checked === null ? null : checked.ok ? checked.signal.id : checked.id;
-      const errors =
+      const errors: TrackerError[] =
         checked === null
-          ? [`payload: ${(job.data as UnparseableJobData).describe()}`]
+          ? [notJson(job.data as UnparseableJobData)]
           : [
               ...(checked.ok ? [] : checked.errors),
               ...screenPayload(job.data, opts.guards),
@@ -142,7 +144,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
         await retry.run(() => recordRejected(opts.pool, payload, id, errors, jobId));
         log.info({ signalId: id === null ? null : echoId(id), errors }, 'signal rejected');
         throw new UnrecoverableError(
-          `rejected signal ${id === null ? '(no id)' : echoId(id)}: ${errors.join('; ')}`,
+          `rejected signal ${id === null ? '(no id)' : echoId(id)}: ${describeErrors(errors)}`,
         );
       }
       const stored = await retry.run(() => recordAccepted(opts.pool, checked.signal, job.data, jobId));
@@ -169,9 +171,9 @@ export function createIntakeWorkers(options: IntakeOptions): {
       await repairJobData(job);
       const data = job.data;
       const checked = data instanceof UnparseableJobData ? null : validateOperation(data);
-      const errors =
+      const errors: TrackerError[] =
         checked === null
-          ? [`payload: ${(data as UnparseableJobData).describe()}`]
+          ? [notJson(data as UnparseableJobData)]
           : [
               ...(checked.ok ? [] : checked.errors),
               ...screenPayload(data, opts.guards),
@@ -183,7 +185,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
         const id = checked !== null && !checked.ok ? checked.id : checked?.ok ? checked.op.id : null;
         const payload = data instanceof UnparseableJobData ? { raw: data.raw } : data;
         await retry.run(() => recordRejectedOperation(opts.pool, payload, id, errors, jobId));
-        throw new UnrecoverableError(`rejected operation: ${errors.join('; ')}`);
+        throw new UnrecoverableError(`rejected operation: ${describeErrors(errors)}`);
       }
       const op = checked.op;
       const waitKey = keys.opsWaiting(op.id);
@@ -203,10 +205,10 @@ export function createIntakeWorkers(options: IntakeOptions): {
       const signal = await retry.run(() => findAccepted(opts.pool, op.id));
       if (signal?.closed === true) {
         // Its outcome is committed: the shard may have forgotten it already (Redis keeps only open signals).
-        const reason = `signal ${echoId(op.id)} is already closed`;
+        const reason = signalClosed(op.id);
         await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
         if (head === jobId) await opts.redis.lrem(waitKey, 1, jobId);
-        throw new UnrecoverableError(`rejected operation: ${reason}`);
+        throw new UnrecoverableError(`rejected operation: ${describeErrors([reason])}`);
       }
       if (signal === null || !signal.forwarded) {
         // Upstream may send an operation right behind its signal: wait (delayed retries, not
@@ -220,13 +222,27 @@ export function createIntakeWorkers(options: IntakeOptions): {
           if (head === null) await opts.redis.rpush(waitKey, jobId);
           return waitLater();
         }
+        // The same words as replay's; how long it waited is the log's business.
         const reason =
           signal === null
-            ? `unknown signal ${echoId(op.id)} (not accepted within ${opts.opWaitMs} ms of the operation)`
-            : `signal ${echoId(op.id)} was accepted but never registered on its shard (its track-signal job failed)`;
+            ? signalUnknown(op.id)
+            : trackerError(
+                'SIGNAL_UNREGISTERED',
+                `signal ${echoId(op.id)} was accepted but never registered on its shard (its track-signal job failed)`,
+              );
+        opts.log.info(
+          {
+            queue: QUEUE_NAMES.signalOps,
+            jobId,
+            signalId: echoId(op.id),
+            code: reason.code,
+            waitedMs: opts.now() - since,
+          },
+          'operation rejected: its signal did not arrive in time',
+        );
         await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
         await opts.redis.lrem(waitKey, 1, jobId);
-        throw new UnrecoverableError(`rejected operation: ${reason}`);
+        throw new UnrecoverableError(`rejected operation: ${describeErrors([reason])}`);
       }
       const shard = shardOf(signal.symbol, opts.shards);
       await shardQueues.add(shard, op.op, { kind: 'op', op });
@@ -253,6 +269,11 @@ export function createIntakeWorkers(options: IntakeOptions): {
       await Promise.all([shardQueues.close(), opsQueue.close()]);
     },
   };
+}
+
+/** Job data that is not JSON, as a rejection. */
+function notJson(data: UnparseableJobData): TrackerError {
+  return trackerError('PAYLOAD_NOT_JSON', `payload: ${data.describe()}`);
 }
 
 function waitingSince(job: Job): number | null {

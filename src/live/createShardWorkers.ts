@@ -1,6 +1,7 @@
 import type { ConnectionOptions, Job, KeepJobs } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { coerceError, trackerError, type TrackerError } from '../errors.ts';
 import { ShardKeys, shardQueueName } from './keys.ts';
 import { checkShardJob, type ShardJobData } from './messages.ts';
 import { createShardQueues } from './shardQueues.ts';
@@ -96,8 +97,12 @@ export async function createShardWorkers(
     await repairJobData(job);
     const checked = job.data instanceof UnparseableJobData ? null : checkShardJob(job.data);
     /** Set once the job is recorded as poison: from then on it commits as an empty job. */
-    let poison: string | null =
-      checked === null ? (job.data as UnparseableJobData).describe() : checked.ok ? null : checked.reason;
+    let poison: TrackerError | null =
+      checked === null
+        ? trackerError('PAYLOAD_NOT_JSON', (job.data as UnparseableJobData).describe())
+        : checked.ok
+          ? null
+          : trackerError('SHARD_JOB_MALFORMED', checked.reason);
     let poisonRecorded = false;
     for (let attempt = 0; ; attempt++) {
       let runtime = runtimes.get(shard);
@@ -111,12 +116,17 @@ export async function createShardWorkers(
         if (poison !== null && !poisonRecorded) {
           // Not transient: retrying would fail again and stop the shard. Record it for
           // operators (docs/OPERATIONS.md "Poison jobs") and move the marker past it.
-          log.error({ jobId, reason: poison }, 'shard job cannot be applied; recorded as poison and skipped');
-          await opts.redis.hset(
-            keys.poison,
-            jobId,
-            JSON.stringify({ error: poison, data: poisonData(job.data), at: opts.now() }),
+          log.error(
+            { jobId, reason: poison.message, code: poison.code },
+            'shard job cannot be applied; recorded as poison and skipped',
           );
+          const record = {
+            error: poison.message,
+            code: poison.code,
+            data: poisonData(job.data),
+            at: opts.now(),
+          };
+          await opts.redis.hset(keys.poison, jobId, JSON.stringify(record));
           poisonRecorded = true;
         }
         const data: ShardJobData =
@@ -130,7 +140,8 @@ export async function createShardWorkers(
         } catch (err) {
           // The memory may be half-applied: drop it, and skip the job as poison.
           runtimes.delete(shard);
-          poison = `could not be applied: ${err instanceof Error ? err.message : String(err)}`;
+          const cause = coerceError(err);
+          poison = trackerError(cause.code, `could not be applied: ${cause.message}`);
           continue;
         }
         const committed = await commitShard(
@@ -149,7 +160,7 @@ export async function createShardWorkers(
           continue;
         }
         runtime.noteApplied(jobId);
-        if (poison !== null) return { poison };
+        if (poison !== null) return { poison: poison.message };
         if (delta.poisonTicks > 0) {
           log.warn({ jobId, poisonTicks: delta.poisonTicks }, 'malformed ticks skipped (a producer bug)');
         }

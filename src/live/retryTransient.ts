@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { backoffMs, isRetryablePgError, type BackoffOptions } from '../storage/retryablePg.ts';
+import { coerceError } from '../errors.ts';
 
 /** An outage in progress, as `/health` reports it. */
 export interface OutageState {
@@ -48,12 +49,25 @@ export interface TransientRetry {
  */
 export function createTransientRetry(opts: TransientRetryOptions): TransientRetry {
   const isTransient = opts.isTransient ?? isRetryablePgError;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  /** Calls waiting out their backoff: woken at once when another call gets through. */
+  const sleepers = new Set<() => void>();
+  const sleep =
+    opts.sleep ??
+    ((ms: number) =>
+      new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          sleepers.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, ms);
+        sleepers.add(wake);
+      }));
   const backoff = opts.backoff ?? { baseMs: 100, maxMs: 10_000 };
   let outage: OutageState | null = null;
 
   function failed(err: unknown): void {
-    const reason = err instanceof Error ? err.message || err.name : String(err);
+    const reason = coerceError(err).message;
     if (outage === null) {
       outage = { since: opts.now(), reason };
       opts.log.warn(
@@ -74,6 +88,9 @@ export function createTransientRetry(opts: TransientRetryOptions): TransientRetr
     );
     outage = null;
     opts.onState?.(null);
+    // The dependency is back: the others need not sit out the rest of their backoff (up to
+    // 10 s), behind which the operations waiting for their signals would otherwise count down.
+    for (const wake of [...sleepers]) wake();
   }
 
   return {

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { coerceError } from '../errors.ts';
 
 /** A line of a JSON-lines file that is not JSON; it stays in place so that its position is reported. */
 export class UnparsableLine {
@@ -25,7 +26,7 @@ export async function readJsonLines(file: string): Promise<unknown[]> {
     try {
       out.push(JSON.parse(line));
     } catch (err) {
-      out.push(new UnparsableLine(n, err instanceof Error ? err.message : String(err)));
+      out.push(new UnparsableLine(n, coerceError(err).message));
     }
   }
   return out;

@@ -1,10 +1,12 @@
 import { echoId } from '../../machines/echoId.ts';
+import { signalClosed, signalUnknown } from '../../machines/operations.ts';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { SignalContext } from '../../machines/signalContext.ts';
 import { startSignal } from '../../machines/signalMachine.ts';
 import type { Operation, OutcomeLine, RejectedLine, Tick } from '../../machines/types.ts';
 import { UnparsableLine } from './readJsonLines.ts';
 import { Engine } from '../engine/Engine.ts';
+import { messagesOf, trackerError, type TrackerError } from '../errors.ts';
 import { validateOperation } from '../validation/validateOperation.ts';
 import { validateSignal } from '../validation/validateSignal.ts';
 
@@ -18,13 +20,23 @@ export interface ReplayInput {
 
 export interface RejectedOperation {
   op: unknown;
-  errors: string[];
+  errors: TrackerError[];
+}
+
+/** A rejected input signal with its coded reasons (its output line carries the messages alone). */
+export interface RejectedSignal {
+  /** Position among the input signals. */
+  index: number;
+  id: string | null;
+  errors: TrackerError[];
 }
 
 export interface ReplayResult {
   /** One line per input signal, in input order. */
   lines: (OutcomeLine | RejectedLine)[];
   rejectedSignals: number;
+  /** The rejected signals of `lines`, in input order, with each reason's code. */
+  signalRejections: RejectedSignal[];
   rejectedOps: RejectedOperation[];
   appliedTicks: number;
   lateTicks: number;
@@ -53,8 +65,8 @@ export function replaySync(input: ReplayInput & { ticks: Iterable<Tick> }): Repl
 export class ReplaySession {
   private readonly closed = new Map<string, SignalContext>();
   private readonly engine = new Engine({ onClose: (c) => this.closed.set(c.id, c) });
-  /** Per input signal: its id when accepted, its rejected line otherwise. */
-  private readonly order: (string | RejectedLine)[] = [];
+  /** Per input signal: its id when accepted, its rejection otherwise. */
+  private readonly order: (string | RejectedSignal)[] = [];
   private readonly rejectedOps: RejectedOperation[] = [];
   /** Operations waiting in per-symbol queues, in ts order (stable: equal ts keep file order). */
   private readonly queues = new Map<string, { ops: Operation[]; next: number }>();
@@ -62,22 +74,22 @@ export class ReplaySession {
 
   constructor(signals: unknown[], ops: unknown[]) {
     const symbolOf = new Map<string, string>();
-    for (const payload of signals) {
+    for (const [index, payload] of signals.entries()) {
       if (payload instanceof UnparsableLine) {
-        this.order.push({ id: null, state: 'rejected', errors: [payload.message] });
+        this.order.push({ index, id: null, errors: [trackerError('PAYLOAD_NOT_JSON', payload.message)] });
         continue;
       }
       const result = validateSignal(payload);
       if (!result.ok) {
-        this.order.push({ id: result.id, state: 'rejected', errors: result.errors });
+        this.order.push({ index, id: result.id, errors: result.errors });
         continue;
       }
       const { signal } = result;
       if (symbolOf.has(signal.id)) {
         this.order.push({
+          index,
           id: signal.id,
-          state: 'rejected',
-          errors: [`id: ${echoId(signal.id)} repeats an earlier signal's id`],
+          errors: [trackerError('DUPLICATE_ID', `id: ${echoId(signal.id)} repeats an earlier signal's id`)],
         });
         continue;
       }
@@ -87,7 +99,7 @@ export class ReplaySession {
     }
     for (const raw of ops) {
       if (raw instanceof UnparsableLine) {
-        this.rejectedOps.push({ op: null, errors: [raw.message] });
+        this.rejectedOps.push({ op: null, errors: [trackerError('PAYLOAD_NOT_JSON', raw.message)] });
         continue;
       }
       const checked = validateOperation(raw);
@@ -97,7 +109,7 @@ export class ReplaySession {
       }
       const symbol = symbolOf.get(checked.op.id);
       if (symbol === undefined) {
-        this.rejectedOps.push({ op: raw, errors: [`unknown signal ${echoId(checked.op.id)}`] });
+        this.rejectedOps.push({ op: raw, errors: [signalUnknown(checked.op.id)] });
         continue;
       }
       let queue = this.queues.get(symbol);
@@ -119,12 +131,16 @@ export class ReplaySession {
 
   finish(): ReplayResult {
     for (const symbol of this.queues.keys()) this.applyOpsBefore(symbol, Infinity);
-    const lines = this.order.map((entry) =>
-      typeof entry === 'string' ? outcomeLine(this.closed.get(entry) ?? this.engine.current(entry)!) : entry,
+    const lines = this.order.map((entry): OutcomeLine | RejectedLine =>
+      typeof entry === 'string'
+        ? outcomeLine(this.closed.get(entry) ?? this.engine.current(entry)!)
+        : { id: entry.id, state: 'rejected', errors: messagesOf(entry.errors) },
     );
+    const signalRejections = this.order.filter((e): e is RejectedSignal => typeof e !== 'string');
     return {
       lines,
-      rejectedSignals: lines.filter((l) => l.state === 'rejected').length,
+      rejectedSignals: signalRejections.length,
+      signalRejections,
       rejectedOps: this.rejectedOps,
       appliedTicks: this.appliedTicks,
       lateTicks: this.engine.lateTicks,
@@ -136,11 +152,7 @@ export class ReplaySession {
     if (queue === undefined) return;
     for (; queue.next < queue.ops.length && queue.ops[queue.next]!.ts < ts; queue.next++) {
       const op = queue.ops[queue.next]!;
-      const closed = this.closed.get(op.id);
-      const errors =
-        closed !== undefined
-          ? [`signal ${echoId(op.id)} is already closed (${closed.outcome})`]
-          : this.engine.applyOperation(op);
+      const errors = this.closed.has(op.id) ? [signalClosed(op.id)] : this.engine.applyOperation(op);
       if (errors.length > 0) this.rejectedOps.push({ op, errors });
     }
   }

@@ -1,4 +1,5 @@
 import type { Operation, OutcomeLine } from '../../machines/types.ts';
+import type { ErrorCode } from '../errors.ts';
 
 /**
  * What a shard hands to the flusher through its outbox (a Redis hash, keyed so that writing
@@ -8,7 +9,15 @@ import type { Operation, OutcomeLine } from '../../machines/types.ts';
  */
 export type OutboxEntry =
   | { kind: 'closed'; symbol: string; outcome: OutcomeLine }
-  | { kind: 'op'; op: Operation; applied: boolean; errors: string[] }
+  | {
+      kind: 'op';
+      op: Operation;
+      applied: boolean;
+      /** Why it was rejected ([] when applied): the messages… */
+      errors: string[];
+      /** …and their codes, one per message (docs/ERRORS.md); absent in entries written before codes were. */
+      codes?: ErrorCode[];
+    }
   | {
       kind: 'catchup_gap';
       id: string;

@@ -7,6 +7,8 @@ export interface RejectedRow {
   /** The payload, in a form that can be stored (see storableJson). */
   payload: unknown;
   errors: unknown;
+  /** The errors' codes, one per message (docs/ERRORS.md), kept in the audit row. */
+  codes: readonly string[];
   jobId: string | null;
 }
 
@@ -22,6 +24,6 @@ export async function insertRejected(db: Queryable, row: RejectedRow): Promise<v
   );
   await db.query(
     `INSERT INTO audit_logs (at, signal_id, tenant, event, details) VALUES (now(), $1, $2, 'rejected', $3)`,
-    [row.id, row.tenant, JSON.stringify({ errors: row.errors, jobId: row.jobId })],
+    [row.id, row.tenant, JSON.stringify({ errors: row.errors, codes: row.codes, jobId: row.jobId })],
   );
 }

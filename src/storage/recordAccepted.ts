@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { trackerError } from '../errors.ts';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
 import { fromMs } from './epochMs.ts';
 import { inTransaction } from './inTransaction.ts';
@@ -85,10 +86,18 @@ async function storeAccepted(
   // is a no-op for tracking, but it is stored (as replay reports it), never dropped silently.
   const duplicate = existing.job_id !== jobId;
   if (duplicate) {
-    const errors = [
+    const rejection = trackerError(
+      'DUPLICATE_ID',
       `id: ${signal.id} was already accepted (job ${existing.job_id ?? '?'}); this submission is ignored`,
-    ];
-    await insertRejected(client, { id: signal.id, tenant: signal.tenant, payload, errors, jobId });
+    );
+    await insertRejected(client, {
+      id: signal.id,
+      tenant: signal.tenant,
+      payload,
+      errors: [rejection.message],
+      codes: [rejection.code],
+      jobId,
+    });
   }
   return {
     signal: existing.normalized,

@@ -115,8 +115,10 @@ function auditRow(entry: AuditEntry['entry']): {
     };
   }
   const { op } = entry;
-  if (!entry.applied)
-    return { at: op.ts, signal_id: op.id, event: 'op_rejected', details: { op, errors: entry.errors } };
+  if (!entry.applied) {
+    const details = { op, errors: entry.errors, ...(entry.codes !== undefined && { codes: entry.codes }) };
+    return { at: op.ts, signal_id: op.id, event: 'op_rejected', details };
+  }
   const event = op.op === 'amend' ? 'amended' : op.op === 'cancel' ? 'cancelled' : 'exited';
   return { at: op.ts, signal_id: op.id, event, details: { op } };
 }

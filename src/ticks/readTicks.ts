@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse';
 import type { Tick } from '../../machines/types.ts';
+import { coerceError } from '../errors.ts';
 
 /** What reading a tick or candle file skipped, by reason (SPEC.md "CSV form"). */
 export interface TickFileStats {
@@ -205,7 +206,7 @@ async function* csvRows(file: string): AsyncGenerator<{ cells: string[]; line: n
     const code = (cause as { code?: string }).code;
     // File system errors (ENOENT, EACCES…) already name the path; CSV errors do not.
     if (code !== undefined && /^E[A-Z]+$/.test(code)) throw cause;
-    throw new TickFileError(`${file}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    throw new TickFileError(`${file}: ${coerceError(cause).message}`);
   } finally {
     source.destroy();
   }

@@ -1,11 +1,12 @@
 import type { ErrorObject } from 'ajv';
+import { trackerError, type TrackerError } from '../errors.ts';
 
 /**
- * Turns ajv's errors into one readable sentence per problem, naming the field as a path
+ * Turns ajv's errors into one readable sentence per problem (code PAYLOAD_SCHEMA), naming the field as a path
  * (`takeProfits[1].price`). Structural noise (the failing `if` of a conditional, a `oneOf`
  * that only repeats its branches' errors) is folded into a single message.
  */
-export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): string[] {
+export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): TrackerError[] {
   const out: string[] = [];
   const oneOfPaths = new Set(errors?.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
   for (const e of errors ?? []) {
@@ -20,7 +21,7 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): 
     const field = toField(e.instancePath);
     out.push(message(field, e));
   }
-  return [...new Set(out)];
+  return [...new Set(out)].map((m) => trackerError('PAYLOAD_SCHEMA', m));
 }
 
 function message(field: string, e: ErrorObject): string {

@@ -1,3 +1,4 @@
+import { trackerError, type TrackerError } from '../errors.ts';
 import { checkStorable } from './checkStorable.ts';
 
 /**
@@ -15,16 +16,19 @@ export interface LiveGuards {
 
 /**
  * What makes a queue payload unusable whatever its fields say: content PostgreSQL cannot
- * store, or a size over the limit. Each reason names its field.
+ * store (PAYLOAD_UNSTORABLE), or a size over the limit (PAYLOAD_TOO_LARGE). Each reason names its field.
  */
-export function screenPayload(data: unknown, guards: Pick<LiveGuards, 'maxPayloadBytes'>): string[] {
-  const problems = checkStorable(data);
+export function screenPayload(data: unknown, guards: Pick<LiveGuards, 'maxPayloadBytes'>): TrackerError[] {
+  const problems = checkStorable(data).map((p) => trackerError('PAYLOAD_UNSTORABLE', p));
   // Measured only when the walk found no runaway nesting, which JSON.stringify would recurse into.
   if (problems.length === 0) {
     const bytes = Buffer.byteLength(JSON.stringify(data) ?? '');
     if (bytes > guards.maxPayloadBytes)
       problems.push(
-        `payload: ${bytes} bytes, over the limit of ${guards.maxPayloadBytes} (MAX_PAYLOAD_BYTES)`,
+        trackerError(
+          'PAYLOAD_TOO_LARGE',
+          `payload: ${bytes} bytes, over the limit of ${guards.maxPayloadBytes} (MAX_PAYLOAD_BYTES)`,
+        ),
       );
   }
   return problems;
@@ -36,18 +40,22 @@ export function checkLiveTime(
   ts: number,
   guards: Pick<LiveGuards, 'minEpochMs' | 'maxClockSkewMs'>,
   wallNow: number,
-): string | null {
+): TrackerError | null {
   if (ts < guards.minEpochMs) {
     const hint =
       ts * 1000 >= guards.minEpochMs && ts * 1000 <= wallNow + guards.maxClockSkewMs
         ? ': it looks like seconds; times are epoch milliseconds'
         : '';
-    return `${field}: ${ts} is before ${new Date(guards.minEpochMs).toISOString()} (MIN_EPOCH_MS)${hint}`;
+    return trackerError(
+      'TIME_BEFORE_MIN_EPOCH',
+      `${field}: ${ts} is before ${new Date(guards.minEpochMs).toISOString()} (MIN_EPOCH_MS)${hint}`,
+    );
   }
   if (ts > wallNow + guards.maxClockSkewMs) {
-    return (
+    return trackerError(
+      'TIME_AHEAD_OF_CLOCK',
       `${field}: ${ts} (${isoOrNote(ts)}) is more than ${guards.maxClockSkewMs} ms ` +
-      `ahead of the clock (MAX_CLOCK_SKEW_MS)`
+        `ahead of the clock (MAX_CLOCK_SKEW_MS)`,
     );
   }
   return null;

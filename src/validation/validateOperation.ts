@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { Operation } from '../../machines/types.ts';
+import { trackerError, type TrackerError } from '../errors.ts';
 import { describeSchemaErrors } from './schemaErrors.ts';
 
 /** The published contract of the `signal-ops` queue. */
@@ -11,7 +12,7 @@ export const signalOpSchema: object = JSON.parse(
 let compiled: ValidateFunction | undefined;
 
 export type OperationValidation =
-  { ok: true; op: Operation } | { ok: false; id: string | null; errors: string[] };
+  { ok: true; op: Operation } | { ok: false; id: string | null; errors: TrackerError[] };
 
 /** Checks an operation's shape (unknown fields, types). Whether it applies to its signal is the machine's call. */
 export function validateOperation(payload: unknown): OperationValidation {
@@ -20,7 +21,11 @@ export function validateOperation(payload: unknown): OperationValidation {
       ? (payload as { id: string }).id
       : null;
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-    return { ok: false, id: null, errors: ['operation: must be a JSON object'] };
+    return {
+      ok: false,
+      id: null,
+      errors: [trackerError('PAYLOAD_SCHEMA', 'operation: must be a JSON object')],
+    };
   }
   compiled ??= new Ajv({ allErrors: true, strict: true, strictRequired: false, strictTypes: false }).compile(
     signalOpSchema,

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
 import type { SignalPayload } from '../../machines/types.ts';
+import { levelOrderErrors, type NamedLevel } from '../../machines/levelOrder.ts';
+import { trackerError, type TrackerError } from '../errors.ts';
 import { describeSchemaErrors } from './schemaErrors.ts';
 
 /** The published contract, read from the very file producers get (docs/schemas). */
@@ -18,7 +20,7 @@ function schemaCheck(): ValidateFunction {
 }
 
 export type SignalValidation =
-  { ok: true; signal: NormalizedSignal } | { ok: false; id: string | null; errors: string[] };
+  { ok: true; signal: NormalizedSignal } | { ok: false; id: string | null; errors: TrackerError[] };
 
 /** How far fractions may sum above 1 (SPEC.md). */
 const FRACTION_SUM_SLACK = 1e-9;
@@ -29,7 +31,13 @@ const FRACTION_SUM_SLACK = 1e-9;
  */
 export function validateSignal(payload: unknown): SignalValidation {
   const id = isRecord(payload) && typeof payload.id === 'string' ? payload.id : null;
-  if (!isRecord(payload)) return { ok: false, id: null, errors: ['payload: must be a JSON object'] };
+  if (!isRecord(payload)) {
+    return {
+      ok: false,
+      id: null,
+      errors: [trackerError('PAYLOAD_SCHEMA', 'payload: must be a JSON object')],
+    };
+  }
   const check = schemaCheck();
   const errors = check(payload) ? [] : describeSchemaErrors(check.errors);
   // Cross-field rules run on whatever fields are well-formed, so every problem is named at once.
@@ -94,56 +102,58 @@ function wellFormedParts(p: Record<string, unknown>): CrossFields {
   };
 }
 
-function crossFieldErrors(s: CrossFields): string[] {
-  const errors: string[] = [];
+function crossFieldErrors(s: CrossFields): TrackerError[] {
+  const errors: TrackerError[] = [];
   const tps = s.takeProfits ?? [];
   const sum = tps.reduce((acc, tp) => acc + tp.fraction, 0);
-  if (sum > 1 + FRACTION_SUM_SLACK) errors.push(`takeProfits: fractions sum to ${sum}, more than 1`);
+  if (sum > 1 + FRACTION_SUM_SLACK)
+    errors.push(trackerError('TP_FRACTION_SUM', `takeProfits: fractions sum to ${sum}, more than 1`));
 
-  const dir = s.side === 'long' ? 1 : -1;
-  const above = dir > 0 ? 'above' : 'below';
-  const below = dir > 0 ? 'below' : 'above';
   const reference = s.entry.type === 'market' ? null : s.entry.price;
   const stop = s.stopLoss?.price;
-  if (stop !== undefined && reference !== null && dir * (reference - stop) <= 0) {
-    errors.push(`stopLoss.price: ${stop} must be ${below} the entry price ${reference} for a ${s.side}`);
-  }
-  if (tps.length > 0) {
-    const first = tps[0]!.price;
-    if (reference !== null && dir * (first - reference) <= 0) {
-      errors.push(
-        `takeProfits[0].price: ${first} must be ${above} the entry price ${reference} for a ${s.side}`,
-      );
-    }
-    if (stop !== undefined && dir * (first - stop) <= 0) {
-      errors.push(`stopLoss.price: ${stop} must be ${below} takeProfits[0].price ${first} for a ${s.side}`);
-    }
-  }
-  for (let i = 1; i < tps.length; i++) {
-    if (dir * (tps[i]!.price - tps[i - 1]!.price) <= 0) {
-      errors.push(
-        `takeProfits[${i}].price: ${tps[i]!.price} must be ${above} takeProfits[${i - 1}].price ${tps[i - 1]!.price} for a ${s.side}`,
-      );
-    }
-  }
+  const named = (price: number, field: string): NamedLevel => ({ price, field, name: field });
+  errors.push(
+    ...levelOrderErrors({
+      side: s.side,
+      pivot: reference === null ? null : { price: reference, field: 'entry.price', name: 'the entry price' },
+      stop: stop === undefined ? null : named(stop, 'stopLoss.price'),
+      takeProfits: tps.map((tp, i) => named(tp.price, `takeProfits[${i}].price`)),
+    }),
+  );
   if (s.breakevenAfterTp !== undefined && s.breakevenAfterTp > tps.length) {
-    errors.push(`breakevenAfterTp: names TP ${s.breakevenAfterTp}, but there ${countTps(tps.length)}`);
+    errors.push(
+      trackerError(
+        'TP_LEVEL_UNKNOWN',
+        `breakevenAfterTp: names TP ${s.breakevenAfterTp}, but there ${countTps(tps.length)}`,
+      ),
+    );
   }
   if (s.entryExpiresAt !== undefined && s.entryExpiresAt <= s.createdAt) {
-    errors.push(`entryExpiresAt: ${s.entryExpiresAt} must be after createdAt ${s.createdAt}`);
+    errors.push(
+      trackerError(
+        'EXPIRY_NOT_AFTER_CREATED',
+        `entryExpiresAt: ${s.entryExpiresAt} must be after createdAt ${s.createdAt}`,
+      ),
+    );
   }
   const roi = s.roi ?? [];
   for (let i = 1; i < roi.length; i++) {
     if (roi[i]!.afterMs <= roi[i - 1]!.afterMs) {
       errors.push(
-        `roi[${i}].afterMs: ${roi[i]!.afterMs} must be greater than roi[${i - 1}].afterMs ${roi[i - 1]!.afterMs}`,
+        trackerError(
+          'ROI_ORDER',
+          `roi[${i}].afterMs: ${roi[i]!.afterMs} must be greater than roi[${i - 1}].afterMs ${roi[i - 1]!.afterMs}`,
+        ),
       );
     }
   }
   const act: unknown = s.trailing?.activation;
   if (isRecord(act) && Number.isInteger(act.afterTp) && (act.afterTp as number) > tps.length) {
     errors.push(
-      `trailing.activation.afterTp: names TP ${String(act.afterTp)}, but there ${countTps(tps.length)}`,
+      trackerError(
+        'TP_LEVEL_UNKNOWN',
+        `trailing.activation.afterTp: names TP ${String(act.afterTp)}, but there ${countTps(tps.length)}`,
+      ),
     );
   }
   return errors;

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { IntakeKeys } from '../live/keys.ts';
+import { coerceError } from '../errors.ts';
 
 export interface HealthReport {
   /** `degraded`: both answer here, but the intake workers report jobs waiting out an outage. */
@@ -38,8 +39,8 @@ export async function checkHealth(
   };
   if (report.status !== 'ok') {
     report.errors = {};
-    if (r.status === 'rejected') report.errors.redis = messageOf(r.reason);
-    if (p.status === 'rejected') report.errors.postgres = messageOf(p.reason);
+    if (r.status === 'rejected') report.errors.redis = coerceError(r.reason).message;
+    if (p.status === 'rejected') report.errors.postgres = coerceError(p.reason).message;
     if (intakeOutage !== null) report.errors.intake = describeOutage(intakeOutage);
   }
   return report;
@@ -64,10 +65,4 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   // A late answer (or failure) of the abandoned promise must not surface as unhandled.
   promise.catch(() => {});
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function messageOf(err: unknown): string {
-  if (err instanceof AggregateError && err.errors.length > 0) return err.errors.map(messageOf).join('; ');
-  if (err instanceof Error) return err.message || (err as { code?: string }).code || err.name;
-  return String(err);
 }

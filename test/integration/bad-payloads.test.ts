@@ -13,6 +13,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
+import { signalUnknown } from '../../machines/operations.ts';
+import { codesOf, messagesOf, type TrackerError } from '../../src/errors.ts';
 import { shardOf } from '../../src/live/keys.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { validateOperation } from '../../src/validation/validateOperation.ts';
@@ -157,19 +159,23 @@ const BAD_SIGNALS: BadSignal[] = [
 
 const { start } = useLivePipeline({ db, ns, tracker, shards: 2 });
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** Jobs may ask for retries; a rejection must not use them. */
 const RETRYING = { attempts: 5, backoff: { type: 'fixed', delay: 10 } } as const;
 
 /** A failed job, as BullMQ keeps it for inspection, with what a rejection must look like. */
-async function expectRejectedOnce(job: Job, errors: string[], label: string): Promise<void> {
+async function expectRejectedOnce(job: Job, errors: TrackerError[], label: string): Promise<void> {
   expect(await job.getState(), label).toBe('failed');
   expect(job.attemptsMade, `${label}: attempts made`).toBe(1);
   expect(job.stacktrace?.[0], `${label}: error class`).toMatch(/^UnrecoverableError: /);
-  for (const e of errors) expect(job.failedReason, `${label}: reason names "${e}"`).toContain(e);
+  for (const e of errors) {
+    const named = `${e.message} [${e.code}]`;
+    expect(job.failedReason, `${label}: reason names "${named}"`).toContain(named);
+  }
+}
+
+/** An audit row's reasons as `{ code, message }`, pairing `details.errors` with `details.codes`. */
+function auditReasons(details: { errors: string[]; codes?: string[] }): { code?: string; message: string }[] {
+  return details.errors.map((message, k) => ({ code: details.codes?.[k], message }));
 }
 
 describe('bad payloads through the real queues', () => {
@@ -194,7 +200,7 @@ describe('bad payloads through the real queues', () => {
     }>(`SELECT job_id, id, payload, errors FROM signals WHERE status = 'rejected'`);
     const { rows: audits } = await live.db.query<{
       signal_id: string | null;
-      details: { jobId: string; errors: string[] };
+      details: { jobId: string; errors: string[]; codes: string[] };
     }>(`SELECT signal_id, details FROM audit_logs WHERE event = 'rejected'`);
     expect(stored).toHaveLength(BAD_SIGNALS.length);
     expect(audits).toHaveLength(BAD_SIGNALS.length);
@@ -204,20 +210,33 @@ describe('bad payloads through the real queues', () => {
       const checked = validateSignal(c.payload);
       if (checked.ok) throw new Error(`test bug: case "${c.name}" is valid`);
       // Not vacuous: each case's own problems are among the errors.
+      const messages = messagesOf(checked.errors);
       for (const field of c.fields)
         expect(
-          checked.errors.some((e) => e.startsWith(`${field}:`)),
-          `${c.name}: an error names ${field}: ${checked.errors.join('; ')}`,
+          messages.some((e) => e.startsWith(`${field}:`)),
+          `${c.name}: an error names ${field}: ${messages.join('; ')}`,
         ).toBe(true);
       await expectRejectedOnce(job, checked.errors, c.name);
 
       const row = stored.find((r) => r.job_id === job.id);
       expect(row, `${c.name}: stored in signals`).toBeDefined();
-      expect(row!.errors, c.name).toEqual(checked.errors);
+      expect(row!.errors, c.name).toEqual(messages);
       expect(row!.payload, c.name).toEqual(c.payload);
       expect(row!.id, c.name).toBe(checked.id);
       const audit = audits.find((a) => a.details.jobId === job.id);
-      expect(audit?.details.errors, `${c.name}: audit row`).toEqual(checked.errors);
+      expect(audit?.details.errors, `${c.name}: audit row`).toEqual(messages);
+      expect(audit?.details.codes, `${c.name}: audit row codes`).toEqual(codesOf(checked.errors));
+    }
+
+    // Replay rejects the same payloads with the same codes and words.
+    const replayed = await replay({ signals: BAD_SIGNALS.map((c) => c.payload), ticks: [] });
+    expect(replayed.signalRejections.map((r) => r.index)).toEqual(BAD_SIGNALS.map((_, i) => i));
+    for (const r of replayed.signalRejections) {
+      const job = submitted[r.index]!;
+      const audit = audits.find((a) => a.details.jobId === job.id)!;
+      expect(auditReasons(audit.details), `${BAD_SIGNALS[r.index]!.name}: live equals replay`).toEqual(
+        r.errors,
+      );
     }
 
     // The valid signal beside them went through.
@@ -266,45 +285,54 @@ describe('bad payloads through the real queues', () => {
 
     const { rows: audits } = await live.db.query<{
       signal_id: string | null;
-      details: { op: unknown; errors: string[]; jobId?: string };
+      details: { op: unknown; errors: string[]; codes: string[]; jobId?: string };
     }>(`SELECT signal_id, details FROM audit_logs WHERE event = 'op_rejected' ORDER BY id`);
 
     for (const [i, op] of atIntake.entries()) {
       const job = (await live.signalOps.getJob(intakeJobs[i]!.id!))!;
       const checked = validateOperation(op);
-      // The unknown signal's reason may say more (how long the intake waited for it).
-      const errors = checked.ok ? [`unknown signal ${checked.op.id}`] : checked.errors;
+      const errors = checked.ok ? [signalUnknown(checked.op.id)] : checked.errors;
       await expectRejectedOnce(job, errors, JSON.stringify(op));
       const audit = audits.find((a) => a.details.jobId === job.id);
       expect(audit, `${JSON.stringify(op)}: audit row`).toBeDefined();
-      expect(audit!.details.errors).toHaveLength(errors.length);
-      errors.forEach((e, k) => expect(audit!.details.errors[k]).toMatch(new RegExp(`^${escapeRegExp(e)}`)));
+      expect(auditReasons(audit!.details)).toEqual(errors);
       expect(audit!.details.op).toEqual(op);
     }
 
     // The shard's verdicts: the operation jobs themselves completed (the intake forwarded them;
     // it cannot know), and each rejection is in the audit log with its reasons.
-    const expectedReasons: (RegExp | null)[] = [
-      /stopLoss: 101 must be below the entry price 100/,
-      /takeProfits: .*105.*/,
-      /before the signal's createdAt/,
+    const expectedReasons: ([RegExp, string] | null)[] = [
+      [/stopLoss: 101 must be below the entry price 100/, 'LEVEL_ORDER'],
+      [/takeProfits\[0\]\.price: 105 must be above TP 1 110/, 'LEVEL_ORDER'],
+      [/before the signal's createdAt/, 'OP_BEFORE_CREATED'],
       null,
-      /already closed/,
-      /already closed/,
+      [/already closed/, 'SIGNAL_CLOSED'],
+      [/already closed/, 'SIGNAL_CLOSED'],
     ];
     for (const [i, op] of atShard.entries()) {
       expect(await shardJobs[i]!.getState(), JSON.stringify(op)).toBe('completed');
-      const reason = expectedReasons[i]!;
+      const expected = expectedReasons[i]!;
       const audit = audits.filter((a) => isDeepStrictEqual(a.details.op, op));
-      if (reason === null) {
+      if (expected === null) {
         expect(audit, `${JSON.stringify(op)} applies`).toEqual([]);
         continue;
       }
       expect(audit, `${JSON.stringify(op)}: one op_rejected row`).toHaveLength(1);
       expect(audit[0]!.signal_id).toBe(op.id);
-      expect(audit[0]!.details.errors.join('; ')).toMatch(reason);
+      expect(audit[0]!.details.errors.join('; ')).toMatch(expected[0]);
+      expect(audit[0]!.details.codes).toEqual([expected[1]]);
     }
     expect(audits).toHaveLength(atIntake.length + atShard.length - 1);
+
+    // Replay rejects the same operations with the same codes and words, whether the live
+    // system rejected them at its intake or on the shard.
+    const replayed = await replay({ signals, ticks: [], ops: [...atIntake, ...atShard] });
+    expect(replayed.rejectedOps).toHaveLength(audits.length);
+    for (const r of replayed.rejectedOps) {
+      const live = audits.filter((a) => isDeepStrictEqual(a.details.op, r.op));
+      expect(live, `${JSON.stringify(r.op)}: one live rejection`).toHaveLength(1);
+      expect(auditReasons(live[0]!.details), `${JSON.stringify(r.op)}: live equals replay`).toEqual(r.errors);
+    }
 
     // The rejected amends changed nothing; the cancel applied.
     const [target, closed] = (await live.collectOutcomes(['target', 'to-close'])) as Record<
@@ -370,7 +398,10 @@ describe('bad payloads through the real queues', () => {
       jobId: poison.id,
       record: { data: { kind: 'ticks', ticks: 42 } },
     });
-    expect((entries[0]!.record as { error: string }).error).toBe('ticks: must be an array');
+    expect(entries[0]!.record).toMatchObject({
+      error: 'ticks: must be an array',
+      code: 'SHARD_JOB_MALFORMED',
+    });
     // The ticks behind it were applied: TP1 (110) filled, TP2 (120) not yet.
     const expected = await replay({ signals: [signal], ticks });
     expect(describeDifference(await live.collectOutcomes(['after-poison']), expected.lines)).toBeNull();

@@ -175,14 +175,19 @@ describe('Redis keeps only open signals', () => {
     const exitJob = (await live.signalOps.getJob(exit!.id!))!;
     expect(await exitJob.getState(), '(c) the operation').toBe('failed');
     expect(exitJob.attemptsMade, '(c) attempts (never retried)').toBe(1);
-    expect(exitJob.failedReason).toBe(`rejected operation: ${reason}`);
+    expect(exitJob.failedReason).toBe(`rejected operation: ${reason} [SIGNAL_CLOSED]`);
     const { rows: cRows } = await live.db.query(
       `SELECT signal_id, details FROM audit_logs WHERE event = 'op_rejected'`,
     );
     expect(cRows, '(c) op_rejected rows').toEqual([
       {
         signal_id: operated,
-        details: { op: { op: 'exit', id: operated, ts: lastTs + 1 }, errors: [reason], jobId: exit!.id },
+        details: {
+          op: { op: 'exit', id: operated, ts: lastTs + 1 },
+          errors: [reason],
+          codes: ['SIGNAL_CLOSED'],
+          jobId: exit!.id,
+        },
       },
     ]);
   }, 300_000);

@@ -73,7 +73,7 @@ async function start(cfg: PipelineConfig): Promise<PipelineClient> {
 interface AuditRow {
   signal_id: string | null;
   event: string;
-  details: { op?: unknown; errors?: string[]; [key: string]: unknown };
+  details: { op?: unknown; errors?: string[]; codes?: string[]; [key: string]: unknown };
 }
 
 /** The audit log, in id order. */
@@ -206,11 +206,23 @@ describe('live pipeline equals replay', () => {
     const audit = await auditEvents(live);
     expect(audit.filter((a) => a.event === 'catchup_gap')).toEqual([]);
 
-    // The operations replay rejected are the ones stored as rejected, and no others.
+    // The operations replay rejected are the ones stored as rejected, and no others, each with
+    // the same codes and messages.
     const liveRejected = audit
       .filter((a) => a.event === 'op_rejected')
       .map((a) => describeOp(a.details.op))
       .sort();
+    const liveReasons = audit
+      .filter((a) => a.event === 'op_rejected')
+      .map((a) => {
+        const reasons = a.details.errors!.map((message, k) => ({ code: a.details.codes?.[k], message }));
+        return `${describeOp(a.details.op)}: ${JSON.stringify(reasons)}`;
+      })
+      .sort();
+    const replayReasons = expected.rejectedOps
+      .map((r) => `${describeOp(r.op)}: ${JSON.stringify(r.errors)}`)
+      .sort();
+    expect(liveReasons).toEqual(replayReasons);
     const liveApplied = audit.filter((a) => ['amended', 'cancelled', 'exited'].includes(a.event)).length;
     const replayRejected = expected.rejectedOps.map((r) => describeOp(r.op)).sort();
     expect(liveRejected).toEqual(replayRejected);

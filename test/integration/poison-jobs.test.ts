@@ -9,6 +9,7 @@
  */
 import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
+import type { ErrorCode } from '../../src/errors.ts';
 import type { Tick } from '../../machines/types.ts';
 import { ShardKeys, shardOf } from '../../src/live/keys.ts';
 import { toWire } from '../../src/live/messages.ts';
@@ -71,10 +72,10 @@ describe('poison jobs on a live shard', () => {
 
     await queue.pause();
     const valid: Job[] = [];
-    const bad: { label: string; jobId: string; reason: string; data: unknown }[] = [];
+    const bad: { label: string; jobId: string; reason: string; code: ErrorCode; data: unknown }[] = [];
     const addBad = async (label: string, data: unknown, reason: string): Promise<void> => {
       const job = await queue.add('junk', data, SHARD_JOB_OPTIONS);
-      bad.push({ label, jobId: job.id!, reason, data });
+      bad.push({ label, jobId: job.id!, reason, code: 'SHARD_JOB_MALFORMED', data });
     };
     valid.push(await queue.add('ticks', batch(0), SHARD_JOB_OPTIONS));
     await addBad('null data', null, 'job data must be a JSON object with a "kind"');
@@ -94,6 +95,7 @@ describe('poison jobs on a live shard', () => {
       label: 'data that is not JSON',
       jobId: rawId,
       reason: `job data is not valid JSON (${parseError(rawText)})`,
+      code: 'PAYLOAD_NOT_JSON',
       data: { raw: rawText },
     });
     valid.push(await queue.add('ticks', batch(5), SHARD_JOB_OPTIONS));
@@ -127,6 +129,7 @@ describe('poison jobs on a live shard', () => {
       expect(entry.shard, b.label).toBe(shard);
       expect(entry.record, `${b.label}: poison record`).toEqual({
         error: b.reason,
+        code: b.code,
         data: b.data,
         at: expect.any(Number),
       });
@@ -259,14 +262,14 @@ describe('intake jobs whose data is not JSON', () => {
     expect(signalRecord).toMatchObject({
       state: 'failed',
       attemptsMade: 1,
-      failedReason: `rejected signal (no id): ${signalReason}`,
+      failedReason: `rejected signal (no id): ${signalReason} [PAYLOAD_NOT_JSON]`,
     });
     expect(signalRecord.stacktrace[0], 'track-signal: error class').toMatch(/^UnrecoverableError: /);
     const opRecord = await rawJobRecord(live.redis, live.signalOps, opJob);
     expect(opRecord).toMatchObject({
       state: 'failed',
       attemptsMade: 1,
-      failedReason: `rejected operation: ${opReason}`,
+      failedReason: `rejected operation: ${opReason} [PAYLOAD_NOT_JSON]`,
     });
     expect(opRecord.stacktrace[0], 'signal-ops: error class').toMatch(/^UnrecoverableError: /);
 
@@ -289,9 +292,13 @@ describe('intake jobs whose data is not JSON', () => {
       {
         event: 'op_rejected',
         signal_id: null,
-        details: { op: { raw: opRaw }, errors: [opReason], jobId: opJob },
+        details: { op: { raw: opRaw }, errors: [opReason], codes: ['PAYLOAD_NOT_JSON'], jobId: opJob },
       },
-      { event: 'rejected', signal_id: null, details: { errors: [signalReason], jobId: signalJob } },
+      {
+        event: 'rejected',
+        signal_id: null,
+        details: { errors: [signalReason], codes: ['PAYLOAD_NOT_JSON'], jobId: signalJob },
+      },
     ]);
   });
 });

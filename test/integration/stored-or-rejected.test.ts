@@ -7,6 +7,7 @@
  * fails once, naming the problem, and leaves exactly one row behind.
  */
 import { describe, expect, it } from 'vitest';
+import type { ErrorCode } from '../../src/errors.ts';
 import { ShardKeys, shardOf } from '../../src/live/keys.ts';
 import { useLivePipeline } from '../support/livePipeline.ts';
 import { addRawJob, rawJobRecord } from '../support/rawJob.ts';
@@ -55,6 +56,8 @@ interface Case {
   storedId: string;
   /** The reasons, exactly: each names its field. */
   errors: string[];
+  /** Their codes (docs/ERRORS.md), one per reason. */
+  codes: ErrorCode[];
 }
 
 const MB_ID = 'x'.repeat(1_000_000);
@@ -69,6 +72,7 @@ const bigMeta = good({ id: 'big', meta: { blob: 'x'.repeat(70_000) } });
 const CASES: Case[] = [
   {
     name: 'NUL in id',
+    codes: ['PAYLOAD_UNSTORABLE'],
     payload: good({ id: `nul${NUL}id` }),
     failedId: `nul${NUL}id`,
     storedId: 'nul\\u0000id',
@@ -76,6 +80,7 @@ const CASES: Case[] = [
   },
   {
     name: 'NUL in symbol',
+    codes: ['PAYLOAD_UNSTORABLE'],
     payload: good({ id: 'nul-symbol', symbol: `AB${NUL}C` }),
     failedId: 'nul-symbol',
     storedId: 'nul-symbol',
@@ -83,6 +88,7 @@ const CASES: Case[] = [
   },
   {
     name: 'NUL in meta',
+    codes: ['PAYLOAD_UNSTORABLE'],
     payload: good({ id: 'nul-meta', meta: { note: `a${NUL}b` } }),
     failedId: 'nul-meta',
     storedId: 'nul-meta',
@@ -90,6 +96,7 @@ const CASES: Case[] = [
   },
   {
     name: 'a lone surrogate in meta',
+    codes: ['PAYLOAD_UNSTORABLE'],
     payload: good({ id: 'surrogate-meta', meta: { note: `x${LONE_SURROGATE}` } }),
     failedId: 'surrogate-meta',
     storedId: 'surrogate-meta',
@@ -97,6 +104,7 @@ const CASES: Case[] = [
   },
   {
     name: 'a lone surrogate in symbol',
+    codes: ['PAYLOAD_UNSTORABLE'],
     payload: good({ id: 'surrogate-symbol', symbol: `AB${LONE_SURROGATE}` }),
     failedId: 'surrogate-symbol',
     storedId: 'surrogate-symbol',
@@ -104,6 +112,7 @@ const CASES: Case[] = [
   },
   {
     name: `meta nested ${DEEP} deep`,
+    codes: ['PAYLOAD_UNSTORABLE'],
     raw: DEEP_RAW,
     failedId: 'deep-meta',
     storedId: 'deep-meta',
@@ -111,6 +120,7 @@ const CASES: Case[] = [
   },
   {
     name: 'a 1 MB id',
+    codes: ['PAYLOAD_SCHEMA', 'PAYLOAD_TOO_LARGE'],
     payload: good({ id: MB_ID }),
     storedId: `${'x'.repeat(200)}… (1000000 characters)`,
     errors: [
@@ -120,6 +130,7 @@ const CASES: Case[] = [
   },
   {
     name: 'createdAt in seconds',
+    codes: ['TIME_BEFORE_MIN_EPOCH'],
     payload: good({ id: 'seconds', createdAt: 1_723_161_301 }),
     failedId: 'seconds',
     storedId: 'seconds',
@@ -130,6 +141,7 @@ const CASES: Case[] = [
   },
   {
     name: 'createdAt 1e17',
+    codes: ['PAYLOAD_SCHEMA'],
     payload: good({ id: 'far-future', createdAt: 1e17 }),
     failedId: 'far-future',
     storedId: 'far-future',
@@ -138,6 +150,7 @@ const CASES: Case[] = [
   },
   {
     name: 'createdAt in 2100',
+    codes: ['TIME_AHEAD_OF_CLOCK'],
     payload: good({ id: 'next-century', createdAt: 4_102_444_800_000 }),
     failedId: 'next-century',
     storedId: 'next-century',
@@ -148,6 +161,7 @@ const CASES: Case[] = [
   },
   {
     name: 'a payload over 64 KiB',
+    codes: ['PAYLOAD_TOO_LARGE'],
     payload: bigMeta,
     failedId: 'big',
     storedId: 'big',
@@ -192,7 +206,7 @@ describe('every submission ends tracked or stored as rejected with its reasons',
       expect(job.state, `${c.name}: job state`).toBe('failed');
       expect(job.attemptsMade, `${c.name}: attempts (never retried)`).toBe(1);
       expect(job.stacktrace[0], `${c.name}: error class`).toMatch(/^UnrecoverableError: /);
-      const reasons = c.errors.join('; ');
+      const reasons = c.errors.map((m, k) => `${m} [${c.codes[k]}]`).join('; ');
       if (c.failedId !== undefined) {
         expect(job.failedReason, `${c.name}: failed reason`).toBe(
           `rejected signal ${c.failedId}: ${reasons}`,
@@ -253,13 +267,16 @@ describe('every submission ends tracked or stored as rejected with its reasons',
     expect(await done.getState(), 'operation job state').toBe('failed');
     expect(done.attemptsMade, 'attempts (never retried)').toBe(1);
     expect(done.stacktrace?.[0], 'error class').toMatch(/^UnrecoverableError: /);
-    expect(done.failedReason).toBe(`rejected operation: ${reason}`);
+    expect(done.failedReason).toBe(`rejected operation: ${reason} [TIME_BEFORE_MIN_EPOCH]`);
     const { rows } = await live.db.query(
       `SELECT signal_id, details FROM audit_logs WHERE event = 'op_rejected' AND details->>'jobId' = $1`,
       [job!.id],
     );
     expect(rows, 'one op_rejected row').toEqual([
-      { signal_id: 'op-target', details: { op, errors: [reason], jobId: job!.id } },
+      {
+        signal_id: 'op-target',
+        details: { op, errors: [reason], codes: ['TIME_BEFORE_MIN_EPOCH'], jobId: job!.id },
+      },
     ]);
     expect(await live.collectOutcomes(['op-target']), 'the exit was not applied').toEqual([
       { id: 'op-target', state: 'pending', legs: [] },

@@ -5,6 +5,7 @@
  * expectations. So every rule test checks both implementations.
  */
 import type { Operation, SignalPayload, Tick } from '../../machines/types.ts';
+import { messagesOf } from '../../src/errors.ts';
 import { replaySync } from '../../src/replay/replay.ts';
 import { referenceReplay, type ReferenceReplayResult } from '../reference/referenceReplay.ts';
 import { describeDifference } from './sameOutcomes.ts';
@@ -29,7 +30,8 @@ export function evaluate(signals: SignalPayload[], ticks: Tick[], ops?: Operatio
   }
   return {
     lines: production.lines,
-    rejectedOps: production.rejectedOps,
+    // The reference's shape: reasons as messages (the codes are checked in test/unit/errors.test.ts).
+    rejectedOps: production.rejectedOps.map((r) => ({ op: r.op, errors: messagesOf(r.errors) })),
     lateTicks: production.lateTicks,
   } as ReferenceReplayResult;
 }

@@ -91,7 +91,7 @@ function expectEngineMatchesReference(signals: SignalPayload[], ticks: Tick[], o
   if (JSON.stringify(engineRejected) !== JSON.stringify(referenceRejected)) {
     const onlyEngine = engineRejected.filter((op) => !referenceRejected.includes(op));
     const onlyReference = referenceRejected.filter((op) => !engineRejected.includes(op));
-    const why = (list: { op: unknown; errors: string[] }[], op: string): string =>
+    const why = (list: { op: unknown; errors: unknown[] }[], op: string): string =>
       JSON.stringify(list.find((r) => JSON.stringify(r.op) === op)?.errors);
     throw new Error(
       'engine and reference reject different operations:\n' +
@@ -132,9 +132,9 @@ function tally(signals: SignalPayload[], ticks: Tick[], ops: Operation[]): void 
     if (out.pnl !== undefined) count('pnl');
   }
   for (const { op, errors } of rejectedOps) {
-    if (errors.some((e) => e.includes('2000 bps'))) count('refused exit price');
+    if (errors.some((e) => e.message.includes('2000 bps'))) count('refused exit price');
     if (
-      errors.some((e) => e.startsWith('fraction:')) &&
+      errors.some((e) => e.message.startsWith('fraction:')) &&
       (op as { fraction?: number }).fraction !== undefined
     ) {
       count('fraction on a pending signal');

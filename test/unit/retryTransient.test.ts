@@ -92,3 +92,32 @@ describe('createTransientRetry: an outage delays work and loses none', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('createTransientRetry: recovery', () => {
+  it('wakes every call still in its backoff as soon as one call gets through', async () => {
+    let down = true;
+    const retry = createTransientRetry({
+      log: pino({ level: 'silent' }),
+      dependency: 'PostgreSQL',
+      budgetMs: 600_000,
+      now: Date.now,
+      // A long backoff: without the wake-up the waiting call would sleep for a minute.
+      backoff: { baseMs: 60_000, maxMs: 60_000 },
+    });
+    let waitingCalls = 0;
+    const waiting = retry.run(async () => {
+      waitingCalls++;
+      if (down) throw refused();
+      return 'stored';
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(waitingCalls).toBe(1);
+    down = false;
+    const started = Date.now();
+    // Another call gets through: the outage is over, and the first one tries again at once.
+    await retry.run(async () => 'probe');
+    expect(await waiting).toBe('stored');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(waitingCalls).toBe(2);
+  });
+});

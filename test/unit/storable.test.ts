@@ -90,26 +90,33 @@ describe('live intake guards (replay applies none of them)', () => {
 
   it('refuses a payload over MAX_PAYLOAD_BYTES, naming its size', () => {
     expect(screenPayload({ meta: 'x'.repeat(2000) }, guards)).toEqual([
-      'payload: 2011 bytes, over the limit of 1024 (MAX_PAYLOAD_BYTES)',
+      {
+        code: 'PAYLOAD_TOO_LARGE',
+        message: 'payload: 2011 bytes, over the limit of 1024 (MAX_PAYLOAD_BYTES)',
+      },
     ]);
     expect(screenPayload({ meta: 'x' }, guards)).toEqual([]);
   });
 
   it('names a time sent in seconds', () => {
-    expect(checkLiveTime('createdAt', 1_723_161_301, guards, now)).toBe(
-      'createdAt: 1723161301 is before 2000-01-01T00:00:00.000Z (MIN_EPOCH_MS): it looks like seconds; times are epoch milliseconds',
-    );
-    expect(checkLiveTime('ts', 5, guards, now)).toBe(
-      'ts: 5 is before 2000-01-01T00:00:00.000Z (MIN_EPOCH_MS)',
-    );
+    expect(checkLiveTime('createdAt', 1_723_161_301, guards, now)).toEqual({
+      code: 'TIME_BEFORE_MIN_EPOCH',
+      message:
+        'createdAt: 1723161301 is before 2000-01-01T00:00:00.000Z (MIN_EPOCH_MS): it looks like seconds; times are epoch milliseconds',
+    });
+    expect(checkLiveTime('ts', 5, guards, now)).toEqual({
+      code: 'TIME_BEFORE_MIN_EPOCH',
+      message: 'ts: 5 is before 2000-01-01T00:00:00.000Z (MIN_EPOCH_MS)',
+    });
   });
 
   it('refuses a time more than MAX_CLOCK_SKEW_MS ahead of the wall clock, even one no date can hold', () => {
     expect(checkLiveTime('ts', now + 300_000, guards, now)).toBeNull();
-    expect(checkLiveTime('ts', now + 300_001, guards, now)).toBe(
-      `ts: ${now + 300_001} (2026-12-02T00:05:00.001Z) is more than 300000 ms ahead of the clock (MAX_CLOCK_SKEW_MS)`,
-    );
-    expect(checkLiveTime('createdAt', 1e17, guards, now)).toMatch(/\(beyond the largest date\)/);
+    expect(checkLiveTime('ts', now + 300_001, guards, now)).toEqual({
+      code: 'TIME_AHEAD_OF_CLOCK',
+      message: `ts: ${now + 300_001} (2026-12-02T00:05:00.001Z) is more than 300000 ms ahead of the clock (MAX_CLOCK_SKEW_MS)`,
+    });
+    expect(checkLiveTime('createdAt', 1e17, guards, now)?.message).toMatch(/\(beyond the largest date\)/);
   });
 });
 

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
+import { messagesOf } from '../../src/errors.ts';
 import { replaySync } from '../../src/replay/replay.ts';
 import { validateOperation } from '../../src/validation/validateOperation.ts';
 import { validateSignal } from '../../src/validation/validateSignal.ts';
@@ -52,7 +53,7 @@ function signalErrors(p: unknown): string[] {
   const result = validateSignal(p);
   if (result.ok) throw new Error(`expected a rejection, but ${JSON.stringify(p)} was accepted`);
   expect(result.errors.length, 'a rejection names at least one problem').toBeGreaterThan(0);
-  return result.errors;
+  return messagesOf(result.errors);
 }
 
 /** The payload is rejected and every field in `fields` is named (an error starts with `field:`). */
@@ -141,7 +142,9 @@ describe('validateSignal: required fields and null', () => {
       expect(result.ok, JSON.stringify(p)).toBe(false);
       if (!result.ok) {
         expect(result.id).toBeNull();
-        expect(result.errors).toEqual(['payload: must be a JSON object']);
+        expect(result.errors).toEqual([
+          { code: 'PAYLOAD_SCHEMA', message: 'payload: must be a JSON object' },
+        ]);
       }
     }
   });
@@ -610,13 +613,14 @@ describe('validateSignal: normalisation', () => {
 function opErrors(op: unknown, ...fields: string[]): string[] {
   const result = validateOperation(op);
   if (result.ok) throw new Error(`expected ${JSON.stringify(op)} to be rejected`);
+  const errors = messagesOf(result.errors);
   for (const field of fields) {
     expect(
-      result.errors.some((e) => e.startsWith(`${field}:`)),
-      `an error names ${field}; errors: ${JSON.stringify(result.errors)}`,
+      errors.some((e) => e.startsWith(`${field}:`)),
+      `an error names ${field}; errors: ${JSON.stringify(errors)}`,
     ).toBe(true);
   }
-  return result.errors;
+  return errors;
 }
 
 describe('validateOperation', () => {
@@ -741,9 +745,9 @@ describe('ids in messages', () => {
         { op: 'exit', id: long, ts: 6 },
       ],
     });
-    const errors = result.rejectedOps.map((r) => r.errors.join(' '));
+    const errors = result.rejectedOps.map((r) => messagesOf(r.errors).join(' '));
     expect(errors[0]).toBe(`unknown signal ${'x'.repeat(100)}…`);
-    expect(errors[1]).toBe(`signal ${'x'.repeat(100)}… is already closed (MANUAL_EXIT)`);
+    expect(errors[1]).toBe(`signal ${'x'.repeat(100)}… is already closed`);
     expect(errors.join(' ')).not.toContain('x'.repeat(101));
   });
 });
