@@ -66,7 +66,8 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function messageOf(err: unknown): string {
+/** An error as one message (an AggregateError, as pg gives for every address tried, joined). */
+export function messageOf(err: unknown): string {
   if (err instanceof AggregateError && err.errors.length > 0) return err.errors.map(messageOf).join('; ');
   if (err instanceof Error) return err.message || (err as { code?: string }).code || err.name;
   return String(err);
