@@ -84,7 +84,8 @@ export async function authenticate(app: FastifyInstance, opts: AuthenticateOptio
       );
     }
     request.principal = principal;
-    request.log = request.log.child({ keyId: principal.keyId, tenant: principal.tenant });
+    // Both: the reply's logger writes the "request completed" line.
+    request.log = reply.log = request.log.child({ keyId: principal.keyId, tenant: principal.tenant });
   });
 }
 // Not encapsulated: the hook must cover the routes registered beside it (see above).
