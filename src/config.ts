@@ -98,6 +98,22 @@ const schema = z.object({
   /** HTTP listen address. @defaultValue 127.0.0.1:3000 */
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: int(0).max(65535).default(3000),
+  /**
+   * Names the web process answers to in the Host header (against DNS rebinding), comma
+   * separated, each with or without a port (without: any port); HTTP_HOST is always added;
+   * `*` allows any. Others get 403 HOST_FORBIDDEN. @defaultValue localhost,127.0.0.1,[::1]
+   */
+  HTTP_ALLOWED_HOSTS: z.string().default('localhost,127.0.0.1,[::1]'),
+  /**
+   * Requests per minute per API key (per address before a key is known), counted in Redis so
+   * that every web process shares them; `0` turns the limit off. @defaultValue 600
+   */
+  HTTP_RATE_LIMIT_PER_MINUTE: int(0).default(600),
+  /**
+   * How long a web process reuses an API key lookup; a revoked key keeps working in a process
+   * that looked it up for at most this long. `0` looks every request up. @defaultValue 5000
+   */
+  API_KEY_CACHE_MS: int(0).max(300_000).default(5000),
   /** Apply migrations when a process that needs PostgreSQL starts. @defaultValue on */
   MIGRATE_ON_START: onOff.default('on'),
   /** TimescaleDB retention of outcomes in days; 0 keeps everything. @defaultValue 0 */
@@ -186,6 +202,21 @@ export function liveGuardsOf(
     maxPayloadBytes: config.MAX_PAYLOAD_BYTES,
     minEpochMs: config.MIN_EPOCH_MS,
     maxClockSkewMs: config.MAX_CLOCK_SKEW_MS,
+  };
+}
+
+/** The web process's front door: Host check, rate limit, key cache (docs/API.md). */
+export function webAccessOf(
+  config: Pick<
+    Config,
+    'HTTP_HOST' | 'HTTP_ALLOWED_HOSTS' | 'HTTP_RATE_LIMIT_PER_MINUTE' | 'API_KEY_CACHE_MS'
+  >,
+): { allowedHosts: string; listenHost: string; rateLimitPerMinute: number; keyCacheMs: number } {
+  return {
+    allowedHosts: config.HTTP_ALLOWED_HOSTS,
+    listenHost: config.HTTP_HOST,
+    rateLimitPerMinute: config.HTTP_RATE_LIMIT_PER_MINUTE,
+    keyCacheMs: config.API_KEY_CACHE_MS,
   };
 }
 

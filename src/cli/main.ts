@@ -37,6 +37,13 @@ const commands: Record<string, { run: () => Promise<Command>; usage: string }> =
     run: async () => (await import('./analyzeCommand.ts')).analyzeCommand,
     usage: 'outcome-tracker analyze [--window W] [--group G] [--at ISO-TIME] [--tenant T]   (DATABASE_URL)',
   },
+  'api-key': {
+    run: async () => (await import('./apiKeyCommand.ts')).apiKeyCommand,
+    usage:
+      'outcome-tracker api-key create --tenant T --scopes submit,read,admin [--label L] [--json]\n' +
+      '  outcome-tracker api-key list [--tenant T] [--json]\n' +
+      '  outcome-tracker api-key revoke ID [--json]   (DATABASE_URL)',
+  },
   metrics: {
     run: async () => (await import('./metricsCommand.ts')).metricsCommand,
     usage: 'outcome-tracker metrics [--input FILE]   (JSON, or replay output lines; stdin by default)',
@@ -104,7 +111,9 @@ export async function main(argv: string[], io: CliIo = process): Promise<number>
   } catch (err) {
     const message = oneLine(coerceError(err).message);
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`${name}: ${message} (usage: ${command.usage.replace(/\s{2,}\(.*\)$/, '')})\n`);
+      io.stderr.write(
+        `${name}: ${message} (usage: ${oneLine(command.usage.replace(/\s{2,}\(.*\)$/, ''))})\n`,
+      );
       return EXIT.usageOrInput;
     }
     io.stderr.write(`${name}: ${message}\n`);

@@ -89,7 +89,9 @@ export async function printReport(opts: {
         : `; differ: ${differ.slice(0, 5).join(', ')}; missing: ${missing.slice(0, 5).join(', ')}`),
   );
   out(
-    `Operators: Bull Board at ${opts.webUrl}/admin/queues and health at ${opts.webUrl}/health while the processes run.`,
+    `Operators: Bull Board at ${opts.webUrl}/admin/queues (sign in with any user name and a key from ` +
+      '`npx outcome-tracker api-key create --tenant ops --scopes admin` as the password) ' +
+      `and health at ${opts.webUrl}/health while the processes run.`,
   );
 }
 

@@ -155,7 +155,12 @@ export function createIntakeWorkers(options: IntakeOptions): {
         // it registers then (the shard refuses a repeat, and one whose outcome PostgreSQL
         // already holds is not sent at all).
         if (!stored.closed) {
-          await shardQueues.add(shard, 'register', { kind: 'register', signal: stored.signal });
+          // The name carries the id so that Bull Board shows whose job it is; nothing
+          // dispatches on names (the shard reads `kind`).
+          await shardQueues.add(shard, `register:${stored.signal.id}`, {
+            kind: 'register',
+            signal: stored.signal,
+          });
         }
         await retry.run(() => markForwarded(opts.pool, stored.signal.id));
       }
@@ -245,7 +250,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
         throw new UnrecoverableError(`rejected operation: ${describeErrors([reason])}`);
       }
       const shard = shardOf(signal.symbol, opts.shards);
-      await shardQueues.add(shard, op.op, { kind: 'op', op });
+      await shardQueues.add(shard, `${op.op}:${op.id}`, { kind: 'op', op });
       if (head === jobId) await opts.redis.lrem(waitKey, 1, jobId);
       return { id: op.id, shard };
     },

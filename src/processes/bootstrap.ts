@@ -1,11 +1,37 @@
 import { Redis } from 'ioredis';
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type LoggerOptions } from 'pino';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 
+/**
+ * Fields a log line never shows (pino replaces them with "[redacted]"): credentials in request
+ * headers, and any field named key, password or secret, at the top level or one level down
+ * (`{ apiKey: { key } }`, `{ db: { password } }`). Nothing of ours logs them on purpose; this
+ * is for the day something does (a request logged with its headers, an error carrying its
+ * options).
+ */
+export const LOG_REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["proxy-authorization"]',
+  'headers.authorization',
+  'headers.cookie',
+  'key',
+  'password',
+  'secret',
+  '*.key',
+  '*.password',
+  '*.secret',
+];
+
+/** The options of every root logger (createLogger; tests build theirs from them). */
+export function loggerOptions(config: Pick<Config, 'LOG_LEVEL'>, name: string): LoggerOptions {
+  return { name, level: config.LOG_LEVEL, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } };
+}
+
 /** One root logger per process. */
 export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, name: string): Logger {
-  return pino({ name, level: config.LOG_LEVEL });
+  return pino(loggerOptions(config, name));
 }
 
 /** A Redis client as BullMQ's production guide wants it for workers (never gives up a command). */

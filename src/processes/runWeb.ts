@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
+import { webAccessOf, type Config } from '../config.ts';
 import { createWebServer } from '../web/createWebServer.ts';
 import type { Running } from './Running.ts';
 
@@ -21,6 +21,7 @@ export async function runWeb(
     prefix: config.QUEUE_PREFIX,
     shards: config.SHARDS,
     log: clients.log,
+    access: webAccessOf(config),
   });
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   return { app, close: () => app.close() };

@@ -7,8 +7,14 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { QUEUE_NAMES, shardQueueName } from '../live/keys.ts';
+import { allowedHosts } from './allowedHosts.ts';
+import { authenticate } from './authenticate.ts';
 import { checkHealth } from './checkHealth.ts';
+import { checkReady, shippedMigrations } from './checkReady.ts';
+import { createKeyLookup } from './createKeyLookup.ts';
 import { createMetricsRegistry } from './createMetricsRegistry.ts';
+import { createRateLimiter } from './createRateLimiter.ts';
+import { HttpError, sendError } from './httpErrors.ts';
 
 export interface WebServerOptions {
   /** A Redis client for health checks and outbox sizes. */
@@ -21,18 +27,92 @@ export interface WebServerOptions {
   /** SHARDS. */
   shards: number;
   log: Logger;
+  /** Who may come in, and how often (config: webAccessOf). */
+  access: WebAccess;
+  /**
+   * Routes to serve behind the front door (the versioned API; tests' probes): registered after
+   * the Host check, authentication and rate limit, before the server is made ready. Each
+   * declares `config: { scope }`.
+   */
+  routes?: (app: FastifyInstance) => Promise<void> | void;
+  now?: () => number;
+}
+
+export interface WebAccess {
+  /** HTTP_ALLOWED_HOSTS. */
+  allowedHosts: string;
+  /** HTTP_HOST, always allowed as a Host. */
+  listenHost: string;
+  /** HTTP_RATE_LIMIT_PER_MINUTE; 0: no limit. */
+  rateLimitPerMinute: number;
+  /** API_KEY_CACHE_MS. */
+  keyCacheMs: number;
 }
 
 /** Where Bull Board is served. */
 export const BULL_BOARD_PATH = '/admin/queues';
 
+function isBoardPath(url: string): boolean {
+  return (
+    url === BULL_BOARD_PATH || url.startsWith(`${BULL_BOARD_PATH}/`) || url.startsWith(`${BULL_BOARD_PATH}?`)
+  );
+}
+
 /**
- * The HTTP side (docs/OPERATIONS.md "Web"): `GET /health`, Bull Board at `/admin/queues` and
- * `GET /metrics`. Returns the fastify instance, ready but not listening; closing it closes the
+ * The HTTP side (docs/OPERATIONS.md "Web", docs/API.md): `GET /health` and `GET /ready` for
+ * anyone; behind an API key, Bull Board at `/admin/queues` (read to look, admin to act) and
+ * `GET /metrics` (read). Every request passes the Host check, the key check and the rate limit
+ * first (authenticate.ts). Returns the fastify instance, ready but not listening; closing it closes the
  * queues it opened (not `redis`, `connection` or `pool`, which the caller owns).
  */
 export async function createWebServer(opts: WebServerOptions): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: opts.log.child({ component: 'web' }) }) as unknown as FastifyInstance;
+  const log = opts.log.child({ component: 'web' });
+
+  // Errors of our routes in one shape ({"error":{"code","message","details"}}; docs/API.md).
+  app.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
+    if (err instanceof HttpError) return sendError(reply, err);
+    const status = err.statusCode ?? 500;
+    if (status < 500) return sendError(reply, new HttpError('BAD_REQUEST', err.message));
+    request.log.error({ err }, 'request failed');
+    return sendError(reply, new HttpError('INTERNAL_ERROR', `the server failed (request ${request.id})`));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new HttpError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  // The Host check first: a rebound page gets nothing, not even a 401 (probes excepted: a
+  // load balancer or kubelet addresses the process by IP, and they reveal nothing).
+  const hostAllowed = allowedHosts(opts.access.allowedHosts, opts.access.listenHost);
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.config.scope === 'public' || hostAllowed(request.headers.host)) return;
+    return sendError(
+      reply,
+      new HttpError(
+        'HOST_FORBIDDEN',
+        `Host ${JSON.stringify(request.headers.host ?? '')} is not allowed here`,
+        [{ hint: 'add it to HTTP_ALLOWED_HOSTS (docs/CONFIG.md)' }],
+      ),
+    );
+  });
+
+  await app.register(authenticate, {
+    lookup: createKeyLookup({ db: opts.pool, log, cacheMs: opts.access.keyCacheMs, now: opts.now }),
+    rateLimit:
+      opts.access.rateLimitPerMinute > 0
+        ? await createRateLimiter(app, {
+            redis: opts.redis,
+            prefix: opts.prefix,
+            perMinute: opts.access.rateLimitPerMinute,
+            log,
+          })
+        : null,
+    basicAuth: (request) => isBoardPath(request.url),
+    // Bull Board declares no scopes: looking needs read, acting (every non-GET) needs admin.
+    // Any other route that forgets to declare one needs admin.
+    scopeOf: (request) =>
+      isBoardPath(request.url) && (request.method === 'GET' || request.method === 'HEAD') ? 'read' : 'admin',
+  });
 
   const names = [
     QUEUE_NAMES.trackSignal,
@@ -64,6 +144,24 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
   });
   board.setBasePath(BULL_BOARD_PATH);
   await app.register(board.registerPlugin(), { prefix: BULL_BOARD_PATH });
+  // A read key may look but not act: its actions answer 403 anyway (scopeOf above); showing
+  // every queue read-only to it also spares it buttons that could only fail.
+  app.addHook('onSend', async (request, _reply, payload) => {
+    if (
+      request.principal === null ||
+      request.principal.admin ||
+      request.routeOptions.url !== `${BULL_BOARD_PATH}/api/queues` ||
+      typeof payload !== 'string'
+    )
+      return payload;
+    const body = JSON.parse(payload) as { queues?: Record<string, unknown>[] };
+    for (const queue of body.queues ?? []) {
+      queue.readOnlyMode = true;
+      queue.allowRetries = false;
+      queue.allowCompletedRetries = false;
+    }
+    return JSON.stringify(body);
+  });
 
   const registry = createMetricsRegistry({
     redis: opts.redis,
@@ -74,18 +172,25 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
   });
 
   // Probes and scrapes arrive every few seconds: their requests are logged only when they fail.
-  const quiet = { logLevel: 'warn' as const };
-  app.get('/health', quiet, async (_request, reply) => {
+  const probe = { logLevel: 'warn' as const, config: { scope: 'public' as const } };
+  app.get('/health', probe, async (_request, reply) => {
     const report = await checkHealth(opts.redis, opts.pool, opts.prefix);
     // Degraded is still alive: the intake is waiting, not failing (a restart would not help).
     return reply.code(report.status === 'error' ? 503 : 200).send(report);
   });
 
-  app.get('/metrics', quiet, async (_request, reply) => {
+  const shipped = shippedMigrations();
+  app.get('/ready', probe, async (_request, reply) => {
+    const report = await checkReady(opts.redis, opts.pool, shipped);
+    return reply.code(report.status === 'ready' ? 200 : 503).send(report);
+  });
+
+  app.get('/metrics', { logLevel: 'warn', config: { scope: 'read' } }, async (_request, reply) => {
     const text = await registry.metrics();
     return reply.type(registry.contentType).send(text);
   });
 
+  if (opts.routes) await app.register(async (scope) => opts.routes!(scope));
   await app.ready();
   return app;
 }

@@ -1,6 +1,7 @@
 /**
  * The web server against real Redis and PostgreSQL, through fastify's inject (no port):
- * /health, Bull Board at /admin/queues, /metrics.
+ * /health, Bull Board at /admin/queues, /metrics (with an admin key; the front door itself is
+ * web-access.test.ts).
  */
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
@@ -8,6 +9,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { IntakeKeys, QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/live/keys.ts';
 import { createWebServer } from '../../src/web/createWebServer.ts';
+import { createTestKey, OPEN_ACCESS } from '../support/apiKeys.ts';
 import {
   useRedisNamespace,
   useResourceTracker,
@@ -26,11 +28,19 @@ describe('web server', () => {
   async function server(
     tracker: ResourceTracker,
     databaseUrl = db.url,
-  ): Promise<{ app: FastifyInstance; close(): Promise<void> }> {
+  ): Promise<{ app: FastifyInstance; close(): Promise<void>; admin: { authorization: string } }> {
     const redis = tracker.redis();
     const connection = tracker.redis({}, 'bullmq connection');
     const pool = tracker.pool(databaseUrl);
-    const app = await createWebServer({ redis, connection, pool, prefix: ns.prefix, shards: SHARDS, log });
+    const app = await createWebServer({
+      redis,
+      connection,
+      pool,
+      prefix: ns.prefix,
+      shards: SHARDS,
+      log,
+      access: OPEN_ACCESS,
+    });
     const closeable = tracker.track(
       {
         async close() {
@@ -41,7 +51,9 @@ describe('web server', () => {
       },
       'web server',
     );
-    return { app, close: () => closeable.close() };
+    const admin =
+      databaseUrl === db.url ? (await createTestKey(pool, 'ops', ['admin'])).bearer : { authorization: '' };
+    return { app, close: () => closeable.close(), admin };
   }
 
   it('GET /health answers 200 when Redis and PostgreSQL answer', async () => {
@@ -93,13 +105,13 @@ describe('web server', () => {
   });
 
   it('serves Bull Board at /admin/queues with the intake, analyze and every shard queue; shard queues read-only', async () => {
-    const { app, close } = await server(resources);
-    const page = await app.inject({ method: 'GET', url: '/admin/queues' });
+    const { app, close, admin } = await server(resources);
+    const page = await app.inject({ method: 'GET', url: '/admin/queues', headers: admin });
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.body).toMatch(/<html/i);
 
-    const api = await app.inject({ method: 'GET', url: '/admin/queues/api/queues' });
+    const api = await app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: admin });
     expect(api.statusCode).toBe(200);
     const queues = (api.json() as { queues: { name: string; readOnlyMode: boolean }[] }).queues;
     expect(queues.map((q) => q.name).sort()).toEqual(
@@ -121,7 +133,7 @@ describe('web server', () => {
   });
 
   it('GET /metrics reports process metrics, job counts per queue and state, and outbox sizes per shard', async () => {
-    const { app, close } = await server(resources);
+    const { app, close, admin } = await server(resources);
     const producer = resources.redis({}, 'producer');
     const trackSignal = resources.track(
       new Queue(QUEUE_NAMES.trackSignal, { connection: producer, prefix: ns.prefix }),
@@ -131,7 +143,7 @@ describe('web server', () => {
     await trackSignal.add('signal', { v: 1 });
     await producer.hset(new ShardKeys(ns.prefix, 1).outbox, 'closed:x', '{}', 'closed:y', '{}', 'op:3', '{}');
 
-    const res = await app.inject({ method: 'GET', url: '/metrics' });
+    const res = await app.inject({ method: 'GET', url: '/metrics', headers: admin });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/text\/plain/);
     const text = res.body;

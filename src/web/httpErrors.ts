@@ -1,0 +1,59 @@
+import type { FastifyReply } from 'fastify';
+
+/**
+ * The error codes of the HTTP API so far, each with its status and meaning (docs/API.md
+ * "Errors"). Clients may switch on `code`; the message is for people and may change. Until
+ * the catalogue of all our error codes exists, the HTTP ones live here.
+ */
+export const HTTP_ERRORS = {
+  /** No `Authorization: Bearer <key>` (nor, on Bull Board, Basic with the key as password). */
+  API_KEY_MISSING: { status: 401, meaning: 'no API key was presented' },
+  /** The key is not one of ours, or it was revoked. */
+  API_KEY_INVALID: { status: 401, meaning: 'the API key is unknown or revoked' },
+  /** A valid key without the scope the route needs. */
+  SCOPE_FORBIDDEN: { status: 403, meaning: 'the API key lacks the scope this needs' },
+  /** A request for another tenant's data with a key that is not admin. */
+  TENANT_FORBIDDEN: { status: 403, meaning: 'the API key may not reach that tenant' },
+  /** The Host header is not one of HTTP_ALLOWED_HOSTS (DNS rebinding). */
+  HOST_FORBIDDEN: { status: 403, meaning: 'the Host header is not an allowed host' },
+  /** More requests than HTTP_RATE_LIMIT_PER_MINUTE; `Retry-After` says when to come back. */
+  RATE_LIMITED: { status: 429, meaning: 'too many requests' },
+  /** No such route. */
+  NOT_FOUND: { status: 404, meaning: 'no such route' },
+  /** A request the route cannot parse or accept as sent. */
+  BAD_REQUEST: { status: 400, meaning: 'the request is malformed' },
+  /** Something failed on our side (logged with the request id). */
+  INTERNAL_ERROR: { status: 500, meaning: 'the server failed' },
+} as const;
+
+export type HttpErrorCode = keyof typeof HTTP_ERRORS;
+
+/** The body of every error answer: `{"error":{"code","message","details":[]}}`. */
+export interface ErrorBody {
+  error: { code: HttpErrorCode; message: string; details: unknown[] };
+}
+
+/** An error a route or hook throws to answer with one of {@link HTTP_ERRORS}. */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  readonly statusCode: number;
+  constructor(
+    readonly code: HttpErrorCode,
+    message: string = HTTP_ERRORS[code].meaning,
+    readonly details: unknown[] = [],
+  ) {
+    super(message);
+    this.statusCode = HTTP_ERRORS[code].status;
+  }
+  get body(): ErrorBody {
+    return { error: { code: this.code, message: this.message, details: this.details } };
+  }
+}
+
+/**
+ * Answers `reply` with `error`. Hooks answer this way rather than by throwing: a thrown error
+ * goes to the error handler of the route's plugin, and Bull Board's plugin has its own.
+ */
+export function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
+  return reply.code(error.statusCode).type('application/json; charset=utf-8').send(error.body);
+}
