@@ -42,7 +42,7 @@ import type { NormalizedSignal } from '../machines/signalContext.ts';
 import type { OutcomeLine, Tick } from '../machines/types.ts';
 import { generateSignals, seededRandom } from '../src/demo/generateSignals.ts';
 import { createTickPublisher, type TickPublisher } from '../src/live/createTickPublisher.ts';
-import { QUEUE_NAMES, ShardKeys, shardOf, shardQueueName } from '../src/live/keys.ts';
+import { QUEUE_NAMES, ShardKeys, shardOf, shardQueueName } from '../src/names.ts';
 import { toWire, type ShardJobData } from '../src/live/messages.ts';
 import type { OutboxEntry } from '../src/storage/OutboxEntry.ts';
 import { commitShard, loadShard } from '../src/live/shardStore.ts';

@@ -22,7 +22,7 @@ import pg from 'pg';
 import { destination, pino } from 'pino';
 import { createIntakeWorkers } from '../src/live/createIntakeWorkers.ts';
 import { createShardWorkers } from '../src/live/createShardWorkers.ts';
-import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../src/live/keys.ts';
+import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../src/names.ts';
 import type { ShardJobData } from '../src/live/messages.ts';
 
 export type ChildConfig =

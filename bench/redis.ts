@@ -35,7 +35,7 @@ import type { NormalizedSignal } from '../machines/signalContext.ts';
 import type { Tick } from '../machines/types.ts';
 import { seededRandom } from '../src/demo/generateSignals.ts';
 import { createTickPublisher } from '../src/live/createTickPublisher.ts';
-import { ShardKeys, shardOf, shardQueueName } from '../src/live/keys.ts';
+import { ShardKeys, shardOf, shardQueueName } from '../src/names.ts';
 import type { ShardJobData } from '../src/live/messages.ts';
 import { SHARD_JOB_OPTIONS } from '../src/live/shardQueues.ts';
 import { migrate } from '../src/storage/migrate.ts';

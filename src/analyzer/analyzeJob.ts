@@ -1,3 +1,4 @@
+import { JOB_NAMES } from '../names.ts';
 /**
  * The `analyze` queue's contract: job name, payload and job ids. Pure.
  */
@@ -6,7 +7,7 @@ import { GROUP_KINDS, type GroupKind } from '../analysis/groups.ts';
 import { WINDOW_NAMES, type WindowName } from '../analysis/windows.ts';
 
 /** The job name on QUEUE_NAMES.analyze. */
-export const ANALYZE_JOB_NAME = 'analyze';
+export const ANALYZE_JOB_NAME = JOB_NAMES.analyze;
 
 /** Payload of an `analyze` job: everything optional, as AnalyzeRequest. */
 export const analyzeJobSchema = z

@@ -6,7 +6,7 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type KeepJobs } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { QUEUE_NAMES } from '../live/keys.ts';
+import { QUEUE_NAMES } from '../names.ts';
 import { ANALYZE_JOB_NAME, analyzeJobSchema, type AnalyzeJobData } from './analyzeJob.ts';
 import { createAnalyzer, type AnalyzeSummary, type CreateAnalyzerOptions } from './createAnalyzer.ts';
 

@@ -6,7 +6,7 @@ import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
 import { loadConfig, requireSettings } from '../config.ts';
 import { SymbolBook, type BookClock } from '../engine/SymbolBook.ts';
-import { ShardKeys, shardOf } from '../live/keys.ts';
+import { OUTBOX_KEYS, ShardKeys, shardOf } from '../names.ts';
 import type { CheckpointRecord } from '../live/messages.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
 import { pageSignals, type SignalRow } from '../storage/pageSignals.ts';
@@ -87,7 +87,7 @@ async function readLive(source: ExportSource, rows: SignalRow[]): Promise<Map<st
     const replies = await source.redis
       .multi()
       .hmget(keys.signals, ...ids)
-      .hmget(keys.outbox, ...ids.map((id) => `closed:${id}`))
+      .hmget(keys.outbox, ...ids.map((id) => OUTBOX_KEYS.closed(id)))
       .hmget(keys.books, ...symbols)
       .exec();
     if (replies === null) throw new Error(`export: the Redis transaction on shard ${shard} was aborted`);

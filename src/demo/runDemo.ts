@@ -14,7 +14,7 @@ import pg from 'pg';
 import type { OutcomeLine, SignalPayload, Tick } from '../../machines/types.ts';
 import { loadConfig, requireSettings } from '../config.ts';
 import { createTickPublisher } from '../live/createTickPublisher.ts';
-import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../live/keys.ts';
+import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../names.ts';
 import { replay } from '../replay/replay.ts';
 import { countOutcomes } from '../storage/countOutcomes.ts';
 import { migrate } from '../storage/migrate.ts';

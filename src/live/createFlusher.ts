@@ -6,7 +6,7 @@ import type { OutboxEntry } from '../storage/OutboxEntry.ts';
 import { writeOutboxBatch, type AuditEntry, type ClosedOutcome } from '../storage/writeOutboxBatch.ts';
 import { inTransaction } from '../storage/inTransaction.ts';
 import { backoffMs, isRetryablePgError, type BackoffOptions } from '../storage/retryablePg.ts';
-import { ShardKeys, shardQueueName } from './keys.ts';
+import { JOB_NAMES, LUA_COMMANDS, outboxLedgerKey, ShardKeys } from '../names.ts';
 import { createShardQueues } from './shardQueues.ts';
 
 export interface FlusherOptions {
@@ -61,7 +61,7 @@ type RedisWithDelete = Redis & { otOutboxDelete(key: string, ...pairs: string[])
 function withDelete(redis: Redis): RedisWithDelete {
   const r = redis as RedisWithDelete;
   if (typeof r.otOutboxDelete !== 'function') {
-    redis.defineCommand('otOutboxDelete', { numberOfKeys: 1, lua: DELETE_IF_UNCHANGED_LUA });
+    redis.defineCommand(LUA_COMMANDS.outboxDelete, { numberOfKeys: 1, lua: DELETE_IF_UNCHANGED_LUA });
   }
   return r;
 }
@@ -195,7 +195,7 @@ export function createFlusher(opts: FlusherOptions): Flusher {
       // Not kept once done: a completed job would hold up to FLUSH_BATCH_SIZE closed ids.
       await shardQueues.add(
         keys.shard,
-        'forget',
+        JOB_NAMES.forget,
         { kind: 'forget', ids: committed },
         { removeOnComplete: true },
       );
@@ -274,7 +274,7 @@ export function createFlusher(opts: FlusherOptions): Flusher {
 /** The `outbox_applied` key of an entry: its shard, its outbox key, and a digest of its content. */
 function ledgerKey(raw: RawEntry): string {
   const digest = createHash('sha256').update(raw.value).digest('hex').slice(0, 32);
-  return `${shardQueueName(raw.shard)}|${raw.key}|${digest}`;
+  return outboxLedgerKey(raw.shard, raw.key, digest);
 }
 
 /**

@@ -13,7 +13,7 @@ import { markForwarded } from '../storage/markForwarded.ts';
 import { recordAccepted } from '../storage/recordAccepted.ts';
 import { recordRejected } from '../storage/recordRejected.ts';
 import { recordRejectedOperation } from '../storage/recordRejectedOperation.ts';
-import { IntakeKeys, QUEUE_NAMES, shardOf } from './keys.ts';
+import { IntakeKeys, JOB_NAMES, QUEUE_NAMES, shardOf } from '../names.ts';
 import { createTransientRetry, type OutageState } from './retryTransient.ts';
 import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
@@ -157,7 +157,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
         if (!stored.closed) {
           // The name carries the id so that Bull Board shows whose job it is; nothing
           // dispatches on names (the shard reads `kind`).
-          await shardQueues.add(shard, `register:${stored.signal.id}`, {
+          await shardQueues.add(shard, JOB_NAMES.register(stored.signal.id), {
             kind: 'register',
             signal: stored.signal,
           });
@@ -250,7 +250,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
         throw new UnrecoverableError(`rejected operation: ${describeErrors([reason])}`);
       }
       const shard = shardOf(signal.symbol, opts.shards);
-      await shardQueues.add(shard, `${op.op}:${op.id}`, { kind: 'op', op });
+      await shardQueues.add(shard, JOB_NAMES.operation(op.op, op.id), { kind: 'op', op });
       if (head === jobId) await opts.redis.lrem(waitKey, 1, jobId);
       return { id: op.id, shard };
     },

@@ -2,7 +2,7 @@ import type { ConnectionOptions, Job, KeepJobs } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { coerceError, trackerError, type TrackerError } from '../errors.ts';
-import { ShardKeys, shardQueueName } from './keys.ts';
+import { ShardKeys, shardQueueName } from '../names.ts';
 import { checkShardJob, type ShardJobData } from './messages.ts';
 import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'bullmq';
 import type { Tick } from '../../machines/types.ts';
-import { shardOf } from './keys.ts';
+import { JOB_NAMES, shardOf } from '../names.ts';
 import { toWire, type WireTick } from './messages.ts';
 import { createShardQueues, SHARD_JOB_OPTIONS } from './shardQueues.ts';
 
@@ -45,7 +45,7 @@ export function createTickPublisher(opts: {
           const jobs = [];
           for (let i = 0; i < wire.length; i += opts.batchSize) {
             jobs.push({
-              name: 'ticks',
+              name: JOB_NAMES.ticks,
               data: { kind: 'ticks' as const, ticks: wire.slice(i, i + opts.batchSize) },
               opts: SHARD_JOB_OPTIONS,
             });

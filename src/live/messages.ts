@@ -1,3 +1,4 @@
+import { OUTBOX_KEYS } from '../names.ts';
 import type { NormalizedSignal, Phase, SignalContext } from '../../machines/signalContext.ts';
 import type { Operation, Tick } from '../../machines/types.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
@@ -92,10 +93,10 @@ export interface CheckpointRecord {
 export function outboxKey(entry: OutboxEntry, jobId: string, index: number): string {
   switch (entry.kind) {
     case 'closed':
-      return `closed:${entry.outcome.id}`;
+      return OUTBOX_KEYS.closed(entry.outcome.id);
     case 'op':
-      return `op:${jobId}`;
+      return OUTBOX_KEYS.op(jobId);
     case 'catchup_gap':
-      return `gap:${entry.id}:${jobId}:${index}`;
+      return OUTBOX_KEYS.gap(entry.id, jobId, index);
   }
 }

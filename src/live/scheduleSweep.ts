@@ -2,7 +2,7 @@ import type { ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import cron from 'node-cron';
-import { ShardKeys } from './keys.ts';
+import { JOB_NAMES, ShardKeys } from '../names.ts';
 import { createShardQueues, type ShardQueues } from './shardQueues.ts';
 
 /**
@@ -44,7 +44,7 @@ export async function enqueueSweep(opts: {
   if (clock === null) return null;
   await Promise.all(
     Array.from({ length: opts.shards }, (_, n) =>
-      opts.queues.add(n, 'sweep', { kind: 'sweep', clock, graceMs: opts.graceMs }),
+      opts.queues.add(n, JOB_NAMES.sweep, { kind: 'sweep', clock, graceMs: opts.graceMs }),
     ),
   );
   return clock;

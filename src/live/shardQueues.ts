@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import { shardQueueName } from './keys.ts';
+import { shardQueueName } from '../names.ts';
 import type { ShardJobData } from './messages.ts';
 
 /** Job options of shard jobs: keep a little history for Bull Board, never retry (order). */

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { BookClock } from '../engine/SymbolBook.ts';
 import type { Tick } from '../../machines/types.ts';
-import type { ShardKeys } from './keys.ts';
+import type { ShardKeys } from '../names.ts';
 import { fromWire, toWire, type CheckpointRecord, type WireTick } from './messages.ts';
 import {
   APPLIED_CUSTOM_KEPT,

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { scheduleAnalyze } from '../analyzer/scheduleAnalyze.ts';
 import type { Config } from '../config.ts';
-import { QUEUE_NAMES } from '../live/keys.ts';
+import { QUEUE_NAMES } from '../names.ts';
 import { scheduleSweep } from '../live/scheduleSweep.ts';
 import type { Running } from './Running.ts';
 

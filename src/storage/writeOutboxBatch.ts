@@ -1,3 +1,4 @@
+import type { AuditEvent } from '../names.ts';
 import type { OutcomeLine } from '../../machines/types.ts';
 import { fromMs } from './epochMs.ts';
 import type { OutboxEntry } from './OutboxEntry.ts';
@@ -102,7 +103,7 @@ export async function writeOutboxBatch(
 function auditRow(entry: AuditEntry['entry']): {
   at: number;
   signal_id: string;
-  event: string;
+  event: AuditEvent;
   details: object;
 } {
   if (entry.kind === 'catchup_gap') {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { IntakeKeys } from '../live/keys.ts';
+import { IntakeKeys } from '../names.ts';
 import { coerceError } from '../errors.ts';
 
 export interface HealthReport {

@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { ShardKeys } from '../live/keys.ts';
+import { ShardKeys } from '../names.ts';
 import { withTimeout } from './checkHealth.ts';
 
 /** The job states `/metrics` reports per queue. */

@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type pg from 'pg';
-import { QUEUE_NAMES, shardQueueName } from '../live/keys.ts';
+import { QUEUE_NAMES, shardQueueName } from '../names.ts';
 import { allowedHosts } from './allowedHosts.ts';
 import { authenticate } from './authenticate.ts';
 import { checkHealth } from './checkHealth.ts';

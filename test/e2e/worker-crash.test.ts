@@ -9,7 +9,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Job, Queue } from 'bullmq';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
-import { ShardKeys, shardOf } from '../../src/live/keys.ts';
+import { ShardKeys, shardOf } from '../../src/names.ts';
 import { toWire } from '../../src/live/messages.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { readTicks } from '../../src/ticks/readTicks.ts';

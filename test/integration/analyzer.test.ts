@@ -18,7 +18,7 @@ import { queryMetrics } from '../../src/storage/queryMetrics.ts';
 import { ANALYZE_JOB_OPTIONS, enqueueAnalyze, scheduleAnalyze } from '../../src/analyzer/scheduleAnalyze.ts';
 import { analyzeCommand } from '../../src/cli/analyzeCommand.ts';
 import { UsageError } from '../../src/cli/usageError.ts';
-import { QUEUE_NAMES } from '../../src/live/keys.ts';
+import { QUEUE_NAMES } from '../../src/names.ts';
 import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
 
 const db = useTestDatabase();

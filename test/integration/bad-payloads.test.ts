@@ -15,7 +15,7 @@ import type { Job } from 'bullmq';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { signalUnknown } from '../../machines/operations.ts';
 import { codesOf, messagesOf, type TrackerError } from '../../src/errors.ts';
-import { shardOf } from '../../src/live/keys.ts';
+import { shardOf } from '../../src/names.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { validateOperation } from '../../src/validation/validateOperation.ts';
 import { validateSignal } from '../../src/validation/validateSignal.ts';

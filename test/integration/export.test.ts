@@ -14,7 +14,7 @@ import type { Tick } from '../../machines/types.ts';
 import { exportCommand } from '../../src/cli/exportCommand.ts';
 import type { CliIo } from '../../src/cli/CliIo.ts';
 import { createFlusher } from '../../src/live/createFlusher.ts';
-import { ShardKeys, shardOf } from '../../src/live/keys.ts';
+import { ShardKeys, shardOf } from '../../src/names.ts';
 import type { CheckpointRecord } from '../../src/live/messages.ts';
 import { replaySync } from '../../src/replay/replay.ts';
 import { recordAccepted } from '../../src/storage/recordAccepted.ts';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
 import type { Operation, OutcomeLine, Tick } from '../../machines/types.ts';
 import { createFlusher, type FlusherOptions } from '../../src/live/createFlusher.ts';
-import { ShardKeys, shardOf } from '../../src/live/keys.ts';
+import { ShardKeys, shardOf } from '../../src/names.ts';
 import { toWire, type ShardJobData } from '../../src/live/messages.ts';
 import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
 import { commitShard, lookupIds } from '../../src/live/shardStore.ts';

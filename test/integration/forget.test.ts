@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
 import type { OutcomeLine, SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
-import { ShardKeys, shardOf } from '../../src/live/keys.ts';
+import { ShardKeys, shardOf } from '../../src/names.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { readTicks } from '../../src/ticks/readTicks.ts';
 import { dataFile } from '../support/dataFile.ts';

@@ -10,7 +10,7 @@ import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { exportLines } from '../../src/cli/exportCommand.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { operationsAt } from '../support/operationsAt.ts';
-import { shardOf } from '../../src/live/keys.ts';
+import { shardOf } from '../../src/names.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { readTicks } from '../../src/ticks/readTicks.ts';
 import { dataFile } from '../support/dataFile.ts';

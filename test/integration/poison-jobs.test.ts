@@ -11,7 +11,7 @@ import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.ts';
 import type { Tick } from '../../machines/types.ts';
-import { ShardKeys, shardOf } from '../../src/live/keys.ts';
+import { ShardKeys, shardOf } from '../../src/names.ts';
 import { toWire } from '../../src/live/messages.ts';
 import { SHARD_JOB_OPTIONS } from '../../src/live/shardQueues.ts';
 import { replay } from '../../src/replay/replay.ts';

@@ -9,7 +9,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
-import { shardOf } from '../../src/live/keys.ts';
+import { shardOf } from '../../src/names.ts';
 import { enqueueSweep } from '../../src/live/scheduleSweep.ts';
 import { createShardQueues, type ShardQueues } from '../../src/live/shardQueues.ts';
 import { replay } from '../../src/replay/replay.ts';

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.ts';
-import { ShardKeys, shardOf } from '../../src/live/keys.ts';
+import { ShardKeys, shardOf } from '../../src/names.ts';
 import { useLivePipeline } from '../support/livePipeline.ts';
 import { addRawJob, rawJobRecord } from '../support/rawJob.ts';
 import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';

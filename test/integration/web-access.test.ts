@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { loggerOptions } from '../../src/processes/bootstrap.ts';
-import { QUEUE_NAMES, shardQueueName } from '../../src/live/keys.ts';
+import { QUEUE_NAMES, shardQueueName } from '../../src/names.ts';
 import { migrate } from '../../src/storage/migrate.ts';
 import { revokeApiKey } from '../../src/storage/revokeApiKey.ts';
 import { shippedMigrations } from '../../src/web/checkReady.ts';

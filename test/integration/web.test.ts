@@ -7,7 +7,7 @@ import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { IntakeKeys, QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/live/keys.ts';
+import { IntakeKeys, QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/names.ts';
 import { createWebServer } from '../../src/web/createWebServer.ts';
 import { createTestKey, OPEN_ACCESS } from '../support/apiKeys.ts';
 import {

@@ -26,7 +26,7 @@ import type { JobRetention } from '../../src/live/createIntakeWorkers.ts';
 import { runFlusher } from '../../src/processes/runFlusher.ts';
 import { runWorker } from '../../src/processes/runWorker.ts';
 import { createTickPublisher, type TickPublisher } from '../../src/live/createTickPublisher.ts';
-import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/live/keys.ts';
+import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/names.ts';
 import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
 import { loadShard } from '../../src/live/shardStore.ts';
 import { readOutcomeLines } from '../../src/storage/readOutcomeLines.ts';

@@ -1,5 +1,8 @@
 /**
- * One home for every Redis key and queue name (as BullMQ's QueueKeys does). A shard's queue
+ * One home for every name the system gives things outside its own memory: Redis keys, queue
+ * and job names, Lua command names, outbox and ledger keys, audit events (as BullMQ's
+ * QueueKeys does for its keys). A new queue, key or event is named here and nowhere else.
+ * A shard's queue
  * and all its state share one hash tag, `{ticks-N}`, so that on Redis Cluster a shard lives on
  * one node, its checkpoint MULTI is single-slot, and shards spread over nodes.
  */
@@ -11,6 +14,67 @@ export const QUEUE_NAMES = {
   /** Analyzer jobs from the scheduler. */
   analyze: 'analyze',
 } as const;
+
+/**
+ * Names of the jobs this system adds itself. Producers name `track-signal` and `signal-ops`
+ * jobs as they like; shard jobs carry the signal id, so Bull Board shows whose they are.
+ */
+export const JOB_NAMES = {
+  /** A shard registration of an accepted signal. */
+  register: (signalId: string) => `register:${signalId}`,
+  /** An operation forwarded to its signal's shard (`exit:<id>`, `cancel:<id>`, `amend:<id>`). */
+  operation: (op: string, signalId: string) => `${op}:${signalId}`,
+  /** A batch of ticks on a shard queue. */
+  ticks: 'ticks',
+  /** The stale sweep, from the scheduler. */
+  sweep: 'sweep',
+  /** From the flusher: closed ids whose outcomes PostgreSQL now holds. */
+  forget: 'forget',
+  /** An analyzer run, from the scheduler or the `analyze` command. */
+  analyze: 'analyze',
+} as const;
+
+/** Lua scripts defined on ioredis clients (`defineCommand`), by the name they are called with. */
+export const LUA_COMMANDS = {
+  /** A shard job's atomic compare-and-set checkpoint (src/live/shardStore.ts). */
+  checkpoint: 'otCheckpoint',
+  /** The flusher's delete-if-unchanged of outbox entries (src/live/createFlusher.ts). */
+  outboxDelete: 'otOutboxDelete',
+} as const;
+
+/**
+ * The events of `audit_logs`, as its CHECK constraint lists them (the latest migration that
+ * sets `audit_logs_event_check`; test/unit/names.test.ts keeps the two in step).
+ */
+export const AUDIT_EVENTS = [
+  'accepted',
+  'rejected',
+  'amended',
+  'cancelled',
+  'exited',
+  'closed',
+  'op_rejected',
+  'catchup_gap',
+] as const;
+export type AuditEvent = (typeof AUDIT_EVENTS)[number];
+
+/** Outbox entry keys (a shard's outbox hash): the same event always gets the same key. */
+export const OUTBOX_KEYS = {
+  /** A closed outcome: one per signal, ever. */
+  closed: (signalId: string) => `closed:${signalId}`,
+  /** An operation's result: one per shard job. */
+  op: (jobId: string) => `op:${jobId}`,
+  /** A catch-up gap: the `index`-th entry of the job. */
+  gap: (signalId: string, jobId: string, index: number) => `gap:${signalId}:${jobId}:${index}`,
+} as const;
+
+/**
+ * The flusher's `outbox_applied` key of an outbox entry that is not an outcome: its shard queue,
+ * its outbox key and a digest of its content (unique even if a queue's job ids start over).
+ */
+export function outboxLedgerKey(shard: number, outboxKey: string, digest: string): string {
+  return `${shardQueueName(shard)}|${outboxKey}|${digest}`;
+}
 
 /** The queue name of shard `n`; the braces are the Redis Cluster hash tag. */
 export function shardQueueName(n: number): string {

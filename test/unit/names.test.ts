@@ -1,0 +1,34 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { MIGRATIONS_DIR } from '../../src/storage/migrate.ts';
+import { AUDIT_EVENTS, OUTBOX_KEYS, outboxLedgerKey, ShardKeys } from '../../src/names.ts';
+
+/** The event list of the latest migration that (re)defines `audit_logs_event_check`, in its Up part. */
+function auditEventsOfMigrations(): string[] {
+  let latest: string[] = [];
+  for (const file of readdirSync(MIGRATIONS_DIR).sort()) {
+    const up = readFileSync(`${MIGRATIONS_DIR}/${file}`, 'utf8').split('-- Down Migration')[0]!;
+    const defs = [
+      ...up.matchAll(/(?:audit_logs_event_check CHECK|event\s+text NOT NULL CHECK) \(event IN \(([^)]*)\)/g),
+    ];
+    const last = defs.at(-1);
+    if (last) latest = [...last[1]!.matchAll(/'([a-z_]+)'/g)].map((m) => m[1]!);
+  }
+  return latest;
+}
+
+describe('names', () => {
+  it('lists exactly the audit events the migrations allow', () => {
+    const allowed = auditEventsOfMigrations();
+    expect(allowed.length).toBeGreaterThan(0);
+    expect([...AUDIT_EVENTS].sort()).toEqual(allowed.sort());
+  });
+
+  it('keeps every key of a shard in its hash tag (one Redis Cluster slot)', () => {
+    const keys = new ShardKeys('bull', 3);
+    for (const key of [keys.signals, keys.ids, keys.books, keys.outbox, keys.progress, keys.recent('IBM')])
+      expect(key.startsWith('bull:{ticks-3}:'), key).toBe(true);
+    expect(outboxLedgerKey(3, OUTBOX_KEYS.op('17'), 'abc')).toBe('{ticks-3}|op:17|abc');
+    expect(OUTBOX_KEYS.closed('s:1')).toBe('closed:s:1');
+  });
+});
