@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import cron from 'node-cron';
 import { ShardKeys, shardQueueName } from './keys.ts';
 import type { ShardJobData } from './messages.ts';
+import { shardCodec } from './shardCodec.ts';
 import { SHARD_JOB_OPTIONS } from './shardQueues.ts';
 
 /**
@@ -21,7 +22,7 @@ export async function marketClock(
   let clock: number | null = null;
   for (const v of values) {
     if (v === null) continue;
-    const { tickTs, wallMs } = JSON.parse(v) as { tickTs: number; wallMs: number };
+    const { tickTs, wallMs } = shardCodec.decodeMarketClock(v);
     const c = tickTs + Math.max(0, now - wallMs);
     clock = clock === null ? c : Math.max(clock, c);
   }

@@ -26,6 +26,7 @@ import { runWorker } from '../../src/processes/runWorker.ts';
 import { createTickPublisher, type TickPublisher } from '../../src/live/createTickPublisher.ts';
 import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/live/keys.ts';
 import type { OutboxEntry } from '../../src/live/messages.ts';
+import { shardCodec } from '../../src/live/shardCodec.ts';
 import { loadShard } from '../../src/live/shardStore.ts';
 import { readOutcomeLines } from '../../src/storage/outcomeStore.ts';
 
@@ -365,7 +366,7 @@ export function createPipelineClient(cfg: PipelineConfig): PipelineClient {
       const out: OutboxRecord[] = [];
       for (const keys of shardKeys) {
         for (const [key, json] of Object.entries(await redis.hgetall(keys.outbox)))
-          out.push({ shard: keys.shard, key, entry: JSON.parse(json) as OutboxEntry });
+          out.push({ shard: keys.shard, key, entry: shardCodec.decodeOutboxEntry(json) });
       }
       return out;
     },
