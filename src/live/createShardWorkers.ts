@@ -2,7 +2,7 @@ import { Queue, type ConnectionOptions, type Job, type KeepJobs } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ShardKeys, shardQueueName } from './keys.ts';
-import { checkShardJob, type ShardJobData } from './messages.ts';
+import { checkShardJob, idsOf, type ShardJobData } from './messages.ts';
 import { TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
 import { commitShard, loadRecent, loadShard, lookupIds } from './shardStore.ts';
 import type { ShardRuntime } from './ShardRuntime.ts';
@@ -178,13 +178,6 @@ export async function createShardWorkers(
       await Promise.all(workers.map((w) => w.close()));
     },
   };
-}
-
-function idsOf(data: ShardJobData): string[] {
-  if (data.kind === 'register') return [data.signal.id];
-  if (data.kind === 'op') return [data.op.id];
-  if (data.kind === 'forget') return data.ids;
-  return [];
 }
 
 /** A poison job's data as recorded: whatever it was, in a bounded form. */
