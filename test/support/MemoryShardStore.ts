@@ -36,6 +36,19 @@ export class MemoryShardStore {
 
   constructor(private readonly bufferSize: number) {}
 
+  /** An independent copy of everything stored. */
+  copy(): MemoryShardStore {
+    const c = new MemoryShardStore(this.bufferSize);
+    c.progress = this.progress;
+    c.appliedAuto = this.appliedAuto;
+    c.appliedCustom = [...this.appliedCustom];
+    for (const name of ['signals', 'ids', 'books', 'outbox'] as const)
+      for (const [k, v] of this[name]) c[name].set(k, v);
+    for (const [symbol, list] of this.recent) c.recent.set(symbol, [...list]);
+    c.clock = this.clock;
+    return c;
+  }
+
   /** Commits an encoded delta if the marker is still `expected`; false (and nothing written) otherwise. */
   commit(expected: string | null, jobId: string, encoded: EncodedDelta, wallMs = 0): boolean {
     if ((this.progress ?? '') !== (expected ?? '')) return false;
