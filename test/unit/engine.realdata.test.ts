@@ -6,8 +6,9 @@
  * 1. The engine's outcomes equal the independent reference loop's (SPEC.md's comparison).
  * 2. The mix of outcomes is varied, so the comparison means something.
  * 3. Checkpoint and restore in the middle (the live shard's format: delta → shardCodec → text →
- *    decoded → `ShardRuntime.restore`) changes nothing: at several cut points, including right after the ticks that filled or
- *    armed the most signals, the final outcomes equal the uninterrupted run's exactly.
+ *    decoded → `ShardRuntime.restore`) changes nothing: at several cut points, including right
+ *    after the ticks that filled or armed the most signals, the final outcomes equal the
+ *    uninterrupted run's exactly.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Operation, OutcomeLine, SignalPayload, Tick } from '../../machines/types.ts';
