@@ -44,7 +44,7 @@ import { generateSignals, seededRandom } from '../src/demo/generateSignals.ts';
 import { createTickPublisher, type TickPublisher } from '../src/live/createTickPublisher.ts';
 import { QUEUE_NAMES, ShardKeys, shardOf, shardQueueName } from '../src/names.ts';
 import { toWire, type ShardJobData } from '../src/live/messages.ts';
-import type { OutboxEntry } from '../src/storage/OutboxEntry.ts';
+import { shardCodec } from '../src/live/shardCodec.ts';
 import { commitShard, loadShard } from '../src/live/shardStore.ts';
 import { emptyDelta, ShardRuntime, type ShardDelta } from '../src/live/ShardRuntime.ts';
 import { migrate } from '../src/storage/migrate.ts';
@@ -208,14 +208,14 @@ function mergeDelta(into: ShardDelta, d: ShardDelta, bufferSize: number): void {
 /**
  * Writes a merged delta with commitShard in pieces small enough for one Lua call each; the
  * last piece leaves the progress marker at "0", so the queue's first job (id 1) comes next.
- * The recent-tick lists (millions of entries for full buffers) are pushed directly, in the
- * format commitShard writes them (one JSON wire tick per entry), which is much faster than
- * passing them through the checkpoint script.
+ * The recent-tick lists (millions of entries for full buffers) are pushed directly, encoded as
+ * commitShard encodes them (shardCodec), which is much faster than passing them through the
+ * checkpoint script.
  */
 async function writeDelta(redis: Redis, keys: ShardKeys, d: ShardDelta, bufferSize: number): Promise<void> {
   if (bufferSize > 0) {
     for (const [symbol, list] of d.recent) {
-      const kept = list.slice(-bufferSize).map((t) => JSON.stringify(toWire(t)));
+      const kept = list.slice(-bufferSize).map((t) => shardCodec.encodeRecentTick(t));
       const pipeline = redis.pipeline();
       for (let i = 0; i < kept.length; i += 5000)
         pipeline.rpush(keys.recent(symbol), ...kept.slice(i, i + 5000));
@@ -810,9 +810,9 @@ async function breakdownBench(
         t.apply += t2 - t1;
         t.commit += t4 - t3;
         t.redis += (s1[1] - (s0?.[1] ?? 0)) / 1000;
-        for (const c of delta.books.values()) t.books += JSON.stringify(c).length;
+        for (const c of delta.books.values()) t.books += shardCodec.encodeBookClock(c).length;
         for (const list of delta.recent.values())
-          for (const x of list) t.recent += JSON.stringify(JSON.stringify(toWire(x))).length;
+          for (const x of list) t.recent += JSON.stringify(shardCodec.encodeRecentTick(x)).length;
       }
       const per = (x: number): number => x / jobs;
       const label = `job${size}`;
@@ -1107,7 +1107,7 @@ async function flushBench(
     const outcomes: OutcomeLine[] = [];
     for (let shard = 0; shard < set.shards; shard++) {
       for (const json of Object.values(await redis.hgetall(new ShardKeys(prefix, shard).outbox))) {
-        const entry = JSON.parse(json) as OutboxEntry;
+        const entry = shardCodec.decodeOutboxEntry(json);
         if (entry.kind === 'closed') outcomes.push(entry.outcome);
       }
     }

@@ -139,7 +139,7 @@ function interleave(paths: Path[]): Tick[] {
 // ---------------------------------------------------------------------------------------------
 // Measuring.
 
-/** The kinds of a shard's state keys (src/live/keys.ts ShardKeys), by key suffix. */
+/** The kinds of a shard's state keys (src/names.ts ShardKeys), by key suffix. */
 const STATE_KINDS = [
   'signals',
   'ids',

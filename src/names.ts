@@ -76,6 +76,17 @@ export function outboxLedgerKey(shard: number, outboxKey: string, digest: string
   return `${shardQueueName(shard)}|${outboxKey}|${digest}`;
 }
 
+/**
+ * Whether `jobId` is one of BullMQ's own ids (decimal integers, increasing per queue), which
+ * compare by value. Exactly the ids BullMQ refuses as custom ids ("Custom Id cannot be
+ * integers": those that parseInt gives back unchanged): a custom id may still be all digits,
+ * zero-padded ("0099") or longer than a double holds ("12345678901234567891"), and taken for
+ * BullMQ's own it would mark every job numbered below it as applied.
+ */
+export function isBullmqJobId(jobId: string): boolean {
+  return /^[0-9]+$/.test(jobId) && String(parseInt(jobId, 10)) === jobId;
+}
+
 /** The queue name of shard `n`; the braces are the Redis Cluster hash tag. */
 export function shardQueueName(n: number): string {
   return `{ticks-${n}}`;

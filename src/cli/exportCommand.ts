@@ -2,13 +2,10 @@ import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
-import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
 import { loadConfig, requireSettings } from '../config.ts';
-import { SymbolBook, type BookClock } from '../engine/SymbolBook.ts';
-import { OUTBOX_KEYS, ShardKeys, shardOf } from '../names.ts';
-import type { CheckpointRecord } from '../live/messages.ts';
-import type { OutboxEntry } from '../storage/OutboxEntry.ts';
+import { ShardKeys, shardOf } from '../names.ts';
+import { readOutcomes } from '../live/shardStore.ts';
 import { pageSignals, type SignalRow } from '../storage/pageSignals.ts';
 import type { Queryable } from '../storage/Queryable.ts';
 import { readOutcomeLines } from '../storage/readOutcomeLines.ts';
@@ -71,54 +68,16 @@ export async function* exportLines(source: ExportSource): AsyncGenerator<Outcome
 /** The Redis view of `rows`' signals: outbox outcomes and open signals brought up to date. */
 async function readLive(source: ExportSource, rows: SignalRow[]): Promise<Map<string, OutcomeLine>> {
   const lines = new Map<string, OutcomeLine>();
-  const byShard = new Map<number, SignalRow[]>();
+  const byShard = new Map<number, { id: string; symbol: string }[]>();
   for (const row of rows) {
     const shard = shardOf(row.symbol!, source.shards);
     let list = byShard.get(shard);
     if (list === undefined) byShard.set(shard, (list = []));
-    list.push(row);
+    list.push({ id: row.id!, symbol: row.symbol! });
   }
   for (const [shard, list] of byShard) {
-    const keys = new ShardKeys(source.prefix, shard);
-    const ids = list.map((r) => r.id!);
-    const symbols = [...new Set(list.map((r) => r.symbol!))];
-    // One MULTI: a signal is in exactly one of checkpoints and outbox, and its checkpoint
-    // matches its symbol's index state (they are committed together).
-    const replies = await source.redis
-      .multi()
-      .hmget(keys.signals, ...ids)
-      .hmget(keys.outbox, ...ids.map((id) => OUTBOX_KEYS.closed(id)))
-      .hmget(keys.books, ...symbols)
-      .exec();
-    if (replies === null) throw new Error(`export: the Redis transaction on shard ${shard} was aborted`);
-    for (const [err] of replies) if (err) throw err;
-    const [records, outbox, books] = replies.map(([, value]) => value as (string | null)[]) as [
-      (string | null)[],
-      (string | null)[],
-      (string | null)[],
-    ];
-    const clocks = new Map(symbols.map((s, i) => [s, books[i] ? (JSON.parse(books[i]) as BookClock) : null]));
-    const open = new Map<string, SymbolBook>();
-    ids.forEach((id, i) => {
-      const closed = outbox[i];
-      if (closed) {
-        lines.set(id, (JSON.parse(closed) as Extract<OutboxEntry, { kind: 'closed' }>).outcome);
-        return;
-      }
-      const json = records[i];
-      if (!json) return;
-      const record = JSON.parse(json) as CheckpointRecord;
-      const symbol = record.context.symbol;
-      let book = open.get(symbol);
-      if (book === undefined) {
-        book = new SymbolBook(symbol);
-        const clock = clocks.get(symbol) ?? null;
-        if (clock !== null) book.importClock(clock);
-        open.set(symbol, book);
-      }
-      const slot = book.add(record.context, record.sync);
-      lines.set(id, outcomeLine(book.current(slot)));
-    });
+    for (const [id, line] of await readOutcomes(source.redis, new ShardKeys(source.prefix, shard), list))
+      lines.set(id, line);
   }
   return lines;
 }

@@ -1,6 +1,5 @@
 import { signalUnknown } from '../../machines/operations.ts';
 import type { SignalContext } from '../../machines/signalContext.ts';
-import { persistSignal, type PersistedSignal } from '../../machines/signalMachine.ts';
 import type { Operation, Tick } from '../../machines/types.ts';
 import type { TrackerError } from '../errors.ts';
 import { SymbolBook, type OperationEvent, type SymbolBookHooks } from './SymbolBook.ts';
@@ -87,32 +86,6 @@ export class Engine {
   get openCount(): number {
     return this.where.size;
   }
-}
-
-/** Everything an Engine needs to continue elsewhere: open signals and each symbol's clock. */
-export interface EngineCheckpoint {
-  signals: PersistedSignal[];
-  /** `lastTs` null: no tick applied yet. */
-  symbols: { symbol: string; lastTs: number | null }[];
-}
-
-/** Captures an engine's state as plain JSON (every open signal with every tick folded in). */
-export function checkpointEngine(engine: Engine): EngineCheckpoint {
-  const signals: PersistedSignal[] = [];
-  const symbols: EngineCheckpoint['symbols'] = [];
-  for (const book of engine.symbolBooks()) {
-    symbols.push({ symbol: book.symbol, lastTs: Number.isFinite(book.lastTs) ? book.lastTs : null });
-    for (const slot of [...book.slots()]) signals.push(persistSignal(book.current(slot)));
-  }
-  return { signals, symbols };
-}
-
-/** An engine that continues from a checkpoint. */
-export function restoreEngine(checkpoint: EngineCheckpoint, hooks: SymbolBookHooks = {}): Engine {
-  const engine = new Engine(hooks);
-  for (const { symbol, lastTs } of checkpoint.symbols) engine.book(symbol).lastTs = lastTs ?? -Infinity;
-  for (const signal of checkpoint.signals) engine.add(signal.context);
-  return engine;
 }
 
 /** The machine event of an operation. */

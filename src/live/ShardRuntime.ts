@@ -7,6 +7,7 @@ import type { Operation, Tick } from '../../machines/types.ts';
 import { Engine } from '../engine/Engine.ts';
 import { codesOf, messagesOf, type TrackerError } from '../errors.ts';
 import { SymbolBook, type BookClock } from '../engine/SymbolBook.ts';
+import { isBullmqJobId } from '../names.ts';
 import { TickRing } from './TickRing.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
 import { fromWire, outboxKey, type CheckpointRecord, type ShardJobData } from './messages.ts';
@@ -38,17 +39,6 @@ export interface ShardDelta {
 
 /** Registration state of ids this job touches, looked up in Redis before the job runs. */
 export type KnownIds = Map<string, 'open' | 'closed'>;
-
-/**
- * Whether `jobId` is one of BullMQ's own ids (decimal integers, increasing per queue), which
- * compare by value. Exactly the ids BullMQ refuses as custom ids ("Custom Id cannot be
- * integers": those that parseInt gives back unchanged): a custom id may still be all digits,
- * zero-padded ("0099") or longer than a double holds ("12345678901234567891"), and taken for
- * BullMQ's own it would mark every job numbered below it as applied.
- */
-export function isBullmqJobId(jobId: string): boolean {
-  return /^[0-9]+$/.test(jobId) && String(parseInt(jobId, 10)) === jobId;
-}
 
 /** How many custom job ids a shard remembers having applied. */
 export const APPLIED_CUSTOM_KEPT = 1000;

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { coerceError, trackerError, type TrackerError } from '../errors.ts';
 import { ShardKeys, shardQueueName } from '../names.ts';
-import { checkShardJob, type ShardJobData } from './messages.ts';
+import { checkShardJob, idsOf, type ShardJobData } from './messages.ts';
 import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
 import { commitShard, loadRecent, loadShard, lookupIds } from './shardStore.ts';
@@ -195,13 +195,6 @@ export async function createShardWorkers(
       await Promise.all(workers.map((w) => w.close()));
     },
   };
-}
-
-function idsOf(data: ShardJobData): string[] {
-  if (data.kind === 'register') return [data.signal.id];
-  if (data.kind === 'op') return [data.op.id];
-  if (data.kind === 'forget') return data.ids;
-  return [];
 }
 
 /** A poison job's data as recorded: whatever it was, in a bounded form. */

@@ -82,6 +82,14 @@ export function checkShardJob(
   }
 }
 
+/** The ids whose registration state a job needs, looked up before it is applied. */
+export function idsOf(data: ShardJobData): string[] {
+  if (data.kind === 'register') return [data.signal.id];
+  if (data.kind === 'op') return [data.op.id];
+  if (data.kind === 'forget') return data.ids;
+  return [];
+}
+
 /** One open signal in Redis: XState's persisted `{ value, context }` and the tick number of its last event. */
 export interface CheckpointRecord {
   value: Phase;

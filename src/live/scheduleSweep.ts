@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import cron from 'node-cron';
 import { JOB_NAMES, ShardKeys } from '../names.ts';
+import { shardCodec } from './shardCodec.ts';
 import { createShardQueues, type ShardQueues } from './shardQueues.ts';
 
 /**
@@ -20,7 +21,7 @@ export async function marketClock(
   let clock: number | null = null;
   for (const v of values) {
     if (v === null) continue;
-    const { tickTs, wallMs } = JSON.parse(v) as { tickTs: number; wallMs: number };
+    const { tickTs, wallMs } = shardCodec.decodeMarketClock(v);
     const c = tickTs + Math.max(0, now - wallMs);
     clock = clock === null ? c : Math.max(clock, c);
   }

@@ -1,15 +1,16 @@
 import type { Redis } from 'ioredis';
+import { outcomeLine } from '../../machines/outcomeLine.ts';
+import type { OutcomeLine, Tick } from '../../machines/types.ts';
 import type { BookClock } from '../engine/SymbolBook.ts';
-import type { Tick } from '../../machines/types.ts';
-import type { ShardKeys } from '../names.ts';
-import { fromWire, toWire, type CheckpointRecord, type WireTick } from './messages.ts';
-import {
-  APPLIED_CUSTOM_KEPT,
-  isBullmqJobId,
-  ShardRuntime,
-  type KnownIds,
-  type ShardDelta,
-} from './ShardRuntime.ts';
+import { isBullmqJobId, OUTBOX_KEYS, type ShardKeys } from '../names.ts';
+import type { CheckpointRecord } from './messages.ts';
+import { shardCodec } from './shardCodec.ts';
+import { APPLIED_CUSTOM_KEPT, ShardRuntime, type KnownIds, type ShardDelta } from './ShardRuntime.ts';
+
+/**
+ * A shard's state in Redis: the reads and the atomic commit. What the values mean, and how
+ * they are written, is `shardCodec`'s (one format for every reader).
+ */
 
 /**
  * Commits a job's delta and the shard's progress marker in one atomic step, only if the
@@ -20,8 +21,9 @@ import {
  *
  * KEYS: progress, signals, ids, books, outbox, clock, applied-auto, applied-custom, then one
  * recent-ticks list per symbol.
- * ARGV: expected marker ('' for none), new marker, delta JSON, buffer size, wall ms, custom ids kept,
- * '1' when the new marker is one of BullMQ's own job ids ({@link isBullmqJobId}) else '0'.
+ * ARGV: expected marker ('' for none), new marker, the delta (`CheckpointPayload` JSON), buffer size,
+ * wall ms, custom ids kept, '1' when the new marker is one of BullMQ's own job ids
+ * ({@link isBullmqJobId}) else '0'.
  */
 const CHECKPOINT_LUA = `
 local current = redis.call('GET', KEYS[1]) or ''
@@ -90,17 +92,7 @@ export async function commitShard(
   bufferSize: number,
   wallMs: number,
 ): Promise<boolean> {
-  const symbols = [...delta.recent.keys()];
-  const payload = {
-    set: [...delta.set].map(([id, record]) => [id, JSON.stringify(record)]),
-    del: [...delta.del],
-    ids: [...delta.ids],
-    forget: [...delta.forget],
-    books: [...delta.books].map(([symbol, clock]) => [symbol, JSON.stringify(clock)]),
-    outbox: [...delta.outbox].map(([key, entry]) => [key, JSON.stringify(entry)]),
-    recent: symbols.map((s) => delta.recent.get(s)!.map((t) => JSON.stringify(toWire(t)))),
-    clock: delta.lastTickTs,
-  };
+  const { symbols, payload } = shardCodec.encodeDelta(delta);
   const result = await withCheckpoint(redis).otCheckpoint(
     8 + symbols.length,
     keys.progress,
@@ -130,8 +122,8 @@ export async function lookupIds(redis: Redis, keys: ShardKeys, ids: string[]): P
   if (ids.length === 0) return known;
   const values = await redis.hmget(keys.ids, ...ids);
   ids.forEach((id, i) => {
-    const v = values[i];
-    if (v === 'open' || v === 'closed') known.set(id, v);
+    const state = shardCodec.decodeLedger(values[i]);
+    if (state !== undefined) known.set(id, state);
   });
   return known;
 }
@@ -139,7 +131,7 @@ export async function lookupIds(redis: Redis, keys: ShardKeys, ids: string[]): P
 /** A symbol's recent ticks as committed in Redis. */
 export async function loadRecent(redis: Redis, keys: ShardKeys, symbol: string): Promise<Tick[]> {
   const items = await redis.lrange(keys.recent(symbol), 0, -1);
-  return items.map((x) => fromWire(JSON.parse(x) as WireTick));
+  return items.map((x) => shardCodec.decodeRecentTick(x));
 }
 
 /** Rebuilds a shard's runtime from Redis: progress marker, index clocks, open signals (recent ticks later, on demand). */
@@ -150,26 +142,77 @@ export async function loadShard(redis: Redis, keys: ShardKeys, bufferSize: numbe
     redis.lrange(keys.appliedCustom, 0, -1),
   ]);
   const books = new Map<string, BookClock>();
-  for (const [symbol, json] of Object.entries(await redis.hgetall(keys.books)))
-    books.set(symbol, JSON.parse(json));
+  for (const [symbol, text] of Object.entries(await redis.hgetall(keys.books)))
+    books.set(symbol, shardCodec.decodeBookClock(text));
+  // Decoded page by page: a shard may hold a million records, too many to keep their text too.
   const records: CheckpointRecord[] = [];
   let cursor = '0';
   do {
     const [next, flat] = await redis.hscan(keys.signals, cursor, 'COUNT', 10_000);
-    for (let i = 1; i < flat.length; i += 2) records.push(JSON.parse(flat[i]!) as CheckpointRecord);
+    for (let i = 1; i < flat.length; i += 2) records.push(shardCodec.decodeRecord(flat[i]!));
     cursor = next;
   } while (cursor !== '0');
   // Recent ticks stay in Redis until a late registration needs them (loadRecent).
   return ShardRuntime.restore(
     bufferSize,
-    // A shard checkpointed before applied-auto existed: its marker was always a BullMQ id.
-    {
-      appliedJob: progress,
-      appliedAuto: appliedAuto ?? (progress !== null && isBullmqJobId(progress) ? progress : null),
-      appliedCustom,
-    },
+    shardCodec.decodeProgress(progress, appliedAuto, appliedCustom),
     books,
     records,
     new Map(),
   );
+}
+
+/**
+ * The committed outcome lines of some of this shard's signals: a closed signal's from the
+ * outbox, an open signal's from its checkpoint brought up to its symbol's last committed tick
+ * (with every tick folded in, excursions included, as a worker restoring the shard would).
+ * Signals in neither (never registered here, or already flushed to PostgreSQL) are absent.
+ *
+ * One MULTI: a signal is in exactly one of checkpoints and outbox, and its checkpoint matches
+ * its symbol's index clock (they are committed together).
+ */
+export async function readOutcomes(
+  redis: Redis,
+  keys: ShardKeys,
+  signals: { id: string; symbol: string }[],
+): Promise<Map<string, OutcomeLine>> {
+  const lines = new Map<string, OutcomeLine>();
+  if (signals.length === 0) return lines;
+  const ids = signals.map((s) => s.id);
+  const symbols = [...new Set(signals.map((s) => s.symbol))];
+  const replies = await redis
+    .multi()
+    .hmget(keys.signals, ...ids)
+    .hmget(keys.outbox, ...ids.map((id) => OUTBOX_KEYS.closed(id)))
+    .hmget(keys.books, ...symbols)
+    .exec();
+  if (replies === null) throw new Error(`reading shard ${keys.shard}: the Redis transaction was aborted`);
+  for (const [err] of replies) if (err) throw err;
+  const [records, outbox, books] = replies.map(([, value]) => value as (string | null)[]) as [
+    (string | null)[],
+    (string | null)[],
+    (string | null)[],
+  ];
+  const clocks = new Map<string, BookClock>();
+  symbols.forEach((s, i) => {
+    const text = books[i];
+    if (text) clocks.set(s, shardCodec.decodeBookClock(text));
+  });
+  const open: CheckpointRecord[] = [];
+  ids.forEach((id, i) => {
+    const closed = outbox[i];
+    if (closed) {
+      const entry = shardCodec.decodeOutboxEntry(closed);
+      if (entry.kind === 'closed') lines.set(id, entry.outcome);
+      return;
+    }
+    const text = records[i];
+    if (text) open.push(shardCodec.decodeRecord(text));
+  });
+  if (open.length > 0) {
+    // Restored as a worker restores the shard, with these signals only.
+    const runtime = ShardRuntime.restore(0, { appliedJob: null }, clocks, open, new Map());
+    for (const c of runtime.openSignals()) lines.set(c.id, outcomeLine(c));
+  }
+  return lines;
 }

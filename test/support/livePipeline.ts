@@ -28,6 +28,7 @@ import { runWorker } from '../../src/processes/runWorker.ts';
 import { createTickPublisher, type TickPublisher } from '../../src/live/createTickPublisher.ts';
 import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/names.ts';
 import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
+import { shardCodec } from '../../src/live/shardCodec.ts';
 import { loadShard } from '../../src/live/shardStore.ts';
 import { readOutcomeLines } from '../../src/storage/readOutcomeLines.ts';
 
@@ -407,7 +408,7 @@ export function createPipelineClient(cfg: PipelineConfig): PipelineClient {
       const out: OutboxRecord[] = [];
       for (const keys of shardKeys) {
         for (const [key, json] of Object.entries(await redis.hgetall(keys.outbox)))
-          out.push({ shard: keys.shard, key, entry: JSON.parse(json) as OutboxEntry });
+          out.push({ shard: keys.shard, key, entry: shardCodec.decodeOutboxEntry(json) });
       }
       return out;
     },

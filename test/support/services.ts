@@ -213,7 +213,7 @@ export interface RedisNamespace {
 export function createRedisNamespace(label = 'test'): RedisNamespace {
   const suffix = uniqueSuffix();
   // Only [a-z0-9-], as QUEUE_PREFIX allows, and no glob characters for SCAN MATCH. Keys are
-  // `${prefix}:…` (BullMQ and src/live/keys.ts), so matching `${prefix}:*` never reaches into
+  // `${prefix}:…` (BullMQ and src/names.ts), so matching `${prefix}:*` never reaches into
   // another namespace whose prefix merely starts with this one.
   const prefix = `t-${label
     .toLowerCase()

@@ -227,24 +227,35 @@ describe('engine = reference on random signals and operations', () => {
 describe('engine checkpoints on random signals and operations', () => {
   it('checkpoint → JSON → restore after random ticks changes no outcome and no rejection', () => {
     const cutsArb = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 3 });
+    // Ticks per shard job: one by one, or batched as producers batch them.
+    const jobArb = fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 64 }));
     fc.assert(
-      fc.property(walkPlanArb, manySignals(1, 80), someOps, cutsArb, (walk, signalPlans, opPlans, cutAt) => {
-        const ticks = buildWalk(walk);
-        const market = describeMarket(ticks, 8);
-        const built = buildSignals(signalPlans, market);
-        const signals = normalize(built.map((b) => b.payload));
-        const ops = buildOperations(opPlans, built, market);
-        const cuts = cutAt.map((f) => Math.min(ticks.length - 1, Math.floor(f * ticks.length)));
-        const uninterrupted = runEngine(signals, ticks, ops, []);
-        const restored = runEngine(signals, ticks, ops, cuts);
-        const diff = firstExactDifference(restored.lines, uninterrupted.lines);
-        if (diff !== null) {
-          throw new Error(`checkpoint after tick index ${cuts.join(', ')} changed an outcome: ${diff}`);
-        }
-        expect(restored.rejected, `rejected operations, cut after ${cuts.join(', ')}`).toEqual(
-          uninterrupted.rejected,
-        );
-      }),
+      fc.property(
+        walkPlanArb,
+        manySignals(1, 80),
+        someOps,
+        cutsArb,
+        jobArb,
+        (walk, signalPlans, opPlans, cutAt, ticksPerJob) => {
+          const ticks = buildWalk(walk);
+          const market = describeMarket(ticks, 8);
+          const built = buildSignals(signalPlans, market);
+          const signals = normalize(built.map((b) => b.payload));
+          const ops = buildOperations(opPlans, built, market);
+          const cuts = cutAt.map((f) => Math.min(ticks.length - 1, Math.floor(f * ticks.length)));
+          const uninterrupted = runEngine(signals, ticks, ops, [], { ticksPerJob });
+          const restored = runEngine(signals, ticks, ops, cuts, { ticksPerJob });
+          const diff = firstExactDifference(restored.lines, uninterrupted.lines);
+          if (diff !== null) {
+            throw new Error(
+              `checkpoint after tick index ${cuts.join(', ')} (jobs of ${ticksPerJob} ticks) changed an outcome: ${diff}`,
+            );
+          }
+          expect(restored.rejected, `rejected operations, cut after ${cuts.join(', ')}`).toEqual(
+            uninterrupted.rejected,
+          );
+        },
+      ),
       runParameters(400, 8),
     );
   });

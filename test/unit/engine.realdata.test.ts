@@ -5,20 +5,29 @@
  *
  * 1. The engine's outcomes equal the independent reference loop's (SPEC.md's comparison).
  * 2. The mix of outcomes is varied, so the comparison means something.
- * 3. Checkpoint and restore in the middle (`checkpointEngine` → JSON text → `restoreEngine`)
- *    changes nothing: at several cut points, including right after the ticks that filled or
- *    armed the most signals, the final outcomes equal the uninterrupted run's exactly.
+ * 3. Checkpoint and restore in the middle (the live shard's format: delta → shardCodec → text →
+ *    decoded → `ShardRuntime.restore`) changes nothing: at several cut points, including right
+ *    after the ticks that filled or armed the most signals, the final outcomes equal the
+ *    uninterrupted run's exactly.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { startSignal } from '../../machines/signalMachine.ts';
 import type { Operation, OutcomeLine, SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, seededRandom, spreadAnchors } from '../../src/demo/generateSignals.ts';
-import { checkpointEngine, Engine } from '../../src/engine/Engine.ts';
+import { toWire } from '../../src/live/messages.ts';
+import { shardCodec } from '../../src/live/shardCodec.ts';
+import { ShardRuntime } from '../../src/live/ShardRuntime.ts';
 import { replaySync } from '../../src/replay/replay.ts';
 import { readCandles, readTicks } from '../../src/ticks/readTicks.ts';
 import { referenceReplay } from '../reference/referenceReplay.ts';
-import { firstExactDifference, normalize, runEngine, type EngineRun } from '../support/runEngine.ts';
+import {
+  firstExactDifference,
+  normalize,
+  runEngine,
+  tickActivity,
+  type EngineRun,
+} from '../support/runEngine.ts';
 import { dataFile } from '../support/dataFile.ts';
+import { MemoryShardStore } from '../support/MemoryShardStore.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
 
 interface Dataset {
@@ -93,6 +102,12 @@ function operationsFor(signals: SignalPayload[], ticks: Tick[]): Operation[] {
   return ops;
 }
 
+/**
+ * Ticks per shard job in the checkpoint runs, about as producers batch them: every job
+ * checkpoints its symbol's index clock, whose extrema grow long over a trading hour.
+ */
+const TICKS_PER_JOB = 2000;
+
 function argMax(values: number[]): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
@@ -105,12 +120,14 @@ for (const dataset of DATASETS) {
     let signals: SignalPayload[] = [];
     let ops: Operation[] = [];
     let uninterrupted: EngineRun;
+    let activity: { fills: number[]; arms: number[] };
 
     beforeAll(async () => {
       ticks = await load(dataset);
       signals = signalsFor(dataset, ticks);
       ops = operationsFor(signals, ticks);
-      uninterrupted = runEngine(normalize(signals), ticks, ops, []);
+      uninterrupted = runEngine(normalize(signals), ticks, ops, [], { ticksPerJob: TICKS_PER_JOB });
+      activity = tickActivity(normalize(signals), ticks, ops);
     });
 
     it('the engine gives the reference outcomes, with and without operations', () => {
@@ -162,25 +179,22 @@ for (const dataset of DATASETS) {
 
     it('checkpoint → JSON → restore at several cut points changes no outcome', () => {
       const n = ticks.length;
-      const mostFills = argMax(uninterrupted.fills);
-      const mostArms = argMax(uninterrupted.arms);
-      expect(uninterrupted.fills[mostFills], 'a tick filled several signals at once').toBeGreaterThan(3);
-      expect(uninterrupted.arms[mostArms], 'a tick armed several levels at once').toBeGreaterThan(1);
+      const mostFills = argMax(activity.fills);
+      const mostArms = argMax(activity.arms);
+      expect(activity.fills[mostFills], 'a tick filled several signals at once').toBeGreaterThan(3);
+      expect(activity.arms[mostArms], 'a tick armed several levels at once').toBeGreaterThan(1);
       const cuts: [string, number[]][] = [
         ['after the first tick', [0]],
         ['at a quarter', [Math.floor(n / 4)]],
         ['at half', [Math.floor(n / 2)]],
-        [
-          `right after the tick that filled the most signals (${uninterrupted.fills[mostFills]})`,
-          [mostFills],
-        ],
-        [`right after the tick that armed the most levels (${uninterrupted.arms[mostArms]})`, [mostArms]],
+        [`right after the tick that filled the most signals (${activity.fills[mostFills]})`, [mostFills]],
+        [`right after the tick that armed the most levels (${activity.arms[mostArms]})`, [mostArms]],
         ['after the last tick', [n - 1]],
         ['at ten points in one run', Array.from({ length: 10 }, (_, k) => Math.floor(((k + 0.5) * n) / 10))],
       ];
       const normalized = normalize(signals);
       for (const [where, at] of cuts) {
-        const restored = runEngine(normalized, ticks, ops, at);
+        const restored = runEngine(normalized, ticks, ops, at, { ticksPerJob: TICKS_PER_JOB });
         const diff = firstExactDifference(restored.lines, uninterrupted.lines);
         expect(diff, `checkpoint ${where} (tick index ${at.join(', ')}):\n${diff}`).toBeNull();
         expect(restored.rejected, `rejected operations, checkpoint ${where}`).toEqual(uninterrupted.rejected);
@@ -188,13 +202,20 @@ for (const dataset of DATASETS) {
     });
 
     it('a checkpoint is plain JSON: the text round trip gives an equal object', () => {
-      const normalized = normalize(signals);
-      const engine = new Engine();
-      for (const s of normalized) engine.add(startSignal(s));
-      for (const tick of ticks.slice(0, Math.floor(ticks.length / 2))) engine.applyTick(tick);
-      const checkpoint = checkpointEngine(engine);
-      expect(JSON.parse(JSON.stringify(checkpoint))).toEqual(checkpoint);
-      expect(checkpoint.signals.length).toBe(engine.openCount);
+      const store = new MemoryShardStore(0);
+      const runtime = new ShardRuntime(0);
+      const deltas = normalize(signals).map((signal, i) =>
+        store.process(runtime, `${i + 1}`, { kind: 'register', signal }),
+      );
+      const half = ticks.slice(0, Math.floor(ticks.length / 2)).map(toWire);
+      deltas.push(store.process(runtime, `${deltas.length + 1}`, { kind: 'ticks', ticks: half }));
+      for (const delta of deltas) {
+        for (const record of delta.set.values())
+          expect(shardCodec.decodeRecord(shardCodec.encodeRecord(record))).toEqual(record);
+        for (const clock of delta.books.values())
+          expect(shardCodec.decodeBookClock(shardCodec.encodeBookClock(clock))).toEqual(clock);
+      }
+      expect(store.signals.size).toBe(runtime.openCount);
     });
   });
 }

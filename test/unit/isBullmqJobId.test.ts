@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isBullmqJobId } from '../../src/live/ShardRuntime.ts';
+import { isBullmqJobId } from '../../src/names.ts';
 
 /** BullMQ's own check on custom ids (Job.validateOptions): these it refuses as "integers". */
 const refusedAsCustom = (id: string): boolean => `${parseInt(id, 10)}` === id;

@@ -1,0 +1,120 @@
+/**
+ * A shard's stored state without Redis, for unit tests: the values `shardCodec` encodes, kept
+ * in maps as the checkpoint script keeps them in Redis keys, and decoded through the codec to
+ * restore a runtime as `loadShard` does. So a test can take a runtime through the production
+ * round trip (apply → delta → encode → commit → decode → `ShardRuntime.restore`) in memory.
+ *
+ * `commit` follows the checkpoint script of src/live/shardStore.ts step by step; the
+ * integration tests (redis-restart, live-equals-replay) hold the script itself to the same.
+ */
+import { isBullmqJobId } from '../../src/names.ts';
+import type { Tick } from '../../machines/types.ts';
+import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
+import type { BookClock } from '../../src/engine/SymbolBook.ts';
+import { idsOf, type CheckpointRecord, type ShardJobData } from '../../src/live/messages.ts';
+import { shardCodec, type EncodedDelta } from '../../src/live/shardCodec.ts';
+import {
+  APPLIED_CUSTOM_KEPT,
+  ShardRuntime,
+  type KnownIds,
+  type ShardDelta,
+} from '../../src/live/ShardRuntime.ts';
+
+export class MemoryShardStore {
+  progress: string | null = null;
+  appliedAuto: string | null = null;
+  appliedCustom: string[] = [];
+  readonly signals = new Map<string, string>();
+  readonly ids = new Map<string, string>();
+  readonly books = new Map<string, string>();
+  readonly outbox = new Map<string, string>();
+  readonly recent = new Map<string, string[]>();
+  clock: string | null = null;
+
+  constructor(private readonly bufferSize: number) {}
+
+  /** An independent copy of everything stored. */
+  copy(): MemoryShardStore {
+    const c = new MemoryShardStore(this.bufferSize);
+    c.progress = this.progress;
+    c.appliedAuto = this.appliedAuto;
+    c.appliedCustom = [...this.appliedCustom];
+    for (const name of ['signals', 'ids', 'books', 'outbox'] as const)
+      for (const [k, v] of this[name]) c[name].set(k, v);
+    for (const [symbol, list] of this.recent) c.recent.set(symbol, [...list]);
+    c.clock = this.clock;
+    return c;
+  }
+
+  /** Commits an encoded delta if the marker is still `expected`; false (and nothing written) otherwise. */
+  commit(expected: string | null, jobId: string, encoded: EncodedDelta, wallMs = 0): boolean {
+    if ((this.progress ?? '') !== (expected ?? '')) return false;
+    const d = encoded.payload;
+    for (const [id, value] of d.set) this.signals.set(id, value);
+    for (const id of d.del) this.signals.delete(id);
+    for (const [id, state] of d.ids) this.ids.set(id, state);
+    for (const id of d.forget) if (this.ids.get(id) === 'closed') this.ids.delete(id);
+    for (const [symbol, value] of d.books) this.books.set(symbol, value);
+    for (const [key, value] of d.outbox) this.outbox.set(key, value);
+    if (this.bufferSize > 0) {
+      encoded.symbols.forEach((symbol, r) => {
+        const list = [...(this.recent.get(symbol) ?? []), ...d.recent[r]!];
+        this.recent.set(symbol, list.slice(-this.bufferSize));
+      });
+    }
+    if (d.clock !== null) this.clock = JSON.stringify({ tickTs: d.clock, wallMs });
+    this.progress = jobId;
+    if (isBullmqJobId(jobId)) this.appliedAuto = jobId;
+    else this.appliedCustom = [...this.appliedCustom, jobId].slice(-APPLIED_CUSTOM_KEPT);
+    return true;
+  }
+
+  /**
+   * Applies a job to `runtime` and commits its delta, as the shard worker does: ids looked up,
+   * recent ticks loaded when a registration needs them, the delta encoded and committed, and
+   * only then the job noted as applied. Throws if the commit is refused (the marker moved).
+   */
+  process(runtime: ShardRuntime, jobId: string, data: ShardJobData, maxTickTs = Infinity): ShardDelta {
+    const symbol = runtime.needsRecent(data);
+    if (symbol !== null) runtime.setRecent(symbol, this.loadRecent(symbol));
+    const delta = runtime.apply(jobId, data, this.lookupIds(idsOf(data)), maxTickTs);
+    if (!this.commit(runtime.appliedJob, jobId, shardCodec.encodeDelta(delta)))
+      throw new Error(`job ${jobId}: the stored marker is ${this.progress}, not ${runtime.appliedJob}`);
+    runtime.noteApplied(jobId);
+    return delta;
+  }
+
+  /** The registration state of `ids`, as `lookupIds` reads it. */
+  lookupIds(ids: string[]): KnownIds {
+    const known: KnownIds = new Map();
+    for (const id of ids) {
+      const state = shardCodec.decodeLedger(this.ids.get(id));
+      if (state !== undefined) known.set(id, state);
+    }
+    return known;
+  }
+
+  /** A runtime restored from what is stored, as `loadShard` restores one. */
+  load(): ShardRuntime {
+    const books = new Map<string, BookClock>();
+    for (const [symbol, text] of this.books) books.set(symbol, shardCodec.decodeBookClock(text));
+    const records: CheckpointRecord[] = [...this.signals.values()].map((t) => shardCodec.decodeRecord(t));
+    return ShardRuntime.restore(
+      this.bufferSize,
+      shardCodec.decodeProgress(this.progress, this.appliedAuto, this.appliedCustom),
+      books,
+      records,
+      new Map(),
+    );
+  }
+
+  /** A symbol's recent ticks, as `loadRecent` reads them. */
+  loadRecent(symbol: string): Tick[] {
+    return (this.recent.get(symbol) ?? []).map((t) => shardCodec.decodeRecentTick(t));
+  }
+
+  /** Every outbox entry, in the order first written. */
+  outboxEntries(): OutboxEntry[] {
+    return [...this.outbox.values()].map((t) => shardCodec.decodeOutboxEntry(t));
+  }
+}

@@ -1,0 +1,311 @@
+/**
+ * ShardRuntime on its own: what a live shard does with each kind of job, in memory, its
+ * deltas committed through the shard codec (MemoryShardStore) as the worker commits them to
+ * Redis. Job validation, applied-job bookkeeping and the basic `forget` rule are in
+ * shardJobs.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { outcomeLine } from '../../machines/outcomeLine.ts';
+import type { NormalizedSignal } from '../../machines/signalContext.ts';
+import type { OutcomeLine, SignalPayload } from '../../machines/types.ts';
+import type { ShardJobData, WireTick } from '../../src/live/messages.ts';
+import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
+import { ShardRuntime, type ShardDelta } from '../../src/live/ShardRuntime.ts';
+import { MemoryShardStore } from '../support/MemoryShardStore.ts';
+import { normalize } from '../support/runEngine.ts';
+
+const T = 1_700_000_000_000;
+
+function signal(id: string, fields: Partial<SignalPayload> = {}): NormalizedSignal {
+  return normalize([
+    {
+      v: 1,
+      id,
+      symbol: 'XYZ',
+      side: 'long',
+      createdAt: T,
+      entry: { type: 'market' },
+      takeProfits: [{ price: 110, fraction: 1 }],
+      stopLoss: { price: 90 },
+      ...fields,
+    },
+  ])[0]!;
+}
+
+/** One tick a second from `from`, at these prices. */
+function ticks(from: number, ...prices: number[]): ShardJobData {
+  return { kind: 'ticks', ticks: prices.map((p, i): WireTick => ['XYZ', from + i * 1000, p]) };
+}
+
+/** A shard as a worker runs it: a runtime and its committed state, jobs numbered as BullMQ does. */
+class Shard {
+  readonly store: MemoryShardStore;
+  runtime: ShardRuntime;
+  private jobs = 0;
+  constructor(
+    readonly bufferSize: number,
+    store?: MemoryShardStore,
+  ) {
+    this.store = store ?? new MemoryShardStore(bufferSize);
+    this.runtime = new ShardRuntime(bufferSize);
+  }
+  run(data: ShardJobData): ShardDelta {
+    return this.store.process(this.runtime, `${++this.jobs}`, data);
+  }
+  /** Another process takes the shard over: the runtime restored from what was committed. */
+  takeOver(): void {
+    this.runtime = this.store.load();
+  }
+  /** A second shard continuing from a copy of this one's committed state, restored from it. */
+  fork(): Shard {
+    const copy = new Shard(this.bufferSize, this.store.copy());
+    copy.jobs = this.jobs;
+    copy.takeOver();
+    return copy;
+  }
+  /** Every signal's line: closed ones from the outbox, open ones as of the last tick. */
+  lines(): Map<string, OutcomeLine> {
+    const lines = new Map<string, OutcomeLine>();
+    for (const e of this.store.outboxEntries()) if (e.kind === 'closed') lines.set(e.outcome.id, e.outcome);
+    for (const c of this.runtime.openSignals()) lines.set(c.id, outcomeLine(c));
+    return lines;
+  }
+}
+
+const entries = (delta: ShardDelta): OutboxEntry[] => [...delta.outbox.values()];
+
+describe('ShardRuntime: a late registration catches up from the recent ticks', () => {
+  // Up through the take-profit at 110 after the signal's creation; the tick before it is older.
+  const path = [100, 104, 111, 95];
+  const cases: [string, NormalizedSignal, Partial<OutcomeLine>][] = [
+    ['a signal the ticks close (take-profit)', signal('s1'), { state: 'closed', outcome: 'TP_HIT' }],
+    [
+      'a signal still open (levels out of reach), excursions folded in',
+      signal('s1', { takeProfits: [{ price: 200, fraction: 1 }], stopLoss: { price: 50 } }),
+      { state: 'open', fill: { ts: T, price: 104 } },
+    ],
+    [
+      'a trailing stop that activated and moved',
+      signal('s1', {
+        stopLoss: { price: 50 },
+        takeProfits: [],
+        trailing: { distanceBps: 200, activation: 'fill' },
+      }),
+      { state: 'closed', outcome: 'SL_HIT', legs: [expect.objectContaining({ stopKind: 'trailing' })] },
+    ],
+  ];
+  for (const [what, s, outcome] of cases) {
+    it(`ends as a signal registered in time would: ${what}`, () => {
+      const early = new Shard(100);
+      early.run({ kind: 'register', signal: s });
+      early.run(ticks(T - 1000, ...path));
+      const late = new Shard(100);
+      late.run(ticks(T - 1000, ...path));
+      const delta = late.run({ kind: 'register', signal: s });
+      expect(
+        entries(delta).filter((e) => e.kind === 'catchup_gap'),
+        'no gap: the buffer covers it',
+      ).toEqual([]);
+      expect(early.lines().get('s1'), 'the path does what this case is about').toMatchObject(outcome);
+      expect(late.lines().get('s1')).toEqual(early.lines().get('s1'));
+    });
+  }
+
+  it('on a restored shard, loads the recent ticks it needs from the store first', () => {
+    const s = signal('s1');
+    const early = new Shard(100);
+    early.run({ kind: 'register', signal: s });
+    early.run(ticks(T - 1000, ...path));
+    const late = new Shard(100);
+    late.run(ticks(T - 1000, ...path));
+    late.takeOver();
+    expect(late.runtime.needsRecent({ kind: 'register', signal: s }), 'the buffer is needed').toBe('XYZ');
+    const delta = late.run({ kind: 'register', signal: s });
+    expect(entries(delta).filter((e) => e.kind === 'catchup_gap')).toEqual([]);
+    expect(late.lines().get('s1')).toEqual(early.lines().get('s1'));
+  });
+
+  it('a registration created after the last tick needs no recent ticks', () => {
+    const shard = new Shard(100);
+    shard.run(ticks(T - 5000, 100, 101));
+    shard.takeOver();
+    expect(shard.runtime.needsRecent({ kind: 'register', signal: signal('s1') })).toBeNull();
+  });
+});
+
+describe('ShardRuntime: a catch-up gap when ticks already left the buffer', () => {
+  it('reports the latest tick it could not replay, and catches up on the rest', () => {
+    const shard = new Shard(2);
+    shard.run(ticks(T, 100, 101, 102, 103, 104, 105));
+    const delta = shard.run({ kind: 'register', signal: signal('s1') });
+    expect(entries(delta)).toContainEqual({
+      kind: 'catchup_gap',
+      id: 's1',
+      symbol: 'XYZ',
+      createdAt: T,
+      missedUpTo: T + 3000,
+    });
+    expect(delta.ids.get('s1'), 'registered nonetheless').toBe('open');
+  });
+
+  it('on a restored shard whose stored buffer does not reach back to the signal', () => {
+    const shard = new Shard(2);
+    shard.run(ticks(T, 100, 101, 102, 103));
+    shard.takeOver();
+    const delta = shard.run({ kind: 'register', signal: signal('s1') });
+    const gaps = entries(delta).filter((e) => e.kind === 'catchup_gap');
+    expect(gaps, 'one gap, up to the oldest tick still stored').toEqual([
+      { kind: 'catchup_gap', id: 's1', symbol: 'XYZ', createdAt: T, missedUpTo: T + 2000 },
+    ]);
+  });
+
+  it('with no buffer at all (TICK_BUFFER_SIZE=0), up to the last tick applied', () => {
+    const shard = new Shard(0);
+    shard.run(ticks(T, 100, 101, 102));
+    const delta = shard.run({ kind: 'register', signal: signal('s1') });
+    expect(entries(delta).filter((e) => e.kind === 'catchup_gap')).toEqual([
+      { kind: 'catchup_gap', id: 's1', symbol: 'XYZ', createdAt: T, missedUpTo: T + 2000 },
+    ]);
+  });
+});
+
+describe('ShardRuntime: duplicate registrations are refused', () => {
+  it.each<['open' | 'closed']>([['open'], ['closed']])(
+    'an id the ledger knows as %s: counted, nothing written',
+    (state) => {
+      const rt = new ShardRuntime(100);
+      const delta = rt.apply('1', { kind: 'register', signal: signal('s1') }, new Map([['s1', state]]));
+      expect(delta.duplicates).toBe(1);
+      expect([...delta.ids, ...delta.set, ...delta.outbox]).toEqual([]);
+      expect(rt.openCount).toBe(0);
+    },
+  );
+
+  it('an id already open in memory (its ledger entry not read yet): counted, the first one kept', () => {
+    const shard = new Shard(100);
+    shard.run({ kind: 'register', signal: signal('s1') });
+    const before = shard.lines().get('s1');
+    const delta = shard.runtime.apply(
+      '2',
+      { kind: 'register', signal: signal('s1', { stopLoss: { price: 99 } }) },
+      new Map(),
+    );
+    expect(delta.duplicates).toBe(1);
+    expect([...delta.ids, ...delta.set]).toEqual([]);
+    expect(shard.lines().get('s1')).toEqual(before);
+  });
+
+  it('an id that closed here, through the ledger the close committed', () => {
+    const shard = new Shard(100);
+    shard.run({ kind: 'register', signal: signal('s1') });
+    shard.run(ticks(T, 100, 111));
+    expect(shard.store.ids.get('s1')).toBe('closed');
+    expect(shard.run({ kind: 'register', signal: signal('s1') }).duplicates).toBe(1);
+  });
+});
+
+describe('ShardRuntime: operations against known, closed and unknown ids', () => {
+  it('applies an operation on an open signal, under the outbox key of its job', () => {
+    const shard = new Shard(100);
+    shard.run({ kind: 'register', signal: signal('s1') });
+    shard.run(ticks(T, 100));
+    const op = { op: 'exit', id: 's1', ts: T + 500 } as const;
+    const delta = shard.run({ kind: 'op', op });
+    expect([...delta.outbox]).toContainEqual(['op:3', { kind: 'op', op, applied: true, errors: [] }]);
+    expect(delta.ids.get('s1'), 'the exit closed it').toBe('closed');
+  });
+
+  it('refuses an operation on a signal that closed here', () => {
+    const shard = new Shard(100);
+    shard.run({ kind: 'register', signal: signal('s1') });
+    shard.run(ticks(T, 100, 111));
+    const op = { op: 'cancel', id: 's1', ts: T + 5000 } as const;
+    expect(entries(shard.run({ kind: 'op', op }))).toEqual([
+      { kind: 'op', op, applied: false, errors: ['signal s1 is already closed'] },
+    ]);
+  });
+
+  it('refuses an operation on an id never registered on this shard', () => {
+    const shard = new Shard(100);
+    const op = { op: 'cancel', id: 'nobody', ts: T } as const;
+    expect(entries(shard.run({ kind: 'op', op }))).toEqual([
+      { kind: 'op', op, applied: false, errors: ['unknown signal nobody: not registered on this shard'] },
+    ]);
+  });
+
+  it("passes on the machine's refusal of an invalid operation on an open signal", () => {
+    const shard = new Shard(100);
+    shard.run({ kind: 'register', signal: signal('s1') });
+    const op = { op: 'amend', id: 's1', ts: T, stopLoss: { price: 120 } } as const;
+    const [entry] = entries(shard.run({ kind: 'op', op }));
+    expect(entry).toMatchObject({ kind: 'op', op, applied: false });
+    expect((entry as Extract<OutboxEntry, { kind: 'op' }>).errors.length).toBeGreaterThan(0);
+    expect(shard.runtime.openCount, 'still open').toBe(1);
+  });
+});
+
+describe('ShardRuntime: the forget job', () => {
+  it('changes nothing but the ledger: no outbox entry, no record, no clock', () => {
+    const shard = new Shard(100);
+    shard.run({ kind: 'register', signal: signal('s1') });
+    shard.run(ticks(T, 100, 111));
+    const delta = shard.run({ kind: 'forget', ids: ['s1'] });
+    expect([...delta.forget]).toEqual(['s1']);
+    expect([...delta.set, ...delta.del, ...delta.ids, ...delta.books, ...delta.outbox]).toEqual([]);
+    expect(shard.store.ids.has('s1'), 'its ledger entry went').toBe(false);
+  });
+});
+
+describe('ShardRuntime: restored from the codec, a shard continues exactly as the original', () => {
+  const signals = [
+    signal('tp', {
+      takeProfits: [
+        { price: 108, fraction: 0.5 },
+        { price: 115, fraction: 0.5 },
+      ],
+    }),
+    signal('trail', {
+      stopLoss: { price: 80 },
+      takeProfits: [],
+      trailing: { distanceBps: 800, activation: 'fill' },
+    }),
+    signal('limit', { entry: { type: 'limit', price: 97 }, takeProfits: [{ price: 112, fraction: 1 }] }),
+    signal('short', { side: 'short', takeProfits: [{ price: 90, fraction: 1 }], stopLoss: { price: 120 } }),
+    signal('late', {
+      createdAt: T + 3000,
+      takeProfits: [{ price: 200, fraction: 1 }],
+      stopLoss: { price: 60 },
+    }),
+  ];
+  const before: ShardJobData[] = [
+    ...signals.slice(0, 4).map((s): ShardJobData => ({ kind: 'register', signal: s })),
+    ticks(T, 100, 103, 98, 96.5, 104),
+    { kind: 'register', signal: signals[4]! },
+    { kind: 'op', op: { op: 'amend', id: 'short', ts: T + 5000, stopLoss: { price: 110 } } },
+  ];
+  const after: ShardJobData[] = [
+    ticks(T + 5000, 107, 109, 104.5),
+    { kind: 'op', op: { op: 'exit', id: 'limit', ts: T + 8500, fraction: 0.5 } },
+    ticks(T + 9000, 113, 116, 99, 92),
+    { kind: 'sweep', clock: T + 86_400_000, graceMs: 0 },
+  ];
+
+  it('gives the same delta for every next job, and the same outcomes', () => {
+    const original = new Shard(100);
+    for (const job of before) original.run(job);
+    const restored = original.fork();
+    expect(original.runtime.openCount, 'every signal still open at the take-over').toBe(signals.length);
+    expect(restored.runtime.openCount).toBe(signals.length);
+    expect(restored.runtime.hasApplied(`${before.length}`), 'knows the last job applied').toBe(true);
+    for (const job of after) {
+      const expected = original.run(job);
+      expect(restored.run(job), `the delta of a ${job.kind} job`).toEqual(expected);
+    }
+    expect(restored.lines()).toEqual(original.lines());
+    expect(original.lines().get('trail'), 'the trailing stop moved on after the take-over').toMatchObject({
+      outcome: 'SL_HIT',
+      legs: [{ stopKind: 'trailing', ts: T + 11_000 }],
+    });
+    expect(restored.store.outboxEntries(), 'every outbox entry').toEqual(original.store.outboxEntries());
+  });
+});
