@@ -130,6 +130,7 @@ switch (cfg.mode) {
         shards: cfg.shardCount,
         concurrency: cfg.concurrency,
         log,
+        now: Date.now,
       });
       worker = intake.workers[0]!;
       stopIntake = () => intake.close();

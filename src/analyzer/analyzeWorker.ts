@@ -15,8 +15,8 @@ export interface AnalyzeWorkerOptions {
   prefix: string;
   pool: pg.Pool;
   log: Logger;
-  /** @defaultValue Date.now */
-  now?: () => number;
+  /** The wall clock (injected: only process wiring reads Date.now). */
+  now: () => number;
   /**
    * How long the job lock lasts between renewals. The analysis yields to the event loop every
    * ~50 ms so renewals happen, but a long GC pause on a big analysis must not let another worker
@@ -36,7 +36,7 @@ export function createAnalyzeWorker(options: AnalyzeWorkerOptions): Worker<Analy
     ...options.analyzer,
     pool: options.pool,
     log,
-    now: options.now ?? Date.now,
+    now: options.now,
   });
   const worker = new Worker<AnalyzeJobData, AnalyzeSummary>(
     QUEUE_NAMES.analyze,

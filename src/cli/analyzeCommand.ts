@@ -11,6 +11,7 @@ import { GROUP_KINDS, isGroupKind } from '../analysis/groups.ts';
 import { isWindowName, WINDOW_NAMES } from '../analysis/windows.ts';
 import { loadConfig, requireSettings } from '../config.ts';
 import type { CliIo } from './CliIo.ts';
+import { serviceError } from './serviceError.ts';
 import { UsageError } from './usageError.ts';
 
 /** Runs the `analyze` command; returns the exit code (bad arguments throw a UsageError: exit 2). */
@@ -53,9 +54,14 @@ export async function analyzeCommand(
     connectionString: config.DATABASE_URL,
     application_name: 'outcome-tracker analyze',
     max: 2,
+    // A command line fails rather than waits, naming the service (as connectPostgres does).
+    connectionTimeoutMillis: 5000,
   });
   pool.on('error', (err) => log.error({ err }, 'PostgreSQL connection error'));
   try {
+    await pool.query('SELECT 1').catch((err: unknown) => {
+      throw serviceError('PostgreSQL', config.DATABASE_URL, err, 'cannot reach');
+    });
     const analyzer = createAnalyzer({
       pool,
       log,

@@ -12,6 +12,7 @@ import { revokeApiKey } from '../storage/revokeApiKey.ts';
 import { createApiKey, isScope, SCOPES, type Scope } from '../web/apiKey.ts';
 import type { CliIo } from './CliIo.ts';
 import { InputError } from './inputError.ts';
+import { connectPostgres } from './connectPostgres.ts';
 import { serviceError } from './serviceError.ts';
 import { UsageError } from './usageError.ts';
 
@@ -100,19 +101,7 @@ export async function apiKeyCommand(
   }
 
   const config = requireSettings(loadConfig(env), 'DATABASE_URL');
-  // A command line fails rather than waits.
-  const db = new pg.Client({
-    connectionString: config.DATABASE_URL,
-    application_name: 'outcome-tracker api-key',
-    connectionTimeoutMillis: 5000,
-  });
-  db.on('error', () => {});
-  try {
-    await db.connect();
-  } catch (err) {
-    await db.end().catch(() => {});
-    throw serviceError('PostgreSQL', config.DATABASE_URL, err, 'cannot reach');
-  }
+  const db = await connectPostgres(config.DATABASE_URL, 'api-key');
   try {
     await run(db);
   } catch (err) {

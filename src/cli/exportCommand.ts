@@ -1,7 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
-import pg from 'pg';
 import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
 import { loadConfig, requireSettings } from '../config.ts';
 import { ShardKeys, shardOf } from '../names.ts';
@@ -9,6 +8,7 @@ import { readOutcomes } from '../live/shardStore.ts';
 import { pageSignals, type SignalRow } from '../storage/pageSignals.ts';
 import type { Queryable } from '../storage/Queryable.ts';
 import { readOutcomeLines } from '../storage/readOutcomeLines.ts';
+import { connectPostgres } from './connectPostgres.ts';
 import { connectRedis } from './connectRedis.ts';
 import type { CliIo } from './CliIo.ts';
 import { serviceError, ServiceError } from './serviceError.ts';
@@ -102,29 +102,23 @@ export async function exportCommand(
 
   // A command line fails rather than waits (connectRedis); both services are tried at once, so
   // that one run names every one that is unreachable.
-  let dbLost = false;
-  const db = new pg.Client({
-    connectionString: config.DATABASE_URL,
-    application_name: 'outcome-tracker export',
-    connectionTimeoutMillis: 5000,
-  });
-  db.on('error', () => (dbLost = true));
-  db.on('end', () => (dbLost = true));
   const [redisResult, dbResult] = await Promise.allSettled([
     connectRedis(config.REDIS_URL, 'export'),
-    db.connect().catch((err: unknown) => {
-      throw serviceError('PostgreSQL', config.DATABASE_URL, err, 'cannot reach');
-    }),
+    connectPostgres(config.DATABASE_URL, 'export'),
   ]);
   if (redisResult.status === 'rejected' || dbResult.status === 'rejected') {
     if (redisResult.status === 'fulfilled') redisResult.value.disconnect();
-    await db.end().catch(() => {});
+    if (dbResult.status === 'fulfilled') await dbResult.value.end().catch(() => {});
     const reasons = [redisResult, dbResult].flatMap((r) =>
       r.status === 'rejected' ? [(r.reason as Error).message] : [],
     );
     throw new ServiceError(reasons.join('; '));
   }
   const redis = redisResult.value;
+  const db = dbResult.value;
+  let dbLost = false;
+  db.on('error', () => (dbLost = true));
+  db.on('end', () => (dbLost = true));
   let out: NodeJS.WritableStream = io.stdout;
   const states = new Map<string, number>();
   let count = 0;

@@ -43,8 +43,8 @@ export interface IntakeOptions {
   /** @defaultValue 1000 completed for at most an hour, failed for a day */
   retention?: JobRetention;
   log: Logger;
-  /** Wall clock. @defaultValue Date.now */
-  now?: () => number;
+  /** The wall clock (injected: only process wiring reads Date.now). */
+  now: () => number;
 }
 
 const OP_RETRY_MS = 100;
@@ -82,7 +82,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
     opWaitMs: options.opWaitMs ?? 30_000,
     guards: { ...DEFAULT_GUARDS, ...options.guards },
     retention: options.retention ?? DEFAULT_RETENTION,
-    now: options.now ?? Date.now,
+    now: options.now,
   };
   const keys = new IntakeKeys(opts.prefix);
   const shardQueues = createShardQueues({

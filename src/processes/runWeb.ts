@@ -13,6 +13,7 @@ import type { Running } from './Running.ts';
 export async function runWeb(
   config: Config,
   clients: { redis: Redis; connection: Redis; pool: pg.Pool; log: Logger },
+  overrides: { now?: () => number } = {},
 ): Promise<Running & { app: FastifyInstance }> {
   const app = await createWebServer({
     redis: clients.redis,
@@ -22,6 +23,7 @@ export async function runWeb(
     shards: config.SHARDS,
     log: clients.log,
     access: webAccessOf(config),
+    now: overrides.now ?? Date.now,
   });
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   return { app, close: () => app.close() };

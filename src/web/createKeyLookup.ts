@@ -22,7 +22,8 @@ export interface KeyLookupOptions {
   touchIntervalMs?: number;
   /** Most lookups cached at once (the oldest go first). @defaultValue 10000 */
   maxEntries?: number;
-  now?: () => number;
+  /** The wall clock (injected: only process wiring reads Date.now). */
+  now: () => number;
 }
 
 /** The principal of a presented key, or null when it is not a valid, unrevoked key of ours. */
@@ -39,7 +40,7 @@ export type KeyLookup = (key: string) => Promise<Principal | null>;
  * the background (a failure is logged and costs the request nothing).
  */
 export function createKeyLookup(opts: KeyLookupOptions): KeyLookup {
-  const now = opts.now ?? Date.now;
+  const now = opts.now;
   const touchIntervalMs = opts.touchIntervalMs ?? 60_000;
   const maxEntries = opts.maxEntries ?? 10_000;
   // By hash, hex: the key itself is kept nowhere, not even in memory beyond the request.

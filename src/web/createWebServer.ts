@@ -35,7 +35,8 @@ export interface WebServerOptions {
    * declares `config: { scope }`.
    */
   routes?: (app: FastifyInstance) => Promise<void> | void;
-  now?: () => number;
+  /** The wall clock (injected: only process wiring reads Date.now). */
+  now: () => number;
 }
 
 export interface WebAccess {

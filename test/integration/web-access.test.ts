@@ -55,7 +55,7 @@ describe('the front door', () => {
       shards: SHARDS,
       log: options.log ?? silent,
       access: { ...OPEN_ACCESS, ...options.access },
-      ...(options.now ? { now: options.now } : {}),
+      now: options.now ?? Date.now,
       // The routes of the coming API will look like these.
       routes(api) {
         api.get('/probe/read', { config: { scope: 'read' } }, async (request) => ({

@@ -40,6 +40,7 @@ describe('web server', () => {
       shards: SHARDS,
       log,
       access: OPEN_ACCESS,
+      now: Date.now,
     });
     const closeable = tracker.track(
       {
