@@ -1,12 +1,6 @@
 import { echoId } from './echoId.ts';
-import {
-  FRACTION_EPSILON,
-  bookLeg,
-  close,
-  closeUnfilled,
-  catchUpInPlace,
-  slippedOut,
-} from './evaluateTick.ts';
+import { FRACTION_EPSILON, bookLeg, close, closeUnfilled, catchUpInPlace } from './position.ts';
+import { slippedOut } from './slippage.ts';
 import type { AmendEvent, CancelEvent, ExitEvent } from './events.ts';
 import { cloneContext, type SignalContext } from './signalContext.ts';
 import { levelOrderErrors, type NamedLevel } from './levelOrder.ts';

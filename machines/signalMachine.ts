@@ -6,7 +6,9 @@ import {
   type AnyStateMachine,
   type SnapshotFrom,
 } from 'xstate';
-import { applyEntryTick, applyExitTick, catchUpInPlace } from './evaluateTick.ts';
+import { applyEntryTick } from './applyEntryTick.ts';
+import { applyExitTick } from './applyExitTick.ts';
+import { catchUpInPlace } from './position.ts';
 import type { SignalEvent } from './events.ts';
 import { applyAmend, applyCancel, applyManualExit, operationErrors } from './operations.ts';
 import { cloneContext, initialContext, type NormalizedSignal, type SignalContext } from './signalContext.ts';

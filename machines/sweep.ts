@@ -1,4 +1,5 @@
-import { bookLeg, catchUpInPlace, close, closeUnfilled, slippedOut } from './evaluateTick.ts';
+import { bookLeg, catchUpInPlace, close, closeUnfilled } from './position.ts';
+import { slippedOut } from './slippage.ts';
 import type { SweepEvent } from './events.ts';
 import { cloneContext, type SignalContext } from './signalContext.ts';
 

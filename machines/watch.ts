@@ -1,4 +1,4 @@
-import { roiLevel } from './evaluateTick.ts';
+import { roiLevel } from './returnTable.ts';
 import type { SignalContext } from './signalContext.ts';
 import { entrySeries, exitSeries, type Series } from './triggerPrice.ts';
 
