@@ -211,7 +211,10 @@ describe('ShardRuntime: operations against known, closed and unknown ids', () =>
     shard.run(ticks(T, 100));
     const op = { op: 'exit', id: 's1', ts: T + 500 } as const;
     const delta = shard.run({ kind: 'op', op });
-    expect([...delta.outbox]).toContainEqual(['op:3', { kind: 'op', op, applied: true, errors: [] }]);
+    expect([...delta.outbox]).toContainEqual([
+      'op:3',
+      { kind: 'op', op, applied: true, errors: [], codes: [] },
+    ]);
     expect(delta.ids.get('s1'), 'the exit closed it').toBe('closed');
   });
 
@@ -221,7 +224,7 @@ describe('ShardRuntime: operations against known, closed and unknown ids', () =>
     shard.run(ticks(T, 100, 111));
     const op = { op: 'cancel', id: 's1', ts: T + 5000 } as const;
     expect(entries(shard.run({ kind: 'op', op }))).toEqual([
-      { kind: 'op', op, applied: false, errors: ['signal s1 is already closed'] },
+      { kind: 'op', op, applied: false, errors: ['signal s1 is already closed'], codes: ['SIGNAL_CLOSED'] },
     ]);
   });
 
@@ -229,7 +232,7 @@ describe('ShardRuntime: operations against known, closed and unknown ids', () =>
     const shard = new Shard(100);
     const op = { op: 'cancel', id: 'nobody', ts: T } as const;
     expect(entries(shard.run({ kind: 'op', op }))).toEqual([
-      { kind: 'op', op, applied: false, errors: ['unknown signal nobody: not registered on this shard'] },
+      { kind: 'op', op, applied: false, errors: ['unknown signal nobody'], codes: ['SIGNAL_UNKNOWN'] },
     ]);
   });
 
