@@ -58,6 +58,13 @@ export const AUDIT_EVENTS = [
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
+/**
+ * What an API key may do (docs/API.md "Scopes"), as `api_keys.scopes` stores them. `admin`
+ * implies the others.
+ */
+export const SCOPES = ['submit', 'read', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
 /** Outbox entry keys (a shard's outbox hash): the same event always gets the same key. */
 export const OUTBOX_KEYS = {
   /** A closed outcome: one per signal, ever. */

@@ -1,4 +1,4 @@
-import type { Scope } from '../web/apiKey.ts';
+import type { Scope } from '../names.ts';
 import type { Queryable } from './Queryable.ts';
 
 /** What a request needs to know about the key it presents. */

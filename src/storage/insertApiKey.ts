@@ -1,4 +1,4 @@
-import type { Scope } from '../web/apiKey.ts';
+import type { Scope } from '../names.ts';
 import type { Queryable } from './Queryable.ts';
 
 /** A new key's row: only the hash of the key is stored. */

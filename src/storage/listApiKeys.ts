@@ -1,4 +1,4 @@
-import type { Scope } from '../web/apiKey.ts';
+import type { Scope } from '../names.ts';
 import type { Queryable } from './Queryable.ts';
 
 /** An API key as listed: never the key, never its hash. Times are epoch ms. */

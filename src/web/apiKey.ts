@@ -1,8 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-
-/** What an API key may do (docs/API.md "Scopes"). `admin` implies the others. */
-export const SCOPES = ['submit', 'read', 'admin'] as const;
-export type Scope = (typeof SCOPES)[number];
+import { SCOPES, type Scope } from '../names.ts';
 
 export function isScope(value: string): value is Scope {
   return (SCOPES as readonly string[]).includes(value);

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { grants, type Scope } from './apiKey.ts';
+import type { Scope } from '../names.ts';
+import { grants } from './apiKey.ts';
 import type { KeyLookup, Principal } from './createKeyLookup.ts';
 import { HttpError, sendError } from './httpErrors.ts';
 

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import { findApiKey } from '../storage/findApiKey.ts';
 import type { Queryable } from '../storage/Queryable.ts';
 import { touchApiKey } from '../storage/touchApiKey.ts';
-import { hashApiKey, looksLikeApiKey, sameHash, type Scope } from './apiKey.ts';
+import type { Scope } from '../names.ts';
+import { hashApiKey, looksLikeApiKey, sameHash } from './apiKey.ts';
 
 /** Who is making a request: what its API key says. */
 export interface Principal {

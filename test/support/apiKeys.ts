@@ -1,4 +1,4 @@
-import type { Scope } from '../../src/web/apiKey.ts';
+import type { Scope } from '../../src/names.ts';
 import { createApiKey } from '../../src/web/apiKey.ts';
 import type { Queryable } from '../../src/storage/Queryable.ts';
 import { insertApiKey } from '../../src/storage/insertApiKey.ts';
