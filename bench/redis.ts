@@ -2,7 +2,7 @@
  * `npm run bench -- redis [--signals=100000] [--shards=8] [--path=2000]`
  *
  * Redis memory per signal, through the production code: shard workers (createShardWorkers, in
- * a child process, bench/pipelineWorker.ts) and the flusher (createFlusher, another child).
+ * a child process, bench/pipeline/worker.ts) and the flusher (createFlusher, another child).
  * Uses REDIS_URL / DATABASE_URL, or starts private instances when they are unset
  * (bench/privateServices.ts): used_memory is server-wide, so a private Redis is the clean
  * measurement.
@@ -41,7 +41,10 @@ import { SHARD_JOB_OPTIONS } from '../src/live/shardQueues.ts';
 import { migrate } from '../src/storage/migrate.ts';
 import { readTicks } from '../src/ticks/readTicks.ts';
 import { farSignal } from './farSignal.ts';
-import { dropPrefix, Fleet, insertSignals, quietLog, scratchDatabase } from './pipeline.ts';
+import { dropPrefix } from './pipeline/dropPrefix.ts';
+import { Fleet } from './pipeline/Fleet.ts';
+import { insertSignals } from './pipeline/insertSignals.ts';
+import { quietLog, scratchDatabase } from './pipeline/scratchDatabase.ts';
 import { withServices } from './privateServices.ts';
 import type { Report } from './Report.ts';
 

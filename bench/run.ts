@@ -7,7 +7,7 @@ import type { Report } from './Report.ts';
 
 const groups: Record<string, () => Promise<{ run: (report: Report, args: string[]) => Promise<void> }>> = {
   engine: () => import('./engine.ts'),
-  pipeline: () => import('./pipeline.ts'),
+  pipeline: () => import('./pipeline/run.ts'),
   analyzer: () => import('./analyzer.ts'),
   redis: () => import('./redis.ts'),
 };

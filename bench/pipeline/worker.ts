@@ -1,7 +1,7 @@
 /**
- * The worker side of `bench/pipeline.ts`, run as a child process (`node --import tsx`) so that
- * the producer in the parent does not share a core with it. The parent passes one JSON config
- * as argv[2] and talks over the IPC channel:
+ * The worker side of the pipeline group, spawned by `Fleet` (Fleet.ts) as a child process
+ * (`node --import tsx`) so that the producer in the parent does not share a core with it. The
+ * parent passes one JSON config as argv[2] and talks over the IPC channel:
  *
  * - `shard`: the real tick workers (createShardWorkers) of the given shards; one `done` message
  *   per finished job with its publish time (job.timestamp, set by the producer's addBulk), the
@@ -20,10 +20,10 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { destination, pino } from 'pino';
-import { createIntakeWorkers } from '../src/live/createIntakeWorkers.ts';
-import { createShardWorkers } from '../src/live/createShardWorkers.ts';
-import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../src/names.ts';
-import type { ShardJobData } from '../src/live/messages.ts';
+import { createIntakeWorkers } from '../../src/live/createIntakeWorkers.ts';
+import { createShardWorkers } from '../../src/live/createShardWorkers.ts';
+import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/names.ts';
+import type { ShardJobData } from '../../src/live/messages.ts';
 
 export type ChildConfig =
   | { mode: 'shard' | 'noop-shard'; redisUrl: string; prefix: string; shards: number[]; bufferSize: number }
@@ -160,7 +160,7 @@ switch (cfg.mode) {
     break;
   }
   case 'flush': {
-    const file = new URL('../src/live/createFlusher.ts', import.meta.url);
+    const file = new URL('../../src/live/createFlusher.ts', import.meta.url);
     if (!existsSync(file)) throw new Error('src/live/createFlusher.ts does not exist');
     // Imported by URL so that this file compiles before the flusher exists.
     const { createFlusher } = (await import(file.href)) as {

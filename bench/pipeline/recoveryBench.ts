@@ -1,0 +1,98 @@
+/**
+ * Recovery: a worker process taking over shards that hold many open signals (and full
+ * recent-tick buffers) until it has applied the next tick on every one.
+ */
+import { Redis } from 'ioredis';
+import { createTickPublisher } from '../../src/live/createTickPublisher.ts';
+import type { Report } from '../Report.ts';
+import { dropPrefix } from './dropPrefix.ts';
+import { Fleet } from './Fleet.ts';
+import { seedShards } from './seedShards.ts';
+import { say, type Settings } from './settings.ts';
+import { farSignals, SYMBOLS, type TickStreams } from './TickStreams.ts';
+
+export async function recoveryBench(
+  report: Report,
+  set: Settings,
+  redis: Redis,
+  streams: TickStreams,
+  base: string,
+): Promise<void> {
+  const url = process.env.REDIS_URL!;
+  const prefix = `${base}rec`;
+  try {
+    const t = performance.now();
+    const seeded = await seedShards(
+      redis,
+      prefix,
+      set.shards,
+      streams,
+      farSignals(streams, set.recoverySignals, 'r'),
+      set.recoveryHistory,
+      set.batch,
+      set.bufferSize,
+    );
+    say(
+      `recovery: seeded ${seeded.open} open signals (${seeded.recordBytes.toFixed(0)} B per record) and ` +
+        `${seeded.recentTicks} buffered ticks over ${set.shards} shards in ${((performance.now() - t) / 1000).toFixed(1)} s; ` +
+        `redis used_memory ${/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? '?'} B`,
+    );
+    report({ name: 'recovery.open_signals', value: seeded.open, unit: 'signals' });
+    const producerConnection = new Redis(url, { maxRetriesPerRequest: null });
+    const publisher = createTickPublisher({
+      connection: producerConnection,
+      prefix,
+      shards: set.shards,
+      batchSize: set.batch,
+    });
+    /**
+     * One worker process takes over every shard: the next tick of every symbol waits in the
+     * queues (one job per shard); timed from just before createShardWorkers to the last shard's
+     * job done. Run twice: as configured, and again (the next round of ticks) with a larger
+     * young generation, which spares the scavenger most of the copying of what loadShard builds.
+     */
+    const takeOver = async (
+      round: number,
+      v8: string[],
+    ): Promise<{ seconds: number; withStart: number; gc: string }> => {
+      await publisher.publish(streams.take(seeded.next + round * SYMBOLS, SYMBOLS));
+      const fleet = await Fleet.spawn(
+        [
+          {
+            mode: 'shard',
+            redisUrl: url,
+            prefix,
+            shards: Array.from({ length: set.shards }, (_, i) => i),
+            bufferSize: set.bufferSize,
+          },
+        ],
+        set.profile,
+        v8,
+      );
+      try {
+        await fleet.until(() => fleet.doneByShard.size === set.shards, 300_000);
+        const start = fleet.messages.find((m) => m.e === 'start')!.at;
+        const last = Math.max(...[...fleet.doneByShard.values()].map((l) => l[0]!.at));
+        await fleet.cpuMs();
+        const gc = `GC ${fleet.pauses.gcMs.toFixed(0)} ms (longest ${fleet.pauses.gcMaxMs.toFixed(0)})`;
+        return { seconds: (last - start) / 1000, withStart: (last - fleet.spawnedAt) / 1000, gc };
+      } finally {
+        await fleet.stop();
+      }
+    };
+    try {
+      const plain = await takeOver(0, set.childV8);
+      report({ name: 'recovery.seconds', value: plain.seconds, unit: 's' });
+      report({ name: 'recovery.seconds_with_process_start', value: plain.withStart, unit: 's' });
+      const semi = await takeOver(1, [...set.childV8, '--max-semi-space-size=64']);
+      report({ name: 'recovery.seconds_semi_space_64mb', value: semi.seconds, unit: 's' });
+      say(`recovery: worker ${plain.gc}; with --max-semi-space-size=64: ${semi.gc}`);
+    } finally {
+      await publisher.close();
+      producerConnection.disconnect();
+    }
+  } finally {
+    if (set.keepRecovery) say(`recovery: kept the seeded shards under prefix ${prefix}`);
+    else await dropPrefix(redis, prefix);
+  }
+}

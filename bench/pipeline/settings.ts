@@ -1,0 +1,59 @@
+/** The pipeline group's settings (its command-line flags) and its log line. */
+export interface Settings {
+  quick: boolean;
+  only: Set<string> | null;
+  shards: number;
+  batch: number;
+  workers: number;
+  profile: boolean;
+  /** Leave the recovery data set in Redis (for profiling loadShard on its own). */
+  keepRecovery: boolean;
+  /** Extra V8 flags for the worker processes, e.g. --v8=--max-semi-space-size=64. */
+  childV8: string[];
+  /** TICK_BUFFER_SIZE of the workers. */
+  bufferSize: number;
+  openSignals: number;
+  pipelineHistory: number;
+  ticks: number;
+  latencyRate: number;
+  latencySeconds: number;
+  latencyIntervalMs: number;
+  intakeJobs: number;
+  flushOutcomes: number;
+  recoverySignals: number;
+  recoveryHistory: number;
+}
+
+export function settings(flags: string[]): Settings {
+  const quick = flags.includes('--quick');
+  const num = (name: string, fallback: number): number => {
+    const f = flags.find((x) => x.startsWith(`--${name}=`));
+    return f === undefined ? fallback : Number(f.slice(name.length + 3));
+  };
+  const only = flags.find((f) => f.startsWith('--only='));
+  return {
+    quick,
+    only: only === undefined ? null : new Set(only.slice('--only='.length).split(',')),
+    shards: num('shards', 8),
+    batch: num('batch', 2000),
+    workers: num('workers', 2),
+    profile: flags.includes('--profile'),
+    keepRecovery: flags.includes('--keep-recovery'),
+    bufferSize: num('buffer', 20_000), // TICK_BUFFER_SIZE default
+    childV8: flags.filter((f) => f.startsWith('--v8=')).map((f) => f.slice('--v8='.length)),
+    openSignals: num('signals', quick ? 20_000 : 100_000),
+    pipelineHistory: quick ? 200 : 1000,
+    ticks: num('ticks', quick ? 400_000 : 6_000_000),
+    latencyRate: num('rate', 20_000),
+    latencySeconds: quick ? 5 : 20,
+    latencyIntervalMs: num('interval', 10),
+    intakeJobs: quick ? 2000 : 20_000,
+    flushOutcomes: quick ? 2000 : 20_000,
+    recoverySignals: quick ? 100_000 : 1_000_000,
+    recoveryHistory: quick ? 2000 : 20_000,
+  };
+}
+
+export const say = (msg: string): void => {
+  process.stderr.write(`[pipeline] ${msg}\n`);
+};
