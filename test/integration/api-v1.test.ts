@@ -15,7 +15,7 @@ import { DEFAULT_GUARDS } from '../../src/live/createIntakeWorkers.ts';
 import { createWebServer } from '../../src/web/createWebServer.ts';
 import { v1Routes } from '../../src/web/v1/v1Routes.ts';
 import { createTestKey, OPEN_ACCESS } from '../support/apiKeys.ts';
-import { useLivePipeline, type PipelineClient } from '../support/livePipeline.ts';
+import { useLivePipeline } from '../support/livePipeline.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
 import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
 
