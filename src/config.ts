@@ -114,6 +114,11 @@ const schema = z.object({
    * that looked it up for at most this long. `0` looks every request up. @defaultValue 5000
    */
   API_KEY_CACHE_MS: int(0).max(300_000).default(5000),
+  /**
+   * Largest request body the `/v1` write routes take, in bytes (a batch of 1000 signals, a
+   * tick batch); larger ones get 413 PAYLOAD_TOO_LARGE. @defaultValue 8388608 (8 MiB)
+   */
+  HTTP_BODY_LIMIT_BYTES: int(1024).default(8 * 1024 * 1024),
   /** Apply migrations when a process that needs PostgreSQL starts. @defaultValue on */
   MIGRATE_ON_START: onOff.default('on'),
   /** TimescaleDB retention of outcomes in days; 0 keeps everything. @defaultValue 0 */

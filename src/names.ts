@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * One home for every name the system gives things outside its own memory: Redis keys, queue
  * and job names, Lua command names, outbox and ledger keys, audit events (as BullMQ's
@@ -33,6 +35,16 @@ export const JOB_NAMES = {
   /** An analyzer run, from the scheduler or the `analyze` command. */
   analyze: 'analyze',
 } as const;
+
+/**
+ * The `track-signal` job id of a signal, as docs/QUEUES.md recommends to producers: `sig-` and
+ * the hex SHA-256 of the id's UTF-8 bytes (valid for every id, where the id itself may hold `:`
+ * or read as an integer, which BullMQ refuses). `POST /v1/signals` uses it, so that resubmitting
+ * a signal over HTTP while its job is still in the queue adds nothing.
+ */
+export function signalJobId(signalId: string): string {
+  return `sig-${createHash('sha256').update(signalId, 'utf8').digest('hex')}`;
+}
 
 /** Lua scripts defined on ioredis clients (`defineCommand`), by the name they are called with. */
 export const LUA_COMMANDS = {

@@ -3,8 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
 import { loadConfig, requireSettings } from '../config.ts';
-import { ShardKeys, shardOf } from '../names.ts';
-import { readOutcomes } from '../live/shardStore.ts';
+import { readLive } from '../live/readLive.ts';
 import { pageSignals, type SignalRow } from '../storage/pageSignals.ts';
 import type { Queryable } from '../storage/Queryable.ts';
 import { readOutcomeLines } from '../storage/readOutcomeLines.ts';
@@ -23,6 +22,8 @@ export interface ExportSource {
   shards: number;
   /** Signals read per round trip. @defaultValue 2000 */
   pageSize?: number;
+  /** One tenant's signals only (`signals.tenant`); every tenant when left out. */
+  tenant?: string;
 }
 
 /**
@@ -45,11 +46,14 @@ export async function* exportLines(source: ExportSource): AsyncGenerator<Outcome
   const pageSize = source.pageSize ?? 2000;
   let after = 0;
   for (;;) {
-    const rows = await pageSignals(source.db, after, pageSize);
+    const rows = await pageSignals(source.db, after, pageSize, source.tenant ?? null);
     if (rows.length === 0) return;
     after = rows[rows.length - 1]!.seq;
     const accepted = rows.filter((r) => r.status === 'accepted' && r.id !== null && r.symbol !== null);
-    const live = await readLive(source, accepted);
+    const live = await readLive(
+      source,
+      accepted.map((r) => ({ id: r.id!, symbol: r.symbol! })),
+    );
     const stored = await readOutcomeLines(
       source.db,
       accepted.map((r) => r.id!),
@@ -65,25 +69,8 @@ export async function* exportLines(source: ExportSource): AsyncGenerator<Outcome
   }
 }
 
-/** The Redis view of `rows`' signals: outbox outcomes and open signals brought up to date. */
-async function readLive(source: ExportSource, rows: SignalRow[]): Promise<Map<string, OutcomeLine>> {
-  const lines = new Map<string, OutcomeLine>();
-  const byShard = new Map<number, { id: string; symbol: string }[]>();
-  for (const row of rows) {
-    const shard = shardOf(row.symbol!, source.shards);
-    let list = byShard.get(shard);
-    if (list === undefined) byShard.set(shard, (list = []));
-    list.push({ id: row.id!, symbol: row.symbol! });
-  }
-  for (const [shard, list] of byShard) {
-    for (const [id, line] of await readOutcomes(source.redis, new ShardKeys(source.prefix, shard), list))
-      lines.set(id, line);
-  }
-  return lines;
-}
-
 /**
- * `export`: prints every known signal as JSON lines (see {@link exportLines}) to stdout or
+ * `export [--tenant T] [--out FILE]`: prints every known signal (of tenant T) as JSON lines (see {@link exportLines}) to stdout or
  * `--out FILE`, and a count per state to stderr.
  */
 export async function exportCommand(
@@ -93,11 +80,12 @@ export async function exportCommand(
 ): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { out: { type: 'string' } },
+    options: { out: { type: 'string' }, tenant: { type: 'string' } },
     strict: true,
     allowPositionals: true,
   });
   if (positionals.length > 0) throw new UsageError(`export takes no arguments, got ${positionals.join(' ')}`);
+  if (values.tenant === '') throw new UsageError('--tenant must not be empty');
   const config = requireSettings(loadConfig(env), 'REDIS_URL', 'DATABASE_URL');
 
   // A command line fails rather than waits (connectRedis); both services are tried at once, so
@@ -124,7 +112,13 @@ export async function exportCommand(
   let count = 0;
   try {
     if (values.out !== undefined) out = await openOut(values.out);
-    for await (const line of exportLines({ redis, db, prefix: config.QUEUE_PREFIX, shards: config.SHARDS })) {
+    for await (const line of exportLines({
+      redis,
+      db,
+      prefix: config.QUEUE_PREFIX,
+      shards: config.SHARDS,
+      ...(values.tenant === undefined ? {} : { tenant: values.tenant }),
+    })) {
       count++;
       states.set(line.state, (states.get(line.state) ?? 0) + 1);
       if (!out.write(JSON.stringify(line) + '\n')) await new Promise((resolve) => out.once('drain', resolve));

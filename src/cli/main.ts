@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { version } from '../version.ts';
 import { TickFileError } from '../ticks/readTicks.ts';
 import { InputError } from './inputError.ts';
 import { replayCommand, replayUsage } from './replayCommand.ts';
@@ -31,7 +31,7 @@ const commands: Record<string, { run: () => Promise<Command>; usage: string }> =
   },
   export: {
     run: async () => (await import('./exportCommand.ts')).exportCommand,
-    usage: 'outcome-tracker export [--out FILE]   (REDIS_URL, DATABASE_URL)',
+    usage: 'outcome-tracker export [--tenant T] [--out FILE]   (REDIS_URL, DATABASE_URL)',
   },
   analyze: {
     run: async () => (await import('./analyzeCommand.ts')).analyzeCommand,
@@ -43,6 +43,11 @@ const commands: Record<string, { run: () => Promise<Command>; usage: string }> =
       'outcome-tracker api-key create --tenant T --scopes submit,read,admin [--label L] [--json]\n' +
       '  outcome-tracker api-key list [--tenant T] [--json]\n' +
       '  outcome-tracker api-key revoke ID [--json]   (DATABASE_URL)',
+  },
+  labels: {
+    run: async () => (await import('./labelsCommand.ts')).labelsCommand,
+    usage:
+      'outcome-tracker labels [--model M] [--model-version V] [--tenant T] [--format jsonl|csv] [--out FILE]   (DATABASE_URL)',
   },
   metrics: {
     run: async () => (await import('./metricsCommand.ts')).metricsCommand,
@@ -64,14 +69,6 @@ function usage(): string {
       EXIT_CODES_HELP,
     ].join('\n') + '\n'
   );
-}
-
-/** The package's version, from package.json. */
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
 }
 
 /** An error as one line: messages may carry newlines (pg, zod), a terminal line must not. */

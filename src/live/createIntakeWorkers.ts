@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { validateOperation } from '../validation/validateOperation.ts';
-import { validateSignal } from '../validation/validateSignal.ts';
+import { checkSignal } from '../validation/checkSignal.ts';
 import { echoId } from '../../machines/echoId.ts';
 import { signalClosed, signalUnknown } from '../../machines/operations.ts';
 import { describeErrors, trackerError, type TrackerError } from '../errors.ts';
@@ -126,20 +126,11 @@ export function createIntakeWorkers(options: IntakeOptions): {
       const log = opts.log.child({ queue: QUEUE_NAMES.trackSignal, jobId: job.id });
       await repairJobData(job);
       const jobId = job.id ?? null;
-      const checked = job.data instanceof UnparseableJobData ? null : validateSignal(job.data);
+      const checked =
+        job.data instanceof UnparseableJobData ? null : checkSignal(job.data, opts.guards, opts.now());
       const id = checked === null ? null : checked.ok ? checked.signal.id : checked.id;
-      const errors: TrackerError[] =
-        checked === null
-          ? [notJson(job.data as UnparseableJobData)]
-          : [
-              ...(checked.ok ? [] : checked.errors),
-              ...screenPayload(job.data, opts.guards),
-              ...(checked.ok
-                ? [checkLiveTime('createdAt', checked.signal.createdAt, opts.guards, opts.now())]
-                : []
-              ).filter((e) => e !== null),
-            ];
-      if (checked === null || !checked.ok || errors.length > 0) {
+      if (checked === null || !checked.ok) {
+        const errors = checked === null ? [notJson(job.data as UnparseableJobData)] : checked.errors;
         const payload = job.data instanceof UnparseableJobData ? { raw: job.data.raw } : job.data;
         await retry.run(() => recordRejected(opts.pool, payload, id, errors, jobId));
         log.info({ signalId: id === null ? null : echoId(id), errors }, 'signal rejected');

@@ -2,12 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { webAccessOf, type Config } from '../config.ts';
+import { liveGuardsOf, webAccessOf, type Config } from '../config.ts';
 import { createWebServer } from '../web/createWebServer.ts';
+import { v1Routes } from '../web/v1/v1Routes.ts';
 import type { Running } from './Running.ts';
 
 /**
- * The web process (Procfile `web`), wired and listening on HTTP_HOST:HTTP_PORT. `close` stops
+ * The web process (Procfile `web`) with the `/v1` API (docs/API.md), wired and listening on HTTP_HOST:HTTP_PORT. `close` stops
  * accepting, lets requests in flight finish and closes the queues it opened.
  */
 export async function runWeb(
@@ -24,6 +25,17 @@ export async function runWeb(
     log: clients.log,
     access: webAccessOf(config),
     now: overrides.now ?? Date.now,
+    routes: v1Routes({
+      pool: clients.pool,
+      redis: clients.redis,
+      connection: clients.connection,
+      prefix: config.QUEUE_PREFIX,
+      shards: config.SHARDS,
+      guards: liveGuardsOf(config),
+      tickBatchSize: config.TICK_BATCH_SIZE,
+      bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
+      log: clients.log,
+    }),
   });
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   return { app, close: () => app.close() };

@@ -9,11 +9,20 @@ export interface SignalRow {
   errors: string[] | null;
 }
 
-/** Up to `limit` rows of `signals` after `afterSeq`, in received order. */
-export async function pageSignals(db: Queryable, afterSeq: number, limit: number): Promise<SignalRow[]> {
+/**
+ * Up to `limit` rows of `signals` after `afterSeq`, in received order; of one tenant when
+ * `tenant` is given (a rejected payload counts as the tenant it named, if any).
+ */
+export async function pageSignals(
+  db: Queryable,
+  afterSeq: number,
+  limit: number,
+  tenant: string | null = null,
+): Promise<SignalRow[]> {
   const r = await db.query<SignalRow>(
-    `SELECT seq::float8 AS seq, id, status, symbol, errors FROM signals WHERE seq > $1 ORDER BY seq LIMIT $2`,
-    [afterSeq, limit],
+    `SELECT seq::float8 AS seq, id, status, symbol, errors FROM signals
+     WHERE seq > $1 AND ($3::text IS NULL OR tenant = $3::text) ORDER BY seq LIMIT $2`,
+    [afterSeq, limit, tenant],
   );
   return r.rows;
 }

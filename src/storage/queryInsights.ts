@@ -8,7 +8,8 @@ import type { Queryable } from './Queryable.ts';
 
 /** Which insights to read. */
 export interface InsightsQuery {
-  tenant: string;
+  /** One tenant; null: every tenant (an admin's view). */
+  tenant: string | null;
   /** Raised at or after this time (epoch ms). */
   since?: number;
   /** This severity and above. @defaultValue "info" */
@@ -64,7 +65,7 @@ export async function queryInsights(db: Queryable, q: InsightsQuery): Promise<St
             ${toMs('window_end')} AS window_end, group_kind, group_key, group_values,
             evidence, recommendation, dedup_key, ${toMs('created_at')} AS created_at
      FROM performance_insights
-     WHERE tenant = $1 AND severity = ANY($2::text[])
+     WHERE ($1::text IS NULL OR tenant = $1::text) AND severity = ANY($2::text[])
        AND ($3::bigint IS NULL OR created_at >= ${fromMs('$3')})
        AND ($4::text IS NULL OR window_name = $4::text)
        AND ($5::text IS NULL OR group_kind = $5::text)

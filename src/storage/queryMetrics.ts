@@ -7,7 +7,8 @@ import type { Queryable } from './Queryable.ts';
 
 /** Which rows to read. */
 export interface MetricsQuery {
-  tenant: string;
+  /** One tenant; null: every tenant (an admin's view). */
+  tenant: string | null;
   window: string;
   groupKind: string;
   /** One group; every group of the kind when left out. */
@@ -56,12 +57,12 @@ const COLUMNS = `tenant, window_name, ${toMs('window_start')} AS window_start, $
  */
 export async function queryMetrics(db: Queryable, q: MetricsQuery): Promise<StoredMetrics[]> {
   const params = [q.tenant, q.window, q.groupKind, q.groupKey ?? null, q.endBefore ?? null, q.limit ?? 1000];
-  const where = `tenant = $1 AND window_name = $2 AND group_kind = $3
+  const where = `($1::text IS NULL OR tenant = $1::text) AND window_name = $2 AND group_kind = $3
     AND ($4::text IS NULL OR group_key = $4::text) AND ($5::bigint IS NULL OR window_end < ${fromMs('$5')})`;
   const sql = q.history
     ? `SELECT ${COLUMNS} FROM performance_metrics WHERE ${where} ORDER BY group_key, window_end DESC LIMIT $6`
-    : `SELECT DISTINCT ON (group_key) ${COLUMNS} FROM performance_metrics WHERE ${where}
-       ORDER BY group_key, window_end DESC LIMIT $6`;
+    : `SELECT DISTINCT ON (tenant, group_key) ${COLUMNS} FROM performance_metrics WHERE ${where}
+       ORDER BY tenant, group_key, window_end DESC LIMIT $6`;
   const { rows } = await db.query<Row>(sql, params);
   return rows.map((r) => ({
     tenant: r.tenant,

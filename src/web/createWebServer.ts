@@ -2,7 +2,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { Queue, type ConnectionOptions } from 'bullmq';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifySchemaValidationError } from 'fastify';
+import { trackerError } from '../errors.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type pg from 'pg';
@@ -71,10 +72,10 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
   const log = opts.log.child({ component: 'web' });
 
   // Errors of our routes in one shape ({"error":{"code","message","details"}}; docs/API.md).
-  app.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (err instanceof HttpError) return sendError(reply, err);
     const status = err.statusCode ?? 500;
-    if (status < 500) return sendError(reply, new HttpError('BAD_REQUEST', err.message));
+    if (status < 500) return sendError(reply, clientError(err, status));
     request.log.error({ err }, 'request failed');
     return sendError(reply, new HttpError('INTERNAL_ERROR', `the server failed (request ${request.id})`));
   });
@@ -194,4 +195,31 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
   if (opts.routes) await app.register(async (scope) => opts.routes!(scope));
   await app.ready();
   return app;
+}
+
+/**
+ * fastify's own refusals (schema validation, body limit, content type, bad JSON) in our shape,
+ * each problem named in `details` with a catalogue code (docs/ERRORS.md).
+ */
+function clientError(
+  err: Error & { code?: string; validation?: FastifySchemaValidationError[]; validationContext?: string },
+  status: number,
+): HttpError {
+  if (err.validation !== undefined) {
+    const where = err.validationContext ?? 'request';
+    const details = err.validation.map((v) => {
+      const missing = (v.params as { missingProperty?: unknown } | undefined)?.missingProperty;
+      const path = `${where}${v.instancePath.replaceAll('/', '.')}${typeof missing === 'string' ? `.${missing}` : ''}`;
+      return trackerError('PAYLOAD_SCHEMA', `${path}: ${v.message ?? 'is invalid'}`);
+    });
+    return new HttpError('VALIDATION_FAILED', details.map((d) => d.message).join('; '), details);
+  }
+  if (status === 413)
+    return new HttpError('PAYLOAD_TOO_LARGE', err.message, [trackerError('PAYLOAD_TOO_LARGE', err.message)]);
+  if (status === 415) return new HttpError('UNSUPPORTED_MEDIA_TYPE', err.message);
+  if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError)
+    return new HttpError('BAD_REQUEST', err.message, [
+      trackerError('PAYLOAD_NOT_JSON', `body: ${err.message}`),
+    ]);
+  return new HttpError('BAD_REQUEST', err.message);
 }

@@ -20,8 +20,20 @@ export const HTTP_ERRORS = {
   RATE_LIMITED: { status: 429, meaning: 'too many requests' },
   /** No such route. */
   NOT_FOUND: { status: 404, meaning: 'no such route' },
+  /** No signal with this id that the key may see (another tenant's answers the same: existence is not leaked). */
+  SIGNAL_NOT_FOUND: { status: 404, meaning: 'no such signal' },
   /** A request the route cannot parse or accept as sent. */
   BAD_REQUEST: { status: 400, meaning: 'the request is malformed' },
+  /** The query, path or body does not match the route's schema; `details` names each problem. */
+  VALIDATION_FAILED: { status: 400, meaning: 'the request does not match the route' },
+  /** The body is larger than HTTP_BODY_LIMIT_BYTES, or a batch holds more items than allowed. */
+  PAYLOAD_TOO_LARGE: { status: 413, meaning: 'the request body is too large' },
+  /** The body is not JSON (`Content-Type: application/json`). */
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'the body must be JSON' },
+  /** Well-formed, but the tracker's rules refuse it; `details` carries each reason with its code (docs/ERRORS.md). */
+  UNPROCESSABLE: { status: 422, meaning: 'the request breaks the rules of the tracker' },
+  /** The request conflicts with the state of its target (an operation on a closed signal). */
+  CONFLICT: { status: 409, meaning: 'the request conflicts with the current state' },
   /** Something failed on our side (logged with the request id). */
   INTERNAL_ERROR: { status: 500, meaning: 'the server failed' },
 } as const;
