@@ -129,6 +129,10 @@ try {
     `3/7 submitting ${signals.length} signals and ${bad.length} bad payloads through "${QUEUE_NAMES.trackSignal}"`,
   );
   const intake = new Queue(QUEUE_NAMES.trackSignal, { connection, prefix });
+  // Every Queue has an error listener (STYLE.md): without one BullMQ prints each reconnection.
+  intake.on('error', (err) =>
+    process.stderr.write(`demo: ${QUEUE_NAMES.trackSignal} queue: ${err.message}\n`),
+  );
   // A third arrive after the ticks of their time have gone by: caught up from the recent-tick buffer.
   const early = signals.filter((_, i) => i % 3 !== 0);
   const late = signals.filter((_, i) => i % 3 === 0);
@@ -204,7 +208,11 @@ async function drained(redis: Redis, prefix: string): Promise<void> {
     QUEUE_NAMES.signalOps,
     ...Array.from({ length: SHARDS }, (_, n) => shardQueueName(n)),
   ];
-  const queues = names.map((n) => new Queue(n, { connection: redis, prefix }));
+  const queues = names.map((n) => {
+    const q = new Queue(n, { connection: redis, prefix });
+    q.on('error', (err) => process.stderr.write(`demo: ${n} queue: ${err.message}\n`));
+    return q;
+  });
   try {
     await waitFor(async () => {
       for (const q of queues) {

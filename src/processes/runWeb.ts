@@ -35,6 +35,7 @@ export async function runWeb(
       tickBatchSize: config.TICK_BATCH_SIZE,
       bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
       log: clients.log,
+      now: overrides.now ?? Date.now,
     }),
   });
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });

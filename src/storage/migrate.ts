@@ -53,6 +53,8 @@ export async function migrate(options: MigrateOptions): Promise<string[]> {
   const client = new pg.Client({
     connectionString: databaseUrl,
     application_name: 'outcome-tracker migrate',
+    // An unreachable server fails the start (or the command) instead of hanging it.
+    connectionTimeoutMillis: 10_000,
   });
   // Without a listener a dropped connection would crash the process instead of failing the query.
   client.on('error', (err) => log.error({ err }, 'migration connection failed'));

@@ -31,7 +31,8 @@ export interface V1Options {
   /** HTTP_BODY_LIMIT_BYTES. */
   bodyLimit: number;
   log: Logger;
-  now?: () => number;
+  /** The wall clock (injected: only process wiring reads Date.now). */
+  now: () => number;
 }
 
 /** Where the OpenAPI document is served (public). */
@@ -73,7 +74,7 @@ export function v1Routes(options: V1Options): (app: FastifyInstance) => Promise<
         onError: (err) => options.log.error({ err }, 'tick publisher error'),
       }),
       log: options.log,
-      now: options.now ?? Date.now,
+      now: options.now,
     };
     app.addHook('onClose', async () => {
       await Promise.all([...Object.values(deps.queues).map((q) => q.close()), deps.ticks.close()]);
