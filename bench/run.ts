@@ -10,6 +10,7 @@ const groups: Record<string, () => Promise<{ run: (report: Report, args: string[
   pipeline: () => import('./pipeline/run.ts'),
   analyzer: () => import('./analyzer.ts'),
   redis: () => import('./redis.ts'),
+  api: () => import('./api.ts'),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('--'));
