@@ -14,8 +14,24 @@ import type { Running } from './Running.ts';
 export async function runWeb(
   config: Config,
   clients: { redis: Redis; connection: Redis; pool: pg.Pool; log: Logger },
-  overrides: { now?: () => number } = {},
-): Promise<Running & { app: FastifyInstance }> {
+  overrides: {
+    now?: () => number;
+    /** More routes behind the same Host check, keys and rate limit (a benchmark's baseline). */
+    routes?: (app: FastifyInstance) => Promise<void> | void;
+  } = {},
+): Promise<Running & { app: FastifyInstance; address: string }> {
+  const v1 = v1Routes({
+    pool: clients.pool,
+    redis: clients.redis,
+    connection: clients.connection,
+    prefix: config.QUEUE_PREFIX,
+    shards: config.SHARDS,
+    guards: liveGuardsOf(config),
+    tickBatchSize: config.TICK_BATCH_SIZE,
+    bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
+    log: clients.log,
+    now: overrides.now ?? Date.now,
+  });
   const app = await createWebServer({
     redis: clients.redis,
     connection: clients.connection,
@@ -25,19 +41,11 @@ export async function runWeb(
     log: clients.log,
     access: webAccessOf(config),
     now: overrides.now ?? Date.now,
-    routes: v1Routes({
-      pool: clients.pool,
-      redis: clients.redis,
-      connection: clients.connection,
-      prefix: config.QUEUE_PREFIX,
-      shards: config.SHARDS,
-      guards: liveGuardsOf(config),
-      tickBatchSize: config.TICK_BATCH_SIZE,
-      bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
-      log: clients.log,
-      now: overrides.now ?? Date.now,
-    }),
+    routes: async (scope) => {
+      await v1(scope);
+      await overrides.routes?.(scope);
+    },
   });
-  await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
-  return { app, close: () => app.close() };
+  const address = await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+  return { app, address, close: () => app.close() };
 }
