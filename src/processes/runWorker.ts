@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { createAnalyzeWorker } from '../analyzer/analyzeWorker.ts';
-import { jobRetentionOf, liveGuardsOf, parseShardList, type Config } from '../config.ts';
+import { eventRetentionOf, jobRetentionOf, liveGuardsOf, parseShardList, type Config } from '../config.ts';
 import { createIntakeWorkers } from '../live/createIntakeWorkers.ts';
 import { createShardWorkers } from '../live/createShardWorkers.ts';
 import type { Running } from './Running.ts';
@@ -48,6 +48,7 @@ export async function runWorker(
     retention,
     log,
     now,
+    events: eventRetentionOf(config),
   });
   const ticks = await createShardWorkers({
     connection,
