@@ -251,6 +251,17 @@ export function eventRetentionOf(config: Pick<Config, 'EVENTS_RETENTION' | 'EVEN
   return { maxLen: config.EVENTS_RETENTION, maxAgeMs: config.EVENTS_RETENTION_MS };
 }
 
+/** The web process's live stream and webhook routes. */
+export function liveOf(
+  config: Pick<Config, 'SSE_HEARTBEAT_MS' | 'SSE_MAX_BUFFER_BYTES' | 'WEBHOOK_ALLOW_PRIVATE'>,
+): { heartbeatMs: number; maxBufferBytes: number; allowPrivateWebhooks: boolean } {
+  return {
+    heartbeatMs: config.SSE_HEARTBEAT_MS,
+    maxBufferBytes: config.SSE_MAX_BUFFER_BYTES,
+    allowPrivateWebhooks: config.WEBHOOK_ALLOW_PRIVATE,
+  };
+}
+
 /** Webhook delivery settings. */
 export function webhookOptionsOf(
   config: Pick<

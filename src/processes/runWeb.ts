@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { webAccessOf, type Config } from '../config.ts';
+import { liveOf, webAccessOf, type Config } from '../config.ts';
 import { createWebServer } from '../web/createWebServer.ts';
 import type { Running } from './Running.ts';
 
@@ -22,6 +22,7 @@ export async function runWeb(
     shards: config.SHARDS,
     log: clients.log,
     access: webAccessOf(config),
+    live: liveOf(config),
   });
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   return { app, close: () => app.close() };
