@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { createEventReader } from '../events/createEventReader.ts';
 import { EventKeys } from '../names.ts';
 import { streamRoute } from './streamRoute.ts';
+import { webhookRoutes } from './webhookRoutes.ts';
 
 /** The web process's live side: SSE and webhook settings (config: liveOf). */
 export interface LiveOptions {
@@ -29,5 +30,6 @@ export function liveRoutes(
     await app.register(
       streamRoute({ reader, heartbeatMs: opts.heartbeatMs, maxBufferBytes: opts.maxBufferBytes }),
     );
+    await app.register(webhookRoutes({ pool: opts.pool, allowPrivate: opts.allowPrivateWebhooks }));
   };
 }

@@ -4,94 +4,35 @@
  * and filtered; a client resumes with Last-Event-ID without gap or duplicate, across a web
  * server restart too; a resume from before the retained entries gets an explicit gap.
  */
-import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
-import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
-import type { SignalPayload, Tick } from '../../machines/types.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishEvents } from '../../src/events/publishEvents.ts';
 import { EventKeys } from '../../src/names.ts';
-import { createWebServer } from '../../src/web/createWebServer.ts';
-import { createTestKey, OPEN_ACCESS } from '../support/apiKeys.ts';
-import { useLivePipeline } from '../support/livePipeline.ts';
+import { createTestKey } from '../support/apiKeys.ts';
+import { migrate } from '../../src/storage/migrate.ts';
+import {
+  createPipelineClient,
+  startInProcessWorkers,
+  useLivePipeline,
+  type PipelineConfig,
+} from '../support/livePipeline.ts';
+import { payload, quit, T, ticks, webServer } from '../support/liveWeb.ts';
 import { connectSse, type SseClient } from '../support/sseClient.ts';
 import {
+  redisUrl,
+  silentLog,
+  startIsolatedServices,
   useRedisNamespace,
   useResourceTracker,
   useTestDatabase,
-  type ResourceTracker,
+  type IsolatedServices,
 } from '../support/services.ts';
 
 const SHARDS = 2;
-const silent = pino({ level: 'silent' });
-const T = Date.now() - 120_000;
 
 const db = useTestDatabase();
 const ns = useRedisNamespace('stream');
 const tracker = useResourceTracker();
 const { start } = useLivePipeline({ db, ns, tracker, shards: SHARDS });
-
-export function payload(id: string, fields: Partial<SignalPayload> = {}): SignalPayload {
-  return {
-    v: 1,
-    id,
-    symbol: 'XYZ',
-    side: 'long',
-    createdAt: T,
-    entry: { type: 'market' },
-    takeProfits: [{ price: 110, fraction: 1 }],
-    stopLoss: { price: 90 },
-    ...fields,
-  };
-}
-
-export function ticks(symbol: string, from: number, ...prices: number[]): Tick[] {
-  return prices.map((price, i) => ({ symbol, ts: from + i * 1000, price }));
-}
-
-export interface Web {
-  url: string;
-  app: FastifyInstance;
-  close(): Promise<void>;
-}
-
-export async function webServer(
-  tracker: ResourceTracker,
-  options: { databaseUrl: string; prefix: string; allowPrivate?: boolean; maxBufferBytes?: number },
-): Promise<Web> {
-  const redis = tracker.redis();
-  const connection = tracker.redis({}, 'bullmq connection');
-  const pool = tracker.pool(options.databaseUrl);
-  const app = await createWebServer({
-    redis,
-    connection,
-    pool,
-    prefix: options.prefix,
-    shards: SHARDS,
-    log: silent,
-    access: OPEN_ACCESS,
-    live: {
-      heartbeatMs: 200,
-      maxBufferBytes: options.maxBufferBytes ?? 1 << 20,
-      allowPrivateWebhooks: options.allowPrivate ?? true,
-    },
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const port = (app.server.address() as AddressInfo).port;
-  return tracker.track(
-    {
-      url: `http://127.0.0.1:${port}`,
-      app,
-      async close() {
-        await app.close();
-        await pool.end();
-        await Promise.all([quit(redis), quit(connection)]);
-      },
-    },
-    'web server',
-  );
-}
 
 const types = (c: SseClient, id?: string): string[] =>
   c
@@ -256,15 +197,72 @@ describe('GET /v1/stream', () => {
   });
 });
 
-export async function quit(redis: Redis): Promise<void> {
-  if (redis.status === 'end') return;
-  const ended = new Promise((resolve) => redis.once('end', resolve));
-  redis.disconnect();
-  await ended;
-}
-
 function compareIds(a: string, b: string): number {
   const [am, as] = a.split('-').map(BigInt);
   const [bm, bs] = b.split('-').map(BigInt);
   return am! < bm! ? -1 : am! > bm! ? 1 : as! < bs! ? -1 : as! > bs! ? 1 : 0;
 }
+
+describe('the output gate', () => {
+  let services: IsolatedServices | undefined;
+  beforeAll(async () => {
+    services = await startIsolatedServices();
+    await migrate({ databaseUrl: services.databaseUrl, log: silentLog });
+  }, 120_000);
+  afterAll(async () => {
+    await services?.stop();
+  });
+
+  it('publishes no signal.closed while PostgreSQL is down, though the shard has closed the signal; it arrives once PostgreSQL is back', async () => {
+    // PostgreSQL of the test's own (it is stopped), the shared Redis.
+    const cfg: PipelineConfig = {
+      redisUrl: redisUrl(),
+      databaseUrl: services!.databaseUrl,
+      prefix: `${ns.prefix}-gate`,
+      shards: 2,
+      flusher: true,
+    };
+    const workers = tracker.track(await startInProcessWorkers(cfg), 'workers');
+    // "Drained" means the queues here: the outbox cannot drain while PostgreSQL is down.
+    const live = tracker.track(createPipelineClient({ ...cfg, flusher: false }), 'pipeline client');
+    const web = await webServer(tracker, { databaseUrl: cfg.databaseUrl, prefix: cfg.prefix });
+    const key = await createTestKey(live.db, 'acme', ['read']);
+    const c = tracker.track(connectSse(`${web.url}/v1/stream`, key.bearer), 'sse');
+    expect(await c.status()).toBe(200);
+
+    await live.submitSignals([payload('gated', { tenant: 'acme' })]);
+    await live.waitUntilDrained();
+    await live.publishTicks(ticks('XYZ', T, 100));
+    await live.waitUntilDrained();
+    await c.waitFor((m) => m.some((x) => x.data.includes('"signal.filled"')), 10_000, 'the fill');
+
+    await services!.pgStop('fast');
+    await live.publishTicks(ticks('XYZ', T + 1000, 105, 111));
+    await live.waitUntilDrained();
+    const deadline = Date.now() + 10_000;
+    while (!(await live.outbox()).some((r) => r.key === 'closed:gated')) {
+      if (Date.now() > deadline) throw new Error('the shard did not close the signal');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(types(c, 'gated'), 'nothing leaves before PostgreSQL has it').toEqual([
+      'signal.accepted',
+      'signal.filled',
+    ]);
+
+    await services!.pgStart();
+    await c.waitFor(
+      (m) => m.some((x) => x.data.includes('"signal.closed"')),
+      30_000,
+      'the close, after the restart',
+    );
+    expect(types(c, 'gated')).toEqual(['signal.accepted', 'signal.filled', 'signal.leg', 'signal.closed']);
+    const stored = await live.db.query(`SELECT outcome FROM signal_outcomes WHERE signal_id = 'gated'`);
+    expect(stored.rows).toEqual([{ outcome: 'TP_HIT' }]);
+
+    await c.close();
+    await web.close();
+    await live.close();
+    await workers.close();
+  }, 60_000);
+});
