@@ -10,6 +10,7 @@ const groups: Record<string, () => Promise<{ run: (report: Report, args: string[
   pipeline: () => import('./pipeline.ts'),
   analyzer: () => import('./analyzer.ts'),
   redis: () => import('./redis.ts'),
+  stream: () => import('./stream.ts'),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('--'));

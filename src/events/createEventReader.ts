@@ -25,10 +25,11 @@ export interface ResumePoint {
 
 export interface EventReader {
   /**
-   * Calls `deliver` with every entry read from now on, in stream order (repeats dropped). One
-   * XREAD BLOCK loop serves every subscriber of the process. Returns the unsubscribe function.
+   * Calls `deliver` with every entry read from now on, in stream order (repeats dropped), a
+   * batch per read (the same array for every subscriber: do not change it). One XREAD BLOCK
+   * loop serves every subscriber of the process. Returns the unsubscribe function.
    */
-  subscribe(deliver: (entry: StreamEntry) => void): () => void;
+  subscribe(deliver: (entries: readonly StreamEntry[]) => void): () => void;
   /**
    * A page of the entries after `afterId` (exclusive), oldest first, repeats dropped: `last` is
    * the id of the page's last entry (repeat or not), null when there was none.
@@ -72,7 +73,7 @@ export function compareStreamIds(a: string, b: string): number {
 export function createEventReader(opts: EventReaderOptions): EventReader {
   const blockMs = opts.blockMs ?? 5000;
   const remember = opts.rememberKeys ?? 100_000;
-  const subscribers = new Set<(entry: StreamEntry) => void>();
+  const subscribers = new Set<(entries: readonly StreamEntry[]) => void>();
   /** Event key → the id it was first seen at (insertion order: oldest first, for eviction). */
   const seen = new Map<string, string>();
   let blocking: Redis | null = null;
@@ -109,12 +110,13 @@ export function createEventReader(opts: EventReaderOptions): EventReader {
         )) as [string, [string, string[]][]][] | null;
         failures = 0;
         for (const [, entries] of reply ?? []) {
+          const batch: StreamEntry[] = [];
           for (const raw of entries) {
             lastId = raw[0];
             const entry = toEntry(raw);
-            if (entry === null || isRepeat(entry)) continue;
-            for (const deliver of subscribers) deliver(entry);
+            if (entry !== null && !isRepeat(entry)) batch.push(entry);
           }
+          if (batch.length > 0) for (const deliver of subscribers) deliver(batch);
         }
       } catch (err) {
         if (closing) break;

@@ -56,17 +56,34 @@ export function streamRoute(opts: StreamRouteOptions) {
       let cursor = lastEventId;
       /** Live entries that arrive while the client catches up. */
       let pending: StreamEntry[] | null = lastEventId === null ? null : [];
-      const send = (entry: StreamEntry): void => {
-        if (done) return;
+      /** Sends `entry` unless it is at or before the cursor (only the catch-up needs the check). */
+      const sendAfterCursor = (entry: StreamEntry): void => {
         if (cursor !== null && compareStreamIds(entry.id, cursor) <= 0) return;
         cursor = entry.id;
-        if (!matches(filter, entry)) return;
-        res.write(`id: ${entry.id}\ndata: ${entry.json}\n\n`);
+        send(entry);
+      };
+      const send = (entry: StreamEntry): void => {
+        if (done || !matches(filter, entry)) return;
+        res.write(frameOf(entry));
         if (res.writableLength > opts.maxBufferBytes) drop();
       };
-      const unsubscribe = opts.reader.subscribe((entry) => {
-        if (pending !== null) pending.push(entry);
-        else send(entry);
+      /** A live batch in one write (one syscall per client per read, not per event). */
+      const sendBatch = (batch: readonly StreamEntry[]): void => {
+        if (done) return;
+        const text = tenantOnly(filter)
+          ? batchFrame(batch, filter.tenant)
+          : batch
+              .filter((e) => matches(filter, e))
+              .map(frameOf)
+              .join('');
+        if (text === '') return;
+        res.write(text);
+        if (res.writableLength > opts.maxBufferBytes) drop();
+      };
+      // Live entries come in stream order, each once: once caught up, no cursor to compare.
+      const unsubscribe = opts.reader.subscribe((batch) => {
+        if (pending !== null) pending.push(...batch);
+        else sendBatch(batch);
       });
       const heartbeat = setInterval(() => {
         if (!done) res.write(': heartbeat\n\n');
@@ -101,14 +118,14 @@ export function streamRoute(opts: StreamRouteOptions) {
         let after = lastEventId;
         for (;;) {
           const page = await opts.reader.readAfter(after, CATCH_UP_PAGE);
-          for (const entry of page.entries) send(entry);
+          for (const entry of page.entries) sendAfterCursor(entry);
           if (page.last === null || done) break;
           after = page.last;
           if (compareStreamIds(after, cursor ?? after) > 0) cursor = after;
         }
         const live = pending ?? [];
         pending = null;
-        for (const entry of live) send(entry);
+        for (const entry of live) sendAfterCursor(entry);
       } catch (err) {
         request.log.error({ err }, 'SSE catch-up failed');
         if (!done)
@@ -121,11 +138,45 @@ export function streamRoute(opts: StreamRouteOptions) {
   };
 }
 
+/** An entry's SSE frame, built once however many clients it goes to. */
+const frames = new WeakMap<StreamEntry, string>();
+function frameOf(entry: StreamEntry): string {
+  let frame = frames.get(entry);
+  if (frame === undefined) frames.set(entry, (frame = `id: ${entry.id}\ndata: ${entry.json}\n\n`));
+  return frame;
+}
+
+/** A live batch's frames of one tenant (or of all: null), joined once for all its clients without other filters. */
+const batchFrames = new WeakMap<readonly StreamEntry[], Map<string | null, string>>();
+function batchFrame(batch: readonly StreamEntry[], tenant: string | null): string {
+  let byTenant = batchFrames.get(batch);
+  if (byTenant === undefined) batchFrames.set(batch, (byTenant = new Map()));
+  let text = byTenant.get(tenant);
+  if (text === undefined) {
+    text = batch
+      .filter((e) => tenant === null || e.tenant === tenant)
+      .map(frameOf)
+      .join('');
+    byTenant.set(tenant, text);
+  }
+  return text;
+}
+
+/** Whether the filter is the tenant's alone (the common case: frames shared by its clients). */
+function tenantOnly(f: Filter): boolean {
+  return f.types === null && f.symbols === null && f.strategies === null && f.models === null;
+}
+
+type Labels = { symbol?: string; strategy?: string; model?: string };
+/** An entry's symbol, strategy and model, parsed once for every client that filters on them. */
+const labels = new WeakMap<StreamEntry, Labels>();
+
 function matches(filter: Filter, entry: StreamEntry): boolean {
   if (filter.tenant !== null && entry.tenant !== filter.tenant) return false;
   if (filter.types !== null && !filter.types.has(entry.type)) return false;
   if (filter.symbols === null && filter.strategies === null && filter.models === null) return true;
-  const event = JSON.parse(entry.json) as { symbol?: string; strategy?: string; model?: string };
+  let event = labels.get(entry);
+  if (event === undefined) labels.set(entry, (event = JSON.parse(entry.json) as Labels));
   if (filter.symbols !== null && !filter.symbols.has(event.symbol ?? '')) return false;
   if (filter.strategies !== null && !filter.strategies.has(event.strategy ?? '')) return false;
   if (filter.models !== null && !filter.models.has(event.model ?? '')) return false;
