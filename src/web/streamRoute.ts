@@ -102,8 +102,12 @@ export function streamRoute(opts: StreamRouteOptions) {
         const message = `more than ${opts.maxBufferBytes} bytes unsent: reading too slowly; reconnect with Last-Event-ID`;
         request.log.warn({ unsent: res.writableLength }, 'SSE client dropped: it reads too slowly');
         res.write(`event: error\ndata: ${JSON.stringify({ code: 'SLOW_CONSUMER', message })}\n\n`);
+        // The connection goes too, not only the response (keep-alive would hold the socket and
+        // its unsent megabyte): closed once flushed, cut if the client does not read it in time.
+        const socket = res.socket;
         end();
-        setTimeout(() => res.destroy(), FAREWELL_MS).unref();
+        socket?.end();
+        if (socket) setTimeout(() => socket.destroy(), FAREWELL_MS).unref();
       };
       open.add(end);
       request.raw.on('close', end);

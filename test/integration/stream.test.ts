@@ -4,6 +4,7 @@
  * and filtered; a client resumes with Last-Event-ID without gap or duplicate, across a web
  * server restart too; a resume from before the retained entries gets an explicit gap.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishEvents } from '../../src/events/publishEvents.ts';
 import { EventKeys } from '../../src/names.ts';
@@ -202,6 +203,54 @@ function compareIds(a: string, b: string): number {
   const [bm, bs] = b.split('-').map(BigInt);
   return am! < bm! ? -1 : am! > bm! ? 1 : as! < bs! ? -1 : as! > bs! ? 1 : 0;
 }
+
+describe('a client that reads too slowly', () => {
+  it('is sent an error event and disconnected once its unsent output passes SSE_MAX_BUFFER_BYTES', async () => {
+    const redis = tracker.redis();
+    const pool = tracker.pool(db.url);
+    const admin = await createTestKey(pool, 'ops', ['admin']);
+    const web = await webServer(tracker, {
+      databaseUrl: db.url,
+      prefix: ns.prefix,
+      maxBufferBytes: 64 * 1024,
+    });
+    const { port } = new URL(web.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(
+      `GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n${'Authorization'}: ${admin.bearer.authorization}\r\n\r\n`,
+    );
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => (text += c));
+    const ended = new Promise((r) => socket.once('end', r));
+    await new Promise((r) => setTimeout(r, 200));
+    socket.pause(); // reads nothing from now on
+    const pad = 'x'.repeat(1000);
+    for (let b = 0; b < 20; b++) {
+      const batch = Array.from({ length: 500 }, (_, i) => ({
+        key: `slow${b}:${i}`,
+        event: { type: 'signal.leg' as const, id: `s${i}`, tenant: 't', symbol: 'XYZ', ts: i, data: { pad } },
+      }));
+      await publishEvents(redis, new EventKeys(ns.prefix), batch, { maxLen: 100_000, maxAgeMs: 0 }, Date.now);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    socket.resume();
+    const closed = await Promise.race([
+      ended.then(() => true),
+      new Promise((r) => setTimeout(() => r(false), 5000)),
+    ]);
+    expect(closed, 'the server closed the connection').toBe(true);
+    expect(text).toMatch(/event: error\ndata: \{"code":"SLOW_CONSUMER"/);
+    expect(text.indexOf('event: error'), 'the error is the last thing sent').toBeGreaterThan(
+      text.lastIndexOf('id: '),
+    );
+    socket.destroy();
+    await web.close();
+    await pool.end();
+    await quit(redis);
+  });
+});
 
 describe('the output gate', () => {
   let services: IsolatedServices | undefined;
