@@ -11,6 +11,7 @@ const groups: Record<string, () => Promise<{ run: (report: Report, args: string[
   analyzer: () => import('./analyzer.ts'),
   redis: () => import('./redis.ts'),
   api: () => import('./api.ts'),
+  stream: () => import('./stream.ts'),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('--'));

@@ -119,6 +119,29 @@ const schema = z.object({
    * tick batch); larger ones get 413 PAYLOAD_TOO_LARGE. @defaultValue 8388608 (8 MiB)
    */
   HTTP_BODY_LIMIT_BYTES: int(1024).default(8 * 1024 * 1024),
+  /**
+   * Entries the events stream keeps (about: Redis trims whole nodes), so that SSE clients and
+   * the webhook feeder can resume after a pause; a resume from before them gets a `gap` event.
+   * @defaultValue 500000
+   */
+  EVENTS_RETENTION: int(1000).default(500_000),
+  /** Entries older than this many ms are trimmed too; 0: no age limit. @defaultValue 0 */
+  EVENTS_RETENTION_MS: int(0).default(0),
+  /** A comment line to every SSE client this often, ms, so proxies keep it open. @defaultValue 15000 */
+  SSE_HEARTBEAT_MS: int(100).default(15_000),
+  /** An SSE client whose unsent output grows past this many bytes is dropped. @defaultValue 1048576 */
+  SSE_MAX_BUFFER_BYTES: int(1024).default(1_048_576),
+  /**
+   * Webhook URLs may point at private, loopback or link-local addresses (refused by default,
+   * at configuration and at every delivery). @defaultValue off
+   */
+  WEBHOOK_ALLOW_PRIVATE: onOff.default('off'),
+  /** Attempts per webhook delivery before it fails for good. @defaultValue 10 */
+  WEBHOOK_MAX_ATTEMPTS: int(1).max(100).default(10),
+  /** First retry delay of a webhook delivery, ms; doubles each attempt. @defaultValue 1000 */
+  WEBHOOK_BACKOFF_MS: int(1).default(1000),
+  /** How long a webhook receiver has to answer, ms. @defaultValue 10000 */
+  WEBHOOK_TIMEOUT_MS: int(100).default(10_000),
   /** Apply migrations when a process that needs PostgreSQL starts. @defaultValue on */
   MIGRATE_ON_START: onOff.default('on'),
   /** TimescaleDB retention of outcomes in days; 0 keeps everything. @defaultValue 0 */
@@ -222,6 +245,40 @@ export function webAccessOf(
     listenHost: config.HTTP_HOST,
     rateLimitPerMinute: config.HTTP_RATE_LIMIT_PER_MINUTE,
     keyCacheMs: config.API_KEY_CACHE_MS,
+  };
+}
+
+/** How much of the events stream Redis keeps. */
+export function eventRetentionOf(config: Pick<Config, 'EVENTS_RETENTION' | 'EVENTS_RETENTION_MS'>): {
+  maxLen: number;
+  maxAgeMs: number;
+} {
+  return { maxLen: config.EVENTS_RETENTION, maxAgeMs: config.EVENTS_RETENTION_MS };
+}
+
+/** The web process's live stream and webhook routes. */
+export function liveOf(
+  config: Pick<Config, 'SSE_HEARTBEAT_MS' | 'SSE_MAX_BUFFER_BYTES' | 'WEBHOOK_ALLOW_PRIVATE'>,
+): { heartbeatMs: number; maxBufferBytes: number; allowPrivateWebhooks: boolean } {
+  return {
+    heartbeatMs: config.SSE_HEARTBEAT_MS,
+    maxBufferBytes: config.SSE_MAX_BUFFER_BYTES,
+    allowPrivateWebhooks: config.WEBHOOK_ALLOW_PRIVATE,
+  };
+}
+
+/** Webhook delivery settings. */
+export function webhookOptionsOf(
+  config: Pick<
+    Config,
+    'WEBHOOK_ALLOW_PRIVATE' | 'WEBHOOK_MAX_ATTEMPTS' | 'WEBHOOK_BACKOFF_MS' | 'WEBHOOK_TIMEOUT_MS'
+  >,
+): { allowPrivate: boolean; attempts: number; backoffMs: number; timeoutMs: number } {
+  return {
+    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+    attempts: config.WEBHOOK_MAX_ATTEMPTS,
+    backoffMs: config.WEBHOOK_BACKOFF_MS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
   };
 }
 

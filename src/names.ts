@@ -15,6 +15,8 @@ export const QUEUE_NAMES = {
   signalOps: 'signal-ops',
   /** Analyzer jobs from the scheduler. */
   analyze: 'analyze',
+  /** Webhook deliveries, one job per (webhook, event), fed from the events stream. */
+  webhooks: 'webhooks',
 } as const;
 
 /**
@@ -34,6 +36,8 @@ export const JOB_NAMES = {
   forget: 'forget',
   /** An analyzer run, from the scheduler or the `analyze` command. */
   analyze: 'analyze',
+  /** One delivery of one event to one webhook. */
+  webhook: 'deliver',
 } as const;
 
 /**
@@ -85,7 +89,29 @@ export const OUTBOX_KEYS = {
   op: (jobId: string) => `op:${jobId}`,
   /** A catch-up gap: the `index`-th entry of the job. */
   gap: (signalId: string, jobId: string, index: number) => `gap:${signalId}:${jobId}:${index}`,
+  /**
+   * A signal event for the events stream (fill, leg, stop move): named by what happened, not
+   * by the job, so a re-delivered job writes the same key: the fill once, leg `n` once, a stop
+   * move once per (market time, kind, level).
+   */
+  event: (signalId: string, what: string) => `ev:${signalId}:${what}`,
 } as const;
+
+/** Keys of the live events (DESIGN.md decision 12, docs/API.md "Live stream"). */
+export class EventKeys {
+  constructor(readonly prefix: string) {}
+  /**
+   * Stream: every published event, in publication order; its entry ids are the SSE event ids.
+   * One key (one slot on Redis Cluster): a client's resume position is one id.
+   */
+  get stream(): string {
+    return `${this.prefix}:events`;
+  }
+  /** The consumer group of the events stream that feeds the webhooks queue. */
+  get webhookGroup(): string {
+    return 'webhooks';
+  }
+}
 
 /**
  * The flusher's `outbox_applied` key of an outbox entry that is not an outcome: its shard queue,

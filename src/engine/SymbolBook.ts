@@ -37,8 +37,11 @@ export interface BookClock {
 }
 
 export interface SymbolBookHooks {
-  /** A signal changed (any event that reached the machine); its new context. */
-  onChange?: (context: SignalContext) => void;
+  /**
+   * A signal changed (any event that reached the machine); its new context and the one before
+   * (both immutable: the machine returns a new context, so comparing them is cheap).
+   */
+  onChange?: (context: SignalContext, previous: SignalContext) => void;
   /** A signal closed; it has left the book. */
   onClose?: (context: SignalContext) => void;
 }
@@ -256,6 +259,7 @@ export class SymbolBook {
   }
 
   private settle(slot: number, next: SignalContext, seq: number): SignalContext {
+    const previous = this.contexts[slot]!;
     this.unwatch(slot);
     this.syncSeq[slot] = seq;
     if (next.phase === 'closed') {
@@ -263,13 +267,13 @@ export class SymbolBook {
       this.vers[slot]!++;
       this.freeSlots.push(slot);
       this.openCount--;
-      this.hooks.onChange?.(next);
+      this.hooks.onChange?.(next, previous);
       this.hooks.onClose?.(next);
       return next;
     }
     this.contexts[slot] = next;
     this.watch(slot);
-    this.hooks.onChange?.(next);
+    this.hooks.onChange?.(next, previous);
     return next;
   }
 

@@ -66,10 +66,13 @@ export class ShardRuntime {
   private readonly recentInRedis = new Set<string>();
   private delta: ShardDelta = emptyDelta();
   private jobId = '';
+  /** Market time of what the job is applying now (a tick's, an operation's, the sweep's clock). */
+  private at = 0;
 
   constructor(private readonly bufferSize: number) {
     this.engine = new Engine({
-      onChange: (c) => {
+      onChange: (c, previous) => {
+        this.noteEvents(previous, c);
         if (c.phase === 'closed') return;
         this.delta.set.set(c.id, this.record(c));
       },
@@ -191,6 +194,7 @@ export class ShardRuntime {
       this.delta.futureTicks++;
       return;
     }
+    this.at = tick.ts;
     if (!this.engine.applyTick(tick)) {
       this.delta.lateTicks++;
       return;
@@ -216,6 +220,7 @@ export class ShardRuntime {
       return;
     }
     let context = startSignal(signal);
+    const initial = context;
     const book = this.engine.book(signal.symbol);
     if (book.lastTs >= signal.createdAt) {
       const missedUpTo = this.droppedAtOrAfter(signal.symbol, signal.createdAt, book);
@@ -236,12 +241,17 @@ export class ShardRuntime {
         solo.applyTick(t);
         if (closed !== null) break;
       }
+      // The catch-up ran on a book of its own: its events are the difference it made (a fill,
+      // every leg, the stop it ended with), at the time of the last tick it replayed.
+      this.at = past.length > 0 ? past[past.length - 1]!.ts : signal.createdAt;
       if (closed !== null) {
+        this.noteEvents(initial, closed);
         this.delta.ids.set(signal.id, 'closed');
         this.closed(closed);
         return;
       }
       context = solo.current(slot);
+      this.noteEvents(initial, context);
     }
     this.engine.add(context);
     this.delta.ids.set(signal.id, 'open');
@@ -261,6 +271,7 @@ export class ShardRuntime {
 
   private operation(op: Operation, known: 'open' | 'closed' | undefined): void {
     let errors: TrackerError[];
+    this.at = op.ts;
     if (this.engine.has(op.id)) errors = this.engine.applyOperation(op);
     else if (known === 'closed') errors = [signalClosed(op.id)];
     else errors = [signalUnknown(op.id)];
@@ -270,6 +281,7 @@ export class ShardRuntime {
 
   private sweep(clock: number, graceMs: number): void {
     const event = { type: 'SWEEP' as const, clock, graceMs };
+    this.at = clock;
     for (const book of this.engine.symbolBooks()) {
       for (const slot of [...book.slots()]) {
         if (sweepDue(book.peek(slot)!, event)) book.send(slot, event);
@@ -282,6 +294,35 @@ export class ShardRuntime {
     this.delta.del.add(c.id);
     this.delta.ids.set(c.id, 'closed');
     this.push({ kind: 'closed', symbol: c.symbol, outcome: outcomeLine(c) });
+  }
+
+  /**
+   * The events a change made (docs/API.md "Live stream"): the fill, each new leg, a stop that
+   * moved. Runs for changed signals only, and compares a few fields: no allocation unless
+   * something happened.
+   */
+  private noteEvents(before: SignalContext, after: SignalContext): void {
+    if (before.fill === after.fill && before.legs.length === after.legs.length && before.stop === after.stop)
+      return;
+    const base = { id: after.id, symbol: after.symbol };
+    if (before.fill === null && after.fill !== null) {
+      const data = { price: after.fill.price, initialStop: after.initialStop };
+      this.push({ kind: 'event', type: 'signal.filled', ...base, ts: after.fill.ts, data });
+    }
+    for (let i = before.legs.length; i < after.legs.length; i++) {
+      const leg = after.legs[i]!;
+      const data = { index: i, ...leg };
+      this.push({ kind: 'event', type: 'signal.leg', ...base, ts: leg.ts, data });
+    }
+    // A stop that changes as the signal closes moves nothing anyone can act on.
+    if (after.phase !== 'closed' && after.stop !== null && after.stop !== before.stop) {
+      const data = {
+        stop: after.stop,
+        stopKind: after.stopKind,
+        previous: { stop: before.stop, stopKind: before.stopKind },
+      };
+      this.push({ kind: 'event', type: 'signal.stop_moved', ...base, ts: this.at, data });
+    }
   }
 
   private push(entry: OutboxEntry): void {

@@ -6,7 +6,10 @@ import type { OutboxEntry } from '../storage/OutboxEntry.ts';
 import { writeOutboxBatch, type AuditEntry, type ClosedOutcome } from '../storage/writeOutboxBatch.ts';
 import { inTransaction } from '../storage/inTransaction.ts';
 import { backoffMs, isRetryablePgError, type BackoffOptions } from '../storage/retryablePg.ts';
-import { JOB_NAMES, LUA_COMMANDS, outboxLedgerKey, ShardKeys } from '../names.ts';
+import { findSignalLabels, type SignalLabels } from '../storage/findSignalLabels.ts';
+import { publishEvents, type EventRetention } from '../events/publishEvents.ts';
+import type { EventType, KeyedEvent, TrackerEvent } from '../events/TrackerEvent.ts';
+import { EventKeys, JOB_NAMES, LUA_COMMANDS, outboxLedgerKey, ShardKeys } from '../names.ts';
 import { createShardQueues } from './shardQueues.ts';
 
 export interface FlusherOptions {
@@ -25,6 +28,11 @@ export interface FlusherOptions {
   now: () => number;
   /** Backoff after a failed pass (PostgreSQL or Redis unreachable). @defaultValue 100 ms doubling to 30 s */
   retry?: BackoffOptions;
+  /**
+   * Publish the events of each committed batch to the events stream (EVENTS_RETENTION…) before
+   * removing its entries. Absent: events are not published (their entries still go).
+   */
+  events?: EventRetention;
 }
 
 export interface Flusher {
@@ -84,6 +92,7 @@ export function createFlusher(opts: FlusherOptions): Flusher {
   const log = opts.log.child({ component: 'flusher' });
   const redis = withDelete(opts.redis);
   const shardKeys = Array.from({ length: opts.shards }, (_, n) => new ShardKeys(opts.prefix, n));
+  const eventKeys = new EventKeys(opts.prefix);
   const shardQueues = createShardQueues({
     connection: opts.redis,
     prefix: opts.prefix,
@@ -160,6 +169,10 @@ export function createFlusher(opts: FlusherOptions): Flusher {
     const audits: AuditEntry[] = [];
     const closedKey = new Map<string, RawEntry>();
     const done: RawEntry[] = [];
+    /** Entries that are events only (fill, leg, stop move): published, never stored. */
+    const shardEvents: { raw: RawEntry; entry: Extract<OutboxEntry, { kind: 'event' }> }[] = [];
+    /** What goes to the events stream once the batch has committed, with its outbox entry. */
+    const toPublish: KeyedEvent[] = [];
     for (const raw of batch) {
       const entry = parseEntry(raw.value);
       if (entry === null) {
@@ -173,20 +186,71 @@ export function createFlusher(opts: FlusherOptions): Flusher {
       if (entry.kind === 'closed') {
         closed.push({ symbol: entry.symbol, outcome: entry.outcome });
         closedKey.set(entry.outcome.id, raw);
+      } else if (entry.kind === 'event') {
+        shardEvents.push({ raw, entry });
       } else {
         audits.push({ ledgerKey: ledgerKey(raw), entry });
         done.push(raw);
       }
     }
-    if (closed.length === 0 && audits.length === 0) return 0;
+    if (closed.length === 0 && audits.length === 0 && shardEvents.length === 0) return 0;
 
-    const result = await inTransaction(opts.pool, (client) => writeOutboxBatch(client, closed, audits));
+    const publishing = opts.events !== undefined;
+    const [result, labels] = await inTransaction(opts.pool, async (client) => {
+      const written = await writeOutboxBatch(client, closed, audits);
+      const ids = publishing
+        ? [
+            ...closed.map((c) => c.outcome.id),
+            ...audits.map((a) => (a.entry.kind === 'op' ? a.entry.op.id : a.entry.id)),
+            ...shardEvents.map((e) => e.entry.id),
+          ]
+        : [];
+      return [written, await findSignalLabels(client, ids)] as const;
+    });
 
     const committed = [...result.written, ...result.alreadyWritten];
     for (const id of committed) {
       const raw = closedKey.get(id)!;
       done.push(raw);
       orphansWarned.delete(`${raw.shard}|${raw.key}`);
+    }
+    if (publishing) {
+      const closedById = new Map(closed.map((c) => [c.outcome.id, c.outcome]));
+      for (const id of committed) {
+        const outcome = closedById.get(id)!;
+        const event = labelled(labels, 'signal.closed', id, outcome.closedAt!, { ...outcome });
+        if (event !== null) toPublish.push({ key: `closed:${id}`, event });
+      }
+      for (const a of audits) {
+        if (a.entry.kind !== 'op') continue;
+        const { op, applied, errors, codes } = a.entry;
+        const type = applied ? 'operation.applied' : 'operation.rejected';
+        const data = applied ? { op } : { op, errors, ...(codes !== undefined && { codes }) };
+        const event = labelled(labels, type, op.id, op.ts, data);
+        // An operation on a signal no tenant owns (unknown to PostgreSQL) is in the audit log only.
+        if (event !== null) toPublish.push({ key: a.ledgerKey, event });
+      }
+    }
+    for (const { raw, entry } of shardEvents) {
+      if (!publishing) {
+        done.push(raw);
+        continue;
+      }
+      const event = labelled(labels, entry.type, entry.id, entry.ts, entry.data);
+      if (event === null) {
+        // Its signal is not in `signals` (yet): it waits in the outbox, as its outcome would.
+        if (!orphansWarned.has(`${raw.shard}|${raw.key}`)) {
+          orphansWarned.add(`${raw.shard}|${raw.key}`);
+          log.warn(
+            { shard: raw.shard, signalId: entry.id, key: raw.key },
+            'event of a signal that is not in the signals table; it waits in the outbox',
+          );
+        }
+        continue;
+      }
+      orphansWarned.delete(`${raw.shard}|${raw.key}`);
+      done.push(raw);
+      toPublish.push({ key: raw.key, event });
     }
     if (committed.length > 0) {
       // PostgreSQL answers for these ids now: the shard may drop them from its ledger. Through
@@ -209,6 +273,13 @@ export function createFlusher(opts: FlusherOptions): Flusher {
         'closed outcome of a signal that is not in the signals table; it waits in the outbox',
       );
     }
+    // The output gate (DESIGN.md decision 12): events leave only after PostgreSQL committed
+    // the batch, and before their entries go, so a crash in between publishes them again
+    // (with the same keys) rather than never.
+    if (toPublish.length > 0) {
+      toPublish.sort((a, b) => a.event.ts - b.event.ts || RANK[a.event.type] - RANK[b.event.type]);
+      await publishEvents(opts.redis, eventKeys, toPublish, opts.events!, opts.now);
+    }
     const removed =
       done.length === 0
         ? 0
@@ -220,6 +291,7 @@ export function createFlusher(opts: FlusherOptions): Flusher {
         alreadyWritten: result.alreadyWritten.length,
         audits: result.audits,
         orphans: result.orphans.length,
+        events: toPublish.length,
         removed,
         ms: opts.now() - started,
       },
@@ -271,6 +343,40 @@ export function createFlusher(opts: FlusherOptions): Flusher {
   };
 }
 
+/** Order of events at the same market time: what a consumer expects to read first. */
+const RANK: Record<EventType, number> = {
+  'signal.accepted': 0,
+  'signal.rejected': 0,
+  'signal.filled': 1,
+  'operation.applied': 2,
+  'operation.rejected': 2,
+  'signal.stop_moved': 3,
+  'signal.leg': 4,
+  'signal.closed': 5,
+};
+
+/** An event of signal `id` with its tenant, symbol, strategy and model; null when PostgreSQL does not know the signal. */
+function labelled(
+  labels: Map<string, SignalLabels>,
+  type: EventType,
+  id: string,
+  ts: number,
+  data: Record<string, unknown>,
+): TrackerEvent | null {
+  const l = labels.get(id);
+  if (l === undefined) return null;
+  return {
+    type,
+    id,
+    tenant: l.tenant,
+    symbol: l.symbol,
+    ...(l.strategy !== null && { strategy: l.strategy }),
+    ...(l.model !== null && { model: l.model }),
+    ts,
+    data,
+  };
+}
+
 /** The `outbox_applied` key of an entry: its shard, its outbox key, and a digest of its content. */
 function ledgerKey(raw: RawEntry): string {
   const digest = createHash('sha256').update(raw.value).digest('hex').slice(0, 32);
@@ -309,6 +415,13 @@ function parseEntry(value: string): OutboxEntry | null {
     }
     case 'catchup_gap':
       return typeof entry.id === 'string' ? (entry as OutboxEntry) : null;
+    case 'event':
+      return typeof entry.id === 'string' &&
+        typeof entry.type === 'string' &&
+        Number.isFinite(entry.ts) &&
+        obj(entry.data) !== null
+        ? (entry as OutboxEntry)
+        : null;
     default:
       return null;
   }

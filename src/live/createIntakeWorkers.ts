@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { validateOperation } from '../validation/validateOperation.ts';
 import { checkSignal } from '../validation/checkSignal.ts';
 import { echoId } from '../../machines/echoId.ts';
+import type { NormalizedSignal } from '../../machines/signalContext.ts';
 import { signalClosed, signalUnknown } from '../../machines/operations.ts';
 import { describeErrors, trackerError, type TrackerError } from '../errors.ts';
 import { checkLiveTime, screenPayload, type LiveGuards } from '../validation/screenPayload.ts';
@@ -13,7 +14,9 @@ import { markForwarded } from '../storage/markForwarded.ts';
 import { recordAccepted } from '../storage/recordAccepted.ts';
 import { recordRejected } from '../storage/recordRejected.ts';
 import { recordRejectedOperation } from '../storage/recordRejectedOperation.ts';
-import { IntakeKeys, JOB_NAMES, QUEUE_NAMES, shardOf } from '../names.ts';
+import { EventKeys, IntakeKeys, JOB_NAMES, QUEUE_NAMES, shardOf } from '../names.ts';
+import { publishEvents, type EventRetention } from '../events/publishEvents.ts';
+import type { KeyedEvent } from '../events/TrackerEvent.ts';
 import { createTransientRetry, type OutageState } from './retryTransient.ts';
 import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
@@ -45,6 +48,11 @@ export interface IntakeOptions {
   log: Logger;
   /** The wall clock (injected: only process wiring reads Date.now). */
   now: () => number;
+  /**
+   * Publish `signal.accepted` and `signal.rejected` to the events stream once PostgreSQL has
+   * committed them (EVENTS_RETENTION…). Absent: no events.
+   */
+  events?: EventRetention;
 }
 
 const OP_RETRY_MS = 100;
@@ -85,6 +93,11 @@ export function createIntakeWorkers(options: IntakeOptions): {
     now: options.now,
   };
   const keys = new IntakeKeys(opts.prefix);
+  const eventKeys = new EventKeys(opts.prefix);
+  /** Publishes one event after its row committed; a failure fails the job, which runs again. */
+  async function publish(event: KeyedEvent): Promise<void> {
+    if (opts.events !== undefined) await publishEvents(opts.redis, eventKeys, [event], opts.events, opts.now);
+  }
   const shardQueues = createShardQueues({
     connection: opts.connection,
     prefix: opts.prefix,
@@ -133,6 +146,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
         const errors = checked === null ? [notJson(job.data as UnparseableJobData)] : checked.errors;
         const payload = job.data instanceof UnparseableJobData ? { raw: job.data.raw } : job.data;
         await retry.run(() => recordRejected(opts.pool, payload, id, errors, jobId));
+        await publish(rejectedEvent(payload, id, errors, jobId, opts.now()));
         log.info({ signalId: id === null ? null : echoId(id), errors }, 'signal rejected');
         throw new UnrecoverableError(
           `rejected signal ${id === null ? '(no id)' : echoId(id)}: ${describeErrors(errors)}`,
@@ -153,6 +167,9 @@ export function createIntakeWorkers(options: IntakeOptions): {
             signal: stored.signal,
           });
         }
+        // Before markForwarded, for the same reason: a crash in between publishes it again
+        // (the same key), never not at all.
+        await publish(acceptedEvent(stored.signal));
         await retry.run(() => markForwarded(opts.pool, stored.signal.id));
       }
       return { id: stored.signal.id, shard, duplicate: stored.duplicate };
@@ -275,4 +292,54 @@ function notJson(data: UnparseableJobData): TrackerError {
 function waitingSince(job: Job): number | null {
   const p = job.progress as { waitingSince?: unknown } | number | null;
   return typeof p === 'object' && p !== null && typeof p.waitingSince === 'number' ? p.waitingSince : null;
+}
+
+/** The `signal.accepted` event of a newly stored signal (docs/API.md "Live stream"). */
+function acceptedEvent(signal: NormalizedSignal): KeyedEvent {
+  return {
+    key: `accepted:${signal.id}`,
+    event: {
+      type: 'signal.accepted',
+      id: signal.id,
+      tenant: signal.tenant,
+      symbol: signal.symbol,
+      ...(signal.strategy !== undefined && { strategy: signal.strategy }),
+      ...(signal.model !== undefined && { model: signal.model }),
+      ts: signal.createdAt,
+      data: { signal },
+    },
+  };
+}
+
+/**
+ * The `signal.rejected` event of a stored rejection. Its tenant, symbol, strategy and model are
+ * what the payload claims, where it has them; `ts` is its createdAt if that is a number, else
+ * the time of the rejection.
+ */
+function rejectedEvent(
+  payload: unknown,
+  id: string | null,
+  errors: readonly TrackerError[],
+  jobId: string | null,
+  now: number,
+): KeyedEvent {
+  const p = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : {};
+  const text = (x: unknown): string | undefined =>
+    typeof x === 'string' && x !== '' ? x.slice(0, 200) : undefined;
+  const strategy = text(p.strategy);
+  const model = text(p.model);
+  const createdAt = p.createdAt;
+  return {
+    key: `rejected:${jobId ?? id ?? ''}`,
+    event: {
+      type: 'signal.rejected',
+      id: id === null ? '' : echoId(id),
+      tenant: text(p.tenant) ?? 'default',
+      symbol: (text(p.symbol) ?? '').toUpperCase(),
+      ...(strategy !== undefined && { strategy }),
+      ...(model !== undefined && { model }),
+      ts: typeof createdAt === 'number' && Number.isSafeInteger(createdAt) ? createdAt : now,
+      data: { errors: errors.map((e) => e.message), codes: errors.map((e) => e.code) },
+    },
+  };
 }

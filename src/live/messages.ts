@@ -106,5 +106,19 @@ export function outboxKey(entry: OutboxEntry, jobId: string, index: number): str
       return OUTBOX_KEYS.op(jobId);
     case 'catchup_gap':
       return OUTBOX_KEYS.gap(entry.id, jobId, index);
+    case 'event':
+      return OUTBOX_KEYS.event(entry.id, eventWhat(entry));
+  }
+}
+
+/** What an event entry's key names: the fill, leg `n`, or a stop move at a time, kind and level. */
+function eventWhat(entry: Extract<OutboxEntry, { kind: 'event' }>): string {
+  switch (entry.type) {
+    case 'signal.filled':
+      return 'filled';
+    case 'signal.leg':
+      return `leg:${String(entry.data.index)}`;
+    case 'signal.stop_moved':
+      return `stop:${entry.ts}:${String(entry.data.stopKind)}:${String(entry.data.stop)}`;
   }
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
+import { eventRetentionOf, type Config } from '../config.ts';
 import { createFlusher, type Flusher } from '../live/createFlusher.ts';
 import type { Running } from './Running.ts';
 
@@ -23,6 +23,7 @@ export function runFlusher(
     intervalMs: config.FLUSH_INTERVAL_MS,
     log: clients.log,
     now: overrides.now ?? Date.now,
+    events: eventRetentionOf(config),
   });
   flusher.start();
   return { flusher, close: () => flusher.close() };

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { liveGuardsOf, webAccessOf, type Config } from '../config.ts';
+import { liveGuardsOf, liveOf, webAccessOf, type Config } from '../config.ts';
 import { createWebServer } from '../web/createWebServer.ts';
 import { v1Routes } from '../web/v1/v1Routes.ts';
 import type { Running } from './Running.ts';
@@ -45,6 +45,7 @@ export async function runWeb(
       await v1(scope);
       await overrides.routes?.(scope);
     },
+    live: liveOf(config),
   });
   const address = await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   return { app, address, close: () => app.close() };

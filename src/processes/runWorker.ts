@@ -2,7 +2,18 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { createAnalyzeWorker } from '../analyzer/analyzeWorker.ts';
-import { jobRetentionOf, liveGuardsOf, parseShardList, type Config } from '../config.ts';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import {
+  eventRetentionOf,
+  jobRetentionOf,
+  liveGuardsOf,
+  parseShardList,
+  webhookOptionsOf,
+  type Config,
+} from '../config.ts';
+import { createWebhookFeeder } from '../events/createWebhookFeeder.ts';
+import { createWebhookWorker } from '../events/createWebhookWorker.ts';
 import { createIntakeWorkers } from '../live/createIntakeWorkers.ts';
 import { createShardWorkers } from '../live/createShardWorkers.ts';
 import type { Running } from './Running.ts';
@@ -23,7 +34,9 @@ export interface WorkerOverrides {
 
 /**
  * The worker process (Procfile `worker`), wired: intake workers (track-signal, signal-ops), the
- * tick workers of the shards it serves (WORKER_SHARDS) and the analyzer worker. The process
+ * tick workers of the shards it serves (WORKER_SHARDS), the analyzer worker, and the webhook
+ * side: a member of the events stream's consumer group feeding the `webhooks` queue, and the
+ * delivery worker. The process
  * entry point, tests and benchmarks all run this wiring.
  */
 export async function runWorker(
@@ -48,6 +61,7 @@ export async function runWorker(
     retention,
     log,
     now,
+    events: eventRetentionOf(config),
   });
   const ticks = await createShardWorkers({
     connection,
@@ -70,10 +84,31 @@ export async function runWorker(
     retention,
     analyzer: { sizing: { sizing: config.ANALYZE_SIZING, riskFraction: config.ANALYZE_RISK_FRACTION } },
   });
+  const webhooks = webhookOptionsOf(config);
+  const feeder = createWebhookFeeder({
+    redis,
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    pool,
+    log,
+    consumer: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    attempts: webhooks.attempts,
+    backoffMs: webhooks.backoffMs,
+    now,
+  });
+  const deliver = createWebhookWorker({
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    pool,
+    log,
+    allowPrivate: webhooks.allowPrivate,
+    timeoutMs: webhooks.timeoutMs,
+    now,
+  });
   return {
     shards,
     async close() {
-      await Promise.all([intake.close(), ticks.close(), analyze.close()]);
+      await Promise.all([intake.close(), ticks.close(), analyze.close(), feeder.close(), deliver.close()]);
     },
   };
 }

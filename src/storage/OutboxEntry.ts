@@ -25,4 +25,17 @@ export type OutboxEntry =
       createdAt: number;
       /** Latest tick time that had already left the recent-tick buffer. */
       missedUpTo: number;
+    }
+  | {
+      /**
+       * A signal event for the events stream (fill, leg, stop move), not stored in PostgreSQL:
+       * the flusher publishes it once the batch that carries it has committed (an output gate).
+       */
+      kind: 'event';
+      type: 'signal.filled' | 'signal.leg' | 'signal.stop_moved';
+      id: string;
+      symbol: string;
+      /** Market time, epoch ms. */
+      ts: number;
+      data: Record<string, unknown>;
     };

@@ -14,7 +14,7 @@ export interface ClosedOutcome {
 export interface AuditEntry {
   /** Unique per outbox entry (see migrations/1764000000003_outbox-ledger.sql). */
   ledgerKey: string;
-  entry: Exclude<OutboxEntry, { kind: 'closed' }>;
+  entry: Extract<OutboxEntry, { kind: 'op' | 'catchup_gap' }>;
 }
 
 /** What {@link writeOutboxBatch} did with each outcome, and how many audit rows it wrote. */

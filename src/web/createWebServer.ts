@@ -16,6 +16,7 @@ import { createKeyLookup } from './createKeyLookup.ts';
 import { createMetricsRegistry } from './createMetricsRegistry.ts';
 import { createRateLimiter } from './createRateLimiter.ts';
 import { HttpError, sendError } from './httpErrors.ts';
+import { liveRoutes, type LiveOptions } from './liveRoutes.ts';
 
 export interface WebServerOptions {
   /** A Redis client for health checks and outbox sizes. */
@@ -36,6 +37,8 @@ export interface WebServerOptions {
    * declares `config: { scope }`.
    */
   routes?: (app: FastifyInstance) => Promise<void> | void;
+  /** The live stream and webhook routes (docs/API.md "Live stream", "Webhooks"); absent: not served. */
+  live?: LiveOptions;
   /** The wall clock (injected: only process wiring reads Date.now). */
   now: () => number;
 }
@@ -120,6 +123,7 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     QUEUE_NAMES.trackSignal,
     QUEUE_NAMES.signalOps,
     QUEUE_NAMES.analyze,
+    QUEUE_NAMES.webhooks,
     ...Array.from({ length: opts.shards }, (_, n) => shardQueueName(n)),
   ];
   const queues = names.map((name) => {
@@ -138,8 +142,8 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
         new BullMQAdapter(queue, {
           // A shard queue's jobs must run once and in order (DESIGN.md decision 3): retrying,
           // promoting or removing one by hand would reorder or drop ticks. Look, don't touch.
-          readOnlyMode: i >= 3,
-          description: i >= 3 ? `tick shard ${i - 3} (read-only: order matters)` : '',
+          readOnlyMode: i >= 4,
+          description: i >= 4 ? `tick shard ${i - 4} (read-only: order matters)` : '',
         }),
     ),
     serverAdapter: board,
@@ -192,6 +196,10 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     return reply.type(registry.contentType).send(text);
   });
 
+  if (opts.live)
+    await app.register(
+      liveRoutes({ ...opts.live, redis: opts.redis, pool: opts.pool, prefix: opts.prefix, log }),
+    );
   if (opts.routes) await app.register(async (scope) => opts.routes!(scope));
   await app.ready();
   return app;

@@ -141,7 +141,10 @@ describe('export', () => {
     await client.waitUntilDrained();
     await client.publishTicks(TICKS_A);
     await client.waitUntilDrained();
-    expect(await flusher.flushOnce()).toBe(1); // A's outcome, into PostgreSQL
+    // A's outcome, into PostgreSQL (with the events of its fill and legs, which are published).
+    const pendingA = await client.outbox();
+    expect(pendingA.filter((r) => r.entry.kind !== 'event').map((r) => r.key)).toEqual(['closed:A']);
+    expect(await flusher.flushOnce()).toBe(pendingA.length);
     await client.publishTicks(TICKS_REST);
     await client.waitUntilDrained();
     await client.submitOps(OPS, { attempts: 1 });
@@ -206,7 +209,9 @@ describe('export', () => {
     }
 
     // Flushed or not, an outcome reads the same: B and the exit's result go to PostgreSQL.
-    expect(await flusher.flushOnce()).toBe(2);
+    const pendingB = await client.outbox();
+    expect(pendingB.filter((r) => r.entry.kind !== 'event')).toHaveLength(2);
+    expect(await flusher.flushOnce()).toBe(pendingB.length);
     expect(await client.outbox()).toEqual([]);
     const third = capture();
     expect(await exportCommand([], third.io, env)).toBe(0);

@@ -294,7 +294,7 @@ describe('the front door', () => {
     const readView = (await get(app, '/admin/queues/api/queues', read.basic)).json() as {
       queues: { name: string; readOnlyMode: boolean }[];
     };
-    expect(readView.queues).toHaveLength(3 + SHARDS);
+    expect(readView.queues).toHaveLength(4 + SHARDS);
     expect(readView.queues.every((q) => q.readOnlyMode)).toBe(true);
     for (const [method, url] of [
       ['PUT', `/admin/queues/api/queues/${QUEUE_NAMES.analyze}/pause`],

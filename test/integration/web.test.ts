@@ -105,7 +105,7 @@ describe('web server', () => {
     await close();
   });
 
-  it('serves Bull Board at /admin/queues with the intake, analyze and every shard queue; shard queues read-only', async () => {
+  it('serves Bull Board at /admin/queues with the intake, analyze, webhooks and every shard queue; shard queues read-only', async () => {
     const { app, close, admin } = await server(resources);
     const page = await app.inject({ method: 'GET', url: '/admin/queues', headers: admin });
     expect(page.statusCode).toBe(200);
@@ -120,6 +120,7 @@ describe('web server', () => {
         QUEUE_NAMES.trackSignal,
         QUEUE_NAMES.signalOps,
         QUEUE_NAMES.analyze,
+        QUEUE_NAMES.webhooks,
         shardQueueName(0),
         shardQueueName(1),
       ].sort(),

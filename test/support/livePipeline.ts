@@ -86,6 +86,8 @@ export async function startInProcessWorkers(
     intakeConcurrency?: number;
     /** The intake's job retention (KEEP_* settings). @defaultValue the intake's own default */
     retention?: JobRetention;
+    /** More settings, as a process would read them from its environment. */
+    env?: Record<string, string>;
   } = {},
 ): Promise<InProcessWorkers> {
   const log = testLogger();
@@ -112,6 +114,7 @@ export async function startInProcessWorkers(
       KEEP_FAILED_JOBS: String(keep.removeOnFail.count),
       KEEP_FAILED_SECONDS: String(keep.removeOnFail.age),
     }),
+    ...options.env,
   });
   const now = options.now ?? Date.now;
   const worker = await runWorker(config, { redis, connection, pool, log }, { now });

@@ -312,3 +312,58 @@ describe('ShardRuntime: restored from the codec, a shard continues exactly as th
     expect(restored.store.outboxEntries(), 'every outbox entry').toEqual(original.store.outboxEntries());
   });
 });
+
+describe('ShardRuntime: signal events beside the checkpoint', () => {
+  const events = (delta: ShardDelta): [string, OutboxEntry][] =>
+    [...delta.outbox].filter(([, e]) => e.kind === 'event');
+
+  it('writes the fill, each leg and each stop move once, under keys that name what happened', () => {
+    const shard = new Shard(100);
+    const s = signal('e1', {
+      takeProfits: [
+        { price: 105, fraction: 0.5 },
+        { price: 120, fraction: 0.5 },
+      ],
+      breakevenAfterTp: 1,
+    });
+    expect(events(shard.run({ kind: 'register', signal: s }))).toEqual([]);
+    const filled = events(shard.run(ticks(T, 100)));
+    expect(filled).toEqual([
+      [
+        'ev:e1:filled',
+        {
+          kind: 'event',
+          type: 'signal.filled',
+          id: 'e1',
+          symbol: 'XYZ',
+          ts: T,
+          data: { price: 100, initialStop: 90 },
+        },
+      ],
+    ]);
+    expect(events(shard.run(ticks(T + 1000, 101, 102))), 'ticks that change nothing: no events').toEqual([]);
+    const tp = events(shard.run(ticks(T + 3000, 106)));
+    expect(tp.map(([key]) => key)).toEqual(['ev:e1:leg:0', `ev:e1:stop:${T + 3000}:breakeven:100`]);
+    expect(tp[0]![1]).toMatchObject({
+      type: 'signal.leg',
+      data: { index: 0, reason: 'TP', level: 1, fraction: 0.5 },
+    });
+    expect(tp[1]![1]).toMatchObject({
+      type: 'signal.stop_moved',
+      data: { stop: 100, stopKind: 'breakeven', previous: { stop: 90, stopKind: 'initial' } },
+    });
+    const sl = shard.run(ticks(T + 4000, 99));
+    expect(
+      events(sl).map(([key]) => key),
+      'the closing leg; no stop move as it closes',
+    ).toEqual(['ev:e1:leg:1']);
+    expect(entries(sl).some((e) => e.kind === 'closed')).toBe(true);
+  });
+
+  it('gives a late registration the events its catch-up made', () => {
+    const shard = new Shard(100);
+    shard.run(ticks(T - 1000, 100, 104, 111));
+    const delta = shard.run({ kind: 'register', signal: signal('late') });
+    expect(events(delta).map(([key]) => key)).toEqual(['ev:late:filled', 'ev:late:leg:0']);
+  });
+});

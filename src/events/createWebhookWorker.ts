@@ -1,0 +1,119 @@
+import http from 'node:http';
+import https from 'node:https';
+import { UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { coerceError } from '../errors.ts';
+import { findWebhook } from '../storage/findWebhook.ts';
+import { insertWebhookDelivery } from '../storage/insertWebhookDelivery.ts';
+import { QUEUE_NAMES } from '../names.ts';
+import type { WebhookJobData } from './createWebhookFeeder.ts';
+import { PrivateAddressError, publicOnlyLookup } from './publicAddress.ts';
+import { signWebhook } from './signWebhook.ts';
+
+export interface WebhookWorkerOptions {
+  connection: ConnectionOptions;
+  prefix: string;
+  pool: pg.Pool;
+  log: Logger;
+  /** WEBHOOK_ALLOW_PRIVATE. */
+  allowPrivate: boolean;
+  /** WEBHOOK_TIMEOUT_MS. */
+  timeoutMs: number;
+  /** Deliveries in flight per process. @defaultValue 16 */
+  concurrency?: number;
+  now?: () => number;
+}
+
+/** What one attempt got. */
+interface Answer {
+  statusCode: number | null;
+  error: string | null;
+}
+
+/**
+ * Delivers `webhooks` jobs (docs/API.md "Webhooks"): POSTs the event, signed, to the webhook's
+ * URL; a 2xx answer completes the job, anything else fails the attempt, and BullMQ retries it
+ * with exponential backoff until WEBHOOK_MAX_ATTEMPTS. Each attempt is recorded in
+ * `webhook_deliveries`. The address is checked when the socket connects (not only when the
+ * webhook was created): a name that now resolves to a private address is refused.
+ */
+export function createWebhookWorker(opts: WebhookWorkerOptions): Worker<WebhookJobData> {
+  const log = opts.log.child({ queue: QUEUE_NAMES.webhooks });
+  const now = opts.now ?? Date.now;
+  const worker = new Worker<WebhookJobData>(
+    QUEUE_NAMES.webhooks,
+    async (job) => {
+      const d = job.data;
+      const webhook = await findWebhook(opts.pool, d.webhookId);
+      if (webhook === null || webhook.deleted) return { skipped: 'webhook deleted' };
+      const started = now();
+      const timestamp = Math.floor(started / 1000);
+      const answer = await post(webhook.url, d.body, {
+        'content-type': 'application/json',
+        'user-agent': 'outcome-tracker-webhooks/1',
+        'x-ot-delivery': d.deliveryId,
+        'x-ot-event': d.eventType,
+        'x-ot-timestamp': String(timestamp),
+        'x-ot-signature': signWebhook(webhook.secret, timestamp, d.body),
+      });
+      await insertWebhookDelivery(opts.pool, {
+        webhookId: d.webhookId,
+        deliveryId: d.deliveryId,
+        eventKey: d.eventKey,
+        eventType: d.eventType,
+        attempt: job.attemptsMade + 1,
+        statusCode: answer.statusCode,
+        error: answer.error,
+        durationMs: now() - started,
+      });
+      if (answer.statusCode !== null && answer.statusCode >= 200 && answer.statusCode < 300)
+        return { statusCode: answer.statusCode };
+      const reason = answer.error ?? `the receiver answered ${answer.statusCode}`;
+      if (answer.error?.startsWith('PrivateAddressError')) throw new UnrecoverableError(reason);
+      throw new Error(reason);
+    },
+    { connection: opts.connection, prefix: opts.prefix, concurrency: opts.concurrency ?? 16 },
+  );
+  worker.on('error', (err) => log.error({ err }, 'webhooks worker error'));
+  worker.on('failed', (job, err) =>
+    log.warn({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'webhook delivery attempt failed'),
+  );
+
+  function post(target: string, body: string, headers: Record<string, string>): Promise<Answer> {
+    return new Promise((resolve) => {
+      let url: URL;
+      try {
+        url = new URL(target);
+      } catch {
+        return resolve({ statusCode: null, error: 'not a URL' });
+      }
+      const send = url.protocol === 'https:' ? https.request : http.request;
+      const req = send(
+        url,
+        {
+          method: 'POST',
+          headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+          timeout: opts.timeoutMs,
+          ...(!opts.allowPrivate && { lookup: publicOnlyLookup }),
+        },
+        (res) => {
+          res.resume(); // the body is not read: only the status counts
+          res.on('end', () => resolve({ statusCode: res.statusCode ?? null, error: null }));
+          res.on('error', () => resolve({ statusCode: res.statusCode ?? null, error: null }));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)));
+      req.on('error', (err) => {
+        const e = coerceError(err);
+        resolve({
+          statusCode: null,
+          error: err instanceof PrivateAddressError ? `PrivateAddressError: ${e.message}` : e.message,
+        });
+      });
+      req.end(body);
+    });
+  }
+
+  return worker;
+}

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { createEventReader } from '../events/createEventReader.ts';
+import { EventKeys } from '../names.ts';
+import { streamRoute } from './streamRoute.ts';
+import { webhookRoutes } from './webhookRoutes.ts';
+
+/** The web process's live side: SSE and webhook settings (config: liveOf). */
+export interface LiveOptions {
+  /** SSE_HEARTBEAT_MS. */
+  heartbeatMs: number;
+  /** SSE_MAX_BUFFER_BYTES. */
+  maxBufferBytes: number;
+  /** WEBHOOK_ALLOW_PRIVATE. */
+  allowPrivateWebhooks: boolean;
+}
+
+/**
+ * `GET /v1/stream` and the `/v1/webhooks` routes (docs/API.md "Live stream", "Webhooks"), with
+ * the process's one reader of the events stream, closed with the server.
+ */
+export function liveRoutes(
+  opts: LiveOptions & { redis: Redis; pool: pg.Pool; prefix: string; log: Logger },
+): (app: FastifyInstance) => Promise<void> {
+  return async (app) => {
+    const reader = createEventReader({ redis: opts.redis, keys: new EventKeys(opts.prefix), log: opts.log });
+    app.addHook('onClose', () => reader.close());
+    await app.register(
+      streamRoute({ reader, heartbeatMs: opts.heartbeatMs, maxBufferBytes: opts.maxBufferBytes }),
+    );
+    await app.register(webhookRoutes({ pool: opts.pool, allowPrivate: opts.allowPrivateWebhooks }));
+  };
+}

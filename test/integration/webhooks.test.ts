@@ -1,0 +1,198 @@
+/**
+ * Webhooks (docs/API.md "Webhooks") against real Redis and PostgreSQL and a receiver on
+ * 127.0.0.1: configured through the API, fed from the events stream, signed, retried after a
+ * failed attempt, each delivery answered once; private URLs refused without
+ * WEBHOOK_ALLOW_PRIVATE.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { createTestKey } from '../support/apiKeys.ts';
+import { createPipelineClient, startInProcessWorkers, type PipelineConfig } from '../support/livePipeline.ts';
+import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+import { payload, T, ticks, webServer } from '../support/liveWeb.ts';
+
+const SHARDS = 2;
+const db = useTestDatabase();
+const ns = useRedisNamespace('webhooks');
+const tracker = useResourceTracker();
+
+interface Received {
+  delivery: string;
+  event: string;
+  timestamp: string;
+  signature: string;
+  body: string;
+  answered: number;
+}
+
+/** A webhook receiver: answers 500 to the first attempt of each delivery, 200 after. */
+async function receiver(): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
+  const received: Received[] = [];
+  const attempts = new Map<string, number>();
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const delivery = String(req.headers['x-ot-delivery']);
+      const n = (attempts.get(delivery) ?? 0) + 1;
+      attempts.set(delivery, n);
+      const answered = n === 1 ? 500 : 200;
+      received.push({
+        delivery,
+        event: String(req.headers['x-ot-event']),
+        timestamp: String(req.headers['x-ot-timestamp']),
+        signature: String(req.headers['x-ot-signature']),
+        body,
+        answered,
+      });
+      res.writeHead(answered).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    received,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/** The receiver's side of the signature check, as docs/API.md shows it. */
+function verify(secret: string, header: string, body: string): boolean {
+  const parts = Object.fromEntries(header.split(',').map((p) => p.split('=') as [string, string]));
+  const expected = createHmac('sha256', secret).update(`${parts.t}.${body}`).digest('hex');
+  return parts.v1 !== undefined && timingSafeEqual(Buffer.from(expected), Buffer.from(parts.v1));
+}
+
+async function waitFor(pred: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('webhooks', () => {
+  it('delivers each wanted event of its tenant, signed, retried after a 500, once per delivery id', async () => {
+    const cfg: PipelineConfig = {
+      redisUrl: redisUrl(),
+      databaseUrl: db.url,
+      prefix: ns.prefix,
+      shards: SHARDS,
+      flusher: true,
+    };
+    const workers = tracker.track(
+      await startInProcessWorkers(cfg, {
+        env: { WEBHOOK_ALLOW_PRIVATE: 'on', WEBHOOK_BACKOFF_MS: '50', WEBHOOK_MAX_ATTEMPTS: '3' },
+      }),
+      'workers',
+    );
+    const live = tracker.track(createPipelineClient(cfg), 'pipeline client');
+    const web = await webServer(tracker, { databaseUrl: db.url, prefix: ns.prefix, allowPrivate: true });
+    const hook = tracker.track(await receiver(), 'receiver');
+    const acme = await createTestKey(live.db, 'acme', ['read', 'submit']);
+    const reader = await createTestKey(live.db, 'acme', ['read']);
+    const json = { 'content-type': 'application/json' };
+
+    const refused = await fetch(`${web.url}/v1/webhooks`, {
+      method: 'POST',
+      headers: { ...reader.bearer, ...json },
+      body: JSON.stringify({ url: hook.url }),
+    });
+    expect(refused.status, 'a read-only key may not send the tenant events elsewhere').toBe(403);
+
+    const created = await fetch(`${web.url}/v1/webhooks`, {
+      method: 'POST',
+      headers: { ...acme.bearer, ...json },
+      body: JSON.stringify({ url: hook.url, eventTypes: ['signal.accepted', 'signal.closed'] }),
+    });
+    expect(created.status).toBe(201);
+    const webhook = (await created.json()) as { id: string; secret: string; tenant: string };
+    expect(webhook.tenant).toBe('acme');
+    expect(webhook.secret).toMatch(/^whsec_/);
+    const listed = (await (await fetch(`${web.url}/v1/webhooks`, { headers: acme.bearer })).json()) as {
+      webhooks: Record<string, unknown>[];
+    };
+    expect(listed.webhooks.map((w) => w.id)).toEqual([webhook.id]);
+    expect(listed.webhooks[0]).not.toHaveProperty('secret');
+
+    await live.submitSignals([payload('w1', { tenant: 'acme' }), payload('w2', { tenant: 'globex' })]);
+    await live.waitUntilDrained();
+    await live.publishTicks(ticks('XYZ', T, 100, 105, 111));
+    await live.waitUntilDrained();
+
+    // Two deliveries (accepted and closed of w1), each failed once and then answered 200.
+    await waitFor(() => hook.received.filter((r) => r.answered === 200).length >= 2, 'two delivered events');
+    await new Promise((r) => setTimeout(r, 500));
+    const ok = hook.received.filter((r) => r.answered === 200);
+    expect(ok.map((r) => r.event).sort()).toEqual(['signal.accepted', 'signal.closed']);
+    expect(new Set(ok.map((r) => r.delivery)).size, 'each delivery answered once').toBe(2);
+    for (const r of hook.received) {
+      expect(verify(webhook.secret, r.signature, r.body), 'the signature verifies').toBe(true);
+      expect(r.signature.startsWith(`t=${r.timestamp},v1=`)).toBe(true);
+      const event = JSON.parse(r.body) as { id: string; tenant: string };
+      expect(event).toMatchObject({ id: 'w1', tenant: 'acme' });
+    }
+    for (const d of new Set(hook.received.map((r) => r.delivery)))
+      expect(hook.received.filter((r) => r.delivery === d).map((r) => r.answered)).toEqual([500, 200]);
+    expect(verify('another secret of some length', ok[0]!.signature, ok[0]!.body)).toBe(false);
+
+    const deliveries = (await (
+      await fetch(`${web.url}/v1/webhooks/${webhook.id}/deliveries`, { headers: acme.bearer })
+    ).json()) as { deliveries: { statusCode: number; attempt: number; eventType: string }[] };
+    expect(deliveries.deliveries.map((d) => [d.eventType, d.attempt, d.statusCode]).sort()).toEqual([
+      ['signal.accepted', 1, 500],
+      ['signal.accepted', 2, 200],
+      ['signal.closed', 1, 500],
+      ['signal.closed', 2, 200],
+    ]);
+    const otherTenant = await createTestKey(live.db, 'globex', ['read', 'submit']);
+    const hidden = await fetch(`${web.url}/v1/webhooks/${webhook.id}/deliveries`, {
+      headers: otherTenant.bearer,
+    });
+    expect(hidden.status, "another tenant's webhook does not exist for it").toBe(404);
+
+    const deleted = await fetch(`${web.url}/v1/webhooks/${webhook.id}`, {
+      method: 'DELETE',
+      headers: acme.bearer,
+    });
+    expect(deleted.status).toBe(204);
+    const after = (await (await fetch(`${web.url}/v1/webhooks`, { headers: acme.bearer })).json()) as {
+      webhooks: unknown[];
+    };
+    expect(after.webhooks).toEqual([]);
+
+    await hook.close();
+    await web.close();
+    await live.close();
+    await workers.close();
+  });
+
+  it('refuses a URL that resolves to a private or loopback address without WEBHOOK_ALLOW_PRIVATE', async () => {
+    const web = await webServer(tracker, { databaseUrl: db.url, prefix: ns.prefix, allowPrivate: false });
+    const pool = tracker.pool(db.url);
+    const admin = await createTestKey(pool, 'ops', ['admin']);
+    for (const url of [
+      'http://127.0.0.1:9/hook',
+      'http://localhost/hook',
+      'http://[::1]/x',
+      'http://169.254.169.254/latest',
+      'http://10.1.2.3/',
+    ]) {
+      const res = await fetch(`${web.url}/v1/webhooks`, {
+        method: 'POST',
+        headers: { ...admin.bearer, 'content-type': 'application/json' },
+        body: JSON.stringify({ url, tenant: 'acme' }),
+      });
+      expect(res.status, url).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+        /WEBHOOK_ALLOW_PRIVATE/,
+      );
+    }
+    await pool.end();
+    await web.close();
+  });
+});

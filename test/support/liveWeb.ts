@@ -1,0 +1,89 @@
+/** Helpers of the live stream and webhook tests: signals, ticks, a web server with the live routes. */
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { SignalPayload, Tick } from '../../machines/types.ts';
+import { createWebServer } from '../../src/web/createWebServer.ts';
+import { OPEN_ACCESS } from './apiKeys.ts';
+import type { ResourceTracker } from './services.ts';
+
+const SHARDS = 2;
+const silent = pino({ level: 'silent' });
+/** Market time of the tests' signals: recent enough for the live intake's clock guard. */
+export const T = Date.now() - 120_000;
+
+export function payload(id: string, fields: Partial<SignalPayload> = {}): SignalPayload {
+  return {
+    v: 1,
+    id,
+    symbol: 'XYZ',
+    side: 'long',
+    createdAt: T,
+    entry: { type: 'market' },
+    takeProfits: [{ price: 110, fraction: 1 }],
+    stopLoss: { price: 90 },
+    ...fields,
+  };
+}
+
+export function ticks(symbol: string, from: number, ...prices: number[]): Tick[] {
+  return prices.map((price, i) => ({ symbol, ts: from + i * 1000, price }));
+}
+
+export interface Web {
+  url: string;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export async function webServer(
+  tracker: ResourceTracker,
+  options: {
+    databaseUrl: string;
+    prefix: string;
+    shards?: number;
+    allowPrivate?: boolean;
+    maxBufferBytes?: number;
+  },
+): Promise<Web> {
+  const redis = tracker.redis();
+  const connection = tracker.redis({}, 'bullmq connection');
+  const pool = tracker.pool(options.databaseUrl);
+  const app = await createWebServer({
+    redis,
+    connection,
+    pool,
+    prefix: options.prefix,
+    shards: options.shards ?? SHARDS,
+    log: silent,
+    access: OPEN_ACCESS,
+    now: Date.now,
+    live: {
+      heartbeatMs: 200,
+      maxBufferBytes: options.maxBufferBytes ?? 1 << 20,
+      allowPrivateWebhooks: options.allowPrivate ?? true,
+    },
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as AddressInfo).port;
+  return tracker.track(
+    {
+      url: `http://127.0.0.1:${port}`,
+      app,
+      async close() {
+        await app.close();
+        await pool.end();
+        await Promise.all([quit(redis), quit(connection)]);
+      },
+    },
+    'web server',
+  );
+}
+
+export async function quit(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  const ended = new Promise((resolve) => redis.once('end', resolve));
+  redis.disconnect();
+  await ended;
+}
