@@ -102,6 +102,36 @@ describe('GET /v1/stream', () => {
     await web.close();
   });
 
+  it('is served by two web servers at once, each with its own reader as two web processes have: every client of either gets every event once, with the same ids', async () => {
+    const live = await start();
+    const one = await webServer(tracker, { databaseUrl: db.url, prefix: ns.prefix });
+    const two = await webServer(tracker, { databaseUrl: db.url, prefix: ns.prefix });
+    const acme = await createTestKey(live.db, 'acme', ['read']);
+    const clients = [one, two, one, two].map((web) =>
+      tracker.track(connectSse(`${web.url}/v1/stream`, acme.bearer), 'sse'),
+    );
+    for (const c of clients) expect(await c.status()).toBe(200);
+
+    await live.submitSignals([payload('m1', { tenant: 'acme' }), payload('m2', { tenant: 'acme' })]);
+    await live.waitUntilDrained();
+    await live.publishTicks(ticks('XYZ', T, 100, 111));
+    await live.waitUntilDrained();
+    for (const c of clients)
+      await c.waitFor(
+        (m) => m.filter((x) => x.data.includes('"signal.closed"')).length >= 2,
+        15_000,
+        'both closed',
+      );
+    await new Promise((r) => setTimeout(r, 300));
+
+    const seen = clients.map((c) => c.events().map((e) => `${e.sseId} ${e.type} ${e.id}`));
+    expect(seen[0]!.length).toBe(8); // accepted, filled, leg, closed, for each of the two
+    expect(new Set(seen[0]).size, 'no duplicates').toBe(seen[0]!.length);
+    for (const [i, list] of seen.entries()) expect(list, `client ${i}`).toEqual(seen[0]);
+    for (const c of clients) await c.close();
+    await Promise.all([one.close(), two.close()]);
+  });
+
   it('resumes with Last-Event-ID without gap or duplicate, across a web server restart too', async () => {
     const live = await start();
     let web = await webServer(tracker, { databaseUrl: db.url, prefix: ns.prefix });
