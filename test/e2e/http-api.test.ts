@@ -13,8 +13,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { replay, replaySync } from '../../src/replay/replay.ts';
-import { readTicks } from '../../src/ticks/readTicks.ts';
-import { dataFile } from '../support/dataFile.ts';
+import { readDataTicks } from '../support/dataFile.ts';
 import {
   createPipelineClient,
   spawnFlusher,
@@ -48,12 +47,11 @@ afterEach(async () => {
 const ns = useRedisNamespace('http-e2e');
 const tracker = useResourceTracker();
 
-const ibm: Tick[] = [];
-const binance: Tick[] = [];
+let ibm: Tick[] = [];
+let binance: Tick[] = [];
 beforeAll(async () => {
-  for await (const t of readTicks(dataFile('lean_usequity_IBM_trades_2013-10-07_11.csv.gz'))) ibm.push(t);
-  for await (const t of readTicks(dataFile('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz')))
-    binance.push(t);
+  ibm = await readDataTicks('lean_usequity_IBM_trades_2013-10-07_11.csv.gz');
+  binance = await readDataTicks('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz');
 });
 
 const processes: WorkerProcess[] = [];

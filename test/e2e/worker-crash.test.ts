@@ -12,8 +12,7 @@ import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.t
 import { ShardKeys, shardOf } from '../../src/names.ts';
 import { toWire } from '../../src/live/messages.ts';
 import { replay } from '../../src/replay/replay.ts';
-import { readTicks } from '../../src/ticks/readTicks.ts';
-import { dataFile } from '../support/dataFile.ts';
+import { readDataTicks } from '../support/dataFile.ts';
 import {
   createPipelineClient,
   spawnFlusher,
@@ -48,12 +47,11 @@ const LOCK_DURATION_MS = 2000;
 /** Large batches, so that a job runs long enough to be killed in the middle of it. */
 const BATCH_SIZE = 30_000;
 
-const ibm: Tick[] = [];
-const binance: Tick[] = [];
+let ibm: Tick[] = [];
+let binance: Tick[] = [];
 beforeAll(async () => {
-  for await (const t of readTicks(dataFile('lean_usequity_IBM_trades_2013-10-07_11.csv.gz'))) ibm.push(t);
-  for await (const t of readTicks(dataFile('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz')))
-    binance.push(t);
+  ibm = await readDataTicks('lean_usequity_IBM_trades_2013-10-07_11.csv.gz');
+  binance = await readDataTicks('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz');
 });
 
 const processes: WorkerProcess[] = [];

@@ -12,8 +12,7 @@ import type { OutcomeLine, SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { ShardKeys, shardOf } from '../../src/names.ts';
 import { replay } from '../../src/replay/replay.ts';
-import { readTicks } from '../../src/ticks/readTicks.ts';
-import { dataFile } from '../support/dataFile.ts';
+import { readDataTicks } from '../support/dataFile.ts';
 import { type PipelineClient, useLivePipeline } from '../support/livePipeline.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
 import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
@@ -24,9 +23,9 @@ const tracker = useResourceTracker();
 
 const SHARDS = 4;
 
-const ibm: Tick[] = [];
+let ibm: Tick[] = [];
 beforeAll(async () => {
-  for await (const t of readTicks(dataFile('lean_usequity_IBM_trades_2013-10-07_11.csv.gz'))) ibm.push(t);
+  ibm = await readDataTicks('lean_usequity_IBM_trades_2013-10-07_11.csv.gz');
 });
 
 const { start } = useLivePipeline({ db, ns, tracker, shards: SHARDS });

@@ -12,8 +12,7 @@ import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.t
 import { operationsAt } from '../support/operationsAt.ts';
 import { shardOf } from '../../src/names.ts';
 import { replay } from '../../src/replay/replay.ts';
-import { readTicks } from '../../src/ticks/readTicks.ts';
-import { dataFile } from '../support/dataFile.ts';
+import { readDataTicks } from '../support/dataFile.ts';
 import {
   createPipelineClient,
   startInProcessWorkers,
@@ -27,18 +26,12 @@ const db = useTestDatabase();
 const ns = useRedisNamespace();
 const tracker = useResourceTracker();
 
-async function readAll(name: string): Promise<Tick[]> {
-  const out: Tick[] = [];
-  for await (const t of readTicks(dataFile(name))) out.push(t);
-  return out;
-}
-
 let ibm: Tick[] = [];
 let binance: Tick[] = [];
 beforeAll(async () => {
   // Five trading days of IBM trades, and every BTCUSDT/ETHUSDT trade of the file.
-  ibm = await readAll('lean_usequity_IBM_trades_2013-10-07_11.csv.gz');
-  binance = await readAll('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz');
+  ibm = await readDataTicks('lean_usequity_IBM_trades_2013-10-07_11.csv.gz');
+  binance = await readDataTicks('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz');
 });
 
 /** A config of this test's own namespace and database. */

@@ -13,8 +13,7 @@ import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.t
 import { IntakeKeys } from '../../src/names.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { migrate } from '../../src/storage/migrate.ts';
-import { readTicks } from '../../src/ticks/readTicks.ts';
-import { dataFile } from '../support/dataFile.ts';
+import { readDataTicks } from '../support/dataFile.ts';
 import {
   createPipelineClient,
   startInProcessWorkers,
@@ -34,14 +33,13 @@ const tracker = useResourceTracker();
 const SHARDS = 4;
 
 let services: IsolatedServices | undefined;
-const ibm: Tick[] = [];
-const binance: Tick[] = [];
+let ibm: Tick[] = [];
+let binance: Tick[] = [];
 beforeAll(async () => {
   services = await startIsolatedServices();
   await migrate({ databaseUrl: services.databaseUrl, log: silentLog });
-  for await (const t of readTicks(dataFile('lean_usequity_IBM_trades_2013-10-07_11.csv.gz'))) ibm.push(t);
-  for await (const t of readTicks(dataFile('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz')))
-    binance.push(t);
+  ibm = await readDataTicks('lean_usequity_IBM_trades_2013-10-07_11.csv.gz');
+  binance = await readDataTicks('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz');
 }, 180_000);
 afterAll(async () => {
   await services?.stop();

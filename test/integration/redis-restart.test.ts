@@ -14,8 +14,7 @@ import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.t
 import { ShardKeys, shardOf } from '../../src/names.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { migrate } from '../../src/storage/migrate.ts';
-import { readTicks } from '../../src/ticks/readTicks.ts';
-import { dataFile } from '../support/dataFile.ts';
+import { readDataTicks } from '../support/dataFile.ts';
 import {
   createPipelineClient,
   startInProcessWorkers,
@@ -34,13 +33,14 @@ const tracker = useResourceTracker();
 const SHARDS = 3;
 
 let services: IsolatedServices | undefined;
-const ticks: Tick[] = [];
+let ticks: Tick[] = [];
 beforeAll(async () => {
   services = await startIsolatedServices();
   await migrate({ databaseUrl: services.databaseUrl, log: silentLog });
-  for await (const t of readTicks(dataFile('lean_usequity_IBM_trades_2013-10-07_11.csv.gz'))) ticks.push(t);
-  for await (const t of readTicks(dataFile('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz')))
-    ticks.push(t);
+  ticks = [
+    ...(await readDataTicks('lean_usequity_IBM_trades_2013-10-07_11.csv.gz')),
+    ...(await readDataTicks('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz')),
+  ];
 }, 180_000);
 afterAll(async () => {
   await services?.stop();

@@ -1,6 +1,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Tick } from '../../machines/types.ts';
+import { readTicks } from '../../src/ticks/readTicks.ts';
 
 /** The repository root (test/support/ is two levels down). */
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,4 +35,11 @@ export function dataFile(name: string): string {
     }
   }
   throw new Error(`data file ${name} is neither in ${join(REPO, 'data')} nor in ${SHARED}/<kind>/`);
+}
+
+/** Every tick of the market data file `name` (see {@link dataFile}), in file order. */
+export async function readDataTicks(name: string): Promise<Tick[]> {
+  const ticks: Tick[] = [];
+  for await (const t of readTicks(dataFile(name))) ticks.push(t);
+  return ticks;
 }
