@@ -10,6 +10,9 @@
 #   scripts/services.sh pg-start                   start it again, on the same port
 #   scripts/services.sh redis-stop / redis-start / redis-restart
 #                                      the same for Redis (its data survives through the AOF)
+#   scripts/services.sh tools          install the test tools that are missing: Chromium for the
+#                                      browser tests (/usr/bin/chromium), promtool for the metrics
+#                                      checks (Debian's prometheus package; no daemon is started)
 #
 # SERVICES_DIR (default .tmp/services) holds one set of instances: their data, logs, state and env
 # file. npm test and npm run demo give every run its own directory, so runs never share or stop each
@@ -134,6 +137,20 @@ ensure_binaries() {
     if [[ $need_redis == 1 && -z $(find_redis) ]]; then die "redis-server still missing after installing"; fi
     if [[ $need_pg == 1 && -z $(find_pg_bin) ]]; then die "PostgreSQL server binaries still missing after installing"; fi
   fi
+}
+
+# The test suite's own tools, by binary and the Debian package that ships it.
+TOOL_PACKAGES=(/usr/bin/chromium:chromium /usr/bin/promtool:prometheus)
+
+cmd_tools() {
+  local missing=() entry
+  for entry in "${TOOL_PACKAGES[@]}"; do
+    if [[ ! -x ${entry%%:*} ]]; then missing+=("${entry#*:}"); fi
+  done
+  if ((${#missing[@]} > 0)); then apt_install "${missing[@]}"; fi
+  for entry in "${TOOL_PACKAGES[@]}"; do
+    [[ -x ${entry%%:*} ]] || die "${entry%%:*} still missing after installing ${entry#*:}"
+  done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -407,6 +424,7 @@ main() {
     stop) cmd_stop "$@" ;;
     env) cmd_env ;;
     status) cmd_status ;;
+    tools) cmd_tools ;;
     pg-stop)
       take_lock
       require_managed pg
@@ -434,7 +452,7 @@ main() {
       redis_start
       ;;
     *)
-      sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+      sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
       exit 2
       ;;
   esac

@@ -8,14 +8,17 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_node_modules
 
 # The services start in the background while the static checks run (on a fresh machine that
-# includes installing redis-server/PostgreSQL with apt).
+# includes installing redis-server/PostgreSQL, Chromium and promtool with apt).
+# One background job, one apt-get at a time: the test tools (Chromium, promtool), then the services.
 services_pid=''
 services_log="$ROOT/.tmp/services-start-$$.log"
+mkdir -p "$ROOT/.tmp"
 if plan_services test; then
-  mkdir -p "$ROOT/.tmp"
-  scripts/services.sh start >"$services_log" 2>&1 &
-  services_pid=$!
+  { scripts/services.sh tools && scripts/services.sh start; } >"$services_log" 2>&1 &
+else
+  scripts/services.sh tools >"$services_log" 2>&1 &
 fi
+services_pid=$!
 wait_services() {
   local rc=0
   if [[ -n $services_pid ]]; then
