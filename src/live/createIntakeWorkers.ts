@@ -59,8 +59,11 @@ export interface IntakeOptions {
 
 /** What the intake tells the process's metrics. */
 export interface IntakeMetrics {
-  /** A track-signal job decided: stored as accepted, a repeat of a stored id, or rejected (its first error's code). */
-  signal(result: 'accepted' | 'duplicate' | 'rejected', code?: string): void;
+  /**
+   * A signal stored: as accepted, or as rejected with its first error's code (a resubmitted id
+   * is stored as rejected with DUPLICATE_ID). A job BullMQ runs again stores, and tells, nothing new.
+   */
+  signal(result: 'accepted' | 'rejected', code?: string): void;
   /** A signal-ops job rejected here, before its shard (bad shape, signal unknown, closed or unregistered). */
   operationRejected(op: string | null): void;
 }
@@ -165,7 +168,8 @@ export function createIntakeWorkers(options: IntakeOptions): {
       }
       const stored = await retry.run(() => recordAccepted(opts.pool, checked.signal, job.data, jobId));
       const shard = shardOf(stored.signal.symbol, opts.shards);
-      opts.metrics?.signal(stored.duplicate ? 'duplicate' : 'accepted');
+      if (stored.inserted) opts.metrics?.signal('accepted');
+      else if (stored.duplicate) opts.metrics?.signal('rejected', 'DUPLICATE_ID');
       if (!stored.duplicate && !stored.forwarded) {
         // After COMMIT: a registration must never reach a shard for a row that was not
         // committed. A crash here leaves the row unforwarded; BullMQ runs the job again and

@@ -32,11 +32,6 @@ export function createWorkerMetrics(registry: Registry, now: () => number, shard
     help: 'Signals stored as accepted by the track-signal intake (from the queue or POST /v1/signals).',
     registers,
   });
-  const duplicates = new Counter({
-    name: 'outcome_tracker_signals_duplicate_total',
-    help: 'track-signal jobs whose id was already stored (a resubmission): nothing new stored.',
-    registers,
-  });
   const rejected = signalRejections(registry, 'queue');
   const operations = new Counter({
     name: 'outcome_tracker_operations_total',
@@ -94,14 +89,12 @@ export function createWorkerMetrics(registry: Registry, now: () => number, shard
     closed.inc({ shard }, 0);
   }
   accepted.inc(0);
-  duplicates.inc(0);
   for (const result of ['delivered', 'retrying', 'failed', 'skipped']) deliveries.inc({ result }, 0);
 
   return {
     intake: {
       signal(result, code) {
         if (result === 'accepted') accepted.inc();
-        else if (result === 'duplicate') duplicates.inc();
         else rejected(code ?? 'UNKNOWN');
       },
       operationRejected(op) {

@@ -8,7 +8,7 @@ import { Counter, type Registry } from 'prom-client';
 export function signalRejections(registry: Registry, source: 'queue' | 'http'): (code: string) => void {
   const counter = new Counter({
     name: 'outcome_tracker_signals_rejected_total',
-    help: 'Signals stored as rejected, by where they came in (queue, http) and their first error code.',
+    help: 'Signals stored as rejected (a resubmitted id: DUPLICATE_ID), by where they came in (queue, http) and first error code.',
     labelNames: ['source', 'code'],
     registers: [registry],
   });

@@ -112,12 +112,43 @@ export function createMetricsRegistry(opts: MetricsOptions): Registry {
     },
   });
 
-  // One round trip for both: each shard's open signals (HLEN) and its market clock (GET).
-  const openSignals = new Gauge({
+  // One round trip for both gauges: each shard's open signals (HLEN) and market clock (GET).
+  // prom-client collects the gauges of a scrape concurrently, so the two share one read.
+  type ShardState = { open: number; lag: number | null };
+  async function readShardState(): Promise<ShardState[] | null> {
+    try {
+      const pipeline = opts.redis.pipeline();
+      for (const keys of outboxKeys) pipeline.hlen(keys.signals).get(keys.clock);
+      const replies = (await withTimeout(pipeline.exec(), timeoutMs, 'shard state')) ?? [];
+      const wall = now();
+      return outboxKeys.map((_, i) => {
+        const [openErr, open] = replies[2 * i] ?? [new Error('no reply'), null];
+        const [clockErr, clock] = replies[2 * i + 1] ?? [new Error('no reply'), null];
+        if (openErr) throw openErr;
+        if (clockErr) throw clockErr;
+        const lag =
+          typeof clock === 'string' ? (wall - shardCodec.decodeMarketClock(clock).tickTs) / 1000 : null;
+        return { open: Number(open), lag };
+      });
+    } catch (err) {
+      opts.log.warn({ err }, 'metrics: could not read the shards’ open signals and clocks');
+      return null;
+    }
+  }
+  let reading: Promise<ShardState[] | null> | null = null;
+  const readShards = (): Promise<ShardState[] | null> =>
+    (reading ??= readShardState().finally(() => {
+      reading = null;
+    }));
+  new Gauge({
     name: 'outcome_tracker_open_signals',
     help: 'Signals checkpointed open (pending or in a position) per shard, read on scrape.',
     labelNames: ['shard'],
     registers: [registry],
+    async collect() {
+      this.reset();
+      (await readShards())?.forEach((s, shard) => this.set({ shard: String(shard) }, s.open));
+    },
   });
   new Gauge({
     name: 'outcome_tracker_market_clock_lag_seconds',
@@ -126,29 +157,9 @@ export function createMetricsRegistry(opts: MetricsOptions): Registry {
     registers: [registry],
     async collect() {
       this.reset();
-      openSignals.reset();
-      try {
-        const pipeline = opts.redis.pipeline();
-        for (const keys of outboxKeys) pipeline.hlen(keys.signals).get(keys.clock);
-        const replies = (await withTimeout(pipeline.exec(), timeoutMs, 'shard state')) ?? [];
-        const wall = now();
-        outboxKeys.forEach((keys, i) => {
-          const [openErr, open] = replies[2 * i] ?? [new Error('no reply'), null];
-          const [clockErr, clock] = replies[2 * i + 1] ?? [new Error('no reply'), null];
-          if (openErr) throw openErr;
-          if (clockErr) throw clockErr;
-          const shard = String(keys.shard);
-          openSignals.set({ shard }, Number(open));
-          if (typeof clock === 'string') {
-            const { tickTs } = shardCodec.decodeMarketClock(clock);
-            this.set({ shard }, (wall - tickTs) / 1000);
-          }
-        });
-      } catch (err) {
-        this.reset();
-        openSignals.reset();
-        opts.log.warn({ err }, 'metrics: could not read the shards’ open signals and clocks');
-      }
+      (await readShards())?.forEach((s, shard) => {
+        if (s.lag !== null) this.set({ shard: String(shard) }, s.lag);
+      });
     },
   });
   return registry;
