@@ -53,7 +53,7 @@ export interface IntakeOptions {
    * committed them (EVENTS_RETENTION…). Absent: no events.
    */
   events?: EventRetention;
-  /** Told of each decision (metrics; counted per job, so a job run again after a crash counts again). */
+  /** Told of what each job stores or rejects (metrics). */
   metrics?: IntakeMetrics;
 }
 
