@@ -35,6 +35,7 @@ export async function runWeb(
     log: clients.log,
     now: overrides.now ?? Date.now,
     onRejected: signalRejections(registry, 'http'),
+    sizing: { sizing: config.ANALYZE_SIZING, riskFraction: config.ANALYZE_RISK_FRACTION },
   });
   const app = await createWebServer({
     redis: clients.redis,
