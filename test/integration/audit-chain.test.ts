@@ -164,6 +164,9 @@ describe('audit chain', () => {
       const json = await runVerify(fresh.url, ['--json', '--tenant', 'acme']);
       expect(json.code).toBe(0);
       expect(JSON.parse(json.stdout)).toMatchObject({ intact: true, retentionHorizon: null, problems: [] });
+    } catch (err) {
+      await resources.closeAll(); // so that the database can be dropped and the failure shows
+      throw err;
     } finally {
       await fresh.drop();
     }
@@ -321,6 +324,9 @@ describe('audit chain', () => {
         ['old-b', 3],
       ]);
       await client.end();
+    } catch (err) {
+      await resources.closeAll(); // so that the database can be dropped and the failure shows
+      throw err;
     } finally {
       await fresh.drop();
     }
