@@ -6,7 +6,8 @@
  */
 import { runner } from 'node-pg-migrate';
 import type pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.ts';
 import { verifyAudit } from '../../src/audit/verifyAudit.ts';
 import { verifyAuditCommand } from '../../src/cli/verifyAuditCommand.ts';
 import { migrate, MIGRATIONS_DIR, MIGRATIONS_TABLE } from '../../src/storage/migrate.ts';
@@ -170,6 +171,20 @@ describe('audit chain', () => {
     } finally {
       await fresh.drop();
     }
+  });
+
+  describe('verify-audit with PostgreSQL unreachable', () => {
+    afterEach(() => vi.unstubAllEnvs());
+
+    it('exits 1 with one line naming PostgreSQL and its host, never the password', async () => {
+      vi.stubEnv('DATABASE_URL', 'postgres://user:s3cret@127.0.0.1:1/outcome_tracker');
+      const { io, stdout, stderr } = captureIo();
+      expect(await main(['verify-audit'], io)).toBe(1);
+      expect(stdout()).toBe('');
+      expect(stderr()).toBe(
+        'verify-audit: cannot reach PostgreSQL at postgres://127.0.0.1:1/outcome_tracker: connect ECONNREFUSED 127.0.0.1:1\n',
+      );
+    });
   });
 
   describe('a superuser who switches the append-only trigger off is caught', () => {
