@@ -95,6 +95,20 @@ BEGIN
 END
 $$;
 
+-- A transaction that writes audit rows for several tenants (the flusher's batches) takes their
+-- chains here first, all in one order, so that two such transactions wait for each other
+-- instead of deadlocking (each row's trigger then finds its tenant's lock already held).
+CREATE FUNCTION audit_chain_lock(tenants text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  k integer;
+BEGIN
+  FOR k IN SELECT DISTINCT hashtext(coalesce(t, '')) FROM unnest(tenants) AS t ORDER BY 1 LOOP
+    PERFORM pg_advisory_xact_lock(1764000008, k);
+  END LOOP;
+END
+$$;
+
 -- Existing rows: chained per tenant in id order (the order they were inserted in, close to the
 -- order they committed in), in one pass. The append-only trigger refuses this UPDATE, so its
 -- function lets UPDATE through for the length of this migration's transaction only: nobody else
@@ -202,6 +216,7 @@ DROP TABLE IF EXISTS regulatory_reports;
 DROP INDEX IF EXISTS audit_logs_chain_idx;
 DROP TRIGGER IF EXISTS audit_logs_chain ON audit_logs;
 DROP FUNCTION IF EXISTS audit_logs_chain();
+DROP FUNCTION IF EXISTS audit_chain_lock(text[]);
 ALTER TABLE audit_logs DROP COLUMN IF EXISTS chain_seq;
 ALTER TABLE audit_logs DROP COLUMN IF EXISTS prev_at;
 ALTER TABLE audit_logs DROP COLUMN IF EXISTS prev_hash;

@@ -115,6 +115,28 @@ describe('audit chain', () => {
     await client.end();
   });
 
+  it('two transactions that take their tenants with audit_chain_lock, in opposite orders, queue instead of deadlocking', async () => {
+    const a = await resources.client(db.url);
+    const b = await resources.client(db.url);
+    await a.query('BEGIN');
+    await a.query(`SELECT audit_chain_lock(ARRAY['x-one', 'x-two'])`);
+    await insertAudit(a, 'x-one', 1);
+    const other = (async () => {
+      await b.query('BEGIN');
+      await b.query(`SELECT audit_chain_lock(ARRAY['x-two', 'x-one'])`);
+      await insertAudit(b, 'x-two', 2);
+      await insertAudit(b, 'x-one', 3);
+      await b.query('COMMIT');
+    })();
+    await insertAudit(a, 'x-two', 4);
+    await a.query('COMMIT');
+    await other;
+    for (const tenant of ['x-one', 'x-two'])
+      expect((await verifyAudit({ db: a, tenant })).chains[0]).toMatchObject({ rows: 2, headSeq: 2 });
+    await a.end();
+    await b.end();
+  });
+
   it('sets the chain columns itself: values an INSERT gives for them are overwritten', async () => {
     const client = await resources.client(db.url);
     await insertAudit(client, 'c-given', 1);
