@@ -13,7 +13,12 @@ import { writeDailyReports } from '../../src/reports/writeDailyReports.ts';
 import { REPORT_CSV_COLUMNS } from '../../src/reports/reportText.ts';
 import { readRegulatoryReports, type RegulatoryReport } from '../../src/storage/pageRegulatoryReports.ts';
 import { captureIo } from '../support/captureIo.ts';
-import { createTestDatabase, useResourceTracker } from '../support/services.ts';
+import { DEFAULT_GUARDS } from '../../src/live/createIntakeWorkers.ts';
+import { createWebServer } from '../../src/web/createWebServer.ts';
+import { v1Routes } from '../../src/web/v1/v1Routes.ts';
+import { createTestKey, OPEN_ACCESS } from '../support/apiKeys.ts';
+import { quit } from '../support/liveWeb.ts';
+import { createTestDatabase, useRedisNamespace, useResourceTracker } from '../support/services.ts';
 
 const D1 = '2026-11-20';
 const D2 = '2026-11-21';
@@ -231,6 +236,91 @@ describe('daily regulatory reports', () => {
       expect(await main(['regulatory-report', '--from', '2026-02-30'], io)).toBe(2);
       expect(stderr()).toContain('--from must be a day as YYYY-MM-DD, got "2026-02-30"');
       await client.end();
+    } catch (err) {
+      await resources.closeAll(); // so that the database can be dropped and the failure shows
+      throw err;
+    } finally {
+      await db.drop();
+    }
+  });
+
+  const ns = useRedisNamespace('reports');
+
+  it("GET /v1/reports serves a key its own tenant's reports only, as JSON pages or CSV", async () => {
+    const db = await createTestDatabase();
+    try {
+      const client = await resources.client(db.url);
+      await seed(client);
+      await writeDailyReports({ db: client, now: () => NOW });
+      const all = await reportsOf(client);
+      const acme = await createTestKey(client, 'r-acme', ['read']);
+      const admin = await createTestKey(client, 'ops', ['admin']);
+      await client.end();
+
+      const redis = resources.redis();
+      const connection = resources.redis({}, 'bullmq connection');
+      const pool = resources.pool(db.url);
+      const log = pino({ level: 'silent' });
+      const app = await createWebServer({
+        redis,
+        connection,
+        pool,
+        prefix: ns.prefix,
+        now: Date.now,
+        shards: 1,
+        log,
+        access: OPEN_ACCESS,
+        routes: v1Routes({
+          pool,
+          redis,
+          connection,
+          prefix: ns.prefix,
+          now: Date.now,
+          shards: 1,
+          guards: DEFAULT_GUARDS,
+          tickBatchSize: 1000,
+          bodyLimit: 256 * 1024,
+          log,
+        }),
+      });
+      try {
+        const get = (url: string, headers: Record<string, string>) =>
+          app.inject({ method: 'GET', url, headers });
+        const strip = (reports: RegulatoryReport[]) => reports.map(({ generatedAt: _, ...r }) => r);
+
+        const first = await get('/v1/reports?limit=1', acme.bearer);
+        expect(first.statusCode).toBe(200);
+        expect(strip(first.json().reports)).toEqual([all.find((r) => r.tenant === 'r-acme' && r.day === D1)]);
+        const cursor = first.json().nextCursor as string;
+        expect(first.headers['next-cursor']).toBe(cursor);
+        const second = await get(`/v1/reports?limit=1&cursor=${cursor}`, acme.bearer);
+        expect(strip(second.json().reports)).toEqual([
+          all.find((r) => r.tenant === 'r-acme' && r.day === D2),
+        ]);
+        const third = await get(`/v1/reports?limit=1&cursor=${second.json().nextCursor}`, acme.bearer);
+        expect(third.json()).toEqual({ reports: [], nextCursor: null });
+
+        const other = await get('/v1/reports?tenant=r-bolt', acme.bearer);
+        expect(other.statusCode).toBe(403);
+        expect(other.json().error.code).toBe('TENANT_FORBIDDEN');
+
+        const everyone = await get(`/v1/reports?from=${D2}&to=${D2}`, admin.bearer);
+        expect(strip(everyone.json().reports)).toEqual(all.filter((r) => r.day === D2));
+
+        const csv = await get(`/v1/reports?from=${D1}&to=${D1}`, { ...acme.bearer, accept: 'text/csv' });
+        expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
+        const lines = csv.body.split('\r\n');
+        expect(lines[0]).toBe(REPORT_CSV_COLUMNS.join(','));
+        expect(lines[1]).toMatch(new RegExp(`^r-acme,${D1},4,2,2,`));
+        expect(lines).toHaveLength(3);
+
+        const bad = await get('/v1/reports?from=2026-13-01', acme.bearer);
+        expect(bad.statusCode).toBe(400);
+      } finally {
+        await app.close();
+        await pool.end();
+        await Promise.all([quit(redis), quit(connection)]);
+      }
     } catch (err) {
       await resources.closeAll(); // so that the database can be dropped and the failure shows
       throw err;

@@ -14,6 +14,7 @@ import { analysisRoutes } from './analysisRoutes.ts';
 import type { ApiDeps } from './ApiDeps.ts';
 import { addApiSchemas } from './apiSchemas.ts';
 import { outcomeRoutes } from './outcomeRoutes.ts';
+import { reportRoutes } from './reportRoutes.ts';
 import { signalRoutes } from './signalRoutes.ts';
 import { tickRoutes } from './tickRoutes.ts';
 
@@ -129,6 +130,7 @@ export function v1Routes(options: V1Options): (app: FastifyInstance) => Promise<
     signalRoutes(app, deps);
     outcomeRoutes(app, deps);
     analysisRoutes(app, deps);
+    reportRoutes(app, deps);
     tickRoutes(app, deps);
   };
 }
