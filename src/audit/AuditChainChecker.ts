@@ -125,8 +125,10 @@ export class AuditChainChecker {
       return this.#fail(
         'relinked',
         at,
-        `has a prev_hash that is not the hash of chain position ${row.chainSeq - 1}` +
-          `${this.#prevId === null ? '' : ` (id ${this.#prevId})`}: that row was changed and re-hashed, or this one was edited`,
+        row.chainSeq === 1
+          ? 'is the first of its chain but its prev_hash is not the genesis hash: it was edited'
+          : `has a prev_hash that is not the hash of chain position ${row.chainSeq - 1}` +
+              `${this.#prevId === null ? '' : ` (id ${this.#prevId})`}: that row was changed and re-hashed, or this one was edited`,
       );
     if (chainHash(row.prevHash, row.canonical) !== row.rowHash)
       return this.#fail('changed', at, 'does not match its hash: the row was changed');

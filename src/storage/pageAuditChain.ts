@@ -50,6 +50,10 @@ export async function pageAuditChain(
   after: AuditChainCursor | null,
   limit: number,
 ): Promise<AuditChainRow[]> {
+  // Two texts rather than `$2 IS NULL OR …`: that form would keep a generic plan from turning the
+  // row comparison into an index bound, and every page would scan the chain from its start.
+  const keyset =
+    after === null ? '' : `AND (a.chain_seq, a.id, ${micros('a.at')}) > ($3::bigint, $4::bigint, $5::bigint)`;
   const res = await db.query<{
     id: string;
     at_us: string;
@@ -63,12 +67,11 @@ export async function pageAuditChain(
     `SELECT id::text, ${micros('at')}::text AS at_us, tenant, chain_seq::text,
        ${micros('prev_at')}::text AS prev_at_us, prev_hash, row_hash, ${CANONICAL_SQL} AS canonical
      FROM audit_logs a
-     WHERE ${tenantCondition(tenant)} AND a.chain_seq IS NOT NULL
-       AND ($2::bigint IS NULL OR (a.chain_seq, a.id, ${micros('a.at')}) > ($2::bigint, $3::bigint, $4::bigint))
+     WHERE ${tenantCondition(tenant)} AND a.chain_seq IS NOT NULL ${keyset}
      -- Qualified: unqualified, ORDER BY would take the text columns of the select list.
      ORDER BY a.chain_seq, a.id, a.at
-     LIMIT $5`,
-    [tenant, after?.chainSeq ?? null, after?.id ?? null, after?.atUs ?? null, limit],
+     LIMIT $2`,
+    after === null ? [tenant, limit] : [tenant, limit, after.chainSeq, after.id, after.atUs],
   );
   return res.rows.map((r) => ({
     id: r.id,
