@@ -15,8 +15,11 @@ export const GENESIS_HASH = '0'.repeat(64);
  * - `unchained`: a row without chain columns, or of a tenant without a chain head (written with
  *   the chain trigger disabled).
  * - `head`: the chain ends elsewhere than audit_chain_heads says (rows removed or added at the end).
+ * - `anchor`: a daily regulatory report recorded another hash at that position: the chain was
+ *   rewritten, consistently, after the report.
  */
-export type AuditProblemKind = 'changed' | 'relinked' | 'removed' | 'inserted' | 'unchained' | 'head';
+export type AuditProblemKind =
+  'changed' | 'relinked' | 'removed' | 'inserted' | 'unchained' | 'head' | 'anchor';
 
 /** The first thing wrong with one chain, naming the row where the chain breaks. */
 export interface AuditProblem {

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { verifyAudit } from '../../src/audit/verifyAudit.ts';
 import { main } from '../../src/cli/main.ts';
 import { regulatoryReportCommand } from '../../src/cli/regulatoryReportCommand.ts';
 import { scheduleReports } from '../../src/reports/scheduleReports.ts';
@@ -192,6 +193,51 @@ describe('daily regulatory reports', () => {
         ['2026-11-24', 'r-bolt', 0, 0, 4],
       ]);
       for (const pool of pools) await pool.end();
+      await client.end();
+    } catch (err) {
+      await resources.closeAll(); // so that the database can be dropped and the failure shows
+      throw err;
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('verify-audit holds the chain to the heads the reports recorded: a consistent rewrite of history is caught', async () => {
+    const db = await createTestDatabase();
+    try {
+      const client = await resources.client(db.url);
+      await seed(client);
+      await writeDailyReports({ db: client, now: () => NOW });
+      expect((await verifyAudit({ db: client })).problems).toEqual([]);
+
+      // A superuser changes r-acme's second row and re-hashes every row after it and the head:
+      // the chain alone is consistent again.
+      await client.query('ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_no_update_delete');
+      await client.query(`
+        DO $$
+        DECLARE r record; prev text := NULL;
+        BEGIN
+          FOR r IN SELECT id, at, chain_seq FROM audit_logs WHERE tenant = 'r-acme' ORDER BY chain_seq LOOP
+            IF r.chain_seq = 2 THEN
+              UPDATE audit_logs SET details = '{"rewritten": true}' WHERE id = r.id AND at = r.at;
+            END IF;
+            IF r.chain_seq >= 2 THEN
+              UPDATE audit_logs SET prev_hash = prev,
+                row_hash = audit_chain_hash(prev, audit_chain_text(chain_seq, id, at, recorded_at, tenant,
+                  signal_id, event, details, prev_at))
+              WHERE id = r.id AND at = r.at;
+            END IF;
+            SELECT row_hash INTO prev FROM audit_logs WHERE id = r.id AND at = r.at;
+          END LOOP;
+          UPDATE audit_chain_heads SET head_hash = prev WHERE tenant = 'r-acme';
+        END $$`);
+      await client.query('ALTER TABLE audit_logs ENABLE TRIGGER audit_logs_no_update_delete');
+      const { problems } = await verifyAudit({ db: client });
+      const [d1Head] = await headAt(client, 'r-acme', D1);
+      expect(problems).toEqual([
+        expect.objectContaining({ kind: 'anchor', tenant: 'r-acme', chainSeq: d1Head }),
+      ]);
+      expect(problems[0]!.message).toContain(`regulatory report of ${D1}`);
       await client.end();
     } catch (err) {
       await resources.closeAll(); // so that the database can be dropped and the failure shows
