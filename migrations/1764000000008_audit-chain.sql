@@ -64,40 +64,33 @@ ALTER TABLE audit_logs ADD COLUMN row_hash text;
 CREATE FUNCTION audit_logs_chain() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-  head_seq  bigint;
-  head_hash text;
-  head_at   timestamptz;
-  head_ctid tid;
+  head audit_chain_heads%ROWTYPE;
 BEGIN
   -- Two int4 keys: a space of its own, apart from node-pg-migrate's bigint lock.
   PERFORM pg_advisory_xact_lock(1764000008, hashtext(coalesce(NEW.tenant, '')));
   IF NEW.tenant IS NULL THEN
-    SELECT h.head_seq, h.head_hash, h.head_at, h.ctid INTO head_seq, head_hash, head_at, head_ctid
-    FROM audit_chain_heads h WHERE h.tenant IS NULL FOR UPDATE;
+    SELECT * INTO head FROM audit_chain_heads WHERE tenant IS NULL FOR UPDATE;
   ELSE
-    SELECT h.head_seq, h.head_hash, h.head_at, h.ctid INTO head_seq, head_hash, head_at, head_ctid
-    FROM audit_chain_heads h WHERE h.tenant = NEW.tenant FOR UPDATE;
+    SELECT * INTO head FROM audit_chain_heads WHERE tenant = NEW.tenant FOR UPDATE;
+  END IF;
+  IF NOT FOUND THEN
+    head.head_seq := 0;
+    head.head_hash := audit_chain_genesis();
+    head.head_at := NULL;
   END IF;
   -- Whatever the INSERT said, the chain columns are ours.
-  NEW.chain_seq := coalesce(head_seq, 0) + 1;
-  NEW.prev_hash := coalesce(head_hash, audit_chain_genesis());
-  NEW.prev_at := head_at;
+  NEW.chain_seq := head.head_seq + 1;
+  NEW.prev_hash := head.head_hash;
+  NEW.prev_at := head.head_at;
   NEW.row_hash := audit_chain_hash(NEW.prev_hash, audit_chain_text(NEW.chain_seq, NEW.id, NEW.at,
     NEW.recorded_at, NEW.tenant, NEW.signal_id, NEW.event, NEW.details, NEW.prev_at));
-  IF head_ctid IS NOT NULL THEN
-    -- The row locked above, by its address: no second index search.
-    UPDATE audit_chain_heads
-    SET head_seq = NEW.chain_seq, head_hash = NEW.row_hash, head_at = NEW.at, updated_at = now()
-    WHERE ctid = head_ctid;
-  ELSE
-    -- DO UPDATE (not DO NOTHING): under REPEATABLE READ a head row committed after our snapshot
-    -- then raises a serialization failure rather than being skipped.
-    INSERT INTO audit_chain_heads (tenant, head_seq, head_hash, head_at, first_recorded_at)
-    VALUES (NEW.tenant, NEW.chain_seq, NEW.row_hash, NEW.at, NEW.recorded_at)
-    ON CONFLICT ON CONSTRAINT audit_chain_heads_tenant_key DO UPDATE
-      SET head_seq = excluded.head_seq, head_hash = excluded.head_hash, head_at = excluded.head_at,
-          updated_at = now();
-  END IF;
+  -- DO UPDATE (not DO NOTHING): under REPEATABLE READ a head row committed after our snapshot
+  -- then raises a serialization failure rather than being skipped.
+  INSERT INTO audit_chain_heads AS h (tenant, head_seq, head_hash, head_at, first_recorded_at)
+  VALUES (NEW.tenant, NEW.chain_seq, NEW.row_hash, NEW.at, NEW.recorded_at)
+  ON CONFLICT ON CONSTRAINT audit_chain_heads_tenant_key DO UPDATE
+    SET head_seq = excluded.head_seq, head_hash = excluded.head_hash, head_at = excluded.head_at,
+        updated_at = now();
   RETURN NEW;
 END
 $$;
