@@ -160,13 +160,20 @@ const schema = z.object({
   WEBHOOK_TIMEOUT_MS: int(100).default(10_000),
   /** Apply migrations when a process that needs PostgreSQL starts. @defaultValue on */
   MIGRATE_ON_START: onOff.default('on'),
-  /** TimescaleDB retention of outcomes in days; 0 keeps everything. @defaultValue 0 */
+  /** TimescaleDB retention of outcomes (not audit rows: AUDIT_RETENTION_DAYS) in days; 0 keeps everything. @defaultValue 0 */
   RETENTION_DAYS: int(0)
     .refine(
       (d) => d === 0 || d > 30,
       'must be 0 (keep everything) or more than 30: daily_outcomes refreshes the last 30 days',
     )
     .default(0),
+  /**
+   * TimescaleDB retention of audit rows in days, independent of RETENTION_DAYS; 0 keeps
+   * everything. verify-audit still verifies what survives (docs/OPERATIONS.md). @defaultValue 0
+   */
+  AUDIT_RETENTION_DAYS: int(0).default(0),
+  /** node-cron schedule (UTC) of the daily regulatory reports' catch-up run. @defaultValue hourly at :15 */
+  REPORT_CRON: z.string().default('15 * * * *'),
   /** pino level. @defaultValue info */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -212,13 +219,16 @@ export function requireSettings<K extends 'REDIS_URL' | 'DATABASE_URL'>(
   return config as Config & { [P in K]-?: string };
 }
 
-/** The retention policies `migrate()` sets from RETENTION_DAYS (null: none, keep everything). */
-export function retentionOf(config: Pick<Config, 'RETENTION_DAYS'>): {
+/**
+ * The retention policies `migrate()` sets from RETENTION_DAYS and AUDIT_RETENTION_DAYS (null:
+ * none, keep everything).
+ */
+export function retentionOf(config: Pick<Config, 'RETENTION_DAYS' | 'AUDIT_RETENTION_DAYS'>): {
   outcomesDays: number | null;
   auditDays: number | null;
 } {
-  const days = config.RETENTION_DAYS === 0 ? null : config.RETENTION_DAYS;
-  return { outcomesDays: days, auditDays: days };
+  const days = (d: number): number | null => (d === 0 ? null : d);
+  return { outcomesDays: days(config.RETENTION_DAYS), auditDays: days(config.AUDIT_RETENTION_DAYS) };
 }
 
 /** How long finished intake and analyzer jobs stay in Redis (BullMQ's removeOnComplete/removeOnFail). */

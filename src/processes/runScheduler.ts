@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { scheduleAnalyze } from '../analyzer/scheduleAnalyze.ts';
 import type { Config } from '../config.ts';
@@ -8,16 +9,19 @@ import { scheduleSweep } from '../live/scheduleSweep.ts';
 import type { Registry } from 'prom-client';
 import { createProcessRegistry } from '../telemetry/createProcessRegistry.ts';
 import { createSchedulerMetrics } from '../telemetry/createSchedulerMetrics.ts';
+import { scheduleReports } from '../reports/scheduleReports.ts';
 import type { Running } from './Running.ts';
 
 /**
  * The scheduler process (Procfile `scheduler`), wired: node-cron schedules that enqueue work,
  * never do it. The stale sweep (STALE_SWEEP=off disables it) and the analyzer's jobs, whose ids
- * make several schedulers enqueue each job once.
+ * make several schedulers enqueue each job once. The one exception, given a PostgreSQL pool: the
+ * daily regulatory reports, a few small statements written directly (their primary key makes
+ * several schedulers write each once; a queue and worker would add nothing).
  */
 export function runScheduler(
   config: Config,
-  clients: { redis: Redis; log: Logger },
+  clients: { redis: Redis; log: Logger; pool?: pg.Pool },
   overrides: { now?: () => number; registry?: Registry } = {},
 ): Running & { registry: Registry } {
   const { redis, log } = clients;
@@ -46,6 +50,7 @@ export function runScheduler(
     scheduleAnalyze({ queue: analyzeQueue, cron: config.ANALYZE_CRON, log, now, onRun: runsOf('analyze') }),
   );
   stops.push(() => analyzeQueue.close());
+  if (clients.pool) stops.push(scheduleReports({ db: clients.pool, cron: config.REPORT_CRON, log, now }));
   return {
     registry,
     async close() {

@@ -16,6 +16,7 @@ import { chartRoutes } from './chartRoutes.ts';
 import type { ApiDeps } from './ApiDeps.ts';
 import { addApiSchemas } from './apiSchemas.ts';
 import { outcomeRoutes } from './outcomeRoutes.ts';
+import { reportRoutes } from './reportRoutes.ts';
 import { signalRoutes } from './signalRoutes.ts';
 import { tickRoutes } from './tickRoutes.ts';
 
@@ -136,6 +137,7 @@ export function v1Routes(options: V1Options): (app: FastifyInstance) => Promise<
     signalRoutes(app, deps);
     outcomeRoutes(app, deps);
     analysisRoutes(app, deps);
+    reportRoutes(app, deps);
     tickRoutes(app, deps);
     chartRoutes(app, deps, options.sizing);
   };
