@@ -4,7 +4,8 @@
  * database of its own on that server (created, migrated, dropped).
  *
  * Figures: `analyzer.outcomes_per_sec` per size (outcomes read and analysed per second of the
- * whole analyze() call: load, compute, store), `analyzer.peak_rss` per size (the process's peak
+ * whole analyze() call: load, compute, store), its parts `analyzer.load_seconds`,
+ * `analyzer.compute_seconds` and `analyzer.store_seconds` per size, `analyzer.peak_rss` per size (the process's peak
  * resident memory so far), `analyzer.seconds_1m`, and `analyzer.growth_100k_to_1m` =
  * (time at 1M / time at 100k) / 10: 1 is linear, below 1 better.
  */
@@ -127,6 +128,15 @@ export async function run(report: Report, flags: string[]): Promise<void> {
       );
       seconds.set(label, s);
       report({ name: `analyzer.outcomes_per_sec.${label}`, value: n / s, unit: 'outcomes/s' });
+      // The parts of the same run: reading the rows (PostgreSQL and the cursor), the pure
+      // computation, and storing the rows it made.
+      report({ name: `analyzer.load_seconds.${label}`, value: summary.timings.loadMs / 1000, unit: 's' });
+      report({
+        name: `analyzer.compute_seconds.${label}`,
+        value: summary.timings.computeMs / 1000,
+        unit: 's',
+      });
+      report({ name: `analyzer.store_seconds.${label}`, value: summary.timings.storeMs / 1000, unit: 's' });
       // Peak resident memory of the process so far: after the larger size, the analysis of it.
       report({
         name: `analyzer.peak_rss.${label}`,
