@@ -21,6 +21,8 @@ export interface Settings {
   latencySeconds: number;
   latencyIntervalMs: number;
   intakeJobs: number;
+  /** INTAKE_CONCURRENCY of the intake and of its no-op baseline. */
+  intakeConcurrency: number;
   flushOutcomes: number;
   recoverySignals: number;
   recoveryHistory: number;
@@ -51,6 +53,7 @@ export function settings(flags: string[]): Settings {
     latencySeconds: quick ? 5 : 20,
     latencyIntervalMs: num('interval', 10),
     intakeJobs: quick ? 2000 : 20_000,
+    intakeConcurrency: num('intake-concurrency', 16), // INTAKE_CONCURRENCY default
     flushOutcomes: quick ? 2000 : 20_000,
     recoverySignals: quick ? 100_000 : 1_000_000,
     recoveryHistory: quick ? 2000 : 20_000,
