@@ -16,3 +16,15 @@ export async function lockAuditChains(db: Queryable, signalIds: readonly string[
     [[...new Set(signalIds)]],
   );
 }
+
+/**
+ * The same for writes whose tenants are known already (null: the chain without tenant): takes
+ * every chain in `tenants` in the one order, held to COMMIT.
+ */
+export async function lockTenantAuditChains(
+  db: Queryable,
+  tenants: readonly (string | null)[],
+): Promise<void> {
+  if (tenants.length === 0) return;
+  await db.query('SELECT audit_chain_lock($1::text[])', [[...new Set(tenants)]]);
+}

@@ -4,6 +4,8 @@ import type { NormalizedSignal } from '../../machines/signalContext.ts';
 import { fromMs } from './epochMs.ts';
 import { inTransaction } from './inTransaction.ts';
 import { insertRejected } from './insertRejected.ts';
+import { lockTenantAuditChains } from './lockAuditChains.ts';
+import type { Queryable } from './Queryable.ts';
 
 /** One accepted submission: the normalized signal, the payload as submitted, its job. */
 export interface AcceptedSubmission {
@@ -38,7 +40,8 @@ const SIGNAL_COLUMNS = 13;
  *
  * The new rows and their audit rows are one statement (a multi-row INSERT … ON CONFLICT DO
  * NOTHING and an INSERT of the audit rows from its RETURNING), atomic without a transaction
- * around it: one round trip for a batch of new signals. Only when some id was there already
+ * around it: one round trip for a batch of new signals of one tenant (several tenants: their
+ * audit chains are locked first, in one transaction). Only when some id was there already
  * does a transaction follow, to read what was stored and record the duplicates; a crash in
  * between leaves the new rows committed and the duplicates' jobs to run again, which finds
  * them duplicates again.
@@ -53,10 +56,18 @@ export async function recordAcceptedBatch(
   submissions.forEach((s, i) => {
     if (!first.has(s.signal.id)) first.set(s.signal.id, i);
   });
-  const inserted = await insertNew(
-    pool,
-    [...first.values()].map((i) => submissions[i]!),
-  );
+  const candidates = [...first.values()].map((i) => submissions[i]!);
+  // Each audit row takes its tenant's chain (docs/STORAGE.md "Audit chain") until COMMIT: a batch
+  // of several tenants takes them all first, in the one order, so that two batches queue instead
+  // of deadlocking. A batch of one tenant stays one statement.
+  const tenants = [...new Set(candidates.map(({ signal }) => signal.tenant ?? null))];
+  const inserted =
+    tenants.length > 1
+      ? await inTransaction(pool, async (client) => {
+          await lockTenantAuditChains(client, tenants);
+          return insertNew(client, candidates);
+        })
+      : await insertNew(pool, candidates);
   if (inserted.size === submissions.length) {
     return submissions.map(({ signal }) => ({
       signal,
@@ -70,7 +81,7 @@ export async function recordAcceptedBatch(
 }
 
 /** Inserts the signals whose ids are not accepted yet, with their audit rows; answers their ids. */
-async function insertNew(pool: pg.Pool, candidates: readonly AcceptedSubmission[]): Promise<Set<string>> {
+async function insertNew(db: Queryable, candidates: readonly AcceptedSubmission[]): Promise<Set<string>> {
   const params: unknown[] = [];
   const rows = candidates.map(({ signal, payload, jobId }, r) => {
     params.push(
@@ -91,7 +102,7 @@ async function insertNew(pool: pg.Pool, candidates: readonly AcceptedSubmission[
     const p = (k: number): string => `$${r * SIGNAL_COLUMNS + k}`;
     return `(${p(1)}, 'accepted', ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}::float8, ${fromMs(p(10))}, ${p(11)}::jsonb, ${p(12)}::jsonb, ${p(13)})`;
   });
-  const result = await pool.query<{ id: string }>(
+  const result = await db.query<{ id: string }>(
     `WITH new AS (
        INSERT INTO signals (id, status, tenant, symbol, side, strategy, model, model_version, timeframe,
                             confidence, created_at, payload, normalized, job_id)
@@ -122,6 +133,7 @@ async function resolveOthers(
   first: ReadonlyMap<string, number>,
   inserted: ReadonlySet<string>,
 ): Promise<AcceptedRecord[]> {
+  await lockTenantAuditChains(client, [...new Set(submissions.map(({ signal }) => signal.tenant ?? null))]);
   const known = new Map<string, Existing>();
   const stale = [...first.keys()].filter((id) => !inserted.has(id));
   if (stale.length > 0) {
