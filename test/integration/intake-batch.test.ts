@@ -225,4 +225,32 @@ describe('intake batches', () => {
       await pool.end();
     }
   });
+  it('stores batches of several tenants side by side, tenants in opposite orders, without a deadlock; each tenant keeps one chain', async () => {
+    const pool = tracker.pool(db.url);
+    const tenants = ['t-a', 't-b', 't-c'];
+    // Rounds of two batches at once whose rows meet the tenants' audit chains in opposite orders.
+    for (let round = 0; round < 15; round++) {
+      const batch = (order: string[], tag: string): AcceptedSubmission[] =>
+        order.flatMap((tenant) =>
+          [0, 1].map((k) =>
+            submission(
+              payload(`${tag}-${round}-${tenant}-${k}`, { tenant }),
+              `${tag}-${round}-${tenant}-${k}`,
+            ),
+          ),
+        );
+      const [a, b] = await Promise.all([
+        recordAcceptedBatch(pool, batch(tenants, 'fwd')),
+        recordAcceptedBatch(pool, batch([...tenants].reverse(), 'rev')),
+      ]);
+      expect([...a, ...b].every((r) => r.inserted)).toBe(true);
+    }
+    const chains = await pool.query<{ tenant: string; rows: number; seqs: number }>(
+      `SELECT tenant, count(*)::int AS rows, count(DISTINCT chain_seq)::int AS seqs
+       FROM audit_logs WHERE tenant = ANY($1::text[]) GROUP BY tenant ORDER BY tenant`,
+      [tenants],
+    );
+    expect(chains.rows).toEqual(tenants.map((tenant) => ({ tenant, rows: 60, seqs: 60 })));
+    await pool.end();
+  });
 });
