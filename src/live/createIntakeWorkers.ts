@@ -14,7 +14,7 @@ import { markForwarded } from '../storage/markForwarded.ts';
 import { recordAccepted } from '../storage/recordAccepted.ts';
 import { recordRejected } from '../storage/recordRejected.ts';
 import { recordRejectedOperation } from '../storage/recordRejectedOperation.ts';
-import { EventKeys, IntakeKeys, JOB_NAMES, QUEUE_NAMES, shardOf } from '../names.ts';
+import { EventKeys, forwardedOpJobId, IntakeKeys, JOB_NAMES, QUEUE_NAMES, shardOf } from '../names.ts';
 import { publishEvents, type EventRetention } from '../events/publishEvents.ts';
 import type { KeyedEvent } from '../events/TrackerEvent.ts';
 import { createTransientRetry, type OutageState } from './retryTransient.ts';
@@ -258,7 +258,12 @@ export function createIntakeWorkers(options: IntakeOptions): {
         throw new UnrecoverableError(`rejected operation: ${describeErrors([reason])}`);
       }
       const shard = shardOf(signal.symbol, opts.shards);
-      await shardQueues.add(shard, JOB_NAMES.operation(op.op, op.id), { kind: 'op', op });
+      await shardQueues.add(
+        shard,
+        JOB_NAMES.operation(op.op, op.id),
+        { kind: 'op', op },
+        { jobId: forwardedOpJobId(jobId) },
+      );
       if (head === jobId) await opts.redis.lrem(waitKey, 1, jobId);
       return { id: op.id, shard };
     },
