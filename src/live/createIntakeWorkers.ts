@@ -17,7 +17,7 @@ import { recordRejectedOperation } from '../storage/recordRejectedOperation.ts';
 import { EventKeys, forwardedOpJobId, IntakeKeys, JOB_NAMES, QUEUE_NAMES, shardOf } from '../names.ts';
 import { publishEvents, type EventRetention } from '../events/publishEvents.ts';
 import type { KeyedEvent } from '../events/TrackerEvent.ts';
-import { createTransientRetry, type OutageState } from './retryTransient.ts';
+import { createTransientRetry, isTransientRedisError, type OutageState } from './retryTransient.ts';
 import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
 
@@ -96,7 +96,8 @@ export function createIntakeWorkers(options: IntakeOptions): {
   const eventKeys = new EventKeys(opts.prefix);
   /** Publishes one event after its row committed; a failure fails the job, which runs again. */
   async function publish(event: KeyedEvent): Promise<void> {
-    if (opts.events !== undefined) await publishEvents(opts.redis, eventKeys, [event], opts.events, opts.now);
+    if (opts.events !== undefined)
+      await redisRetry.run(() => publishEvents(opts.redis, eventKeys, [event], opts.events!, opts.now));
   }
   const shardQueues = createShardQueues({
     connection: opts.connection,
@@ -111,6 +112,16 @@ export function createIntakeWorkers(options: IntakeOptions): {
     .setGlobalConcurrency(1)
     .catch((err: unknown) => opts.log.error({ err }, 'could not set the concurrency of signal-ops'));
 
+  // Redis refusing writes for a while (at its maxmemory, loading after a restart) is not bad
+  // input either: the job's Redis steps wait it out too, instead of failing the job and
+  // losing its signal's registration or its operation (found by the fault campaign).
+  const redisRetry = createTransientRetry({
+    log: opts.log.child({ component: 'intake' }),
+    dependency: 'Redis',
+    budgetMs: options.transientRetryMs ?? 900_000,
+    now: opts.now,
+    isTransient: isTransientRedisError,
+  });
   const retry = createTransientRetry({
     log: opts.log.child({ component: 'intake' }),
     dependency: 'PostgreSQL',
@@ -162,10 +173,12 @@ export function createIntakeWorkers(options: IntakeOptions): {
         if (!stored.closed) {
           // The name carries the id so that Bull Board shows whose job it is; nothing
           // dispatches on names (the shard reads `kind`).
-          await shardQueues.add(shard, JOB_NAMES.register(stored.signal.id), {
-            kind: 'register',
-            signal: stored.signal,
-          });
+          await redisRetry.run(() =>
+            shardQueues.add(shard, JOB_NAMES.register(stored.signal.id), {
+              kind: 'register',
+              signal: stored.signal,
+            }),
+          );
         }
         // Before markForwarded, for the same reason: a crash in between publishes it again
         // (the same key), never not at all.
@@ -203,15 +216,16 @@ export function createIntakeWorkers(options: IntakeOptions): {
       const op = checked.op;
       const waitKey = keys.opsWaiting(op.id);
       const waitLater = async (): Promise<never> => {
-        await job.moveToDelayed(opts.now() + OP_RETRY_MS, token);
+        await redisRetry.run(() => job.moveToDelayed(opts.now() + OP_RETRY_MS, token));
         throw new DelayedError();
       };
 
       // Earlier operations of this signal still waiting go first.
-      const head = await opts.redis.lindex(waitKey, 0);
+      const head = await redisRetry.run(() => opts.redis.lindex(waitKey, 0));
       if (head !== null && head !== jobId) {
-        if (await isFinished(head)) await opts.redis.lrem(waitKey, 1, head);
-        else if ((await opts.redis.lpos(waitKey, jobId)) === null) await opts.redis.rpush(waitKey, jobId);
+        if (await isFinished(head)) await redisRetry.run(() => opts.redis.lrem(waitKey, 1, head));
+        else if ((await opts.redis.lpos(waitKey, jobId)) === null)
+          await redisRetry.run(() => opts.redis.rpush(waitKey, jobId));
         return waitLater();
       }
 
@@ -220,7 +234,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
         // Its outcome is committed: the shard may have forgotten it already (Redis keeps only open signals).
         const reason = signalClosed(op.id);
         await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
-        if (head === jobId) await opts.redis.lrem(waitKey, 1, jobId);
+        if (head === jobId) await redisRetry.run(() => opts.redis.lrem(waitKey, 1, jobId));
         throw new UnrecoverableError(`rejected operation: ${describeErrors([reason])}`);
       }
       if (signal === null || !signal.forwarded) {
@@ -228,11 +242,12 @@ export function createIntakeWorkers(options: IntakeOptions): {
         // counted as attempts) before calling it unknown. The wait counts from the first look
         // that reached PostgreSQL, so an outage does not use it up.
         const since = waitingSince(job) ?? opts.now();
-        if (waitingSince(job) === null) await job.updateProgress({ waitingSince: since });
+        if (waitingSince(job) === null)
+          await redisRetry.run(() => job.updateProgress({ waitingSince: since }));
         // A stored signal whose registration is on its way gets as long as its intake job has.
         const limit = signal === null ? opts.opWaitMs : (options.transientRetryMs ?? 900_000);
         if (opts.now() - since < limit) {
-          if (head === null) await opts.redis.rpush(waitKey, jobId);
+          if (head === null) await redisRetry.run(() => opts.redis.rpush(waitKey, jobId));
           return waitLater();
         }
         // The same words as replay's; how long it waited is the log's business.
@@ -254,17 +269,19 @@ export function createIntakeWorkers(options: IntakeOptions): {
           'operation rejected: its signal did not arrive in time',
         );
         await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
-        await opts.redis.lrem(waitKey, 1, jobId);
+        await redisRetry.run(() => opts.redis.lrem(waitKey, 1, jobId));
         throw new UnrecoverableError(`rejected operation: ${describeErrors([reason])}`);
       }
       const shard = shardOf(signal.symbol, opts.shards);
-      await shardQueues.add(
-        shard,
-        JOB_NAMES.operation(op.op, op.id),
-        { kind: 'op', op },
-        { jobId: forwardedOpJobId(jobId) },
+      await redisRetry.run(() =>
+        shardQueues.add(
+          shard,
+          JOB_NAMES.operation(op.op, op.id),
+          { kind: 'op', op },
+          { jobId: forwardedOpJobId(jobId) },
+        ),
       );
-      if (head === jobId) await opts.redis.lrem(waitKey, 1, jobId);
+      if (head === jobId) await redisRetry.run(() => opts.redis.lrem(waitKey, 1, jobId));
       return { id: op.id, shard };
     },
     { ...workerOptions, concurrency: 1 },
