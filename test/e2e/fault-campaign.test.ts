@@ -49,6 +49,9 @@ import { silentLog, startIsolatedServices, type IsolatedServices } from '../supp
 
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 1);
 const SIGNALS = Number(process.env.FAULT_SIGNALS ?? 150);
+/** The share of each tick file a round publishes (its first part), 0 < FAULT_TICKS <= 1. */
+const TICK_SHARE = Number(process.env.FAULT_TICKS ?? 1);
+const ROUND_TIMEOUT_MS = Number(process.env.FAULT_ROUND_TIMEOUT_MS ?? 900_000);
 const SEED = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const SHARDS = 4;
 const LOCK_DURATION_MS = 2000;
@@ -76,10 +79,13 @@ interface RoundSummary {
 }
 
 beforeAll(async () => {
-  console.log(`fault campaign: FAULT_SEED=${SEED} FAULT_ROUNDS=${ROUNDS} FAULT_SIGNALS=${SIGNALS}`);
+  console.log(
+    `fault campaign: FAULT_SEED=${SEED} FAULT_ROUNDS=${ROUNDS} FAULT_SIGNALS=${SIGNALS} FAULT_TICKS=${TICK_SHARE}`,
+  );
   services = await startIsolatedServices();
-  ibm = await readDataTicks('lean_usequity_IBM_trades_2013-10-07_11.csv.gz');
-  binance = await readDataTicks('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz');
+  const share = (ticks: Tick[]): Tick[] => ticks.slice(0, Math.ceil(ticks.length * TICK_SHARE));
+  ibm = share(await readDataTicks('lean_usequity_IBM_trades_2013-10-07_11.csv.gz'));
+  binance = share(await readDataTicks('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz'));
 }, 180_000);
 
 afterAll(async () => {
@@ -280,362 +286,377 @@ describe('fault campaign', () => {
   });
 
   for (let round = 1; round <= ROUNDS; round++) {
-    it(`round ${round}: outcomes equal replay through kills, freezes, restarts, pauses and a full Redis`, async () => {
-      const started = Date.now();
-      const rnd = seededRandom(SEED + round * 7919);
-      const prefix = `fc-r${round}`;
-      const w = workload(round, SEED + round * 104_729);
-      const databaseUrl = await freshDatabase(`faults_r${round}`);
-      const port = await freePort();
-      const base = `http://127.0.0.1:${port}`;
-      const env = {
-        REDIS_URL: services!.redisUrl,
-        DATABASE_URL: databaseUrl,
-        QUEUE_PREFIX: prefix,
-        SHARDS: String(SHARDS),
-        LOCK_DURATION_MS: String(LOCK_DURATION_MS),
-        TICK_BUFFER_SIZE: '200000',
-        OP_WAIT_FOR_SIGNAL_MS: '30000',
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: String(port),
-        HTTP_RATE_LIMIT_PER_MINUTE: '0',
-        API_KEY_CACHE_MS: '0',
-        SWEEP_CRON: '*/2 * * * * *',
-        // Replay has no stale closes, and the Binance file's clock is years past IBM's: a grace
-        // this long lets the sweep run through every fault without closing what replay keeps open.
-        STALE_GRACE_MS: String(20 * 366 * 86_400_000),
-        ANALYZE_CRON: '*/3 * * * * *',
-        LOG_LEVEL: 'info',
-      };
-      admin = new Redis(services!.redisUrl, { maxRetriesPerRequest: null });
-      admin.on('error', () => {});
-      // Production settings (docs/OPERATIONS.md "Persistence"); the round's faults change maxmemory.
-      await admin.config('SET', 'maxmemory-policy', 'noeviction');
-      await admin.config('SET', 'maxmemory', '0');
+    it(
+      `round ${round}: outcomes equal replay through kills, freezes, restarts, pauses and a full Redis`,
+      async () => {
+        const started = Date.now();
+        const rnd = seededRandom(SEED + round * 7919);
+        const prefix = `fc-r${round}`;
+        const w = workload(round, SEED + round * 104_729);
+        const databaseUrl = await freshDatabase(`faults_r${round}`);
+        const port = await freePort();
+        const base = `http://127.0.0.1:${port}`;
+        const env = {
+          REDIS_URL: services!.redisUrl,
+          DATABASE_URL: databaseUrl,
+          QUEUE_PREFIX: prefix,
+          SHARDS: String(SHARDS),
+          LOCK_DURATION_MS: String(LOCK_DURATION_MS),
+          TICK_BUFFER_SIZE: '200000',
+          OP_WAIT_FOR_SIGNAL_MS: '30000',
+          HTTP_HOST: '127.0.0.1',
+          HTTP_PORT: String(port),
+          HTTP_RATE_LIMIT_PER_MINUTE: '0',
+          API_KEY_CACHE_MS: '0',
+          SWEEP_CRON: '*/2 * * * * *',
+          // Replay has no stale closes, and the Binance file's clock is years past IBM's: a grace
+          // this long lets the sweep run through every fault without closing what replay keeps open.
+          STALE_GRACE_MS: String(20 * 366 * 86_400_000),
+          ANALYZE_CRON: '*/3 * * * * *',
+          LOG_LEVEL: 'info',
+        };
+        admin = new Redis(services!.redisUrl, { maxRetriesPerRequest: null });
+        admin.on('error', () => {});
+        // Production settings (docs/OPERATIONS.md "Persistence"); the round's faults change maxmemory.
+        await admin.config('SET', 'maxmemory-policy', 'noeviction');
+        await admin.config('SET', 'maxmemory', '0');
 
-      const keyPool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
-      const { key } = await createTestKey(keyPool, TENANT, ['submit', 'read']);
-      await keyPool.end();
+        const keyPool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+        const { key } = await createTestKey(keyPool, TENANT, ['submit', 'read']);
+        await keyPool.end();
 
-      cast = new Cast(env);
-      const c = cast;
-      await Promise.all([
-        c.start('web', 0),
-        c.start('worker', 0),
-        c.start('worker', 1),
-        c.start('flusher', 0),
-        c.start('flusher', 1),
-        c.start('scheduler', 0),
-        c.start('scheduler', 1),
-      ]);
-      live = createPipelineClient({
-        redisUrl: services!.redisUrl,
-        databaseUrl,
-        prefix,
-        shards: SHARDS,
-        batchSize: 2000,
-        flusher: true,
-      });
-      const l = live;
-
-      // ---- the injector: one fault at a time while the producers run
-      const faults: FaultRecord[] = [];
-      let producing = true;
-      const order: FaultKind[] = [...FAULT_KINDS];
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(rnd() * (i + 1));
-        [order[i], order[j]] = [order[j]!, order[i]!];
-      }
-      const shardQueues = Array.from({ length: SHARDS }, (_, n) => l.shardQueue(n));
-      const injector = (async () => {
-        let i = 0;
-        await sleep(500 + rnd() * 1500);
-        while (producing) {
-          const kind = order[i++ % order.length]!;
-          const at = Date.now() - started;
-          const record = await injectFault(kind, {
-            cast: c,
-            services: services!,
-            admin: admin!,
-            lockDurationMs: LOCK_DURATION_MS,
-            rnd,
-            activeShardJobs: async () =>
-              (await Promise.all(shardQueues.map((q) => q.getActiveCount()))).reduce((a, b) => a + b, 0),
-            outboxLength: async () =>
-              (
-                await Promise.all(
-                  Array.from({ length: SHARDS }, (_, n) => admin!.hlen(new ShardKeys(prefix, n).outbox)),
-                )
-              ).reduce((a, b) => a + b, 0),
-          });
-          faults.push({ ...record, at });
-          await sleep(300 + rnd() * 1500);
-        }
-      })();
-
-      // ---- the producers
-      const allOps: Record<string, unknown>[] = [];
-      let lastLook = '';
-      const look = async (): Promise<void> => {
-        const jobs = async (q: Queue, states: ('waiting' | 'active' | 'delayed' | 'failed')[]) =>
-          ((await q.getJobs(states, 0, 20)) as Job[]).map(
-            (j) =>
-              `${j.id} ${JSON.stringify(j.data).slice(0, 120)} ${j.failedReason ?? ''} ${JSON.stringify(j.progress)}`,
-          );
-        lastLook = [
-          `faults so far: ${faults.map((f) => `${f.kind}@${(f.at / 1000).toFixed(1)}s`).join(', ')}`,
-          `track-signal failed: ${(await jobs(l.trackSignal, ['failed'])).join('\n  ')}`,
-          `signal-ops busy: ${(await jobs(l.signalOps, ['waiting', 'active', 'delayed'])).join('\n  ')}`,
-          `signal-ops failed: ${(await jobs(l.signalOps, ['failed'])).join('\n  ')}`,
-        ].join('\n');
-      };
-      const drained = () =>
-        l
-          .waitUntilDrained({ timeoutMs: 180_000, diagnostics: () => `${lastLook}\n${c.outputs(10)}` })
-          .catch(async (err: Error) => {
-            await look();
-            throw new Error(`${err.message.split('\n')[0]}\n${lastLook}\n${c.outputs(10)}`);
-          });
-      const submitSignals = async (list: SignalPayload[]): Promise<void> => {
-        const queued = list.filter((s) => !w.viaHttp.has(s.id));
-        const overHttp = list.filter((s) => w.viaHttp.has(s.id));
+        cast = new Cast(env);
+        const c = cast;
         await Promise.all([
-          (async () => {
-            for (const part of chunk(queued, 50)) {
-              // Job id = signalJobId(id) (docs/QUEUES.md): a resubmission is a no-op.
-              await persist('track-signal addBulk', () =>
-                l.trackSignal.addBulk(
-                  part.map((s) => ({ name: 'signal', data: s, opts: { jobId: signalJobId(s.id) } })),
-                ),
-              );
-            }
-          })(),
-          (async () => {
-            for (const part of chunk(overHttp, 40)) {
-              const answer = await persistHttp('POST /v1/signals', () =>
-                http(base, key, '/v1/signals', { signals: part }, [202]),
-              );
-              const results = (answer.body as { signals: { status: string }[] }).signals;
-              for (const r of results)
-                expect(['accepted', 'duplicate'], JSON.stringify(results)).toContain(r.status);
-            }
-          })(),
+          c.start('web', 0),
+          c.start('worker', 0),
+          c.start('worker', 1),
+          c.start('flusher', 0),
+          c.start('flusher', 1),
+          c.start('scheduler', 0),
+          c.start('scheduler', 1),
         ]);
-      };
-      const publish = async (ticks: Tick[]): Promise<void> => {
-        // One shard's ticks per publish: one addBulk (a MULTI), all queued or none, so a
-        // refused publish can be sent again without doubling a batch.
-        const byShard = new Map<number, Tick[]>();
-        for (const t of ticks) {
-          const n = shardOf(t.symbol, SHARDS);
-          let list = byShard.get(n);
-          if (list === undefined) byShard.set(n, (list = []));
-          list.push(t);
-        }
-        await Promise.all(
-          [...byShard.values()].map(async (list) => {
-            for (const part of chunk(list, 2000)) await persist('publish ticks', () => l.publishTicks(part));
-          }),
-        );
-      };
-      const submitOps = async (k: number): Promise<void> => {
-        const { queue, http: overHttp } = w.opsAt(k);
-        allOps.push(...queue, ...overHttp);
-        await Promise.all([
-          persist('signal-ops addBulk', () =>
-            l.signalOps.addBulk(
-              queue.map((data, i) => ({ name: 'op', data, opts: { jobId: `op-${round}-${k}-${i}` } })),
-            ),
-          ),
-          (async () => {
-            for (const op of overHttp) {
-              const { op: kind, id, ...body } = op;
-              await persistHttp(`POST ${String(kind)}`, () =>
-                http(
-                  base,
-                  key,
-                  `/v1/signals/${encodeURIComponent(String(id))}/${String(kind)}`,
-                  body,
-                  [202, 409],
-                ),
-              );
-            }
-          })(),
-        ]);
-      };
+        live = createPipelineClient({
+          redisUrl: services!.redisUrl,
+          databaseUrl,
+          prefix,
+          shards: SHARDS,
+          batchSize: 2000,
+          flusher: true,
+        });
+        const l = live;
 
-      try {
-        for (let k = 0; k < PHASES; k++) {
-          const arriving = w.signals.filter((s) => w.arrival.get(s.id) === k);
-          await Promise.all([submitSignals(arriving), publish(w.phaseTicks[k]!)]);
-          if (k === 0) {
-            await persist('bad signals', () =>
-              l.trackSignal.addBulk(
-                w.bad.map((s) => ({ name: 'signal', data: s, opts: { jobId: signalJobId(s.id) } })),
-              ),
-            );
-            const answer = await persistHttp('POST /v1/signals (bad)', () =>
-              http(base, key, '/v1/signals', { signals: [w.badHttp] }, [202]),
-            );
-            expect(JSON.stringify(answer.body)).toContain('rejected');
+        // ---- the injector: one fault at a time while the producers run
+        const faults: FaultRecord[] = [];
+        let producing = true;
+        const order: FaultKind[] = [...FAULT_KINDS];
+        for (let i = order.length - 1; i > 0; i--) {
+          const j = Math.floor(rnd() * (i + 1));
+          [order[i], order[j]] = [order[j]!, order[i]!];
+        }
+        const shardQueues = Array.from({ length: SHARDS }, (_, n) => l.shardQueue(n));
+        const injector = (async () => {
+          let i = 0;
+          await sleep(500 + rnd() * 1500);
+          while (producing) {
+            const kind = order[i++ % order.length]!;
+            const at = Date.now() - started;
+            const record = await injectFault(kind, {
+              cast: c,
+              services: services!,
+              admin: admin!,
+              lockDurationMs: LOCK_DURATION_MS,
+              rnd,
+              activeShardJobs: async () =>
+                (await Promise.all(shardQueues.map((q) => q.getActiveCount()))).reduce((a, b) => a + b, 0),
+              outboxLength: async () =>
+                (
+                  await Promise.all(
+                    Array.from({ length: SHARDS }, (_, n) => admin!.hlen(new ShardKeys(prefix, n).outbox)),
+                  )
+                ).reduce((a, b) => a + b, 0),
+            });
+            faults.push({ ...record, at });
+            await sleep(300 + rnd() * 1500);
           }
-          await drained();
-          await submitOps(k);
-          await drained();
+        })();
+
+        // ---- the producers
+        const allOps: Record<string, unknown>[] = [];
+        let lastLook = '';
+        const look = async (): Promise<void> => {
+          const jobs = async (q: Queue, states: ('waiting' | 'active' | 'delayed' | 'failed')[]) =>
+            ((await q.getJobs(states, 0, 20)) as Job[]).map(
+              (j) =>
+                `${j.id} ${JSON.stringify(j.data).slice(0, 120)} ${j.failedReason ?? ''} ${JSON.stringify(j.progress)}`,
+            );
+          lastLook = [
+            `faults so far: ${faults.map((f) => `${f.kind}@${(f.at / 1000).toFixed(1)}s`).join(', ')}`,
+            `track-signal failed: ${(await jobs(l.trackSignal, ['failed'])).join('\n  ')}`,
+            `signal-ops busy: ${(await jobs(l.signalOps, ['waiting', 'active', 'delayed'])).join('\n  ')}`,
+            `signal-ops failed: ${(await jobs(l.signalOps, ['failed'])).join('\n  ')}`,
+          ].join('\n');
+        };
+        const drained = () =>
+          l
+            .waitUntilDrained({ timeoutMs: 180_000, diagnostics: () => `${lastLook}\n${c.outputs(10)}` })
+            .catch(async (err: Error) => {
+              await look();
+              throw new Error(`${err.message.split('\n')[0]}\n${lastLook}\n${c.outputs(10)}`);
+            });
+        const submitSignals = async (list: SignalPayload[]): Promise<void> => {
+          const queued = list.filter((s) => !w.viaHttp.has(s.id));
+          const overHttp = list.filter((s) => w.viaHttp.has(s.id));
+          await Promise.all([
+            (async () => {
+              for (const part of chunk(queued, 50)) {
+                // Job id = signalJobId(id) (docs/QUEUES.md): a resubmission is a no-op.
+                await persist('track-signal addBulk', () =>
+                  l.trackSignal.addBulk(
+                    part.map((s) => ({ name: 'signal', data: s, opts: { jobId: signalJobId(s.id) } })),
+                  ),
+                );
+              }
+            })(),
+            (async () => {
+              for (const part of chunk(overHttp, 40)) {
+                const answer = await persistHttp('POST /v1/signals', () =>
+                  http(base, key, '/v1/signals', { signals: part }, [202]),
+                );
+                const results = (answer.body as { signals: { status: string }[] }).signals;
+                for (const r of results)
+                  expect(['accepted', 'duplicate'], JSON.stringify(results)).toContain(r.status);
+              }
+            })(),
+          ]);
+        };
+        const publish = async (ticks: Tick[]): Promise<void> => {
+          // One shard's ticks per publish: one addBulk (a MULTI), all queued or none, so a
+          // refused publish can be sent again without doubling a batch.
+          const byShard = new Map<number, Tick[]>();
+          for (const t of ticks) {
+            const n = shardOf(t.symbol, SHARDS);
+            let list = byShard.get(n);
+            if (list === undefined) byShard.set(n, (list = []));
+            list.push(t);
+          }
+          await Promise.all(
+            [...byShard.values()].map(async (list) => {
+              for (const part of chunk(list, 2000))
+                await persist('publish ticks', () => l.publishTicks(part));
+            }),
+          );
+        };
+        const submitOps = async (k: number): Promise<void> => {
+          const { queue, http: overHttp } = w.opsAt(k);
+          allOps.push(...queue, ...overHttp);
+          await Promise.all([
+            persist('signal-ops addBulk', () =>
+              l.signalOps.addBulk(
+                queue.map((data, i) => ({ name: 'op', data, opts: { jobId: `op-${round}-${k}-${i}` } })),
+              ),
+            ),
+            (async () => {
+              for (const op of overHttp) {
+                const { op: kind, id, ...body } = op;
+                await persistHttp(`POST ${String(kind)}`, () =>
+                  http(
+                    base,
+                    key,
+                    `/v1/signals/${encodeURIComponent(String(id))}/${String(kind)}`,
+                    body,
+                    [202, 409],
+                  ),
+                );
+              }
+            })(),
+          ]);
+        };
+
+        try {
+          const progress = (what: string): void => {
+            if (process.env.FAULT_PROGRESS === 'on')
+              console.error(
+                `round ${round} ${((Date.now() - started) / 1000).toFixed(1)} s: ${what} (faults: ${faults.length})`,
+              );
+          };
+          progress('processes up');
+          for (let k = 0; k < PHASES; k++) {
+            progress(`phase ${k}`);
+            const arriving = w.signals.filter((s) => w.arrival.get(s.id) === k);
+            await Promise.all([submitSignals(arriving), publish(w.phaseTicks[k]!)]);
+            if (k === 0) {
+              await persist('bad signals', () =>
+                l.trackSignal.addBulk(
+                  w.bad.map((s) => ({ name: 'signal', data: s, opts: { jobId: signalJobId(s.id) } })),
+                ),
+              );
+              const answer = await persistHttp('POST /v1/signals (bad)', () =>
+                http(base, key, '/v1/signals', { signals: [w.badHttp] }, [202]),
+              );
+              expect(JSON.stringify(answer.body)).toContain('rejected');
+            }
+            progress(`phase ${k} submitted`);
+            await drained();
+            progress(`phase ${k} drained`);
+            await submitOps(k);
+            await drained();
+          }
+        } catch (err) {
+          await look().catch(() => {});
+          throw new Error(
+            `${(err as Error).message} (at ${((Date.now() - started) / 1000).toFixed(1)} s)\n${lastLook}\n${c.outputs(15)}`,
+            {
+              cause: err,
+            },
+          );
+        } finally {
+          producing = false;
+          await injector;
         }
-      } catch (err) {
-        await look().catch(() => {});
-        throw new Error(
-          `${(err as Error).message} (at ${((Date.now() - started) / 1000).toFixed(1)} s)\n${lastLook}\n${c.outputs(15)}`,
-          {
-            cause: err,
-          },
-        );
-      } finally {
-        producing = false;
-        await injector;
-      }
-      await drained();
-      // The sweep and the analyzer keep running; one more look after the last fault healed.
-      await sleep(1000);
-      await drained();
+        await drained();
+        // The sweep and the analyzer keep running; one more look after the last fault healed.
+        await sleep(1000);
+        await drained();
 
-      // ---- the checks
-      const problems: string[] = [];
-      const check = (ok: boolean, what: string): void => {
-        if (!ok) problems.push(what);
-      };
-      check(c.crashes.length === 0, `processes crashed: ${c.crashes.join('; ')}`);
+        // ---- the checks
+        const problems: string[] = [];
+        const check = (ok: boolean, what: string): void => {
+          if (!ok) problems.push(what);
+        };
+        check(c.crashes.length === 0, `processes crashed: ${c.crashes.join('; ')}`);
 
-      const failedShard = await l.failedShardJobs();
-      check(
-        failedShard.length === 0,
-        `failed shard jobs: ${failedShard.map((j) => `${j.id}: ${j.failedReason}`).join('; ')}`,
-      );
-      const poison = await l.poisonEntries();
-      check(poison.length === 0, `poison entries: ${JSON.stringify(poison).slice(0, 500)}`);
-      const failedSignals = (await l.trackSignal.getFailed()) as Job[];
-      const badIds = w.bad.map((s) => s.id).sort();
-      check(
-        JSON.stringify(failedSignals.map((j) => (j.data as { id: string }).id).sort()) ===
-          JSON.stringify(badIds),
-        `failed track-signal jobs other than the bad payloads: ${failedSignals.map((j) => `${j.id}: ${j.failedReason}`).join('; ')}`,
-      );
-      const failedOps = (await l.signalOps.getFailed()) as Job[];
-      for (const j of failedOps)
+        const failedShard = await l.failedShardJobs();
         check(
-          /^rejected operation: /.test(j.failedReason),
-          `signal-ops job ${j.id} failed: ${j.failedReason}`,
+          failedShard.length === 0,
+          `failed shard jobs: ${failedShard.map((j) => `${j.id}: ${j.failedReason}`).join('; ')}`,
         );
-      const analyzeQueue = new Queue(QUEUE_NAMES.analyze, { connection: l.redis, prefix });
-      const failedAnalyze = await analyzeQueue.getFailed();
-      const analyzed = await analyzeQueue.getCompletedCount();
-      await analyzeQueue.close();
-      check(
-        failedAnalyze.length === 0,
-        `failed analyze jobs: ${failedAnalyze.map((j) => `${j.id}: ${j.failedReason}`).join('; ')}`,
-      );
-      check(analyzed > 0, 'the analyzer completed no job');
-      const outbox = await l.outbox();
-      check(outbox.length === 0, `outbox entries left: ${outbox.length}`);
+        const poison = await l.poisonEntries();
+        check(poison.length === 0, `poison entries: ${JSON.stringify(poison).slice(0, 500)}`);
+        const failedSignals = (await l.trackSignal.getFailed()) as Job[];
+        const badIds = w.bad.map((s) => s.id).sort();
+        check(
+          JSON.stringify(failedSignals.map((j) => (j.data as { id: string }).id).sort()) ===
+            JSON.stringify(badIds),
+          `failed track-signal jobs other than the bad payloads: ${failedSignals.map((j) => `${j.id}: ${j.failedReason}`).join('; ')}`,
+        );
+        const failedOps = (await l.signalOps.getFailed()) as Job[];
+        for (const j of failedOps)
+          check(
+            /^rejected operation: /.test(j.failedReason),
+            `signal-ops job ${j.id} failed: ${j.failedReason}`,
+          );
+        const analyzeQueue = new Queue(QUEUE_NAMES.analyze, { connection: l.redis, prefix });
+        const failedAnalyze = await analyzeQueue.getFailed();
+        const analyzed = await analyzeQueue.getCompletedCount();
+        await analyzeQueue.close();
+        check(
+          failedAnalyze.length === 0,
+          `failed analyze jobs: ${failedAnalyze.map((j) => `${j.id}: ${j.failedReason}`).join('; ')}`,
+        );
+        check(analyzed > 0, 'the analyzer completed no job');
+        const outbox = await l.outbox();
+        check(outbox.length === 0, `outbox entries left: ${outbox.length}`);
 
-      // Each tick applied once: each symbol's book counted exactly its ticks.
-      for (const [symbol, count] of [
-        ['IBM', ibm.length],
-        ['BTCUSDT', binance.filter((t) => t.symbol === 'BTCUSDT').length],
-        ['ETHUSDT', binance.filter((t) => t.symbol === 'ETHUSDT').length],
-      ] as const) {
-        const keys = new ShardKeys(prefix, shardOf(symbol, SHARDS));
-        const book = await l.redis.hget(keys.books, symbol);
-        const seq = book === null ? null : (JSON.parse(book) as { seq: number }).seq;
-        check(seq === count, `${symbol}: ${seq} ticks applied, ${count} published`);
-      }
+        // Each tick applied once: each symbol's book counted exactly its ticks.
+        for (const [symbol, count] of [
+          ['IBM', ibm.length],
+          ['BTCUSDT', binance.filter((t) => t.symbol === 'BTCUSDT').length],
+          ['ETHUSDT', binance.filter((t) => t.symbol === 'ETHUSDT').length],
+        ] as const) {
+          const keys = new ShardKeys(prefix, shardOf(symbol, SHARDS));
+          const book = await l.redis.hget(keys.books, symbol);
+          const seq = book === null ? null : (JSON.parse(book) as { seq: number }).seq;
+          check(seq === count, `${symbol}: ${seq} ticks applied, ${count} published`);
+        }
 
-      const expected = await replay({ signals: w.signals, ticks: [...ibm, ...binance], ops: allOps });
-      const ids = w.signals.map((s) => s.id);
-      const stored = describeDifference(await l.collectOutcomes(ids), expected.lines);
-      check(stored === null, `PostgreSQL and checkpoints vs replay: ${stored}`);
-      const exported = new Map<string | null, unknown>();
-      for await (const line of exportLines({ redis: l.redis, db: l.db, prefix, shards: SHARDS }))
-        exported.set(line.id, line);
-      const viaExport = describeDifference(
-        ids.map((id) => exported.get(id)),
-        expected.lines,
-      );
-      check(viaExport === null, `export vs replay: ${viaExport}`);
-      let mismatches = 0;
-      for (const [i, line] of expected.lines.entries())
-        if (describeDifference([exported.get(ids[i]!)], [line]) !== null) mismatches++;
+        const expected = await replay({ signals: w.signals, ticks: [...ibm, ...binance], ops: allOps });
+        const ids = w.signals.map((s) => s.id);
+        const stored = describeDifference(await l.collectOutcomes(ids), expected.lines);
+        check(stored === null, `PostgreSQL and checkpoints vs replay: ${stored}`);
+        const exported = new Map<string | null, unknown>();
+        for await (const line of exportLines({ redis: l.redis, db: l.db, prefix, shards: SHARDS }))
+          exported.set(line.id, line);
+        const viaExport = describeDifference(
+          ids.map((id) => exported.get(id)),
+          expected.lines,
+        );
+        check(viaExport === null, `export vs replay: ${viaExport}`);
+        let mismatches = 0;
+        for (const [i, line] of expected.lines.entries())
+          if (describeDifference([exported.get(ids[i]!)], [line]) !== null) mismatches++;
 
-      // No duplicate row in any table.
-      const dupes = await l.db.query<{ what: string; n: number }>(
-        `SELECT 'accepted signals' AS what, count(*) - count(DISTINCT id) AS n FROM signals WHERE status = 'accepted'
+        // No duplicate row in any table.
+        const dupes = await l.db.query<{ what: string; n: number }>(
+          `SELECT 'accepted signals' AS what, count(*) - count(DISTINCT id) AS n FROM signals WHERE status = 'accepted'
          UNION ALL SELECT 'rejected signals', count(*) - count(DISTINCT (id, errors::text)) FROM signals WHERE status = 'rejected'
          UNION ALL SELECT 'signal_outcomes', count(*) - count(DISTINCT signal_id) FROM signal_outcomes
          UNION ALL SELECT 'tp_sl_hits', count(*) - count(DISTINCT (signal_id, leg_index)) FROM tp_sl_hits
          UNION ALL SELECT 'closed_signals', count(*) - count(DISTINCT signal_id) FROM closed_signals
          UNION ALL SELECT 'audit accepted/closed', count(*) - count(DISTINCT (signal_id, event)) FROM audit_logs WHERE event IN ('accepted', 'closed')
          UNION ALL SELECT 'performance_metrics', count(*) - count(DISTINCT (tenant, window_name, window_end, group_kind, group_key)) FROM performance_metrics`,
-      );
-      for (const d of dupes.rows) check(Number(d.n) === 0, `duplicate rows in ${d.what}: ${d.n}`);
-      // Each queued operation ended as one audit row: applied, or rejected with its reasons.
-      const httpIds = [...w.viaHttp];
-      const opRows = await l.db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM audit_logs
+        );
+        for (const d of dupes.rows) check(Number(d.n) === 0, `duplicate rows in ${d.what}: ${d.n}`);
+        // Each queued operation ended as one audit row: applied, or rejected with its reasons.
+        const httpIds = [...w.viaHttp];
+        const opRows = await l.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM audit_logs
          WHERE event IN ('amended', 'cancelled', 'exited', 'op_rejected')
            AND (signal_id IS NULL OR NOT (signal_id = ANY($1::text[])))`,
-        [httpIds],
-      );
-      const queuedOps = allOps.filter((o) => !w.viaHttp.has(o.id as string)).length;
-      if (opRows.rows[0]!.n !== queuedOps) {
-        const twice = await l.db.query<{ signal_id: string; event: string; details: unknown; n: number }>(
-          `SELECT signal_id, event, details, count(*)::int AS n FROM audit_logs
+          [httpIds],
+        );
+        const queuedOps = allOps.filter((o) => !w.viaHttp.has(o.id as string)).length;
+        if (opRows.rows[0]!.n !== queuedOps) {
+          const twice = await l.db.query<{ signal_id: string; event: string; details: unknown; n: number }>(
+            `SELECT signal_id, event, details, count(*)::int AS n FROM audit_logs
            WHERE event IN ('amended', 'cancelled', 'exited', 'op_rejected')
            GROUP BY signal_id, event, details HAVING count(*) > 1`,
+          );
+          problems.push(
+            `${opRows.rows[0]!.n} audit rows for ${queuedOps} queued operations; repeated: ${JSON.stringify(twice.rows).slice(0, 2000)}`,
+          );
+        }
+        const counts = await l.db.query<{ status: string; n: number }>(
+          `SELECT status, count(*)::int AS n FROM signals GROUP BY status ORDER BY status`,
         );
-        problems.push(
-          `${opRows.rows[0]!.n} audit rows for ${queuedOps} queued operations; repeated: ${JSON.stringify(twice.rows).slice(0, 2000)}`,
+        check(
+          JSON.stringify(counts.rows) ===
+            JSON.stringify([
+              { status: 'accepted', n: w.signals.length },
+              { status: 'rejected', n: w.bad.length + 1 },
+            ]),
+          `signals stored: ${JSON.stringify(counts.rows)}`,
         );
-      }
-      const counts = await l.db.query<{ status: string; n: number }>(
-        `SELECT status, count(*)::int AS n FROM signals GROUP BY status ORDER BY status`,
-      );
-      check(
-        JSON.stringify(counts.rows) ===
-          JSON.stringify([
-            { status: 'accepted', n: w.signals.length },
-            { status: 'rejected', n: w.bad.length + 1 },
-          ]),
-        `signals stored: ${JSON.stringify(counts.rows)}`,
-      );
-      const unforwarded = await l.db.query(
-        `SELECT id FROM signals WHERE status = 'accepted' AND forwarded_at IS NULL`,
-      );
-      check(unforwarded.rows.length === 0, `accepted, never forwarded: ${unforwarded.rows.length}`);
-      const closed = expected.lines.filter((x) => x.state === 'closed').length;
-      const outcomes = await l.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM signal_outcomes`);
-      check(outcomes.rows[0]!.n === closed, `signal_outcomes ${outcomes.rows[0]!.n} vs ${closed} closed`);
+        const unforwarded = await l.db.query(
+          `SELECT id FROM signals WHERE status = 'accepted' AND forwarded_at IS NULL`,
+        );
+        check(unforwarded.rows.length === 0, `accepted, never forwarded: ${unforwarded.rows.length}`);
+        const closed = expected.lines.filter((x) => x.state === 'closed').length;
+        const outcomes = await l.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM signal_outcomes`);
+        check(outcomes.rows[0]!.n === closed, `signal_outcomes ${outcomes.rows[0]!.n} vs ${closed} closed`);
 
-      // Every process still standing stops cleanly.
-      const unclean = await c.stopAll();
-      check(unclean.length === 0, `unclean exits: ${unclean.join('\n')}`);
+        // Every process still standing stops cleanly.
+        const unclean = await c.stopAll();
+        check(unclean.length === 0, `unclean exits: ${unclean.join('\n')}`);
 
-      const kinds = faults.map((f) => `${f.kind}@${(f.at / 1000).toFixed(1)}s(${f.landed})`);
-      summary.push({
-        round,
-        signals: w.signals.length,
-        viaHttp: w.viaHttp.size,
-        operations: allOps.length,
-        ticks: ibm.length + binance.length,
-        faults,
-        mismatches,
-        seconds: Math.round((Date.now() - started) / 1000),
-      });
-      console.log(
-        `round ${round}: ${w.signals.length} signals (${w.viaHttp.size} over HTTP), ${allOps.length} operations, ` +
-          `${faults.length} faults [${kinds.join(', ')}], ${mismatches} mismatches, ${Math.round((Date.now() - started) / 1000)} s`,
-      );
-      expect(problems, `seed ${SEED}, round ${round}\n${c.outputs(20)}`).toEqual([]);
-    }, 600_000);
+        const kinds = faults.map((f) => `${f.kind}@${(f.at / 1000).toFixed(1)}s(${f.landed})`);
+        summary.push({
+          round,
+          signals: w.signals.length,
+          viaHttp: w.viaHttp.size,
+          operations: allOps.length,
+          ticks: ibm.length + binance.length,
+          faults,
+          mismatches,
+          seconds: Math.round((Date.now() - started) / 1000),
+        });
+        console.log(
+          `round ${round}: ${w.signals.length} signals (${w.viaHttp.size} over HTTP), ${allOps.length} operations, ` +
+            `${faults.length} faults [${kinds.join(', ')}], ${mismatches} mismatches, ${Math.round((Date.now() - started) / 1000)} s`,
+        );
+        expect(problems, `seed ${SEED}, round ${round}\n${c.outputs(20)}`).toEqual([]);
+      },
+      ROUND_TIMEOUT_MS,
+    );
   }
 });
