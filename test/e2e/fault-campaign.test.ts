@@ -18,7 +18,9 @@
  * left; every accepted signal forwarded; no job failed but for bad input; no process crashed.
  *
  * FAULT_ROUNDS (default 1 here, npm run test:faults runs more), FAULT_SIGNALS (signals per round,
- * default 150) and FAULT_SEED (default: drawn, and printed) size it.
+ * default 150), FAULT_TICKS (the share of each tick file, default 0.3) and FAULT_SEED (default:
+ * drawn, and printed) size it; FAULT_PROGRESS=on prints each phase; FAULT_ROUND_TIMEOUT_MS
+ * (default 900000) bounds a round.
  */
 import { createServer } from 'node:net';
 import { Queue, type Job } from 'bullmq';
@@ -50,7 +52,7 @@ import { silentLog, startIsolatedServices, type IsolatedServices } from '../supp
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 1);
 const SIGNALS = Number(process.env.FAULT_SIGNALS ?? 150);
 /** The share of each tick file a round publishes (its first part), 0 < FAULT_TICKS <= 1. */
-const TICK_SHARE = Number(process.env.FAULT_TICKS ?? 1);
+const TICK_SHARE = Number(process.env.FAULT_TICKS ?? 0.3);
 const ROUND_TIMEOUT_MS = Number(process.env.FAULT_ROUND_TIMEOUT_MS ?? 900_000);
 const SEED = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const SHARDS = 4;
