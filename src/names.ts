@@ -50,6 +50,15 @@ export function signalJobId(signalId: string): string {
   return `sig-${createHash('sha256').update(signalId, 'utf8').digest('hex')}`;
 }
 
+/**
+ * The shard job id of an operation forwarded by the intake from `signal-ops` job `opsJobId`:
+ * derived from it, so that an intake job run again after a crash (forwarded, not yet marked
+ * completed) adds no second job (BullMQ ignores an id it holds; the shard skips one it applied).
+ */
+export function forwardedOpJobId(opsJobId: string): string {
+  return `op-${createHash('sha256').update(opsJobId, 'utf8').digest('hex')}`;
+}
+
 /** Lua scripts defined on ioredis clients (`defineCommand`), by the name they are called with. */
 export const LUA_COMMANDS = {
   /** A shard job's atomic compare-and-set checkpoint (src/live/shardStore.ts). */
@@ -119,6 +128,15 @@ export class EventKeys {
  */
 export function outboxLedgerKey(shard: number, outboxKey: string, digest: string): string {
   return `${shardQueueName(shard)}|${outboxKey}|${digest}`;
+}
+
+/**
+ * The `outbox_applied` key of a rejection stored by an intake job: its queue, its job id and a
+ * digest of what is stored (unique even if a queue's job ids start over), so that a job run
+ * again after a crash stores its rejection once.
+ */
+export function rejectionLedgerKey(queue: string, jobId: string, stored: string): string {
+  return `${queue}|${jobId}|${createHash('sha256').update(stored, 'utf8').digest('hex')}`;
 }
 
 /**

@@ -6,6 +6,7 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type KeepJobs } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { createTransientRetry } from '../live/retryTransient.ts';
 import { QUEUE_NAMES } from '../names.ts';
 import { ANALYZE_JOB_NAME, analyzeJobSchema, type AnalyzeJobData } from './analyzeJob.ts';
 import { createAnalyzer, type AnalyzeSummary, type CreateAnalyzerOptions } from './createAnalyzer.ts';
@@ -25,6 +26,11 @@ export interface AnalyzeWorkerOptions {
   lockDurationMs?: number;
   /** Finished jobs kept for Bull Board (KEEP_* settings). @defaultValue BullMQ's: all */
   retention?: { removeOnComplete: KeepJobs; removeOnFail: KeepJobs };
+  /**
+   * How long one analysis waits out a PostgreSQL outage, retrying (TRANSIENT_RETRY_MS), before
+   * its job fails. @defaultValue 900000
+   */
+  transientRetryMs?: number;
   /** Analyzer settings beyond the defaults. */
   analyzer?: Omit<CreateAnalyzerOptions, 'pool' | 'log' | 'now'>;
 }
@@ -36,6 +42,15 @@ export function createAnalyzeWorker(options: AnalyzeWorkerOptions): Worker<Analy
     ...options.analyzer,
     pool: options.pool,
     log,
+    now: options.now,
+  });
+  // Transient is not bad (DESIGN.md decision 13): an analysis whose database is briefly down
+  // waits for it and runs again (it upserts, so a repeat writes nothing twice), instead of
+  // spending its job's few attempts in seconds and failing for an outage.
+  const retry = createTransientRetry({
+    log,
+    dependency: 'PostgreSQL',
+    budgetMs: options.transientRetryMs ?? 900_000,
     now: options.now,
   });
   const worker = new Worker<AnalyzeJobData, AnalyzeSummary>(
@@ -51,12 +66,14 @@ export function createAnalyzeWorker(options: AnalyzeWorkerOptions): Worker<Analy
         );
       }
       const { window, groupKind, at, tenant } = parsed.data;
-      return analyzer.analyze({
-        ...(window ? { window } : {}),
-        ...(groupKind ? { groupKind } : {}),
-        ...(at ? { at: Date.parse(at) } : {}),
-        ...(tenant ? { tenant } : {}),
-      });
+      return retry.run(() =>
+        analyzer.analyze({
+          ...(window ? { window } : {}),
+          ...(groupKind ? { groupKind } : {}),
+          ...(at ? { at: Date.parse(at) } : {}),
+          ...(tenant ? { tenant } : {}),
+        }),
+      );
     },
     {
       ...options.retention,

@@ -18,12 +18,17 @@ import {
 } from '../storage/recordAcceptedBatch.ts';
 import { recordRejected } from '../storage/recordRejected.ts';
 import { recordRejectedOperation } from '../storage/recordRejectedOperation.ts';
-import { EventKeys, IntakeKeys, JOB_NAMES, QUEUE_NAMES, shardOf } from '../names.ts';
+import { EventKeys, forwardedOpJobId, IntakeKeys, JOB_NAMES, QUEUE_NAMES, shardOf } from '../names.ts';
 import { publishEvents, type EventRetention } from '../events/publishEvents.ts';
 import type { KeyedEvent } from '../events/TrackerEvent.ts';
 import type { ShardJobData } from './messages.ts';
 import { createBatcher, type ItemOutcome } from './createBatcher.ts';
-import { createTransientRetry, TransientBudgetError, type OutageState } from './retryTransient.ts';
+import {
+  createTransientRetry,
+  isTransientRedisError,
+  TransientBudgetError,
+  type OutageState,
+} from './retryTransient.ts';
 import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
 
@@ -120,7 +125,8 @@ export function createIntakeWorkers(options: IntakeOptions): {
   const eventKeys = new EventKeys(opts.prefix);
   /** Publishes one event after its row committed; a failure fails the job, which runs again. */
   async function publish(event: KeyedEvent): Promise<void> {
-    if (opts.events !== undefined) await publishEvents(opts.redis, eventKeys, [event], opts.events, opts.now);
+    if (opts.events !== undefined)
+      await redisRetry.run(() => publishEvents(opts.redis, eventKeys, [event], opts.events!, opts.now));
   }
   const shardQueues = createShardQueues({
     connection: opts.connection,
@@ -135,6 +141,16 @@ export function createIntakeWorkers(options: IntakeOptions): {
     .setGlobalConcurrency(1)
     .catch((err: unknown) => opts.log.error({ err }, 'could not set the concurrency of signal-ops'));
 
+  // Redis refusing writes for a while (at its maxmemory, loading after a restart) is not bad
+  // input either: the job's Redis steps wait it out too, instead of failing the job and
+  // losing its signal's registration or its operation (found by the fault campaign).
+  const redisRetry = createTransientRetry({
+    log: opts.log.child({ component: 'intake' }),
+    dependency: 'Redis',
+    budgetMs: options.transientRetryMs ?? 900_000,
+    now: opts.now,
+    isTransient: isTransientRedisError,
+  });
   const retry = createTransientRetry({
     log: opts.log.child({ component: 'intake' }),
     dependency: 'PostgreSQL',
@@ -197,12 +213,14 @@ export function createIntakeWorkers(options: IntakeOptions): {
       jobs.push({ name: JOB_NAMES.register(r.signal.id), data: { kind: 'register', signal: r.signal } });
       byShard.set(shard, jobs);
     }
-    await Promise.all([...byShard].map(([shard, jobs]) => shardQueues.addBulk(shard, jobs)));
+    await Promise.all(
+      [...byShard].map(([shard, jobs]) => redisRetry.run(() => shardQueues.addBulk(shard, jobs))),
+    );
     // Before markForwarded, for the same reason: a crash in between publishes them again (the
     // same keys), never not at all.
     if (opts.events !== undefined && fresh.length > 0) {
       const events = fresh.map((r) => acceptedEvent(r.signal));
-      await publishEvents(opts.redis, eventKeys, events, opts.events, opts.now);
+      await redisRetry.run(() => publishEvents(opts.redis, eventKeys, events, opts.events!, opts.now));
     }
     await retry.run(() =>
       markForwarded(
@@ -276,15 +294,16 @@ export function createIntakeWorkers(options: IntakeOptions): {
       const op = checked.op;
       const waitKey = keys.opsWaiting(op.id);
       const waitLater = async (): Promise<never> => {
-        await job.moveToDelayed(opts.now() + OP_RETRY_MS, token);
+        await redisRetry.run(() => job.moveToDelayed(opts.now() + OP_RETRY_MS, token));
         throw new DelayedError();
       };
 
       // Earlier operations of this signal still waiting go first.
-      const head = await opts.redis.lindex(waitKey, 0);
+      const head = await redisRetry.run(() => opts.redis.lindex(waitKey, 0));
       if (head !== null && head !== jobId) {
-        if (await isFinished(head)) await opts.redis.lrem(waitKey, 1, head);
-        else if ((await opts.redis.lpos(waitKey, jobId)) === null) await opts.redis.rpush(waitKey, jobId);
+        if (await isFinished(head)) await redisRetry.run(() => opts.redis.lrem(waitKey, 1, head));
+        else if ((await opts.redis.lpos(waitKey, jobId)) === null)
+          await redisRetry.run(() => opts.redis.rpush(waitKey, jobId));
         return waitLater();
       }
 
@@ -294,7 +313,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
         const reason = signalClosed(op.id);
         await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
         opts.metrics?.operationRejected(op.op);
-        if (head === jobId) await opts.redis.lrem(waitKey, 1, jobId);
+        if (head === jobId) await redisRetry.run(() => opts.redis.lrem(waitKey, 1, jobId));
         throw new UnrecoverableError(`rejected operation: ${describeErrors([reason])}`);
       }
       if (signal === null || !signal.forwarded) {
@@ -302,11 +321,12 @@ export function createIntakeWorkers(options: IntakeOptions): {
         // counted as attempts) before calling it unknown. The wait counts from the first look
         // that reached PostgreSQL, so an outage does not use it up.
         const since = waitingSince(job) ?? opts.now();
-        if (waitingSince(job) === null) await job.updateProgress({ waitingSince: since });
+        if (waitingSince(job) === null)
+          await redisRetry.run(() => job.updateProgress({ waitingSince: since }));
         // A stored signal whose registration is on its way gets as long as its intake job has.
         const limit = signal === null ? opts.opWaitMs : (options.transientRetryMs ?? 900_000);
         if (opts.now() - since < limit) {
-          if (head === null) await opts.redis.rpush(waitKey, jobId);
+          if (head === null) await redisRetry.run(() => opts.redis.rpush(waitKey, jobId));
           return waitLater();
         }
         // The same words as replay's; how long it waited is the log's business.
@@ -329,12 +349,19 @@ export function createIntakeWorkers(options: IntakeOptions): {
         );
         await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
         opts.metrics?.operationRejected(op.op);
-        await opts.redis.lrem(waitKey, 1, jobId);
+        await redisRetry.run(() => opts.redis.lrem(waitKey, 1, jobId));
         throw new UnrecoverableError(`rejected operation: ${describeErrors([reason])}`);
       }
       const shard = shardOf(signal.symbol, opts.shards);
-      await shardQueues.add(shard, JOB_NAMES.operation(op.op, op.id), { kind: 'op', op });
-      if (head === jobId) await opts.redis.lrem(waitKey, 1, jobId);
+      await redisRetry.run(() =>
+        shardQueues.add(
+          shard,
+          JOB_NAMES.operation(op.op, op.id),
+          { kind: 'op', op },
+          { jobId: forwardedOpJobId(jobId) },
+        ),
+      );
+      if (head === jobId) await redisRetry.run(() => opts.redis.lrem(waitKey, 1, jobId));
       return { id: op.id, shard };
     },
     { ...workerOptions, concurrency: 1 },

@@ -120,3 +120,22 @@ export function createTransientRetry(opts: TransientRetryOptions): TransientRetr
     state: () => outage,
   };
 }
+
+/**
+ * Redis refusing a command for now, not for its content: full (`OOM` under `noeviction`,
+ * docs/OPERATIONS.md "Persistence"), loading its data after a restart, a replica or a cluster
+ * in the middle of a failover, a script running too long; or the connection lost.
+ */
+const TRANSIENT_REDIS_REPLIES = /^(OOM|LOADING|READONLY|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN)\b/;
+const TRANSIENT_REDIS_MESSAGES = [/Connection is closed/i, /Stream isn't writeable/i];
+
+/** Whether `err` is a transient Redis failure (see above) or a lost connection. */
+export function isTransientRedisError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const message = String((err as { message?: unknown }).message ?? '');
+  return (
+    TRANSIENT_REDIS_REPLIES.test(message) ||
+    TRANSIENT_REDIS_MESSAGES.some((re) => re.test(message)) ||
+    isRetryablePgError({ code: (err as { code?: unknown }).code })
+  );
+}

@@ -91,6 +91,7 @@ export async function runWorker(
     log,
     now,
     retention,
+    transientRetryMs: config.TRANSIENT_RETRY_MS,
     analyzer: { sizing: { sizing: config.ANALYZE_SIZING, riskFraction: config.ANALYZE_RISK_FRACTION } },
   });
   const webhooks = webhookOptionsOf(config);

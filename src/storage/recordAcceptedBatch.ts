@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { trackerError } from '../errors.ts';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
+import { QUEUE_NAMES, rejectionLedgerKey } from '../names.ts';
 import { fromMs } from './epochMs.ts';
 import { inTransaction } from './inTransaction.ts';
 import { insertRejected } from './insertRejected.ts';
@@ -161,7 +162,7 @@ async function resolveOthers(
     // The same job again is BullMQ retrying it: nothing to record. Another submission of the
     // id is a no-op for tracking, but it is stored (as replay reports it), never dropped silently.
     const duplicate = existing.job_id !== jobId;
-    if (duplicate) {
+    if (duplicate && (jobId === null || (await claimDuplicate(client, jobId, signal.id, payload)))) {
       const rejection = trackerError(
         'DUPLICATE_ID',
         `id: ${signal.id} was already accepted (job ${existing.job_id ?? '?'}); this submission is ignored`,
@@ -184,4 +185,26 @@ async function resolveOthers(
     });
   }
   return records;
+}
+
+/**
+ * Whether this job's duplicate rejection is not stored yet: a job run again after a crash between
+ * COMMIT and its completion (the worker SIGKILLed) stores it once (docs/STORAGE.md "outbox_applied").
+ */
+async function claimDuplicate(
+  client: pg.PoolClient,
+  jobId: string,
+  id: string,
+  payload: unknown,
+): Promise<boolean> {
+  const key = rejectionLedgerKey(
+    QUEUE_NAMES.trackSignal,
+    jobId,
+    JSON.stringify([id, 'DUPLICATE_ID', payload]),
+  );
+  const fresh = await client.query(
+    `INSERT INTO outbox_applied (key) VALUES ($1) ON CONFLICT DO NOTHING RETURNING key`,
+    [key],
+  );
+  return fresh.rowCount !== 0;
 }

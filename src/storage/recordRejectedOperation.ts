@@ -1,11 +1,13 @@
 import { codesOf, messagesOf, type TrackerError } from '../errors.ts';
 import { storableJson } from '../validation/checkStorable.ts';
+import { QUEUE_NAMES, rejectionLedgerKey } from '../names.ts';
 import type { Queryable } from './Queryable.ts';
 import { STORED_PAYLOAD_BYTES, storedId } from './storedId.ts';
 
 /**
  * Stores an operation rejected before it reached its shard (bad shape, unknown signal):
- * `details = { op, errors, codes, jobId }`, the messages and their codes one for one.
+ * `details = { op, errors, codes, jobId }`, the messages and their codes one for one. Once per
+ * job: the same job rejected again with the same reasons adds nothing.
  */
 export async function recordRejectedOperation(
   db: Queryable,
@@ -14,9 +16,28 @@ export async function recordRejectedOperation(
   rejections: readonly TrackerError[],
   jobId: string | null,
 ): Promise<void> {
-  const details = { op, errors: messagesOf(rejections), codes: codesOf(rejections), jobId };
+  const details = JSON.stringify(
+    storableJson(
+      { op, errors: messagesOf(rejections), codes: codesOf(rejections), jobId },
+      STORED_PAYLOAD_BYTES,
+    ),
+  );
+  if (jobId === null) {
+    await db.query(
+      `INSERT INTO audit_logs (at, signal_id, event, details) VALUES (now(), $1, 'op_rejected', $2)`,
+      [storedId(id), details],
+    );
+    return;
+  }
+  // A job that runs again after a crash between this INSERT and its failure being recorded
+  // (the worker SIGKILLed) must not store its rejection twice: the outbox_applied ledger lets
+  // the first one through, in the same statement.
   await db.query(
-    `INSERT INTO audit_logs (at, signal_id, event, details) VALUES (now(), $1, 'op_rejected', $2)`,
-    [storedId(id), JSON.stringify(storableJson(details, STORED_PAYLOAD_BYTES))],
+    `WITH fresh AS (
+       INSERT INTO outbox_applied (key) VALUES ($3) ON CONFLICT DO NOTHING RETURNING key
+     )
+     INSERT INTO audit_logs (at, signal_id, event, details)
+     SELECT now(), $1, 'op_rejected', $2 FROM fresh`,
+    [storedId(id), details, rejectionLedgerKey(QUEUE_NAMES.signalOps, jobId, details)],
   );
 }

@@ -253,4 +253,20 @@ describe('intake batches', () => {
     expect(chains.rows).toEqual(tenants.map((tenant) => ({ tenant, rows: 60, seqs: 60 })));
     await pool.end();
   });
+  it('stores a duplicate submission once however often its job runs (a worker killed after COMMIT runs it again)', async () => {
+    const pool = tracker.pool(db.url);
+    await recordAcceptedBatch(pool, [submission(payload('dup-once'), 'first-job')]);
+    for (let run = 0; run < 3; run++) {
+      const [again] = await recordAcceptedBatch(pool, [submission(payload('dup-once'), 'second-job')]);
+      expect(again).toMatchObject({ inserted: false, duplicate: true });
+    }
+    const rejected = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM signals WHERE id = 'dup-once' AND status = 'rejected'`,
+    );
+    const audited = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM audit_logs WHERE signal_id = 'dup-once' AND event = 'rejected'`,
+    );
+    expect([rejected.rows[0]!.n, audited.rows[0]!.n]).toEqual([1, 1]);
+    await pool.end();
+  });
 });

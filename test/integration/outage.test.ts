@@ -6,17 +6,22 @@
  * replay's. Private Redis and PostgreSQL instances of this file's own, so that stopping them
  * disturbs no other test.
  */
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
-import { IntakeKeys } from '../../src/names.ts';
+import type { AnalyzeJobData } from '../../src/analyzer/analyzeJob.ts';
+import { createAnalyzeWorker } from '../../src/analyzer/analyzeWorker.ts';
+import { IntakeKeys, QUEUE_NAMES } from '../../src/names.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { migrate } from '../../src/storage/migrate.ts';
 import { readDataTicks } from '../support/dataFile.ts';
 import {
   createPipelineClient,
   startInProcessWorkers,
+  testLogger,
   type PipelineClient,
   type PipelineConfig,
 } from '../support/livePipeline.ts';
@@ -262,6 +267,57 @@ describe('outages lose nothing', () => {
 
     await expectEqualToReplay(live, b, bad);
   }, 240_000);
+});
+
+describe('the analyzer through an outage', () => {
+  it('waits out PostgreSQL stopped (immediate) instead of failing its job, then stores the analysis', async () => {
+    // Found by the fault campaign: analyze jobs spent their three attempts within seconds of an
+    // outage and failed for good; now the analysis retries the outage like the intake does.
+    const connection = new Redis(services!.redisUrl, { maxRetriesPerRequest: null });
+    connection.on('error', () => {});
+    const pool = new pg.Pool({ connectionString: services!.databaseUrl });
+    pool.on('error', () => {});
+    const prefix = 'ot-analyze-outage';
+    const queue = new Queue<AnalyzeJobData>(QUEUE_NAMES.analyze, { connection, prefix });
+    queue.on('error', () => {});
+    const worker = createAnalyzeWorker({ connection, prefix, pool, log: testLogger(), now: Date.now });
+    worker.on('error', () => {});
+    try {
+      await services!.pgStop('immediate');
+      try {
+        // One attempt: before the fix, the first refused connection failed it for good.
+        await queue.add(
+          'analyze',
+          { window: '1d', groupKind: 'all' },
+          { jobId: 'during-outage', attempts: 1 },
+        );
+        const deadline = Date.now() + 15_000;
+        while ((await queue.getJob('during-outage'))?.processedOn === undefined) {
+          if (Date.now() > deadline) throw new Error('the analyze job was never picked up');
+          await sleep(50);
+        }
+        await sleep(3000);
+        expect(await queue.getJobState('during-outage')).toBe('active');
+      } finally {
+        await services!.pgStart();
+      }
+      const deadline = Date.now() + 60_000;
+      let state = await queue.getJobState('during-outage');
+      while (state !== 'completed' && state !== 'failed' && Date.now() < deadline) {
+        await sleep(100);
+        state = await queue.getJobState('during-outage');
+      }
+      const job = (await queue.getJob('during-outage'))!;
+      expect(state, job.failedReason).toBe('completed');
+      expect(job.attemptsMade).toBe(1);
+    } finally {
+      await worker.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await pool.end();
+      connection.disconnect();
+    }
+  }, 120_000);
 });
 
 function chunk<T>(list: readonly T[], size: number): T[][] {

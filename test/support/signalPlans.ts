@@ -52,9 +52,14 @@ export function describeMarket(ticks: Tick[], perUnit: number): Market {
     }
     step.set(symbol, Math.max(1, Math.round(((hi - lo) * perUnit) / 8)));
   }
-  const tss = ticks.map((t) => t.ts);
-  const firstTs = tss.length === 0 ? 1000 : Math.min(...tss);
-  const lastTs = tss.length === 0 ? 1000 : Math.max(...tss);
+  // A loop, not Math.min(...ts): a real tick file has more ticks than a call has room for arguments.
+  let firstTs = Infinity;
+  let lastTs = -Infinity;
+  for (const t of ticks) {
+    firstTs = Math.min(firstTs, t.ts);
+    lastTs = Math.max(lastTs, t.ts);
+  }
+  if (ticks.length === 0) firstTs = lastTs = 1000;
   return {
     ticks,
     symbols: [...bySymbol.keys()],

@@ -2,6 +2,7 @@ import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import {
   createTransientRetry,
+  isTransientRedisError,
   TransientBudgetError,
   type OutageState,
 } from '../../src/live/retryTransient.ts';
@@ -119,5 +120,51 @@ describe('createTransientRetry: recovery', () => {
     expect(await waiting).toBe('stored');
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(waitingCalls).toBe(2);
+  });
+});
+
+describe('isTransientRedisError: Redis refusing for now is not bad input', () => {
+  it('takes a full Redis (OOM under noeviction), a loading or failing-over one, and lost connections as transient', () => {
+    // The reply a BullMQ script got in the fault campaign while Redis was at its maxmemory.
+    const oom = new Error(
+      "OOM command not allowed when used memory > 'maxmemory'. script: 5ab432e88830d573e2fa33392ffbd4ad25a9b100, on @user_script:589.",
+    );
+    for (const err of [
+      oom,
+      new Error('LOADING Redis is loading the dataset in memory'),
+      new Error("READONLY You can't write against a read only replica."),
+      new Error('CLUSTERDOWN The cluster is down'),
+      new Error('Connection is closed.'),
+      refused(),
+    ])
+      expect(isTransientRedisError(err), err.message).toBe(true);
+  });
+
+  it('leaves errors about the command itself alone', () => {
+    for (const err of [
+      new Error('WRONGTYPE Operation against a key holding the wrong kind of value'),
+      new Error('ERR syntax error'),
+      new Error('Missing lock for job 12. moveToDelayed'),
+      'OOM',
+      null,
+    ])
+      expect(isTransientRedisError(err), String(err)).toBe(false);
+  });
+
+  it('lets a retry wait out a full Redis', async () => {
+    let calls = 0;
+    const retry = createTransientRetry({
+      log: recordingLog().log,
+      dependency: 'Redis',
+      budgetMs: 60_000,
+      now: () => 0,
+      isTransient: isTransientRedisError,
+      sleep: async () => {},
+    });
+    const result = await retry.run(async () => {
+      if (++calls < 3) throw new Error("OOM command not allowed when used memory > 'maxmemory'.");
+      return 'queued';
+    });
+    expect({ result, calls }).toEqual({ result: 'queued', calls: 3 });
   });
 });
