@@ -63,7 +63,11 @@ export async function reportCommand(
     return 0;
   } catch (err) {
     if ((err as { code?: string }).code === '42P01')
-      throw serviceError('PostgreSQL', config.DATABASE_URL, 'no signal_outcomes table: run outcome-tracker migrate');
+      throw serviceError(
+        'PostgreSQL',
+        config.DATABASE_URL,
+        'no signal_outcomes table: run outcome-tracker migrate',
+      );
     throw err;
   } finally {
     await pool.end().catch(() => {});

@@ -259,13 +259,18 @@ function parseDemoArgs(args: string[]): { serve: boolean; out: string } {
   try {
     const { values } = parseArgs({
       args,
-      options: { serve: { type: 'boolean', default: false }, out: { type: 'string', default: 'report.html' } },
+      options: {
+        serve: { type: 'boolean', default: false },
+        out: { type: 'string', default: 'report.html' },
+      },
       strict: true,
       allowPositionals: false,
     });
     return { serve: values.serve, out: values.out };
   } catch (err) {
-    process.stderr.write(`demo: ${(err as Error).message} (usage: npm run demo [-- --serve] [-- --out FILE])\n`);
+    process.stderr.write(
+      `demo: ${(err as Error).message} (usage: npm run demo [-- --serve] [-- --out FILE])\n`,
+    );
     process.exit(2);
   }
 }

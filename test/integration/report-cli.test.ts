@@ -82,13 +82,17 @@ describe('outcome-tracker report', () => {
     expect(drawnMix(r.data)).toEqual(mix);
     expect(r.stderr).toBe(`report: ${total} closed outcomes\n`);
     // globex's outcomes exist, under a strategy only globex uses; acme's report never shows it.
-    expect(Object.values(await mixIn('tenant = $1', ['globex'])).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expect(Object.values(await mixIn('tenant = $1', ['globex'])).reduce((a, b) => a + b, 0)).toBeGreaterThan(
+      0,
+    );
     expect(r.html).not.toContain('globex');
   });
 
   it('narrows to a strategy, a model version, and a period', async () => {
     const strategy = await report(['--tenant', 'acme', '--strategy', 'momentum']);
-    expect(drawnMix(strategy.data)).toEqual(await mixIn('tenant = $1 AND strategy = $2', ['acme', 'momentum']));
+    expect(drawnMix(strategy.data)).toEqual(
+      await mixIn('tenant = $1 AND strategy = $2', ['acme', 'momentum']),
+    );
     expect(strategy.data.charts.filter).toEqual({ strategy: 'momentum' });
 
     const version = await report(['--tenant', 'acme', '--model', 'gbm', '--model-version', '1.1']);
@@ -97,16 +101,37 @@ describe('outcome-tracker report', () => {
     );
     expect(version.data.charts.totals.outcomes).toBeGreaterThan(0);
 
-    // The bundled trades are of 2013-10-07: a day that holds them all, and one after it.
-    const day = await report(['--tenant', 'acme', '--from', '2013-10-07T00:00:00Z', '--to', '2013-10-08T00:00:00Z']);
-    expect(drawnMix(day.data)).toEqual(await mixIn('tenant = $1', ['acme']));
-    const after = await report(['--tenant', 'acme', '--from', '2013-10-08T00:00:00Z']);
+    // The bundled trades are of 2013-10-07 to 2013-10-11: the first day alone, then all of them.
+    const day = await report([
+      '--tenant',
+      'acme',
+      '--from',
+      '2013-10-07T00:00:00Z',
+      '--to',
+      '2013-10-08T00:00:00Z',
+    ]);
+    const dayMix = await mixIn(
+      "tenant = $1 AND closed_at >= '2013-10-07T00:00:00Z' AND closed_at < '2013-10-08T00:00:00Z'",
+      ['acme'],
+    );
+    expect(Object.keys(dayMix).length).toBeGreaterThan(0);
+    expect(drawnMix(day.data)).toEqual(dayMix);
+    const week = await report([
+      '--tenant',
+      'acme',
+      '--from',
+      '2013-10-07T00:00:00Z',
+      '--to',
+      '2013-10-12T00:00:00Z',
+    ]);
+    expect(drawnMix(week.data)).toEqual(await mixIn('tenant = $1', ['acme']));
+    const after = await report(['--tenant', 'acme', '--from', '2013-10-12T00:00:00Z']);
     expect(after.data.charts.totals.outcomes).toBe(0);
     expect(after.code).toBe(0);
     // A calendar window ends at the next UTC midnight from now: 2013 is long outside 7 days.
-    const week = await report(['--tenant', 'acme', '--window', '7d']);
-    expect(week.data.charts.window).toBe('7d');
-    expect(week.data.charts.totals.outcomes).toBe(0);
+    const recent = await report(['--tenant', 'acme', '--window', '7d']);
+    expect(recent.data.charts.window).toBe('7d');
+    expect(recent.data.charts.totals.outcomes).toBe(0);
   });
 
   it('reports the default tenant when none is named (the demo signals name none)', async () => {
@@ -158,7 +183,9 @@ describe('outcome-tracker report', () => {
       (err: { code: number; stderr: string }) => err,
     );
     expect(unreachable?.code).toBe(EXIT.failure);
-    expect(unreachable?.stderr).toMatch(/^report: cannot reach PostgreSQL at postgres:\/\/127\.0\.0\.1:1\/none: .+\n$/);
+    expect(unreachable?.stderr).toMatch(
+      /^report: cannot reach PostgreSQL at postgres:\/\/127\.0\.0\.1:1\/none: .+\n$/,
+    );
     expect(unreachable?.stderr).not.toContain('secret');
 
     const unwritable = await run(

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, inlineJson, inlineScript, renderReportHtml, REPORT_CSP } from '../../src/web/report/reportHtml.ts';
+import {
+  escapeHtml,
+  inlineJson,
+  inlineScript,
+  renderReportHtml,
+  REPORT_CSP,
+} from '../../src/web/report/reportHtml.ts';
 
 const HOSTILE = '</script><!--<script>alert(1)</script>\u2028\u2029</SCRIPT >&"\'';
 
@@ -15,7 +21,7 @@ describe('report HTML', () => {
     const code = 'return ["</script>", `</Script>`, /<\\/script>|<\\/SCRIPT/.source, "a</scriptb"];';
     const inlined = inlineScript(code, 'test');
     expect(inlined).not.toMatch(/<\/script/i);
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the point: the rewritten code runs the same
+    // The point: the rewritten code runs the same.
     expect(new Function(inlined)()).toEqual(new Function(code)());
   });
 
@@ -46,7 +52,8 @@ describe('report HTML', () => {
     expect(REPORT_CSP).toMatch(/^default-src 'none'; script-src 'unsafe-inline';/);
     expect(html).not.toMatch(/\b(src|href)=/);
     // In text U+2028/U+2029 are harmless; inside a script they must be escaped.
-    for (const script of html.match(/<script[^>]*>.*?<\/script>/gs)!) expect(script).not.toMatch(/[\u2028\u2029]/);
+    for (const script of html.match(/<script[^>]*>.*?<\/script>/gs)!)
+      expect(script).not.toMatch(/[\u2028\u2029]/);
     expect(html).not.toContain('<!--');
   });
 });

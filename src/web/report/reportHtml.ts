@@ -47,7 +47,10 @@ export const REPORT_CSP =
 export function inlineJson(value: unknown): string {
   const json = JSON.stringify(value);
   if (json === undefined) throw new TypeError('report data must be JSON-serialisable');
-  return json.replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return json
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /**

@@ -8,7 +8,13 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { buildChartData, CHART_WINDOWS, type ChartData, type ChartFilter, type ChartWindow } from '../../analysis/chartData.ts';
+import {
+  buildChartData,
+  CHART_WINDOWS,
+  type ChartData,
+  type ChartFilter,
+  type ChartWindow,
+} from '../../analysis/chartData.ts';
 import { DEFAULT_SIZING, type SizingOptions } from '../../analysis/dailyReturns.ts';
 import { calendarWindowStart, ceilDay } from '../../analysis/windows.ts';
 import { loadOutcomes } from '../../storage/loadOutcomes.ts';
@@ -75,9 +81,14 @@ export async function buildReport(opts: {
   const insights = await queryInsights(opts.pool, { tenant, limit: MAX_INSIGHTS });
   const data: ReportData = { charts, insights };
 
-  const [echarts, analytics] = await Promise.all([readFile(echartsPath(), 'utf8'), readFile(ANALYTICS_JS, 'utf8')]);
+  const [echarts, analytics] = await Promise.all([
+    readFile(echartsPath(), 'utf8'),
+    readFile(ANALYTICS_JS, 'utf8'),
+  ]);
   if (/^\s*import[\s{*'"]/m.test(analytics))
-    throw new Error(`${ANALYTICS_JS} imports other modules: a report can only inline a module without imports`);
+    throw new Error(
+      `${ANALYTICS_JS} imports other modules: a report can only inline a module without imports`,
+    );
   const html = renderReportHtml({
     title: 'outcome-tracker report',
     scope: scopeLines(filters, tenant, window, opts.now, insights.length),
@@ -162,6 +173,11 @@ const REPORT_CSS = `
 body { margin: 0 auto; max-width: 1400px; padding: 1rem 1.5rem; font: 15px/1.45 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
 h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
 .report-scope { margin: .1rem 0; color: var(--muted); }
+.ot-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 1rem 1.5rem; }
+.ot-chart h3 { margin: .75rem 0 .25rem; font-size: 1.05rem; }
+.ot-note, .ot-summary { color: var(--muted); font-size: .85rem; margin: 0 0 .25rem; }
+.ot-chart [data-chart]:focus { outline: 2px solid #0969da; outline-offset: 2px; }
+details { margin: .25rem 0 .5rem; }
 table { border-collapse: collapse; font-size: .85rem; }
 th, td { border-bottom: 1px solid var(--line); padding: .2rem .5rem; text-align: left; vertical-align: top; }
 `;
