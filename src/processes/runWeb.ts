@@ -31,6 +31,7 @@ export async function runWeb(
     bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
     log: clients.log,
     now: overrides.now ?? Date.now,
+    sizing: { sizing: config.ANALYZE_SIZING, riskFraction: config.ANALYZE_RISK_FRACTION },
   });
   const app = await createWebServer({
     redis: clients.redis,

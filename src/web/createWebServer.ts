@@ -1,4 +1,5 @@
 import { createBullBoard } from '@bull-board/api';
+import fastifyCookie from '@fastify/cookie';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { Queue, type ConnectionOptions } from 'bullmq';
@@ -15,6 +16,7 @@ import { checkReady, shippedMigrations } from './checkReady.ts';
 import { createKeyLookup } from './createKeyLookup.ts';
 import { createMetricsRegistry } from './createMetricsRegistry.ts';
 import { createRateLimiter } from './createRateLimiter.ts';
+import { DASHBOARD_ACCESS, dashboardRoutes } from './dashboard/dashboardRoutes.ts';
 import { HttpError, sendError } from './httpErrors.ts';
 import { liveRoutes, type LiveOptions } from './liveRoutes.ts';
 
@@ -65,8 +67,8 @@ function isBoardPath(url: string): boolean {
 
 /**
  * The HTTP side (docs/OPERATIONS.md "Web", docs/API.md): `GET /health` and `GET /ready` for
- * anyone; behind an API key, Bull Board at `/admin/queues` (read to look, admin to act) and
- * `GET /metrics` (read). Every request passes the Host check, the key check and the rate limit
+ * anyone; behind an API key, Bull Board at `/admin/queues` (read to look, admin to act),
+ * the dashboard at `/dashboard` (read; docs/DASHBOARD.md) and `GET /metrics` (read). Every request passes the Host check, the key check and the rate limit
  * first (authenticate.ts). Returns the fastify instance, ready but not listening; closing it closes the
  * queues it opened (not `redis`, `connection` or `pool`, which the caller owns).
  */
@@ -101,6 +103,8 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     );
   });
 
+  // Before authenticate: its hook reads the dashboard's session cookie (docs/DASHBOARD.md).
+  await app.register(fastifyCookie);
   await app.register(authenticate, {
     lookup: createKeyLookup({ db: opts.pool, log, cacheMs: opts.access.keyCacheMs, now: opts.now }),
     rateLimit:
@@ -117,6 +121,7 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     // Any other route that forgets to declare one needs admin.
     scopeOf: (request) =>
       isBoardPath(request.url) && (request.method === 'GET' || request.method === 'HEAD') ? 'read' : 'admin',
+    browser: DASHBOARD_ACCESS,
   });
 
   const names = [
@@ -200,6 +205,7 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     await app.register(
       liveRoutes({ ...opts.live, redis: opts.redis, pool: opts.pool, prefix: opts.prefix, log }),
     );
+  await app.register(dashboardRoutes);
   if (opts.routes) await app.register(async (scope) => opts.routes!(scope));
   await app.ready();
   return app;

@@ -10,7 +10,9 @@ import { createTickPublisher } from '../../live/createTickPublisher.ts';
 import { QUEUE_NAMES } from '../../names.ts';
 import { version } from '../../version.ts';
 import type { LiveGuards } from '../../validation/screenPayload.ts';
+import type { SizingOptions } from '../../analysis/dailyReturns.ts';
 import { analysisRoutes } from './analysisRoutes.ts';
+import { chartRoutes } from './chartRoutes.ts';
 import type { ApiDeps } from './ApiDeps.ts';
 import { addApiSchemas } from './apiSchemas.ts';
 import { outcomeRoutes } from './outcomeRoutes.ts';
@@ -33,6 +35,8 @@ export interface V1Options {
   log: Logger;
   /** The wall clock (injected: only process wiring reads Date.now). */
   now: () => number;
+  /** The analyzer's sizing convention (ANALYZE_SIZING, ANALYZE_RISK_FRACTION), for GET /v1/charts. */
+  sizing?: SizingOptions;
 }
 
 /** Where the OpenAPI document is served (public). */
@@ -130,5 +134,6 @@ export function v1Routes(options: V1Options): (app: FastifyInstance) => Promise<
     outcomeRoutes(app, deps);
     analysisRoutes(app, deps);
     tickRoutes(app, deps);
+    chartRoutes(app, deps, options.sizing);
   };
 }

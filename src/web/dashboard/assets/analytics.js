@@ -143,6 +143,7 @@ function equityOption(series, sizing, theme) {
         gridIndex: 1,
         name: 'drawdown',
         max: 0,
+        splitNumber: 2,
         axisLabel: { formatter: (v) => `${(v * 100).toFixed(0)}%` },
       },
     ],
