@@ -52,8 +52,8 @@ const commands: Record<string, { run: () => Promise<Command>; usage: string }> =
   report: {
     run: async () => (await import('./reportCommand.ts')).reportCommand,
     usage:
-      'outcome-tracker report [--out FILE] [--tenant T] [--strategy S] [--model M] [--model-version V] ' +
-      '[--window 1d|7d|30d|all | --from ISO --to ISO]   (DATABASE_URL)',
+      'outcome-tracker report [--out FILE] [--tenant T] [--strategy S] [--model M] [--model-version V] [--symbol SYM] ' +
+      '[--window 1d|7d|30d|all [--anchor now|latest] | --from ISO --to ISO]   (DATABASE_URL)',
   },
   metrics: {
     run: async () => (await import('./metricsCommand.ts')).metricsCommand,

@@ -1,8 +1,9 @@
 /**
  * `outcome-tracker report [--out FILE] [--tenant T] [--strategy S] [--model M]
- * [--model-version V] [--window 1d|7d|30d|all | --from ISO --to ISO]`: the dashboard's analytics
- * charts and tables over the closed outcomes in DATABASE_URL, as one self-contained HTML file
- * (data and chart code inlined; it opens from disk with no network). `report.html` by default.
+ * [--model-version V] [--symbol SYM] [--window 1d|7d|30d|all [--anchor now|latest] | --from ISO
+ * --to ISO]`: the dashboard's analytics charts and tables over one tenant's closed outcomes in
+ * DATABASE_URL, as one self-contained HTML file (data and chart code inlined; it opens from disk
+ * with no network). `report.html` by default; the tenant `default` unless `--tenant`.
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -26,6 +27,8 @@ export async function reportCommand(
       strategy: { type: 'string' },
       model: { type: 'string' },
       'model-version': { type: 'string' },
+      symbol: { type: 'string' },
+      anchor: { type: 'string' },
       window: { type: 'string', short: 'w' },
       from: { type: 'string' },
       to: { type: 'string' },
@@ -80,17 +83,26 @@ function parseFilters(values: {
   strategy?: string;
   model?: string;
   'model-version'?: string;
+  symbol?: string;
+  anchor?: string;
   window?: string;
   from?: string;
   to?: string;
 }): ReportFilters {
-  for (const name of ['tenant', 'strategy', 'model', 'model-version'] as const)
+  for (const name of ['tenant', 'strategy', 'model', 'model-version', 'symbol'] as const)
     if (values[name] === '') throw new UsageError(`--${name} must not be empty`);
   const filters: ReportFilters = {};
   if (values.tenant !== undefined) filters.tenant = values.tenant;
   if (values.strategy !== undefined) filters.strategy = values.strategy;
   if (values.model !== undefined) filters.model = values.model;
   if (values['model-version'] !== undefined) filters.modelVersion = values['model-version'];
+  if (values.symbol !== undefined) filters.symbol = values.symbol;
+  if (values.anchor !== undefined) {
+    if (values.anchor !== 'now' && values.anchor !== 'latest')
+      throw new UsageError(`--anchor must be now or latest, got "${values.anchor}"`);
+    if (values.window === undefined) throw new UsageError('--anchor needs --window');
+    filters.anchor = values.anchor;
+  }
   if (values.window !== undefined) {
     if (values.from !== undefined || values.to !== undefined)
       throw new UsageError('give --window or --from/--to, not both');

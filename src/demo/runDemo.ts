@@ -32,6 +32,7 @@ import { createAnalyzer } from '../analyzer/createAnalyzer.ts';
 import { pino } from 'pino';
 import { insertApiKey } from '../storage/insertApiKey.ts';
 import { createApiKey } from '../web/apiKey.ts';
+import { DASHBOARD_PATH } from '../web/dashboard/dashboardRoutes.ts';
 import { writeReport } from '../web/report/writeReport.ts';
 
 const FILES = [
@@ -41,8 +42,6 @@ const FILES = [
 const SHARDS = 4;
 /** The demo's signals name no tenant: they belong to `default` (SPEC.md). */
 const DEMO_TENANT = 'default';
-/** Where the web process serves the dashboard. */
-const DASHBOARD_PATH = '/dashboard';
 
 const options = parseDemoArgs(process.argv.slice(2));
 const env = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');

@@ -84,7 +84,10 @@ const READ_DRAWN = `(() => {
 
 describe('the report file', () => {
   it('opens from disk with no network, draws every chart from its data, and shows only the tenant', async () => {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const context = await browser.newContext({
+      viewport: { width: 1400, height: 900 },
+      colorScheme: 'light',
+    });
     const attempted: string[] = [];
     await context.route('**/*', (route) => {
       const url = route.request().url();
@@ -102,8 +105,16 @@ describe('the report file', () => {
     const drawn = (await page.evaluate(READ_DRAWN)) as Drawn;
     const pwned = await page.evaluate('window.pwned');
     await saveScreenshot(page, 'report-file');
+    // The other theme: drawn again, the same points.
+    const light = await page.evaluate('document.documentElement.dataset.theme');
+    await page.click('#theme');
+    const other = await page.evaluate('document.documentElement.dataset.theme');
+    const redrawn = (await page.evaluate(READ_DRAWN)) as Drawn;
+    await saveScreenshot(page, 'report-file-dark');
     await context.close();
 
+    expect([light, other]).toEqual(['light', 'dark']);
+    expect(redrawn.charts).toEqual(drawn.charts);
     expect(attempted).toEqual([]);
     expect(requested).toEqual([pathToFileURL(file).href]);
     expect(errors).toEqual([]);

@@ -132,6 +132,18 @@ describe('outcome-tracker report', () => {
     const recent = await report(['--tenant', 'acme', '--window', '7d']);
     expect(recent.data.charts.window).toBe('7d');
     expect(recent.data.charts.totals.outcomes).toBe(0);
+    // Anchored at the tenant's latest outcome (2013-10-11), the 7 days hold all five.
+    const replayed = await report(['--tenant', 'acme', '--window', '7d', '--anchor', 'latest']);
+    expect(replayed.data.charts.windowEnd).toBe(Date.parse('2013-10-12T00:00:00Z'));
+    expect(drawnMix(replayed.data)).toEqual(await mixIn('tenant = $1', ['acme']));
+    const yesterday = await report(['--tenant', 'acme', '--window', '1d', '--anchor', 'latest']);
+    expect(drawnMix(yesterday.data)).toEqual(
+      await mixIn("tenant = $1 AND closed_at >= '2013-10-11T00:00:00Z'", ['acme']),
+    );
+    const symbol = await report(['--tenant', 'acme', '--symbol', 'IBM']);
+    expect(drawnMix(symbol.data)).toEqual(await mixIn('tenant = $1', ['acme']));
+    const none = await report(['--tenant', 'acme', '--symbol', 'MSFT']);
+    expect(none.data.charts.totals.outcomes).toBe(0);
   });
 
   it('reports the default tenant when none is named (the demo signals name none)', async () => {
@@ -159,6 +171,8 @@ describe('outcome-tracker report', () => {
       [['--from', 'yesterday'], '--from must be an ISO 8601 time, got "yesterday"'],
       [['--from', '2013-10-08', '--to', '2013-10-07'], '--from must be before --to'],
       [['--tenant', ''], '--tenant must not be empty'],
+      [['--window', '7d', '--anchor', 'soon'], '--anchor must be now or latest, got "soon"'],
+      [['--anchor', 'latest'], '--anchor needs --window'],
       [['extra'], 'report takes no arguments, got extra'],
       [['--colour', 'red'], "Unknown option '--colour'"],
     ];

@@ -17,6 +17,7 @@ import {
 } from '../../analysis/chartData.ts';
 import { DEFAULT_SIZING, type SizingOptions } from '../../analysis/dailyReturns.ts';
 import { calendarWindowStart, ceilDay } from '../../analysis/windows.ts';
+import { latestCloseTime } from '../../storage/latestCloseTime.ts';
 import { loadOutcomes } from '../../storage/loadOutcomes.ts';
 import { queryInsights, type StoredInsight } from '../../storage/queryInsights.ts';
 import { REPORT_DATA_ID, renderReportHtml } from './reportHtml.ts';
@@ -37,8 +38,14 @@ export interface ReportFilters {
   strategy?: string;
   model?: string;
   modelVersion?: string;
-  /** A window ending at the next UTC midnight, as the dashboard's selector. @defaultValue 'all' */
+  symbol?: string;
+  /** A window ending at the UTC midnight after `anchor`, as the dashboard's selector. @defaultValue 'all' */
   window?: ChartWindow;
+  /**
+   * Where a window ends: after now, or after the tenant's latest outcome (replayed history), as
+   * the dashboard's `anchor`. @defaultValue 'now'
+   */
+  anchor?: 'now' | 'latest';
   /** Outcomes closed at or after (epoch ms); not with `window`. */
   from?: number;
   /** Outcomes closed before (epoch ms); not with `window`. @defaultValue the next UTC midnight */
@@ -63,12 +70,16 @@ export async function buildReport(opts: {
   const { filters } = opts;
   const tenant = filters.tenant ?? DEFAULT_REPORT_TENANT;
   const window: ChartWindow = filters.window ?? 'all';
-  const end = filters.to ?? ceilDay(opts.now);
+  const at =
+    filters.anchor === 'latest' ? ((await latestCloseTime(opts.pool, tenant)) ?? opts.now) : opts.now;
+  // As GET /v1/charts: the UTC midnight after `at`.
+  const end = filters.to ?? ceilDay(at + 1);
   const since = window === 'all' ? filters.from : calendarWindowStart(window, end);
   const filter: ChartFilter = {
     ...(filters.strategy === undefined ? {} : { strategy: filters.strategy }),
     ...(filters.model === undefined ? {} : { model: filters.model }),
     ...(filters.modelVersion === undefined ? {} : { modelVersion: filters.modelVersion }),
+    ...(filters.symbol === undefined ? {} : { symbol: filters.symbol }),
   };
   const columns = await loadOutcomes(opts.pool, { end, tenant, ...(since === undefined ? {} : { since }) });
   const charts = buildChartData(columns, {
@@ -81,9 +92,10 @@ export async function buildReport(opts: {
   const insights = await queryInsights(opts.pool, { tenant, limit: MAX_INSIGHTS });
   const data: ReportData = { charts, insights };
 
-  const [echarts, analytics] = await Promise.all([
+  const [echarts, analytics, css] = await Promise.all([
     readFile(echartsPath(), 'utf8'),
     readFile(ANALYTICS_JS, 'utf8'),
+    readFile(DASHBOARD_CSS, 'utf8'),
   ]);
   if (/^\s*import[\s{*'"]/m.test(analytics))
     throw new Error(
@@ -95,8 +107,10 @@ export async function buildReport(opts: {
     data,
     scripts: [echarts],
     module: `${analytics}\n${startReport}`,
-    css: REPORT_CSS,
-    body: '<div id="analytics"></div>',
+    css: `${css}\n${REPORT_CSS}`,
+    body:
+      '<p class="report-tools"><button type="button" id="theme" aria-pressed="false">Dark theme</button></p>' +
+      '<div id="analytics"></div>',
   });
   return { html, data };
 }
@@ -120,6 +134,8 @@ export async function writeReport(opts: {
 }
 
 const ANALYTICS_JS = fileURLToPath(new URL('../dashboard/assets/analytics.js', import.meta.url));
+/** The dashboard's look, so that the report reads as the dashboard does (light and dark). */
+const DASHBOARD_CSS = fileURLToPath(new URL('../dashboard/assets/dashboard.css', import.meta.url));
 
 /** ECharts' self-contained browser build, from the installed package (no CDN). */
 function echartsPath(): string {
@@ -127,16 +143,28 @@ function echartsPath(): string {
   return join(dirname(createRequire(import.meta.url).resolve('echarts')), 'echarts.min.js');
 }
 
-/** Run after the analytics module's code, in the same module: draws the page. */
+/**
+ * Run after the analytics module's code, in the same module: draws the page in the reader's
+ * colour scheme, and again in the other one from the theme button (as the dashboard's).
+ */
 const startReport = `
 const reportData = JSON.parse(document.getElementById(${JSON.stringify(REPORT_DATA_ID)}).textContent);
-const dark = window.matchMedia('(prefers-color-scheme: dark)').matches;
 const container = document.getElementById('analytics');
-const drawn = renderAnalytics(container, reportData.charts, {
-  echarts: window.echarts,
-  theme: dark ? 'dark' : 'light',
-  insights: reportData.insights,
-});
+const button = document.getElementById('theme');
+let drawn = null;
+function draw(theme) {
+  document.documentElement.dataset.theme = theme;
+  button.setAttribute('aria-pressed', String(theme === 'dark'));
+  button.textContent = theme === 'dark' ? 'Light theme' : 'Dark theme';
+  drawn?.dispose();
+  drawn = renderAnalytics(container, reportData.charts, {
+    echarts: window.echarts,
+    theme,
+    insights: reportData.insights,
+  });
+}
+draw(window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light');
+button.addEventListener('click', () => draw(document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark'));
 window.addEventListener('resize', () => drawn.resize());
 document.documentElement.setAttribute('data-report', 'drawn');
 `;
@@ -154,11 +182,12 @@ function scopeLines(
       ? `closed ${filters.from === undefined ? 'from the first outcome' : `from ${iso(filters.from)}`} to ${
           filters.to === undefined ? 'now' : `before ${iso(filters.to)}`
         }`
-      : `window ${window}`;
+      : `window ${window}${filters.anchor === 'latest' ? " ending after the tenant's latest outcome" : ''}`;
   const chosen = [
     filters.strategy === undefined ? null : `strategy ${filters.strategy}`,
     filters.model === undefined ? null : `model ${filters.model}`,
     filters.modelVersion === undefined ? null : `model version ${filters.modelVersion}`,
+    filters.symbol === undefined ? null : `symbol ${filters.symbol}`,
   ].filter((x) => x !== null);
   return [
     `Tenant ${tenant}; ${chosen.length === 0 ? 'every strategy and model' : chosen.join(', ')}; ${period}.`,
@@ -166,18 +195,9 @@ function scopeLines(
   ];
 }
 
-/** The page's own layout; the charts' look comes from the analytics module. */
+/** The report's own additions to the dashboard's CSS: its heading lines and the theme button. */
 const REPORT_CSS = `
-:root { color-scheme: light dark; --fg: #1b1f24; --bg: #ffffff; --muted: #57606a; --line: #d0d7de; }
-@media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --bg: #0d1117; --muted: #9da7b3; --line: #30363d; } }
-body { margin: 0 auto; max-width: 1400px; padding: 1rem 1.5rem; font: 15px/1.45 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
-h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
-.report-scope { margin: .1rem 0; color: var(--muted); }
-.ot-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 1rem 1.5rem; }
-.ot-chart h3 { margin: .75rem 0 .25rem; font-size: 1.05rem; }
-.ot-note, .ot-summary { color: var(--muted); font-size: .85rem; margin: 0 0 .25rem; }
-.ot-chart [data-chart]:focus { outline: 2px solid #0969da; outline-offset: 2px; }
-details { margin: .25rem 0 .5rem; }
-table { border-collapse: collapse; font-size: .85rem; }
-th, td { border-bottom: 1px solid var(--line); padding: .2rem .5rem; text-align: left; vertical-align: top; }
+.report-scope { margin: 0.1rem 0; color: var(--muted); }
+.report-tools { margin: 0.8rem 0 0; }
+.report-tools button { font: inherit; padding: 0.3rem 0.8rem; }
 `;
