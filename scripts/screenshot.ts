@@ -7,7 +7,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { launchBrowser } from '../test/support/browser.ts';
+import { launchBrowser, saveScreenshot } from '../test/support/browser.ts';
 import { serveDemo } from '../test/support/demoServe.ts';
 
 /** The README links the picture; kept small (a viewport, not the whole page). */
@@ -26,19 +26,40 @@ try {
     // The real sign-in: the 401 page's form, which stores the key in the session cookie.
     await page.fill('#key', demo.key);
     await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
+    // Loaded (the page says so) and every analytics chart drawn by ECharts.
+    // A function, not a string: the dashboard's CSP refuses eval.
     await page.waitForFunction(
       () => {
         const g = globalThis as unknown as {
-          document: { querySelectorAll(s: string): ArrayLike<unknown> };
+          document: {
+            getElementById(id: string): { textContent: string | null } | null;
+            querySelectorAll(s: string): ArrayLike<unknown>;
+          };
           echarts?: { getInstanceByDom(e: unknown): unknown };
         };
-        const boxes = Array.from(g.document.querySelectorAll('[data-chart]'));
-        return boxes.length >= 8 && boxes.every((b) => g.echarts?.getInstanceByDom(b) !== undefined);
+        const boxes = Array.from(g.document.querySelectorAll('#analytics [data-chart]'));
+        return (
+          (g.document.getElementById('status')?.textContent ?? '').startsWith('Loaded') &&
+          boxes.length === 8 &&
+          boxes.every((b) => g.echarts?.getInstanceByDom(b) !== undefined)
+        );
       },
       undefined,
       { timeout: 60_000 },
     );
+    // The demo's data is two days eleven years apart (IBM 2013, Binance 2024): the day of
+    // the latest outcome shows its curves, where "all" would stretch them over the years between.
+    await page.selectOption('#anchor', 'latest');
+    await page.check('input[name="window"][value="1d"]');
+    await page.waitForSelector('#analytics[data-window="1d"] [data-chart="calibration"] canvas', {
+      timeout: 60_000,
+    });
+    await page.waitForTimeout(500);
     await page.screenshot({ path: target });
+  } catch (err) {
+    const pages = browser.contexts().flatMap((c) => c.pages());
+    if (pages[0]) await saveScreenshot(pages[0], 'screenshot-failed');
+    throw err;
   } finally {
     await browser.close();
   }
