@@ -55,6 +55,11 @@ export interface ChartDataOptions {
   maxScatterPoints?: number;
   /** Most equity series per group kind (the ones with the most trades). @defaultValue 12 */
   maxSeries?: number;
+  /**
+   * Most points per equity curve; a longer curve is thinned ({@link EquitySeries.thinned}).
+   * @defaultValue 2000
+   */
+  maxEquityPoints?: number;
 }
 
 /** One equity curve: a group's sized trades in the window. */
@@ -67,8 +72,14 @@ export interface EquitySeries {
   values: GroupValues;
   /** Outcomes in the window, unfilled ones included. */
   outcomes: number;
-  /** Sized trades: the curve has `trades + 1` points. */
+  /** Sized trades: the curve has `trades + 1` points unless {@link thinned}. */
   trades: number;
+  /**
+   * The curve had more than `maxEquityPoints` points and was thinned: the trades split into
+   * equal runs, each keeps its deepest-drawdown point and its last point (the start and the end
+   * always stay), so the drawn curve keeps every run's low and where it ended.
+   */
+  thinned: boolean;
   /** Epoch ms of each point: the window's start, then each trade's close. */
   t: number[];
   /** Equity (1 = the start) after each point. */
@@ -217,6 +228,7 @@ function equitySeries(
   start: number,
   end: number,
   sizing: SizingOptions,
+  maxPoints: number,
 ): EquitySeries {
   const t = [start];
   const equity = [1];
@@ -258,6 +270,9 @@ function equitySeries(
   }
   const daily = dailyReturns(columns, rows, 0, rows.length, start, end, sizing);
   const dd = drawdownSeries(daily.returns);
+  const thinned = t.length > maxPoints;
+  const keep = thinned ? thinnedPositions(drawdown, maxPoints) : null;
+  const pick = (xs: number[]): number[] => (keep === null ? xs : keep.map((i) => xs[i]!));
   return {
     kind,
     key,
@@ -265,10 +280,11 @@ function equitySeries(
     values,
     outcomes: rows.length,
     trades: t.length - 1,
-    t,
-    equity,
-    drawdown,
-    pnl: pnlPoints,
+    thinned,
+    t: pick(t),
+    equity: pick(equity),
+    drawdown: pick(drawdown),
+    pnl: pick(pnlPoints),
     maxDrawdownDaily: dd.reduce((a, b) => Math.min(a, b), 0),
     cumReturn: equity[equity.length - 1]! - 1,
     pnlSum: currencyTrades === 0 ? null : pnlSum,
@@ -276,6 +292,23 @@ function equitySeries(
     currencyTrades,
     netReturnSum,
   };
+}
+
+/** Positions kept when thinning a curve of `n` points to about `max` (see EquitySeries.thinned). */
+function thinnedPositions(drawdown: readonly number[], max: number): number[] {
+  const n = drawdown.length;
+  const runs = Math.max(1, Math.floor((max - 1) / 2));
+  const keep = [0];
+  for (let r = 0; r < runs; r++) {
+    const from = 1 + Math.floor((r * (n - 1)) / runs);
+    const to = 1 + Math.floor(((r + 1) * (n - 1)) / runs); // exclusive
+    if (to <= from) continue;
+    let low = from;
+    for (let i = from + 1; i < to; i++) if (drawdown[i]! < drawdown[low]!) low = i;
+    if (low !== to - 1) keep.push(low);
+    keep.push(to - 1);
+  }
+  return keep;
 }
 
 function rHistogram(values: number[]): Bin[] {
@@ -329,6 +362,7 @@ export function buildChartData(columns: OutcomeColumns, options: ChartDataOption
   const filter = options.filter ?? {};
   const maxScatter = options.maxScatterPoints ?? 5000;
   const maxSeries = options.maxSeries ?? 12;
+  const maxPoints = Math.max(3, options.maxEquityPoints ?? 2000);
   const inScope = scopeOf(columns, options.tenant, filter);
   const end = options.end;
 
@@ -346,10 +380,10 @@ export function buildChartData(columns: OutcomeColumns, options: ChartDataOption
       .filter((g) => g.tenant === options.tenant)
       .map((g) => ({ g, rows: windowRows(columns, g.rows, start, end, inScope) }))
       .filter((x) => x.rows.length > 0)
-      .map((x) => equitySeries(columns, kind, x.g.key, x.g.values, x.rows, start, end, sizing))
+      .map((x) => equitySeries(columns, kind, x.g.key, x.g.values, x.rows, start, end, sizing, maxPoints))
       .sort((a, b) => b.trades - a.trades || (a.label < b.label ? -1 : 1))
       .slice(0, maxSeries);
-  const all = equitySeries(columns, 'all', 'all', {}, rows, start, end, sizing);
+  const all = equitySeries(columns, 'all', 'all', {}, rows, start, end, sizing, maxPoints);
 
   const mix = new Array<number>(OUTCOME_CODES.length).fill(0);
   const rs: number[] = [];

@@ -219,7 +219,7 @@ beforeAll(async () => {
   // Real prices: tenant acme trades IBM (half its signals with a notional), globex BTC and ETH.
   const ibm = await readDataTicks('lean_usequity_IBM_trades_2013-10-07_11.csv.gz');
   const binance = await readDataTicks('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz');
-  signalsA = generateSignals(spreadAnchors(ibm, 80), { count: 80, seed: 7, prefix: 'acme-ibm' }).map(
+  signalsA = generateSignals(spreadAnchors(ibm, 150), { count: 150, seed: 7, prefix: 'acme-ibm' }).map(
     (s, i) => (i % 2 === 0 ? { ...s, notional: 10_000 } : s),
   );
   const signalsB = generateSignals(spreadAnchors(binance, 40), { count: 40, seed: 8, prefix: 'globex-bin' });
@@ -360,8 +360,16 @@ describe('the dashboard', () => {
     const insights = await pool.query<{ n: string }>(
       `SELECT count(*) AS n FROM performance_insights WHERE tenant = 'acme'`,
     );
-    const rows = await page.locator('[data-table="insights"] tbody tr').count();
-    expect(rows).toBe(Math.min(100, Number(insights.rows[0]!.n)));
+    expect(Number(insights.rows[0]!.n)).toBeGreaterThan(0);
+    const rows = page.locator('[data-table="insights"] tbody tr');
+    expect(await rows.count()).toBe(Math.min(100, Number(insights.rows[0]!.n)));
+    const newest = await pool.query<{ rule: string; severity: string }>(
+      `SELECT rule, severity FROM performance_insights WHERE tenant = 'acme' ORDER BY created_at DESC, id DESC LIMIT 1`,
+    );
+    const first = await rows.first().locator('td').allInnerTexts();
+    expect(first.slice(0, 2)).toEqual([newest.rows[0]!.severity, newest.rows[0]!.rule]);
+    // The evidence numbers: "name: value" pairs.
+    expect(first[4]).toMatch(/\w+: -?\d/);
 
     // Only acme's signals anywhere on the page.
     const text = await page.locator('main').innerText();
@@ -491,6 +499,26 @@ describe('the dashboard', () => {
     expect(data.totals.outcomes).toBe(await countWhere('globex', 'true'));
     expect((await seriesLengths(page, 'outcome-mix'))[0]!.sum).toBe(await countWhere('globex', 'true'));
     expect(await page.locator('main').innerText()).not.toContain('acme-');
+
+    // The window selector, on replayed history: one day ending after the latest outcome.
+    await page.selectOption('#anchor', 'latest');
+    await page.getByLabel('1 day').check();
+    await until(page, `window.__dashboard.chartData.window === '1d'`);
+    const day = await page.evaluate<{ windowStart: number; windowEnd: number; totals: { outcomes: number } }>(
+      'window.__dashboard.chartData',
+    );
+    const latest = await pool.query<{ at: number }>(
+      `SELECT extract(epoch FROM max(closed_at)) * 1000 AS at FROM signal_outcomes WHERE tenant = 'globex'`,
+    );
+    expect(day.windowEnd).toBe(Math.ceil((Number(latest.rows[0]!.at) + 1) / 86_400_000) * 86_400_000);
+    expect(day.windowStart).toBe(day.windowEnd - 86_400_000);
+    const inDay = await countWhere(
+      'globex',
+      `closed_at >= to_timestamp(${day.windowStart / 1000}) AND closed_at < to_timestamp(${day.windowEnd / 1000})`,
+    );
+    expect(inDay).toBeGreaterThan(0);
+    expect(day.totals.outcomes).toBe(inDay);
+    await until(page, `${MIX_TOTAL} === ${inDay}`);
     // Another tenant's signal (and so its symbol's ticks) is not found, from the page's own session.
     const status = await page.evaluate(`fetch('/v1/signals/acme-live-1/levels').then((r) => r.status)`);
     expect(status).toBe(404);

@@ -224,4 +224,35 @@ describe('buildChartData', () => {
     expect(data.excursions.points[1]![1]).toBeCloseTo(0.015, 12);
     expect(data.equity.all.equity).toHaveLength(51);
   });
+
+  it('thins a long equity curve to its cap, keeping the start, the end and the deepest drawdown', () => {
+    const rs = Array.from({ length: 500 }, (_, k) => (k === 321 ? -8 : Math.sin(k) * 2));
+    const many = outcomeColumns(
+      rs.map((r, k) =>
+        row({
+          closedAt: new Date(T('2025-11-20T00:00:00Z') + k * 600_000).toISOString(),
+          outcome: r > 0 ? 'TP_HIT' : 'SL_HIT',
+          netReturn: r / 100,
+          r,
+        }),
+      ),
+    );
+    const full = buildChartData(many, { window: '7d', end: END, tenant: 't1', maxEquityPoints: 10_000 })
+      .equity.all;
+    const thin = buildChartData(many, { window: '7d', end: END, tenant: 't1', maxEquityPoints: 41 }).equity
+      .all;
+    expect(full).toMatchObject({ trades: 500, thinned: false });
+    expect(full.t).toHaveLength(501);
+    expect(thin).toMatchObject({ trades: 500, thinned: true });
+    expect(thin.t.length).toBeLessThanOrEqual(41);
+    expect(thin.t[0]).toBe(full.t[0]);
+    expect(thin.t.at(-1)).toBe(full.t.at(-1));
+    expect(thin.equity.at(-1)).toBe(full.equity.at(-1));
+    expect(Math.min(...thin.drawdown)).toBe(Math.min(...full.drawdown));
+    // Every kept point is one of the full curve's, in order.
+    const at = new Map(full.t.map((t, i) => [t, i]));
+    const positions = thin.t.map((t) => at.get(t)!);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    positions.forEach((p, k) => expect(thin.equity[k]).toBe(full.equity[p]));
+  });
 });

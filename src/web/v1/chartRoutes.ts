@@ -47,6 +47,10 @@ const EQUITY_SERIES = {
     values: { type: 'object', additionalProperties: { type: ['string', 'null'] } },
     outcomes: INT,
     trades: INT,
+    thinned: {
+      type: 'boolean',
+      description: 'Over 2000 points: thinned, each run keeping its low and its end.',
+    },
     t: { type: 'array', items: INT, description: 'Epoch ms of each point.' },
     equity: { ...NUMS, description: 'Equity after each point, 1 = the start.' },
     drawdown: { ...NUMS, description: 'Fraction ≤ 0 below the running peak.' },
