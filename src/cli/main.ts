@@ -60,6 +60,12 @@ const commands: Record<string, { run: () => Promise<Command>; usage: string }> =
     usage:
       'outcome-tracker regulatory-report [--tenant T] [--from DAY] [--to DAY] [--format csv|json] [--out FILE]   (DATABASE_URL)',
   },
+  report: {
+    run: async () => (await import('./reportCommand.ts')).reportCommand,
+    usage:
+      'outcome-tracker report [--out FILE] [--tenant T] [--strategy S] [--model M] [--model-version V] [--symbol SYM] ' +
+      '[--window 1d|7d|30d|all [--anchor now|latest] | --from ISO --to ISO]   (DATABASE_URL)',
+  },
   metrics: {
     run: async () => (await import('./metricsCommand.ts')).metricsCommand,
     usage: 'outcome-tracker metrics [--input FILE]   (JSON, or replay output lines; stdin by default)',

@@ -3,11 +3,18 @@
  * REDIS_URL and DATABASE_URL (private instances unless given). This starts every Procfile
  * process, submits a few hundred signals (and a few bad payloads) through the `track-signal`
  * queue, feeds the bundled trades through the producer path, waits until every outcome has
- * landed in PostgreSQL, and prints a report read back from there.
+ * landed in PostgreSQL, prints a report read back from there, and writes the same analytics as
+ * one self-contained HTML file (`report.html`, as `outcome-tracker report` makes it).
+ *
+ * `--serve` then keeps the processes running, creates an API key through the real key path and
+ * prints the dashboard and Bull Board URLs and the key, until Ctrl-C (SIGINT) or SIGTERM; then it
+ * stops every process it started (scripts/demo.sh stops the private Redis/PostgreSQL after it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -23,13 +30,20 @@ import { generateSignals, spreadAnchors } from './generateSignals.ts';
 import { printAnalysis, printReport } from './printReport.ts';
 import { createAnalyzer } from '../analyzer/createAnalyzer.ts';
 import { pino } from 'pino';
+import { insertApiKey } from '../storage/insertApiKey.ts';
+import { createApiKey } from '../web/apiKey.ts';
+import { DASHBOARD_PATH } from '../web/dashboard/dashboardRoutes.ts';
+import { writeReport } from '../web/report/writeReport.ts';
 
 const FILES = [
   'data/lean_usequity_IBM_trades_2013-10-07_11.csv.gz',
   'data/binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz',
 ];
 const SHARDS = 4;
+/** The demo's signals name no tenant: they belong to `default` (SPEC.md). */
+const DEMO_TENANT = 'default';
 
+const options = parseDemoArgs(process.argv.slice(2));
 const env = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
 const say = (s: string): void => void process.stdout.write(`\n${s}\n`);
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -74,7 +88,15 @@ const stopAll = async (): Promise<void> => {
     ),
   );
 };
-process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
+// While the demo runs, Ctrl-C stops it at once; once it serves, Ctrl-C ends the wait below and
+// the `finally` stops the processes.
+let stopServing: (() => void) | undefined;
+const interrupted = (code: number) => (): void => {
+  if (stopServing) stopServing();
+  else void stopAll().then(() => process.exit(code));
+};
+process.on('SIGINT', interrupted(130));
+process.on('SIGTERM', interrupted(143));
 
 say('2/7 processes (Procfile): two workers sharing the shards, flusher, scheduler, web');
 start('worker-a', 'workers/worker.ts', { WORKER_SHARDS: '0-1' });
@@ -189,11 +211,67 @@ try {
   say('7/7 analyzer: metrics and insights per model over all time (what the scheduler runs on ANALYZE_CRON)');
   const analyzer = createAnalyzer({ pool, log: pino({ level: 'silent' }), now: Date.now });
   await printAnalysis(pool, await analyzer.analyze({ window: 'all' }));
+
+  const reportPath = resolve(options.out);
+  const written = await writeReport({
+    pool,
+    filters: { tenant: DEMO_TENANT },
+    out: reportPath,
+    now: Date.now(),
+    sizing: { sizing: env.ANALYZE_SIZING, riskFraction: env.ANALYZE_RISK_FRACTION },
+  });
+  say(`Report: ${written.outcomes} outcomes, one self-contained file (opens offline): ${reportPath}`);
+
+  if (options.serve) {
+    const webUrl = `http://127.0.0.1:${port}`;
+    const { key, hash } = createApiKey();
+    // The real key path (what `outcome-tracker api-key create` does): only the hash is stored.
+    // admin: the same key opens the dashboard (read) and Bull Board (admin).
+    await insertApiKey(pool, {
+      tenant: DEMO_TENANT,
+      scopes: ['read', 'admin'],
+      hash,
+      label: 'npm run demo -- --serve',
+    });
+    const stopped = new Promise<void>((done) => (stopServing = done));
+    say(
+      [
+        `Serving (tenant "${DEMO_TENANT}") until Ctrl-C:`,
+        `  dashboard   ${webUrl}${DASHBOARD_PATH}`,
+        `  Bull Board  ${webUrl}/admin/queues`,
+        `  API key     ${key}`,
+        '  (paste the key on the sign-in page; for Bull Board it is the password, any user name)',
+      ].join('\n'),
+    );
+    await stopped;
+    say('stopping the processes');
+  }
   await intake.close();
   await pool.end();
   connection.disconnect();
 } finally {
   await stopAll();
+}
+
+/** The demo's command line: `--serve`, `--out FILE`; anything else ends the demo with exit code 2. */
+function parseDemoArgs(args: string[]): { serve: boolean; out: string } {
+  try {
+    const { values } = parseArgs({
+      args,
+      options: {
+        serve: { type: 'boolean', default: false },
+        out: { type: 'string', default: 'report.html' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    return { serve: values.serve, out: values.out };
+  } catch (err) {
+    process.stderr.write(
+      `demo: ${(err as Error).message} (usage: npm run demo [-- --serve] [-- --out FILE])\n`,
+    );
+    process.exit(2);
+  }
 }
 
 function jobIdOf(data: unknown, i: number): string {
