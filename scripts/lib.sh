@@ -52,7 +52,12 @@ load_services_env() {
 stop_services() {
   if [[ -n $SERVICES_OWNED ]]; then
     SERVICES_OWNED=''
-    scripts/services.sh stop --clean || true
+    # Through a file: when whoever reads our output has gone (a closed pipe), a failed write must
+    # not cut the stop short and leave PostgreSQL or Redis running.
+    local log="${TMPDIR:-/tmp}/outcome-tracker-stop-$$.log"
+    scripts/services.sh stop --clean >"$log" 2>&1 || true
+    cat "$log" >&2 2>/dev/null || true
+    rm -f "$log"
   fi
 }
 
