@@ -2,13 +2,13 @@
  * The scheduler process (Procfile `scheduler`): node-cron schedules that enqueue work, never do
  * it (src/processes/runScheduler.ts); run one or several (each job is enqueued once).
  */
-import { loadConfig, requireSettings } from '../src/config.ts';
+import { loadConfig, redisTargetOf } from '../src/config.ts';
 import { createLogger, createRedis, onShutdown } from '../src/processes/bootstrap.ts';
 import { runScheduler } from '../src/processes/runScheduler.ts';
 
-const config = requireSettings(loadConfig(), 'REDIS_URL');
+const config = loadConfig();
 const log = createLogger(config, 'scheduler');
-const redis = createRedis(config.REDIS_URL, log, 'scheduler');
+const redis = createRedis(redisTargetOf(config), log, 'scheduler');
 const running = runScheduler(config, { redis, log });
 log.info(
   { staleSweep: config.STALE_SWEEP, sweepCron: config.SWEEP_CRON, analyzeCron: config.ANALYZE_CRON },

@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
 import { loadConfig, requireSettings } from '../config.ts';
 import { readLive } from '../live/readLive.ts';
@@ -14,7 +14,7 @@ import { serviceError, ServiceError } from './serviceError.ts';
 import { UsageError } from './usageError.ts';
 
 export interface ExportSource {
-  redis: Redis;
+  redis: RedisClient;
   db: Queryable;
   /** QUEUE_PREFIX of the shards. */
   prefix: string;

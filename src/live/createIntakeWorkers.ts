@@ -1,5 +1,5 @@
 import { DelayedError, Job, Queue, UnrecoverableError, type ConnectionOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../RedisClient.ts';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { validateOperation } from '../validation/validateOperation.ts';
@@ -14,7 +14,7 @@ import { markForwarded } from '../storage/markForwarded.ts';
 import { recordAccepted } from '../storage/recordAccepted.ts';
 import { recordRejected } from '../storage/recordRejected.ts';
 import { recordRejectedOperation } from '../storage/recordRejectedOperation.ts';
-import { EventKeys, IntakeKeys, JOB_NAMES, QUEUE_NAMES, shardOf } from '../names.ts';
+import { EventKeys, IntakeKeys, JOB_NAMES, QUEUE_NAMES, queueNameOn, shardOf } from '../names.ts';
 import { publishEvents, type EventRetention } from '../events/publishEvents.ts';
 import type { KeyedEvent } from '../events/TrackerEvent.ts';
 import { createTransientRetry, type OutageState } from './retryTransient.ts';
@@ -32,7 +32,7 @@ export interface JobRetention {
 export interface IntakeOptions {
   connection: ConnectionOptions;
   /** A Redis client for the intake's own keys (outage flag, operations waiting for their signal). */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   pool: pg.Pool;
   shards: number;
@@ -98,12 +98,16 @@ export function createIntakeWorkers(options: IntakeOptions): {
   async function publish(event: KeyedEvent): Promise<void> {
     if (opts.events !== undefined) await publishEvents(opts.redis, eventKeys, [event], opts.events, opts.now);
   }
+  const cluster = isCluster(opts.connection);
   const shardQueues = createShardQueues({
     connection: opts.connection,
     prefix: opts.prefix,
     onError: (err, shard) => opts.log.error({ err, shard }, 'shard queue error'),
   });
-  const opsQueue = new Queue(QUEUE_NAMES.signalOps, { connection: opts.connection, prefix: opts.prefix });
+  const opsQueue = new Queue(queueNameOn(QUEUE_NAMES.signalOps, cluster), {
+    connection: opts.connection,
+    prefix: opts.prefix,
+  });
   opsQueue.on('error', (err) => opts.log.error({ err }, 'signal-ops queue error'));
   // Operations on one signal must reach its shard in arrival order, whichever worker process
   // takes them: one signal-ops job at a time across all processes.
@@ -134,7 +138,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
   };
 
   const signals = new TolerantWorker(
-    QUEUE_NAMES.trackSignal,
+    queueNameOn(QUEUE_NAMES.trackSignal, cluster),
     async (job) => {
       const log = opts.log.child({ queue: QUEUE_NAMES.trackSignal, jobId: job.id });
       await repairJobData(job);
@@ -178,7 +182,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
   );
 
   const ops = new TolerantWorker(
-    QUEUE_NAMES.signalOps,
+    queueNameOn(QUEUE_NAMES.signalOps, cluster),
     async (job, token) => {
       const jobId = job.id!;
       await repairJobData(job);

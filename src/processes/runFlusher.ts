@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { eventRetentionOf, type Config } from '../config.ts';
@@ -11,7 +11,7 @@ import type { Running } from './Running.ts';
  */
 export function runFlusher(
   config: Config,
-  clients: { redis: Redis; pool: pg.Pool; log: Logger },
+  clients: { redis: RedisClient; pool: pg.Pool; log: Logger },
   overrides: { now?: () => number } = {},
 ): Running & { flusher: Flusher } {
   const flusher = createFlusher({

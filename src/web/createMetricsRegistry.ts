@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { ShardKeys } from '../names.ts';
@@ -9,7 +9,7 @@ import { withTimeout } from './checkHealth.ts';
 export const QUEUE_METRIC_STATES = ['waiting', 'active', 'failed'] as const;
 
 export interface MetricsOptions {
-  redis: Redis;
+  redis: RedisClient;
   queues: Queue[];
   prefix: string;
   shards: number;

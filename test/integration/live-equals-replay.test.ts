@@ -20,10 +20,15 @@ import {
   type PipelineConfig,
 } from '../support/livePipeline.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
-import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+import {
+  redisClusterNodes,
+  redisUrl,
+  useRedisNamespace,
+  useResourceTracker,
+  useTestDatabase,
+} from '../support/services.ts';
 
 const db = useTestDatabase();
-const ns = useRedisNamespace();
 const tracker = useResourceTracker();
 
 let ibm: Tick[] = [];
@@ -34,12 +39,23 @@ beforeAll(async () => {
   binance = await readDataTicks('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz');
 });
 
-/** A config of this test's own namespace and database. */
-function config(overrides: Partial<PipelineConfig> = {}): PipelineConfig {
+/**
+ * Where the pipeline runs: the test Redis, and a local Redis Cluster of three masters
+ * (scripts/services.sh cluster-start, started by npm test), where every script, MULTI and BullMQ
+ * command must keep to one hash slot.
+ */
+const TARGETS = [
+  { target: 'a single Redis', cluster: false },
+  { target: 'a Redis Cluster of three masters', cluster: true },
+];
+
+/** A config of this test's own namespace and database, on a single Redis or the test cluster. */
+function configOn(cluster: boolean, prefix: string, overrides: Partial<PipelineConfig> = {}): PipelineConfig {
   return {
     redisUrl: redisUrl(),
+    ...(cluster && { clusterNodes: redisClusterNodes() }),
     databaseUrl: db.url,
-    prefix: ns.prefix,
+    prefix,
     shards: 4,
     flusher: true,
     ...overrides,
@@ -79,7 +95,11 @@ function describeOp(op: unknown): string {
   return `${o.op} ${o.id} @${o.ts}`;
 }
 
-describe('live pipeline equals replay', () => {
+describe.each(TARGETS)('live pipeline equals replay on $target', ({ cluster }) => {
+  const ns = useRedisNamespace(undefined, { cluster });
+  const config = (overrides: Partial<PipelineConfig> = {}): PipelineConfig =>
+    configOn(cluster, ns.prefix, overrides);
+
   it('gives replay outcomes for early and late signals over IBM, BTCUSDT and ETHUSDT ticks, with operations', async () => {
     const cfg = config();
     // Three symbols on two shards of four: BTCUSDT and ETHUSDT share one, IBM has its own.
