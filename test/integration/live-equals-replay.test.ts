@@ -10,7 +10,8 @@ import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { exportLines } from '../../src/cli/exportCommand.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { operationsAt } from '../support/operationsAt.ts';
-import { shardOf } from '../../src/names.ts';
+import type { Cluster } from 'ioredis';
+import { QUEUE_NAMES, queueNameOn, ShardKeys, shardOf, shardQueueName } from '../../src/names.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { readDataTicks } from '../support/dataFile.ts';
 import {
@@ -23,6 +24,7 @@ import { describeDifference } from '../support/sameOutcomes.ts';
 import {
   redisClusterNodes,
   redisUrl,
+  scanKeys,
   useRedisNamespace,
   useResourceTracker,
   useTestDatabase,
@@ -367,5 +369,77 @@ describe.each(TARGETS)('live pipeline equals replay on $target', ({ cluster }) =
     expect(
       describeDifference(await live.collectOutcomes(signals.map((s) => s.id)), expected.lines),
     ).toBeNull();
+  });
+});
+
+describe('on a Redis Cluster', () => {
+  const ns = useRedisNamespace(undefined, { cluster: true });
+
+  it('spreads the shards over the nodes, each shard whole on one node, and still equals replay', async () => {
+    const cfg = configOn(true, ns.prefix);
+    // One symbol per shard (IBM's ticks under four names), so that every shard has state.
+    const symbols = Array.from({ length: cfg.shards }, (_, n) => {
+      for (let i = 0; ; i++) if (shardOf(`SYM${i}`, cfg.shards) === n) return `SYM${i}`;
+    });
+    const base = ibm.slice(0, 4000);
+    const ticks = symbols.flatMap((symbol) => base.map((t) => ({ ...t, symbol })));
+    const signals = symbols.flatMap((symbol, k) =>
+      generateSignals(
+        spreadAnchors(
+          base.slice(0, 2000).map((t) => ({ ...t, symbol })),
+          20,
+        ),
+        { count: 20, seed: 40 + k, prefix: symbol.toLowerCase() },
+      ),
+    );
+    const live = await start(cfg);
+    await live.submitSignals(signals);
+    await live.waitUntilDrained();
+    await live.publishTicks(ticks);
+    await live.waitUntilDrained();
+    expect(await live.failedShardJobs()).toEqual([]);
+
+    const expected = await replay({ signals, ticks });
+    expect(
+      describeDifference(await live.collectOutcomes(signals.map((s) => s.id)), expected.lines),
+    ).toBeNull();
+
+    // Where the keys are: each master's own keys of this namespace (a node holds only its slots).
+    const cluster = live.redis as Cluster;
+    const nodeOf = new Map<string, string>();
+    for (const node of cluster.nodes('master'))
+      for (const key of await scanKeys(node, `${ns.prefix}:*`))
+        nodeOf.set(key, `${node.options.host}:${node.options.port}`);
+    const nodesOf = (tag: string): Set<string> =>
+      new Set([...nodeOf].filter(([key]) => key.includes(tag)).map(([, node]) => node));
+
+    const shardNodes: string[] = [];
+    for (let n = 0; n < cfg.shards; n++) {
+      const tag = shardQueueName(n);
+      const keys = new ShardKeys(ns.prefix, n);
+      // The checkpoint's keys and the shard queue's BullMQ keys are all there…
+      for (const key of [
+        keys.progress,
+        keys.signals,
+        keys.ids,
+        keys.books,
+        keys.clock,
+        `${ns.prefix}:${tag}:meta`,
+      ])
+        expect(nodeOf.has(key), `${key} is on no node`).toBe(true);
+      // …on one node: the checkpoint script and the queue's scripts never cross slots.
+      const nodes = nodesOf(tag);
+      expect([...nodes], `the keys of shard ${n} (${tag}) are on ${[...nodes].join(', ')}`).toHaveLength(1);
+      shardNodes.push([...nodes][0]!);
+    }
+    // Four shards over three masters: every master serves at least one.
+    expect(new Set(shardNodes).size).toBe(cluster.nodes('master').length);
+    expect(cluster.nodes('master')).toHaveLength(3);
+    // Each intake queue whole on one node too, under its own tag.
+    for (const queue of [QUEUE_NAMES.trackSignal, QUEUE_NAMES.signalOps]) {
+      const tag = queueNameOn(queue, true);
+      expect(tag).toBe(`{${queue}}`);
+      expect(nodesOf(`:${tag}:`).size, `the keys of ${tag}`).toBe(1);
+    }
   });
 });
