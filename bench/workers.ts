@@ -2,7 +2,8 @@
  * `npm run bench -- workers [--quick] [--cluster] [--symbols=16] [--shards=8] [--counts=1,2,4]`
  *
  * Tick throughput of 1, 2 and 4 real worker processes (workers/worker.ts) serving the same
- * shards, with a flusher process, against the Redis and PostgreSQL of REDIS_URL / DATABASE_URL
+ * shards (`wN`), and of 2 and 4 with the shards split between them (`split_wN`, WORKER_SHARDS),
+ * with a flusher process, against the Redis and PostgreSQL of REDIS_URL / DATABASE_URL
  * (private ones when unset) or, with `--cluster`, the Redis Cluster of REDIS_CLUSTER_TEST_NODES
  * (`scripts/services.sh cluster-start`). Each run has its own key prefix and database: signals
  * go through `track-signal`; every tick is queued on paused shard queues; the clock runs from
@@ -88,9 +89,15 @@ export async function run(report: Report, flags: string[]): Promise<void> {
     );
     const target = { redisUrl: services.redisUrl, databaseUrl: services.databaseUrl, clusterNodes };
     let baseline: { perSec: number; lines: Map<string, string> } | null = null;
-    for (const count of set.counts) {
-      const result = await measure(target, set, count, signals, ticks);
-      const label = `w${count}`;
+    // The same shards (every worker serves all) and, for comparison, the shards split between
+    // the workers (WORKER_SHARDS): the way to more throughput.
+    const runs = [
+      ...set.counts.map((count) => ({ count, split: false })),
+      ...set.counts.filter((c) => c > 1).map((count) => ({ count, split: true })),
+    ];
+    for (const { count, split } of runs) {
+      const result = await measure(target, set, count, split, signals, ticks);
+      const label = `${split ? 'split_' : ''}w${count}`;
       report({ name: `workers.ticks_per_sec.${label}`, value: result.perSec, unit: 'ticks/s' });
       baseline ??= result;
       if (result !== baseline)
@@ -117,10 +124,11 @@ async function measure(
   target: { redisUrl: string; databaseUrl: string; clusterNodes: string | undefined },
   set: Settings,
   count: number,
+  split: boolean,
   signals: SignalPayload[],
   ticks: Tick[],
 ): Promise<{ perSec: number; lines: Map<string, string> }> {
-  const prefix = `bw${process.pid}-${count}`;
+  const prefix = `bw${process.pid}-${split ? 's' : ''}${count}`;
   const db = await scratchDatabase(target.databaseUrl);
   await migrate({ databaseUrl: db.url, log: quietLog, retention: { outcomesDays: null, auditDays: null } });
   const cluster = target.clusterNodes !== undefined;
@@ -152,7 +160,10 @@ async function measure(
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   try {
     children.push(start('workers/flusher.ts', env));
-    for (let i = 0; i < count; i++) children.push(start('workers/worker.ts', env));
+    for (let i = 0; i < count; i++) {
+      const served = Array.from({ length: set.shards }, (_, n) => n).filter((n) => n % count === i);
+      children.push(start('workers/worker.ts', split ? { ...env, WORKER_SHARDS: served.join(',') } : env));
+    }
     await Promise.all(children.map(started));
     const queue = (name: string): Queue => {
       const q = new Queue(name, { connection: redis, prefix });
@@ -174,7 +185,9 @@ async function measure(
     await Promise.all(shards.map((q) => q.resume()));
     await drained(shards);
     const seconds = (performance.now() - t0) / 1000;
-    say(`${count} worker(s): ${ticks.length} ticks in ${seconds.toFixed(2)} s`);
+    say(
+      `${count} worker(s)${split ? ', shards split' : ''}: ${ticks.length} ticks in ${seconds.toFixed(2)} s`,
+    );
 
     await outboxesEmpty(redis, prefix, set.shards);
     const lines = new Map<string, string>();

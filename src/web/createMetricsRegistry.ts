@@ -63,13 +63,12 @@ export function createMetricsRegistry(opts: MetricsOptions): Registry {
     async collect() {
       this.reset();
       try {
-        const pipeline = opts.redis.pipeline();
-        for (const keys of outboxKeys) pipeline.hlen(keys.outbox);
-        const replies = (await withTimeout(pipeline.exec(), timeoutMs, 'outbox sizes')) ?? [];
-        replies.forEach(([err, n], shard) => {
-          if (err) throw err;
-          this.set({ shard: String(shard) }, Number(n));
-        });
+        // One command a shard, not a pipeline: on Redis Cluster the shards' outboxes are on
+        // different nodes, and a cluster pipeline must stay on one.
+        const sizes = Promise.all(outboxKeys.map((keys) => opts.redis.hlen(keys.outbox)));
+        (await withTimeout(sizes, timeoutMs, 'outbox sizes')).forEach((n, shard) =>
+          this.set({ shard: String(shard) }, n),
+        );
       } catch (err) {
         this.reset();
         opts.log.warn({ err }, 'metrics: could not read outbox sizes');

@@ -118,6 +118,21 @@ function appliedShardJobs(w: WorkerProcess): boolean {
   return w.output().includes('"msg":"shard loaded"');
 }
 
+/** `ticks` cut into `count` parts, each symbol's ticks in every part in their order. */
+function parts(ticks: Tick[], count: number): Tick[][] {
+  const bySymbol = new Map<string, Tick[]>();
+  for (const t of ticks) {
+    let list = bySymbol.get(t.symbol);
+    if (list === undefined) bySymbol.set(t.symbol, (list = []));
+    list.push(t);
+  }
+  return Array.from({ length: count }, (_, k) =>
+    [...bySymbol.values()].flatMap((list) =>
+      list.slice(Math.floor((list.length * k) / count), Math.floor((list.length * (k + 1)) / count)),
+    ),
+  );
+}
+
 function testSignals(): SignalPayload[] {
   return [
     ...generateSignals(spreadAnchors(ibm, 200), { count: 200, seed: 61, prefix: 'ibm' }),
@@ -181,8 +196,12 @@ describe.each([
       const live = client(cfg);
       await live.submitSignals(signals);
       await live.waitUntilDrained({ diagnostics: outputs });
-      await live.publishTicks(ticks);
-      await live.waitUntilDrained({ timeoutMs: 120_000, diagnostics: outputs });
+      // In parts, each applied before the next: a worker keeps fetching its shard's next job while
+      // there is a backlog, so each part's first job is a new draw of which worker takes the shard.
+      for (const part of parts(ticks, 8)) {
+        await live.publishTicks(part);
+        await live.waitUntilDrained({ timeoutMs: 120_000, diagnostics: outputs });
+      }
 
       await expectEachTickOnce(live, cfg.prefix, ticks);
       const actual = await live.collectOutcomes(ids);
@@ -214,12 +233,10 @@ describe.each([
     // a worker keeps fetching its shard's next job while there is a backlog, so a newcomer gets
     // one when a part starts on an idle queue. Part 9 goes out and, with its jobs queued and
     // running, B is stopped (SIGTERM) and C killed (SIGKILL); the rest follows without waiting.
-    const PARTS = 16;
-    const part = (list: Tick[], k: number): Tick[] =>
-      list.slice(Math.floor((list.length * k) / PARTS), Math.floor((list.length * (k + 1)) / PARTS));
+    const feed = parts([...ibm, ...binance], 16);
     let leaving: WorkerProcess[] = [];
-    for (let k = 0; k < PARTS; k++) {
-      await live.publishTicks([...part(ibm, k), ...part(binance, k)]);
+    for (let k = 0; k < feed.length; k++) {
+      await live.publishTicks(feed[k]!);
       if (k === 3) leaving = await startWorkers(cfg, ['worker B', 'worker C']);
       if (k >= 4 && k <= 8) await live.waitUntilDrained({ timeoutMs: 120_000, diagnostics: outputs });
       if (k === 9) {

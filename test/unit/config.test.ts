@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, ConfigError, loadConfig, parseShardList, requireSettings } from '../../src/config.ts';
+import {
+  CONFIG_KEYS,
+  ConfigError,
+  loadConfig,
+  parseShardList,
+  redisTargetOf,
+  requireSettings,
+} from '../../src/config.ts';
 
 describe('configuration', () => {
   it('documents exactly the variables the code reads (docs/CONFIG.md)', () => {
@@ -33,6 +40,24 @@ describe('configuration', () => {
     expect(() => requireSettings(loadConfig({}), 'REDIS_URL', 'DATABASE_URL')).toThrow(
       /REDIS_URL, DATABASE_URL/,
     );
+  });
+
+  it('takes a Redis Cluster or one Redis, never both', () => {
+    const cluster = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001' });
+    expect(redisTargetOf(cluster)).toEqual({
+      clusterNodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: 'redis-b', port: 7001 },
+      ],
+    });
+    expect(redisTargetOf(loadConfig({ REDIS_URL: 'redis://r:6379' }))).toEqual({ url: 'redis://r:6379' });
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-b' })).toThrow(
+      /REDIS_CLUSTER_NODES: must be host:port/,
+    );
+    expect(() => loadConfig({ REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'redis-b:7001' })).toThrow(
+      /set one of them, not both/,
+    );
+    expect(() => redisTargetOf(loadConfig({}))).toThrow(/REDIS_URL or REDIS_CLUSTER_NODES/);
   });
 
   it('parses WORKER_SHARDS ranges and rejects shards beyond SHARDS', () => {
