@@ -7,7 +7,8 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
-import { exportLines } from '../../src/cli/exportCommand.ts';
+import { exportCommand, exportLines } from '../../src/cli/exportCommand.ts';
+import { captureIo } from '../support/captureIo.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { operationsAt } from '../support/operationsAt.ts';
 import type { Cluster } from 'ioredis';
@@ -402,6 +403,28 @@ describe('on a Redis Cluster', () => {
     const expected = await replay({ signals, ticks });
     expect(
       describeDifference(await live.collectOutcomes(signals.map((s) => s.id)), expected.lines),
+    ).toBeNull();
+    // So does `outcome-tracker export` given the cluster (REDIS_CLUSTER_NODES, no REDIS_URL).
+    const cli = captureIo();
+    await exportCommand([], cli.io, {
+      REDIS_CLUSTER_NODES: redisClusterNodes(),
+      DATABASE_URL: db.url,
+      QUEUE_PREFIX: ns.prefix,
+      SHARDS: String(cfg.shards),
+    });
+    const exported = new Map(
+      cli
+        .stdout()
+        .trim()
+        .split('\n')
+        .map((text) => JSON.parse(text) as { id: string })
+        .map((line) => [line.id, line]),
+    );
+    expect(
+      describeDifference(
+        signals.map((s) => exported.get(s.id)),
+        expected.lines,
+      ),
     ).toBeNull();
 
     // Where the keys are: each master's own keys of this namespace (a node holds only its slots).
