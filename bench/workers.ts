@@ -158,6 +158,8 @@ async function measure(
   const children: ChildProcess[] = [];
   const queues: Queue[] = [];
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  // An idle client's connection ended under it (the scratch database dropped) is no failure here.
+  pool.on('error', (err) => say(`postgres: ${err.message}`));
   try {
     children.push(start('workers/flusher.ts', env));
     for (let i = 0; i < count; i++) {
