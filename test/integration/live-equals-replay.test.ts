@@ -31,7 +31,6 @@ import {
   useTestDatabase,
 } from '../support/services.ts';
 
-const db = useTestDatabase();
 const tracker = useResourceTracker();
 
 let ibm: Tick[] = [];
@@ -53,11 +52,16 @@ const TARGETS = [
 ];
 
 /** A config of this test's own namespace and database, on a single Redis or the test cluster. */
-function configOn(cluster: boolean, prefix: string, overrides: Partial<PipelineConfig> = {}): PipelineConfig {
+function configOn(
+  cluster: boolean,
+  prefix: string,
+  databaseUrl: string,
+  overrides: Partial<PipelineConfig> = {},
+): PipelineConfig {
   return {
     redisUrl: redisUrl(),
     ...(cluster && { clusterNodes: redisClusterNodes() }),
-    databaseUrl: db.url,
+    databaseUrl,
     prefix,
     shards: 4,
     flusher: true,
@@ -100,8 +104,10 @@ function describeOp(op: unknown): string {
 
 describe.each(TARGETS)('live pipeline equals replay on $target', ({ cluster }) => {
   const ns = useRedisNamespace(undefined, { cluster });
+  // A database per target: both submit the same signal ids.
+  const db = useTestDatabase();
   const config = (overrides: Partial<PipelineConfig> = {}): PipelineConfig =>
-    configOn(cluster, ns.prefix, overrides);
+    configOn(cluster, ns.prefix, db.url, overrides);
 
   it('gives replay outcomes for early and late signals over IBM, BTCUSDT and ETHUSDT ticks, with operations', async () => {
     const cfg = config();
@@ -375,9 +381,10 @@ describe.each(TARGETS)('live pipeline equals replay on $target', ({ cluster }) =
 
 describe('on a Redis Cluster', () => {
   const ns = useRedisNamespace(undefined, { cluster: true });
+  const db = useTestDatabase();
 
   it('spreads the shards over the nodes, each shard whole on one node, and still equals replay', async () => {
-    const cfg = configOn(true, ns.prefix);
+    const cfg = configOn(true, ns.prefix, db.url);
     // One symbol per shard (IBM's ticks under four names), so that every shard has state.
     const symbols = Array.from({ length: cfg.shards }, (_, n) => {
       for (let i = 0; ; i++) if (shardOf(`SYM${i}`, cfg.shards) === n) return `SYM${i}`;
