@@ -34,6 +34,28 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's browser modules (docs/DASHBOARD.md): plain ES modules, no build step.
+    files: ['src/web/dashboard/assets/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'history',
+          'fetch',
+          'EventSource',
+          'URLSearchParams',
+          'localStorage',
+          'matchMedia',
+          'addEventListener',
+          'setTimeout',
+          'clearTimeout',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['bin/**/*.js', 'scripts/**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

@@ -4,7 +4,9 @@
  * database of its own on that server (created, migrated, dropped).
  *
  * Figures: `analyzer.outcomes_per_sec` per size (outcomes read and analysed per second of the
- * whole analyze() call: load, compute, store), `analyzer.peak_rss` per size (the process's peak
+ * whole analyze() call: load, compute, store), its parts `analyzer.load_seconds`,
+ * `analyzer.compute_seconds` and `analyzer.store_seconds` per size, the analyzing process's CPU
+ * time `analyzer.process_cpu_seconds` per size, `analyzer.peak_rss` per size (the process's peak
  * resident memory so far), `analyzer.seconds_1m`, and `analyzer.growth_100k_to_1m` =
  * (time at 1M / time at 100k) / 10: 1 is linear, below 1 better.
  */
@@ -73,12 +75,16 @@ function databaseUrlFor(url: string, name: string): string {
   return u.toString();
 }
 
-async function timedAnalysis(pool: pg.Pool): Promise<{ seconds: number; summary: AnalyzeSummary }> {
+async function timedAnalysis(
+  pool: pg.Pool,
+): Promise<{ seconds: number; cpuSeconds: number; summary: AnalyzeSummary }> {
   const log = pino({ level: 'silent' });
   const analyzer = createAnalyzer({ pool, log, now: () => AT });
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const summary = await analyzer.analyze({ at: AT });
-  return { seconds: (performance.now() - t0) / 1000, summary };
+  const cpu = process.cpuUsage(cpu0);
+  return { seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, summary };
 }
 
 export async function run(report: Report, flags: string[]): Promise<void> {
@@ -120,13 +126,24 @@ export async function run(report: Report, flags: string[]): Promise<void> {
       }
       // One warm-up pass at the smallest size would hide first-run costs a real worker also pays
       // once; the figure is a cold, single run, as the scheduler's job is.
-      const { seconds: s, summary } = await timedAnalysis(pool);
+      const { seconds: s, cpuSeconds, summary } = await timedAnalysis(pool);
       process.stderr.write(
         `analyzer: ${label}: ${s.toFixed(2)} s (load ${summary.timings.loadMs} ms, compute ${summary.timings.computeMs} ms, ` +
           `store ${summary.timings.storeMs} ms; ${summary.metricsRows} metrics rows, ${summary.insights.raised} insights)\n`,
       );
       seconds.set(label, s);
       report({ name: `analyzer.outcomes_per_sec.${label}`, value: n / s, unit: 'outcomes/s' });
+      // The parts of the same run: reading the rows (PostgreSQL and the cursor), the pure
+      // computation, and storing the rows it made.
+      report({ name: `analyzer.load_seconds.${label}`, value: summary.timings.loadMs / 1000, unit: 's' });
+      report({
+        name: `analyzer.compute_seconds.${label}`,
+        value: summary.timings.computeMs / 1000,
+        unit: 's',
+      });
+      report({ name: `analyzer.store_seconds.${label}`, value: summary.timings.storeMs / 1000, unit: 's' });
+      // This process's CPU time over the analysis (the loaded machine stretches wall time more).
+      report({ name: `analyzer.process_cpu_seconds.${label}`, value: cpuSeconds, unit: 's' });
       // Peak resident memory of the process so far: after the larger size, the analysis of it.
       report({
         name: `analyzer.peak_rss.${label}`,

@@ -13,6 +13,7 @@ const groups: Record<string, () => Promise<{ run: (report: Report, args: string[
   api: () => import('./api.ts'),
   stream: () => import('./stream.ts'),
   workers: () => import('./workers.ts'),
+  audit: () => import('./audit.ts'),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('--'));

@@ -107,6 +107,22 @@ const schema = z.object({
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: int(0).max(65535).default(3000),
   /**
+   * Address the worker, flusher and scheduler serve `GET /metrics` on (no key: keep it on
+   * loopback or a private network). The web process serves its own on HTTP_PORT, behind a key.
+   * @defaultValue 127.0.0.1
+   */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * Port of that endpoint: `off` serves none; `0` takes a free port and logs it ("metrics
+   * served"); set it per process (each worker on a host its own). @defaultValue off
+   */
+  METRICS_PORT: z
+    .union([z.literal('off'), int(0).max(65535)], {
+      errorMap: () => ({ message: 'must be "off" or a port number 0-65535' }),
+    })
+    .default('off')
+    .transform((v) => (v === 'off' ? null : v)),
+  /**
    * Names the web process answers to in the Host header (against DNS rebinding), comma
    * separated, each with or without a port (without: any port); HTTP_HOST is always added;
    * `*` allows any. Others get 403 HOST_FORBIDDEN. @defaultValue localhost,127.0.0.1,[::1]
@@ -152,13 +168,20 @@ const schema = z.object({
   WEBHOOK_TIMEOUT_MS: int(100).default(10_000),
   /** Apply migrations when a process that needs PostgreSQL starts. @defaultValue on */
   MIGRATE_ON_START: onOff.default('on'),
-  /** TimescaleDB retention of outcomes in days; 0 keeps everything. @defaultValue 0 */
+  /** TimescaleDB retention of outcomes (not audit rows: AUDIT_RETENTION_DAYS) in days; 0 keeps everything. @defaultValue 0 */
   RETENTION_DAYS: int(0)
     .refine(
       (d) => d === 0 || d > 30,
       'must be 0 (keep everything) or more than 30: daily_outcomes refreshes the last 30 days',
     )
     .default(0),
+  /**
+   * TimescaleDB retention of audit rows in days, independent of RETENTION_DAYS; 0 keeps
+   * everything. verify-audit still verifies what survives (docs/OPERATIONS.md). @defaultValue 0
+   */
+  AUDIT_RETENTION_DAYS: int(0).default(0),
+  /** node-cron schedule (UTC) of the daily regulatory reports' catch-up run. @defaultValue hourly at :15 */
+  REPORT_CRON: z.string().default('15 * * * *'),
   /** pino level. @defaultValue info */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -227,13 +250,16 @@ export function redisTargetOf(config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_
   throw new ConfigError('missing configuration: REDIS_URL or REDIS_CLUSTER_NODES (see docs/CONFIG.md)');
 }
 
-/** The retention policies `migrate()` sets from RETENTION_DAYS (null: none, keep everything). */
-export function retentionOf(config: Pick<Config, 'RETENTION_DAYS'>): {
+/**
+ * The retention policies `migrate()` sets from RETENTION_DAYS and AUDIT_RETENTION_DAYS (null:
+ * none, keep everything).
+ */
+export function retentionOf(config: Pick<Config, 'RETENTION_DAYS' | 'AUDIT_RETENTION_DAYS'>): {
   outcomesDays: number | null;
   auditDays: number | null;
 } {
-  const days = config.RETENTION_DAYS === 0 ? null : config.RETENTION_DAYS;
-  return { outcomesDays: days, auditDays: days };
+  const days = (d: number): number | null => (d === 0 ? null : d);
+  return { outcomesDays: days(config.RETENTION_DAYS), auditDays: days(config.AUDIT_RETENTION_DAYS) };
 }
 
 /** How long finished intake and analyzer jobs stay in Redis (BullMQ's removeOnComplete/removeOnFail). */

@@ -3,19 +3,39 @@
  * it (src/processes/runScheduler.ts); run one or several (each job is enqueued once).
  */
 import { loadConfig, redisTargetOf } from '../src/config.ts';
-import { createLogger, createRedis, onShutdown } from '../src/processes/bootstrap.ts';
+import {
+  createLogger,
+  createPool,
+  createRedis,
+  onShutdown,
+  serveConfiguredMetrics,
+} from '../src/processes/bootstrap.ts';
+import { createProcessRegistry } from '../src/telemetry/createProcessRegistry.ts';
 import { runScheduler } from '../src/processes/runScheduler.ts';
 
 const config = loadConfig();
 const log = createLogger(config, 'scheduler');
+const registry = createProcessRegistry('scheduler');
+const metrics = await serveConfiguredMetrics(config, registry, log);
 const redis = createRedis(redisTargetOf(config), log, 'scheduler');
-const running = runScheduler(config, { redis, log });
+// The daily regulatory reports need PostgreSQL; without DATABASE_URL the scheduler runs without them.
+const pool =
+  config.DATABASE_URL === undefined ? undefined : createPool(config.DATABASE_URL, log, 'scheduler', 2);
+if (pool === undefined) log.warn('DATABASE_URL is not set: no daily regulatory reports are written');
+const running = runScheduler(config, { redis, log, ...(pool ? { pool } : {}) }, { registry });
 log.info(
-  { staleSweep: config.STALE_SWEEP, sweepCron: config.SWEEP_CRON, analyzeCron: config.ANALYZE_CRON },
+  {
+    staleSweep: config.STALE_SWEEP,
+    sweepCron: config.SWEEP_CRON,
+    analyzeCron: config.ANALYZE_CRON,
+    reportCron: pool ? config.REPORT_CRON : null,
+  },
   'scheduler started',
 );
 
 onShutdown(log, async () => {
   await running.close();
+  await metrics?.close();
+  await pool?.end();
   redis.disconnect();
 });

@@ -16,8 +16,6 @@ import { say, type Settings } from './settings.ts';
 import { SYMBOLS, type TickStreams } from './TickStreams.ts';
 import type { ChildMessage } from './worker.ts';
 
-const INTAKE_CONCURRENCY = 16; // INTAKE_CONCURRENCY default
-
 export async function intakeBench(
   report: Report,
   set: Settings,
@@ -48,7 +46,7 @@ export async function intakeBench(
           databaseUrl: dbUrl,
           prefix,
           shardCount: set.shards,
-          concurrency: INTAKE_CONCURRENCY,
+          concurrency: set.intakeConcurrency,
           expect: payloads.length,
         },
       ],
@@ -92,7 +90,7 @@ export async function intakeBench(
     report({ name: 'intake.signals_per_sec', value: real, unit: 'signals/s' });
     report({ name: 'intake.bullmq_noop_jobs_per_sec', value: noop, unit: 'jobs/s' });
     say(
-      `intake: ${payloads.length} jobs, concurrency ${INTAKE_CONCURRENCY}, pg pool 10; all stored and forwarded`,
+      `intake: ${payloads.length} jobs, concurrency ${set.intakeConcurrency}, pg pool 10; all stored and forwarded`,
     );
   } finally {
     await dropPrefix(redis, `${base}inoop`);

@@ -12,6 +12,8 @@ export interface Settings {
   childV8: string[];
   /** TICK_BUFFER_SIZE of the workers. */
   bufferSize: number;
+  /** `--metrics`: the shard workers count into a Prometheus registry as the worker process does. */
+  metrics: boolean;
   openSignals: number;
   pipelineHistory: number;
   ticks: number;
@@ -19,6 +21,8 @@ export interface Settings {
   latencySeconds: number;
   latencyIntervalMs: number;
   intakeJobs: number;
+  /** INTAKE_CONCURRENCY of the intake and of its no-op baseline. */
+  intakeConcurrency: number;
   flushOutcomes: number;
   recoverySignals: number;
   recoveryHistory: number;
@@ -40,6 +44,7 @@ export function settings(flags: string[]): Settings {
     profile: flags.includes('--profile'),
     keepRecovery: flags.includes('--keep-recovery'),
     bufferSize: num('buffer', 20_000), // TICK_BUFFER_SIZE default
+    metrics: flags.includes('--metrics'),
     childV8: flags.filter((f) => f.startsWith('--v8=')).map((f) => f.slice('--v8='.length)),
     openSignals: num('signals', quick ? 20_000 : 100_000),
     pipelineHistory: quick ? 200 : 1000,
@@ -48,6 +53,7 @@ export function settings(flags: string[]): Settings {
     latencySeconds: quick ? 5 : 20,
     latencyIntervalMs: num('interval', 10),
     intakeJobs: quick ? 2000 : 20_000,
+    intakeConcurrency: num('intake-concurrency', 16), // INTAKE_CONCURRENCY default
     flushOutcomes: quick ? 2000 : 20_000,
     recoverySignals: quick ? 100_000 : 1_000_000,
     recoveryHistory: quick ? 2000 : 20_000,

@@ -309,11 +309,48 @@ export class OutcomeColumnsBuilder {
   }
 }
 
-/** Row order by close time (stable: ties keep their input order). */
-function closeOrder(c: OutcomeColumns): Int32Array {
-  const order = Int32Array.from({ length: c.length }, (_, i) => i);
+/**
+ * Row order by close time (stable: ties keep their input order). Close times are whole
+ * milliseconds: a least-significant-digit radix sort of their offsets from the earliest, 16 bits
+ * a pass (three passes for any span under 8,900 years), linear where a comparison sort of a
+ * million rows is n log n. Times that are not whole milliseconds fall back to the comparison sort.
+ */
+export function closeOrder(c: Pick<OutcomeColumns, 'length' | 'closedAt'>): Int32Array {
+  const n = c.length;
   const at = c.closedAt;
-  return order.sort((a, b) => at[a]! - at[b]! || a - b);
+  let min = Infinity;
+  let max = -Infinity;
+  let whole = true;
+  for (let i = 0; i < n; i++) {
+    const t = at[i]!;
+    if (t < min) min = t;
+    if (t > max) max = t;
+    if (!Number.isInteger(t)) whole = false;
+  }
+  let order = Int32Array.from({ length: n }, (_, i) => i);
+  if (n < 2) return order;
+  if (!whole || !Number.isSafeInteger(max - min)) return order.sort((a, b) => at[a]! - at[b]! || a - b);
+  const RADIX = 65_536;
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = at[i]! - min;
+  let other = new Int32Array(n);
+  const counts = new Int32Array(RADIX);
+  for (let scale = 1; scale <= max - min; scale *= RADIX) {
+    counts.fill(0);
+    for (let p = 0; p < n; p++) counts[Math.floor(keys[order[p]!]! / scale) % RADIX]!++;
+    let total = 0;
+    for (let d = 0; d < RADIX; d++) {
+      const k = counts[d]!;
+      counts[d] = total;
+      total += k;
+    }
+    for (let p = 0; p < n; p++) {
+      const i = order[p]!;
+      other[counts[Math.floor(keys[i]! / scale) % RADIX]!++] = i;
+    }
+    [order, other] = [other, order];
+  }
+  return order;
 }
 
 function permute(c: OutcomeColumns, order: Int32Array): OutcomeColumns {

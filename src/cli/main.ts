@@ -17,6 +17,8 @@ export const EXIT = {
   failure: 1,
   /** Bad arguments, or input whose content cannot be used. */
   usageOrInput: 2,
+  /** verify-audit: the audit log is not intact. */
+  auditBroken: 3,
 } as const;
 
 const commands: Record<string, { run: () => Promise<Command>; usage: string }> = {
@@ -49,6 +51,15 @@ const commands: Record<string, { run: () => Promise<Command>; usage: string }> =
     usage:
       'outcome-tracker labels [--model M] [--model-version V] [--tenant T] [--format jsonl|csv] [--out FILE]   (DATABASE_URL)',
   },
+  'verify-audit': {
+    run: async () => (await import('./verifyAuditCommand.ts')).verifyAuditCommand,
+    usage: 'outcome-tracker verify-audit [--tenant T] [--json]   (DATABASE_URL)',
+  },
+  'regulatory-report': {
+    run: async () => (await import('./regulatoryReportCommand.ts')).regulatoryReportCommand,
+    usage:
+      'outcome-tracker regulatory-report [--tenant T] [--from DAY] [--to DAY] [--format csv|json] [--out FILE]   (DATABASE_URL)',
+  },
   metrics: {
     run: async () => (await import('./metricsCommand.ts')).metricsCommand,
     usage: 'outcome-tracker metrics [--input FILE]   (JSON, or replay output lines; stdin by default)',
@@ -57,7 +68,7 @@ const commands: Record<string, { run: () => Promise<Command>; usage: string }> =
 
 const EXIT_CODES_HELP =
   'exit codes: 0 ok, 1 failure (a service unreachable, a file unreadable or unwritable), ' +
-  '2 bad arguments or unusable input';
+  '2 bad arguments or unusable input, 3 verify-audit found the audit log altered';
 
 function usage(): string {
   return (

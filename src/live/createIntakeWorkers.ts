@@ -11,13 +11,19 @@ import { describeErrors, trackerError, type TrackerError } from '../errors.ts';
 import { checkLiveTime, screenPayload, type LiveGuards } from '../validation/screenPayload.ts';
 import { findAccepted } from '../storage/findAccepted.ts';
 import { markForwarded } from '../storage/markForwarded.ts';
-import { recordAccepted } from '../storage/recordAccepted.ts';
+import {
+  recordAcceptedBatch,
+  type AcceptedRecord,
+  type AcceptedSubmission,
+} from '../storage/recordAcceptedBatch.ts';
 import { recordRejected } from '../storage/recordRejected.ts';
 import { recordRejectedOperation } from '../storage/recordRejectedOperation.ts';
 import { EventKeys, IntakeKeys, JOB_NAMES, QUEUE_NAMES, queueNameOn, shardOf } from '../names.ts';
 import { publishEvents, type EventRetention } from '../events/publishEvents.ts';
 import type { KeyedEvent } from '../events/TrackerEvent.ts';
-import { createTransientRetry, type OutageState } from './retryTransient.ts';
+import type { ShardJobData } from './messages.ts';
+import { createBatcher, type ItemOutcome } from './createBatcher.ts';
+import { createTransientRetry, TransientBudgetError, type OutageState } from './retryTransient.ts';
 import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
 
@@ -53,9 +59,27 @@ export interface IntakeOptions {
    * committed them (EVENTS_RETENTION…). Absent: no events.
    */
   events?: EventRetention;
+  /** Told of what each job stores or rejects (metrics). */
+  metrics?: IntakeMetrics;
+}
+
+/** What the intake tells the process's metrics. */
+export interface IntakeMetrics {
+  /**
+   * A signal stored: as accepted, or as rejected with its first error's code (a resubmitted id
+   * is stored as rejected with DUPLICATE_ID). A job BullMQ runs again stores, and tells, nothing new.
+   */
+  signal(result: 'accepted' | 'rejected', code?: string): void;
+  /** A signal-ops job rejected here, before its shard (bad shape, signal unknown, closed or unregistered). */
+  operationRejected(op: string | null): void;
 }
 
 const OP_RETRY_MS = 100;
+/**
+ * Batches of accepted signals committing at once. Two: while one waits for PostgreSQL the next
+ * one fills, and the one after waits for either (group commit).
+ */
+const BATCHES_IN_FLIGHT = 2;
 /** The outage flag outlives the last retry by this much, so a dead worker's flag goes by itself. */
 const OUTAGE_FLAG_TTL_MS = 60_000;
 
@@ -137,10 +161,73 @@ export function createIntakeWorkers(options: IntakeOptions): {
     removeOnFail: opts.retention.removeOnFail,
   };
 
+  /**
+   * Stores a batch of accepted signals in one transaction, then (after COMMIT) registers the
+   * new ones on their shards (one addBulk a shard), publishes their events and marks them
+   * forwarded. A registration must never reach a shard for a row that was not committed; a
+   * crash after COMMIT leaves rows unforwarded, and BullMQ runs their jobs again: they register
+   * then (the shard refuses a repeat, and one whose outcome PostgreSQL already holds is not
+   * sent at all).
+   */
+  async function trackBatch(items: AcceptedSubmission[]): Promise<ItemOutcome<TrackResult>[]> {
+    let records: AcceptedRecord[];
+    try {
+      records = await retry.run(() => recordAcceptedBatch(opts.pool, items));
+    } catch (err) {
+      if (items.length === 1 || err instanceof TransientBudgetError) throw err;
+      // Not transient: something PostgreSQL refuses in one submission. Each on its own, so
+      // that only its own job fails.
+      return Promise.all(
+        items.map((item) =>
+          trackBatch([item]).then(
+            (o) => o[0]!,
+            (error: unknown) => ({ ok: false as const, error }),
+          ),
+        ),
+      );
+    }
+    for (const r of records) {
+      if (r.inserted) opts.metrics?.signal('accepted');
+      else if (r.duplicate) opts.metrics?.signal('rejected', 'DUPLICATE_ID');
+    }
+    const fresh = records.filter((r) => !r.duplicate && !r.forwarded);
+    const byShard = new Map<number, { name: string; data: ShardJobData }[]>();
+    for (const r of fresh) {
+      if (r.closed) continue; // PostgreSQL answers for it: the shard need not hear of it.
+      const shard = shardOf(r.signal.symbol, opts.shards);
+      const jobs = byShard.get(shard) ?? [];
+      // The name carries the id so that Bull Board shows whose job it is; nothing dispatches
+      // on names (the shard reads `kind`).
+      jobs.push({ name: JOB_NAMES.register(r.signal.id), data: { kind: 'register', signal: r.signal } });
+      byShard.set(shard, jobs);
+    }
+    await Promise.all([...byShard].map(([shard, jobs]) => shardQueues.addBulk(shard, jobs)));
+    // Before markForwarded, for the same reason: a crash in between publishes them again (the
+    // same keys), never not at all.
+    if (opts.events !== undefined && fresh.length > 0) {
+      const events = fresh.map((r) => acceptedEvent(r.signal));
+      await publishEvents(opts.redis, eventKeys, events, opts.events, opts.now);
+    }
+    await retry.run(() =>
+      markForwarded(
+        opts.pool,
+        fresh.map((r) => r.signal.id),
+      ),
+    );
+    return records.map((r) => ({
+      ok: true,
+      value: { id: r.signal.id, shard: shardOf(r.signal.symbol, opts.shards), duplicate: r.duplicate },
+    }));
+  }
+  const accepted = createBatcher<AcceptedSubmission, TrackResult>({
+    maxSize: opts.concurrency,
+    maxInFlight: BATCHES_IN_FLIGHT,
+    run: trackBatch,
+  });
+
   const signals = new TolerantWorker(
     queueNameOn(QUEUE_NAMES.trackSignal, cluster),
     async (job) => {
-      const log = opts.log.child({ queue: QUEUE_NAMES.trackSignal, jobId: job.id });
       await repairJobData(job);
       const jobId = job.id ?? null;
       const checked =
@@ -151,32 +238,17 @@ export function createIntakeWorkers(options: IntakeOptions): {
         const payload = job.data instanceof UnparseableJobData ? { raw: job.data.raw } : job.data;
         await retry.run(() => recordRejected(opts.pool, payload, id, errors, jobId));
         await publish(rejectedEvent(payload, id, errors, jobId, opts.now()));
-        log.info({ signalId: id === null ? null : echoId(id), errors }, 'signal rejected');
+        opts.log.info(
+          { queue: QUEUE_NAMES.trackSignal, jobId, signalId: id === null ? null : echoId(id), errors },
+          'signal rejected',
+        );
+        opts.metrics?.signal('rejected', errors[0]?.code);
         throw new UnrecoverableError(
           `rejected signal ${id === null ? '(no id)' : echoId(id)}: ${describeErrors(errors)}`,
         );
       }
-      const stored = await retry.run(() => recordAccepted(opts.pool, checked.signal, job.data, jobId));
-      const shard = shardOf(stored.signal.symbol, opts.shards);
-      if (!stored.duplicate && !stored.forwarded) {
-        // After COMMIT: a registration must never reach a shard for a row that was not
-        // committed. A crash here leaves the row unforwarded; BullMQ runs the job again and
-        // it registers then (the shard refuses a repeat, and one whose outcome PostgreSQL
-        // already holds is not sent at all).
-        if (!stored.closed) {
-          // The name carries the id so that Bull Board shows whose job it is; nothing
-          // dispatches on names (the shard reads `kind`).
-          await shardQueues.add(shard, JOB_NAMES.register(stored.signal.id), {
-            kind: 'register',
-            signal: stored.signal,
-          });
-        }
-        // Before markForwarded, for the same reason: a crash in between publishes it again
-        // (the same key), never not at all.
-        await publish(acceptedEvent(stored.signal));
-        await retry.run(() => markForwarded(opts.pool, stored.signal.id));
-      }
-      return { id: stored.signal.id, shard, duplicate: stored.duplicate };
+      // Completes only once its batch has committed and registered it on its shard.
+      return accepted.submit({ signal: checked.signal, payload: job.data, jobId });
     },
     { ...workerOptions, concurrency: opts.concurrency },
   );
@@ -202,6 +274,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
         const id = checked !== null && !checked.ok ? checked.id : checked?.ok ? checked.op.id : null;
         const payload = data instanceof UnparseableJobData ? { raw: data.raw } : data;
         await retry.run(() => recordRejectedOperation(opts.pool, payload, id, errors, jobId));
+        opts.metrics?.operationRejected(checked?.ok ? checked.op.op : null);
         throw new UnrecoverableError(`rejected operation: ${describeErrors(errors)}`);
       }
       const op = checked.op;
@@ -224,6 +297,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
         // Its outcome is committed: the shard may have forgotten it already (Redis keeps only open signals).
         const reason = signalClosed(op.id);
         await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
+        opts.metrics?.operationRejected(op.op);
         if (head === jobId) await opts.redis.lrem(waitKey, 1, jobId);
         throw new UnrecoverableError(`rejected operation: ${describeErrors([reason])}`);
       }
@@ -258,6 +332,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
           'operation rejected: its signal did not arrive in time',
         );
         await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
+        opts.metrics?.operationRejected(op.op);
         await opts.redis.lrem(waitKey, 1, jobId);
         throw new UnrecoverableError(`rejected operation: ${describeErrors([reason])}`);
       }
@@ -286,6 +361,14 @@ export function createIntakeWorkers(options: IntakeOptions): {
       await Promise.all([shardQueues.close(), opsQueue.close()]);
     },
   };
+}
+
+/** What a completed track-signal job returns. */
+interface TrackResult {
+  id: string;
+  shard: number;
+  /** Another submission of an accepted id: stored as rejected, not tracked again. */
+  duplicate: boolean;
 }
 
 /** Job data that is not JSON, as a rejection. */

@@ -15,6 +15,8 @@ export interface ShardQueues {
   queue(n: number): Queue<ShardJobData>;
   /** Adds one job to shard `n` with {@link SHARD_JOB_OPTIONS} (and `overrides`). */
   add(n: number, name: string, data: ShardJobData, overrides?: JobsOptions): Promise<void>;
+  /** Adds jobs to shard `n` in one round trip (BullMQ's addBulk), in order, with {@link SHARD_JOB_OPTIONS}. */
+  addBulk(n: number, jobs: readonly { name: string; data: ShardJobData }[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,10 @@ export function createShardQueues(opts: {
     queue,
     async add(n, name, data, overrides) {
       await queue(n).add(name, data, { ...SHARD_JOB_OPTIONS, ...overrides });
+    },
+    async addBulk(n, jobs) {
+      if (jobs.length === 0) return;
+      await queue(n).addBulk(jobs.map(({ name, data }) => ({ name, data, opts: { ...SHARD_JOB_OPTIONS } })));
     },
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));

@@ -26,9 +26,10 @@ interface Forecast {
   won: 0 | 1;
 }
 
-function forecasts(records: readonly TradeRecord[]): Forecast[] {
+/** The forecasts of the filled trades `filled` that carry a confidence. */
+function forecasts(filled: readonly TradeRecord[]): Forecast[] {
   const out: Forecast[] = [];
-  for (const t of filledTrades(records)) {
+  for (const t of filled) {
     if (t.confidence === undefined || !Number.isFinite(t.confidence)) continue;
     out.push({ confidence: t.confidence, won: tradeResult(t) > 0 ? 1 : 0 });
   }
@@ -43,7 +44,10 @@ function forecasts(records: readonly TradeRecord[]): Forecast[] {
  * Null: `no_confidence` when no filled trade carries a confidence.
  */
 export function brierScore(records: readonly TradeRecord[]): MetricValue {
-  const fs = forecasts(records);
+  return brierOf(forecasts(filledTrades(records)));
+}
+
+function brierOf(fs: readonly Forecast[]): MetricValue {
   if (fs.length === 0) return nullMetric('no_confidence');
   return metric(mean(fs.map((f) => (f.confidence - f.won) ** 2)));
 }
@@ -64,8 +68,24 @@ function decile(confidence: number): number {
  * Confidences are expected in [0, 1]; out-of-range values are clamped to the end buckets.
  */
 export function calibrationByDecile(records: readonly TradeRecord[]): CalibrationBucket[] {
+  return decilesOf(forecasts(filledTrades(records)));
+}
+
+/**
+ * {@link brierScore} and {@link calibrationByDecile} of trades already known to be filled, from
+ * one pass over them (tradeMetrics).
+ */
+export function confidenceMetrics(filled: readonly TradeRecord[]): {
+  brierScore: MetricValue;
+  calibration: CalibrationBucket[];
+} {
+  const fs = forecasts(filled);
+  return { brierScore: brierOf(fs), calibration: decilesOf(fs) };
+}
+
+function decilesOf(fs: readonly Forecast[]): CalibrationBucket[] {
   const groups: Forecast[][] = Array.from({ length: 10 }, () => []);
-  for (const f of forecasts(records)) groups[decile(f.confidence)]?.push(f);
+  for (const f of fs) groups[decile(f.confidence)]?.push(f);
   return groups.map((group, i) => ({
     lower: i / 10,
     upper: (i + 1) / 10,

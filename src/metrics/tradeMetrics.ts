@@ -12,21 +12,107 @@
  * (`tradeResult`): win > 0, loss < 0, draw = 0.
  */
 import type { OutcomeCode } from '../../machines/types.ts';
-import { brierScore, calibrationByDecile, type CalibrationBucket } from './calibration.ts';
+import { confidenceMetrics, type CalibrationBucket } from './calibration.ts';
 import { metric, nullMetric, type MetricValue, type NullReason } from './metricValue.ts';
-import { mean, median, percentile, sampleStd, sum } from './stats.ts';
+import { mean, median, percentile, sampleStd } from './stats.ts';
 import { filledTrades, OUTCOME_CODES, tradeResult, type TradeRecord } from './tradeRecord.ts';
 
-function results(records: readonly TradeRecord[]): number[] {
-  return filledTrades(records).map(tradeResult);
+/**
+ * The results of the filled trades, in order, with their wins and losses tallied in one pass.
+ * The sums add the same values in the same order as summing the filtered lists would, so every
+ * metric is the same to the last bit; `tradeMetrics` builds this once for all of them.
+ */
+interface Results {
+  values: number[];
+  wins: number;
+  losses: number;
+  draws: number;
+  /** Σ of the wins, in order. */
+  winSum: number;
+  /** Σ of the losses (≤ 0), in order. */
+  lossSum: number;
 }
 
-function wins(values: readonly number[]): number[] {
-  return values.filter((v) => v > 0);
+function resultsOf(filled: readonly TradeRecord[]): Results {
+  const values = new Array<number>(filled.length);
+  let wins = 0;
+  let losses = 0;
+  let draws = 0;
+  let winSum = 0;
+  let lossSum = 0;
+  for (let i = 0; i < filled.length; i++) {
+    const v = tradeResult(filled[i]!);
+    values[i] = v;
+    if (v > 0) {
+      wins++;
+      winSum += v;
+    } else if (v < 0) {
+      losses++;
+      lossSum += v;
+    } else if (v === 0) draws++;
+  }
+  return { values, wins, losses, draws, winSum, lossSum };
 }
 
-function losses(values: readonly number[]): number[] {
-  return values.filter((v) => v < 0);
+function results(records: readonly TradeRecord[]): Results {
+  return resultsOf(filledTrades(records));
+}
+
+function winRateOf(r: Results): MetricValue {
+  if (r.values.length === 0) return nullMetric('no_trades');
+  return metric(r.wins / r.values.length);
+}
+
+function profitFactorOf(r: Results): MetricValue {
+  if (r.values.length === 0) return nullMetric('no_trades');
+  if (r.losses === 0) return nullMetric('no_losses');
+  return metric(r.winSum / Math.abs(r.lossSum));
+}
+
+function avgWinOf(r: Results): MetricValue {
+  if (r.values.length === 0) return nullMetric('no_trades');
+  return r.wins === 0 ? nullMetric('no_wins') : metric(r.winSum / r.wins);
+}
+
+function avgLossOf(r: Results): MetricValue {
+  if (r.values.length === 0) return nullMetric('no_trades');
+  return r.losses === 0 ? nullMetric('no_losses') : metric(Math.abs(r.lossSum) / r.losses);
+}
+
+/** freqtrade's pieces of `calculate_expectancy`: average win (0 without wins), average loss, win rate. */
+function payoffParts(r: Results): { averageWin: number; averageLoss: number; rate: number } {
+  return {
+    averageWin: r.wins > 0 ? r.winSum / r.wins : 0,
+    averageLoss: r.losses > 0 ? Math.abs(r.lossSum) / r.losses : 0,
+    rate: r.wins / r.values.length,
+  };
+}
+
+function payoffRatioOf(r: Results): MetricValue {
+  if (r.values.length === 0) return nullMetric('no_trades');
+  const { averageWin, averageLoss } = payoffParts(r);
+  if (averageLoss === 0) return nullMetric('no_losses');
+  return metric(averageWin / averageLoss);
+}
+
+function expectancyOf(r: Results): MetricValue {
+  if (r.values.length === 0) return nullMetric('no_trades');
+  return metric(mean(r.values));
+}
+
+function expectancyRatioOf(r: Results): MetricValue {
+  if (r.values.length === 0) return nullMetric('no_trades');
+  const { averageWin, averageLoss, rate } = payoffParts(r);
+  if (averageLoss === 0) return nullMetric('no_losses');
+  return metric((1 + averageWin / averageLoss) * rate - 1);
+}
+
+function sqnOf({ values }: Results): MetricValue {
+  if (values.length === 0) return nullMetric('no_trades');
+  if (values.length < 2) return nullMetric('too_few_trades');
+  const sd = sampleStd(values);
+  if (sd === 0) return nullMetric('zero_deviation');
+  return metric((Math.sqrt(values.length) * mean(values)) / sd);
 }
 
 /**
@@ -36,9 +122,7 @@ function losses(values: readonly number[]): number[] {
  * Null: `no_trades`.
  */
 export function winRate(records: readonly TradeRecord[]): MetricValue {
-  const values = results(records);
-  if (values.length === 0) return nullMetric('no_trades');
-  return metric(wins(values).length / values.length);
+  return winRateOf(results(records));
 }
 
 /**
@@ -47,11 +131,7 @@ export function winRate(records: readonly TradeRecord[]): MetricValue {
  * Null: `no_trades`; `no_losses` without a losing trade (freqtrade answers 0).
  */
 export function profitFactor(records: readonly TradeRecord[]): MetricValue {
-  const values = results(records);
-  if (values.length === 0) return nullMetric('no_trades');
-  const lost = losses(values);
-  if (lost.length === 0) return nullMetric('no_losses');
-  return metric(sum(wins(values)) / Math.abs(sum(lost)));
+  return profitFactorOf(results(records));
 }
 
 /**
@@ -60,10 +140,7 @@ export function profitFactor(records: readonly TradeRecord[]): MetricValue {
  * Null: `no_trades`; `no_wins`.
  */
 export function avgWin(records: readonly TradeRecord[]): MetricValue {
-  const values = results(records);
-  if (values.length === 0) return nullMetric('no_trades');
-  const won = wins(values);
-  return won.length === 0 ? nullMetric('no_wins') : metric(mean(won));
+  return avgWinOf(results(records));
 }
 
 /**
@@ -73,21 +150,7 @@ export function avgWin(records: readonly TradeRecord[]): MetricValue {
  * Null: `no_trades`; `no_losses`.
  */
 export function avgLoss(records: readonly TradeRecord[]): MetricValue {
-  const values = results(records);
-  if (values.length === 0) return nullMetric('no_trades');
-  const lost = losses(values);
-  return lost.length === 0 ? nullMetric('no_losses') : metric(Math.abs(sum(lost)) / lost.length);
-}
-
-/** freqtrade's pieces of `calculate_expectancy`: average win (0 without wins), average loss, win rate. */
-function payoffParts(values: readonly number[]): { averageWin: number; averageLoss: number; rate: number } {
-  const won = wins(values);
-  const lost = losses(values);
-  return {
-    averageWin: won.length > 0 ? sum(won) / won.length : 0,
-    averageLoss: lost.length > 0 ? Math.abs(sum(lost)) / lost.length : 0,
-    rate: won.length / values.length,
-  };
+  return avgLossOf(results(records));
 }
 
 /**
@@ -97,11 +160,7 @@ function payoffParts(values: readonly number[]): { averageWin: number; averageLo
  * Null: `no_trades`; `no_losses`.
  */
 export function payoffRatio(records: readonly TradeRecord[]): MetricValue {
-  const values = results(records);
-  if (values.length === 0) return nullMetric('no_trades');
-  const { averageWin, averageLoss } = payoffParts(values);
-  if (averageLoss === 0) return nullMetric('no_losses');
-  return metric(averageWin / averageLoss);
+  return payoffRatioOf(results(records));
 }
 
 /**
@@ -111,9 +170,7 @@ export function payoffRatio(records: readonly TradeRecord[]): MetricValue {
  * Null: `no_trades` (freqtrade answers 0).
  */
 export function expectancy(records: readonly TradeRecord[]): MetricValue {
-  const values = results(records);
-  if (values.length === 0) return nullMetric('no_trades');
-  return metric(mean(values));
+  return expectancyOf(results(records));
 }
 
 /**
@@ -123,11 +180,7 @@ export function expectancy(records: readonly TradeRecord[]): MetricValue {
  * Null: `no_trades`; `no_losses` (freqtrade answers 100).
  */
 export function expectancyRatio(records: readonly TradeRecord[]): MetricValue {
-  const values = results(records);
-  if (values.length === 0) return nullMetric('no_trades');
-  const { averageWin, averageLoss, rate } = payoffParts(values);
-  if (averageLoss === 0) return nullMetric('no_losses');
-  return metric((1 + averageWin / averageLoss) * rate - 1);
+  return expectancyRatioOf(results(records));
 }
 
 /**
@@ -139,12 +192,7 @@ export function expectancyRatio(records: readonly TradeRecord[]): MetricValue {
  * `zero_deviation` when every result is the same.
  */
 export function sqn(records: readonly TradeRecord[]): MetricValue {
-  const values = results(records);
-  if (values.length === 0) return nullMetric('no_trades');
-  if (values.length < 2) return nullMetric('too_few_trades');
-  const sd = sampleStd(values);
-  if (sd === 0) return nullMetric('zero_deviation');
-  return metric((Math.sqrt(values.length) * mean(values)) / sd);
+  return sqnOf(results(records));
 }
 
 /** Longest run of consecutive results of one sign, in record order; a zero result ends every run. */
@@ -163,7 +211,7 @@ function longestRun(values: readonly number[], sign: 1 | -1): number {
  * A draw breaks the run. freqtrade's `calc_streak` counts a draw as a loss instead. 0 without trades.
  */
 export function maxConsecutiveWins(records: readonly TradeRecord[]): number {
-  return longestRun(results(records), 1);
+  return longestRun(results(records).values, 1);
 }
 
 /**
@@ -171,7 +219,7 @@ export function maxConsecutiveWins(records: readonly TradeRecord[]): number {
  * (freqtrade's `calc_streak` would extend it). 0 without trades.
  */
 export function maxConsecutiveLosses(records: readonly TradeRecord[]): number {
-  return longestRun(results(records), -1);
+  return longestRun(results(records).values, -1);
 }
 
 /** Mean and median of one quantity. */
@@ -197,12 +245,13 @@ function summarize(values: readonly number[], reason: NullReason): SummaryWithP9
   };
 }
 
+/** The finite values `pick` finds among the filled trades `filled`, in order. */
 function present(
-  records: readonly TradeRecord[],
+  filled: readonly TradeRecord[],
   pick: (t: TradeRecord) => number | null | undefined,
 ): number[] {
   const out: number[] = [];
-  for (const t of filledTrades(records)) {
+  for (const t of filled) {
     const v = pick(t);
     if (typeof v === 'number' && Number.isFinite(v)) out.push(v);
   }
@@ -216,7 +265,11 @@ function present(
  * Null: `no_holding_times`.
  */
 export function holdingTimeStats(records: readonly TradeRecord[]): SummaryWithP90 {
-  const times = present(records, (t) => t.holdingMs);
+  return holdingOf(filledTrades(records));
+}
+
+function holdingOf(filled: readonly TradeRecord[]): SummaryWithP90 {
+  const times = present(filled, (t) => t.holdingMs);
   return summarize(times, 'no_holding_times');
 }
 
@@ -227,7 +280,11 @@ export function holdingTimeStats(records: readonly TradeRecord[]): SummaryWithP9
  * Null: `no_r_multiples`.
  */
 export function avgR(records: readonly TradeRecord[]): MetricValue {
-  const rs = present(records, (t) => t.rMultiple);
+  return avgROf(filledTrades(records));
+}
+
+function avgROf(filled: readonly TradeRecord[]): MetricValue {
+  const rs = present(filled, (t) => t.rMultiple);
   return rs.length === 0 ? nullMetric('no_r_multiples') : metric(mean(rs));
 }
 
@@ -238,8 +295,12 @@ export function avgR(records: readonly TradeRecord[]): MetricValue {
  * Null: `no_excursions`.
  */
 export function excursionStats(records: readonly TradeRecord[]): { mfe: Summary; mae: Summary } {
-  const mfes = present(records, (t) => t.mfe);
-  const maes = present(records, (t) => t.mae);
+  return excursionsOf(filledTrades(records));
+}
+
+function excursionsOf(filled: readonly TradeRecord[]): { mfe: Summary; mae: Summary } {
+  const mfes = present(filled, (t) => t.mfe);
+  const maes = present(filled, (t) => t.mae);
   const mfe = summarize(mfes, 'no_excursions');
   const mae = summarize(maes, 'no_excursions');
   return { mfe: { mean: mfe.mean, median: mfe.median }, mae: { mean: mae.mean, median: mae.median } };
@@ -306,35 +367,39 @@ export interface TradeMetrics {
 
 /** Every trade-level metric for `records`, in the order given (pass them in close order). */
 export function tradeMetrics(records: readonly TradeRecord[]): TradeMetrics {
-  const values = results(records);
-  const holding = holdingTimeStats(records);
-  const excursions = excursionStats(records);
+  // One filter and one pass over the results for every metric: the analyzer calls this for
+  // every group and window, on up to all of a tenant's outcomes.
+  const filled = filledTrades(records);
+  const r = resultsOf(filled);
+  const holding = holdingOf(filled);
+  const excursions = excursionsOf(filled);
+  const confidence = confidenceMetrics(filled);
   return {
     records: records.length,
-    trades: values.length,
-    wins: wins(values).length,
-    losses: losses(values).length,
-    draws: values.filter((v) => v === 0).length,
-    winRate: winRate(records),
-    profitFactor: profitFactor(records),
-    avgWin: avgWin(records),
-    avgLoss: avgLoss(records),
-    payoffRatio: payoffRatio(records),
-    expectancy: expectancy(records),
-    expectancyRatio: expectancyRatio(records),
-    sqn: sqn(records),
-    maxConsecutiveWins: maxConsecutiveWins(records),
-    maxConsecutiveLosses: maxConsecutiveLosses(records),
+    trades: r.values.length,
+    wins: r.wins,
+    losses: r.losses,
+    draws: r.draws,
+    winRate: winRateOf(r),
+    profitFactor: profitFactorOf(r),
+    avgWin: avgWinOf(r),
+    avgLoss: avgLossOf(r),
+    payoffRatio: payoffRatioOf(r),
+    expectancy: expectancyOf(r),
+    expectancyRatio: expectancyRatioOf(r),
+    sqn: sqnOf(r),
+    maxConsecutiveWins: longestRun(r.values, 1),
+    maxConsecutiveLosses: longestRun(r.values, -1),
     holdingMsMean: holding.mean,
     holdingMsMedian: holding.median,
     holdingMsP90: holding.p90,
     outcomeMix: outcomeMix(records),
-    avgR: avgR(records),
+    avgR: avgROf(filled),
     mfeMean: excursions.mfe.mean,
     mfeMedian: excursions.mfe.median,
     maeMean: excursions.mae.mean,
     maeMedian: excursions.mae.median,
-    brierScore: brierScore(records),
-    calibration: calibrationByDecile(records),
+    brierScore: confidence.brierScore,
+    calibration: confidence.calibration,
   };
 }

@@ -1,24 +1,33 @@
 import { Queue } from 'bullmq';
 import { isCluster, type RedisClient } from '../RedisClient.ts';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { scheduleAnalyze } from '../analyzer/scheduleAnalyze.ts';
 import type { Config } from '../config.ts';
 import { QUEUE_NAMES, queueNameOn } from '../names.ts';
 import { scheduleSweep } from '../live/scheduleSweep.ts';
+import type { Registry } from 'prom-client';
+import { createProcessRegistry } from '../telemetry/createProcessRegistry.ts';
+import { createSchedulerMetrics } from '../telemetry/createSchedulerMetrics.ts';
+import { scheduleReports } from '../reports/scheduleReports.ts';
 import type { Running } from './Running.ts';
 
 /**
  * The scheduler process (Procfile `scheduler`), wired: node-cron schedules that enqueue work,
  * never do it. The stale sweep (STALE_SWEEP=off disables it) and the analyzer's jobs, whose ids
- * make several schedulers enqueue each job once.
+ * make several schedulers enqueue each job once. The one exception, given a PostgreSQL pool: the
+ * daily regulatory reports, a few small statements written directly (their primary key makes
+ * several schedulers write each once; a queue and worker would add nothing).
  */
 export function runScheduler(
   config: Config,
-  clients: { redis: RedisClient; log: Logger },
-  overrides: { now?: () => number } = {},
-): Running {
+  clients: { redis: RedisClient; log: Logger; pool?: pg.Pool },
+  overrides: { now?: () => number; registry?: Registry } = {},
+): Running & { registry: Registry } {
   const { redis, log } = clients;
   const now = overrides.now ?? Date.now;
+  const registry = overrides.registry ?? createProcessRegistry('scheduler');
+  const runsOf = createSchedulerMetrics(registry);
   const stops: (() => void | Promise<void>)[] = [];
   if (config.STALE_SWEEP) {
     stops.push(
@@ -31,6 +40,7 @@ export function runScheduler(
         now,
         cron: config.SWEEP_CRON,
         log,
+        onRun: runsOf('sweep'),
       }),
     );
   }
@@ -39,9 +49,13 @@ export function runScheduler(
     prefix: config.QUEUE_PREFIX,
   });
   analyzeQueue.on('error', (err) => log.error({ err }, 'analyze queue error'));
-  stops.push(scheduleAnalyze({ queue: analyzeQueue, cron: config.ANALYZE_CRON, log, now }));
+  stops.push(
+    scheduleAnalyze({ queue: analyzeQueue, cron: config.ANALYZE_CRON, log, now, onRun: runsOf('analyze') }),
+  );
   stops.push(() => analyzeQueue.close());
+  if (clients.pool) stops.push(scheduleReports({ db: clients.pool, cron: config.REPORT_CRON, log, now }));
   return {
+    registry,
     async close() {
       for (const stop of stops) await stop();
     },

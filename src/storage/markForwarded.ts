@@ -1,9 +1,11 @@
 import type { Queryable } from './Queryable.ts';
 
-/** Records that the signal's shard registration has been added (operations may now follow it). */
-export async function markForwarded(db: Queryable, id: string): Promise<void> {
+/** Records that these signals' shard registrations have been added (operations may now follow them). */
+export async function markForwarded(db: Queryable, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
   await db.query(
-    `UPDATE signals SET forwarded_at = now() WHERE id = $1 AND status = 'accepted' AND forwarded_at IS NULL`,
-    [id],
+    `UPDATE signals SET forwarded_at = now()
+     WHERE id = ANY($1::text[]) AND status = 'accepted' AND forwarded_at IS NULL`,
+    [ids],
   );
 }

@@ -1,6 +1,7 @@
 import type { AuditEvent } from '../names.ts';
 import type { OutcomeLine } from '../../machines/types.ts';
 import { fromMs } from './epochMs.ts';
+import { lockAuditChains } from './lockAuditChains.ts';
 import type { OutboxEntry } from './OutboxEntry.ts';
 import type { Queryable } from './Queryable.ts';
 
@@ -42,6 +43,12 @@ export async function writeOutboxBatch(
   audits: AuditEntry[],
 ): Promise<OutboxBatchResult> {
   const result: OutboxBatchResult = { written: [], alreadyWritten: [], orphans: [], audits: 0 };
+  // The audit chains of every tenant the batch may write for, first and in one order: two
+  // flushers with overlapping tenants then queue instead of deadlocking on them.
+  await lockAuditChains(client, [
+    ...closed.map((c) => c.outcome.id),
+    ...audits.map((a) => (a.entry.kind === 'op' ? a.entry.op.id : a.entry.id)),
+  ]);
   // Claims in a fixed order, so that two flushers working on overlapping batches take the row
   // locks in the same order and cannot deadlock each other.
   const byId = new Map(closed.map((c) => [c.outcome.id, c]));

@@ -1,3 +1,4 @@
+import '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Scope } from '../names.ts';
 import { grants } from './apiKey.ts';
@@ -33,12 +34,34 @@ export interface AuthenticateOptions {
   basicAuth(request: FastifyRequest): boolean;
   /** The scope of a route that declares none (fail closed: `admin` unless said otherwise). */
   scopeOf(request: FastifyRequest): Scope;
+  /** Browser pages (the dashboard); absent: none. */
+  browser?: BrowserAccess;
+}
+
+/**
+ * How a browser signs in (docs/DASHBOARD.md "Signing in"): a browser cannot put a Bearer header on a
+ * page load or an EventSource, so it presents its key in an HttpOnly, SameSite=Strict session
+ * cookie, accepted on GET and HEAD only (reads: a forged cross-site write finds no cookie to ride
+ * on, and SameSite keeps it off cross-site reads too).
+ */
+export interface BrowserAccess {
+  /** The session cookie's name (@fastify/cookie parses it before this hook runs). */
+  cookie: string;
+  /** Where a GET or HEAD may present the cookie (the dashboard, the /v1 reads, the stream). */
+  cookiePaths(request: FastifyRequest): boolean;
+  /**
+   * Where a refusal is a page, not JSON: the sign-in page's HTML, answered with the 401 (Basic
+   * is accepted there too, as Bull Board accepts it, without asking the browser for it); null
+   * elsewhere.
+   */
+  signInPage(request: FastifyRequest): string | null;
 }
 
 /**
  * Every request but a public route's must present an API key (docs/API.md "Authentication"):
- * `Authorization: Bearer <key>`, or where `basicAuth` says so HTTP Basic with any user name
- * and the key as password. Unknown or revoked: 401; valid without the route's scope: 403;
+ * `Authorization: Bearer <key>`, or where `basicAuth` says so (and on browser pages) HTTP Basic
+ * with any user name and the key as password, or on a browser's reads the session cookie
+ * ({@link BrowserAccess}). Unknown or revoked: 401; valid without the route's scope: 403;
  * otherwise `request.principal` is set and the request logs carry the key's id and tenant
  * (never the key).
  *
@@ -51,8 +74,11 @@ export async function authenticate(app: FastifyInstance, opts: AuthenticateOptio
     const declared = request.routeOptions.config.scope;
     if (declared === 'public') return;
     const basic = opts.basicAuth(request);
+    const page = opts.browser?.signInPage(request) ?? null;
 
-    const presented = credentials(request.headers.authorization, basic);
+    const presented =
+      credentials(request.headers.authorization, basic || page !== null) ??
+      sessionCookie(request, opts.browser);
     const principal = presented === null ? null : await opts.lookup(presented);
 
     if (opts.rateLimit !== null) {
@@ -72,7 +98,15 @@ export async function authenticate(app: FastifyInstance, opts: AuthenticateOptio
       }
     }
 
-    if (principal === null) return unauthorized(reply, basic, presented === null);
+    if (principal === null) {
+      if (page !== null)
+        return reply
+          .code(401)
+          .type('text/html; charset=utf-8')
+          .header('cache-control', 'no-store')
+          .send(page);
+      return unauthorized(reply, basic, presented === null);
+    }
     // No route at all: any valid key may learn that (404), whatever its scopes.
     const needed = declared ?? (request.is404 ? null : opts.scopeOf(request));
     if (needed !== null && !grants(principal.scopes, needed)) {
@@ -91,6 +125,14 @@ export async function authenticate(app: FastifyInstance, opts: AuthenticateOptio
 }
 // Not encapsulated: the hook must cover the routes registered beside it (see above).
 (authenticate as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+
+/** The key in the session cookie, on a GET or HEAD where the cookie is accepted; else null. */
+function sessionCookie(request: FastifyRequest, browser: BrowserAccess | undefined): string | null {
+  if (browser === undefined || (request.method !== 'GET' && request.method !== 'HEAD')) return null;
+  if (!browser.cookiePaths(request)) return null;
+  const value = request.cookies?.[browser.cookie];
+  return value === undefined || value === '' ? null : value;
+}
 
 /** The key in an Authorization header: Bearer, or Basic's password where allowed. */
 function credentials(header: string | undefined, basic: boolean): string | null {

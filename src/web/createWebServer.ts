@@ -1,4 +1,5 @@
 import { createBullBoard } from '@bull-board/api';
+import fastifyCookie from '@fastify/cookie';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { Queue, type ConnectionOptions } from 'bullmq';
@@ -7,6 +8,7 @@ import { trackerError } from '../errors.ts';
 import { isCluster, type RedisClient } from '../RedisClient.ts';
 import type { Logger } from 'pino';
 import type pg from 'pg';
+import type { Registry } from 'prom-client';
 import { QUEUE_NAMES, queueNameOn, shardQueueName } from '../names.ts';
 import { allowedHosts } from './allowedHosts.ts';
 import { authenticate } from './authenticate.ts';
@@ -15,6 +17,7 @@ import { checkReady, shippedMigrations } from './checkReady.ts';
 import { createKeyLookup } from './createKeyLookup.ts';
 import { createMetricsRegistry } from './createMetricsRegistry.ts';
 import { createRateLimiter } from './createRateLimiter.ts';
+import { DASHBOARD_ACCESS, dashboardRoutes } from './dashboard/dashboardRoutes.ts';
 import { HttpError, sendError } from './httpErrors.ts';
 import { liveRoutes, type LiveOptions } from './liveRoutes.ts';
 
@@ -41,6 +44,8 @@ export interface WebServerOptions {
   live?: LiveOptions;
   /** The wall clock (injected: only process wiring reads Date.now). */
   now: () => number;
+  /** The process's Prometheus registry, served at `/metrics` with the Redis-read gauges added; absent: one of its own. */
+  registry?: Registry;
 }
 
 export interface WebAccess {
@@ -65,8 +70,8 @@ function isBoardPath(url: string): boolean {
 
 /**
  * The HTTP side (docs/OPERATIONS.md "Web", docs/API.md): `GET /health` and `GET /ready` for
- * anyone; behind an API key, Bull Board at `/admin/queues` (read to look, admin to act) and
- * `GET /metrics` (read). Every request passes the Host check, the key check and the rate limit
+ * anyone; behind an API key, Bull Board at `/admin/queues` (read to look, admin to act),
+ * the dashboard at `/dashboard` (read; docs/DASHBOARD.md) and `GET /metrics` (read). Every request passes the Host check, the key check and the rate limit
  * first (authenticate.ts). Returns the fastify instance, ready but not listening; closing it closes the
  * queues it opened (not `redis`, `connection` or `pool`, which the caller owns).
  */
@@ -101,6 +106,8 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     );
   });
 
+  // Before authenticate: its hook reads the dashboard's session cookie (docs/DASHBOARD.md).
+  await app.register(fastifyCookie);
   await app.register(authenticate, {
     lookup: createKeyLookup({ db: opts.pool, log, cacheMs: opts.access.keyCacheMs, now: opts.now }),
     rateLimit:
@@ -117,6 +124,7 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     // Any other route that forgets to declare one needs admin.
     scopeOf: (request) =>
       isBoardPath(request.url) && (request.method === 'GET' || request.method === 'HEAD') ? 'read' : 'admin',
+    browser: DASHBOARD_ACCESS,
   });
 
   const names = [
@@ -174,6 +182,8 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     prefix: opts.prefix,
     shards: opts.shards,
     log: opts.log,
+    registry: opts.registry,
+    now: opts.now,
   });
 
   // Probes and scrapes arrive every few seconds: their requests are logged only when they fail.
@@ -199,6 +209,7 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     await app.register(
       liveRoutes({ ...opts.live, redis: opts.redis, pool: opts.pool, prefix: opts.prefix, log }),
     );
+  await app.register(dashboardRoutes);
   if (opts.routes) await app.register(async (scope) => opts.routes!(scope));
   await app.ready();
   return app;

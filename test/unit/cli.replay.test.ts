@@ -434,7 +434,16 @@ describe('progress on a terminal', () => {
 });
 
 describe('every command: --help, --version, one-line errors', () => {
-  const names = ['replay', 'feed', 'migrate', 'export', 'metrics', 'analyze'];
+  const names = [
+    'replay',
+    'feed',
+    'migrate',
+    'export',
+    'metrics',
+    'analyze',
+    'verify-audit',
+    'regulatory-report',
+  ];
   it.each(names)('%s --help prints its usage and the exit codes on stdout, exit 0', async (name) => {
     const { code, stdout, stderr } = await run([name, '--help']);
     expect(code).toBe(0);

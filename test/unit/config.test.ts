@@ -7,6 +7,7 @@ import {
   parseShardList,
   redisTargetOf,
   requireSettings,
+  retentionOf,
 } from '../../src/config.ts';
 
 describe('configuration', () => {
@@ -14,6 +15,18 @@ describe('configuration', () => {
     const doc = readFileSync(new URL('../../docs/CONFIG.md', import.meta.url), 'utf8');
     const documented = [...doc.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
     expect(documented.sort()).toEqual([...CONFIG_KEYS].sort());
+  });
+
+  it("keeps audit rows by default and sets their retention apart from the outcomes'", () => {
+    expect(retentionOf(loadConfig({}))).toEqual({ outcomesDays: null, auditDays: null });
+    expect(retentionOf(loadConfig({ RETENTION_DAYS: '400' }))).toEqual({
+      outcomesDays: 400,
+      auditDays: null,
+    });
+    expect(retentionOf(loadConfig({ AUDIT_RETENTION_DAYS: '2555' }))).toEqual({
+      outcomesDays: null,
+      auditDays: 2555,
+    });
   });
 
   it('fills defaults and coerces numbers and switches', () => {

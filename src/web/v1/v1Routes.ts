@@ -10,10 +10,13 @@ import { createTickPublisher } from '../../live/createTickPublisher.ts';
 import { QUEUE_NAMES, queueNameOn, type QueueName } from '../../names.ts';
 import { version } from '../../version.ts';
 import type { LiveGuards } from '../../validation/screenPayload.ts';
+import type { SizingOptions } from '../../analysis/dailyReturns.ts';
 import { analysisRoutes } from './analysisRoutes.ts';
+import { chartRoutes } from './chartRoutes.ts';
 import type { ApiDeps } from './ApiDeps.ts';
 import { addApiSchemas } from './apiSchemas.ts';
 import { outcomeRoutes } from './outcomeRoutes.ts';
+import { reportRoutes } from './reportRoutes.ts';
 import { signalRoutes } from './signalRoutes.ts';
 import { tickRoutes } from './tickRoutes.ts';
 
@@ -33,6 +36,10 @@ export interface V1Options {
   log: Logger;
   /** The wall clock (injected: only process wiring reads Date.now). */
   now: () => number;
+  /** Told of each signal stored as rejected by `POST /v1/signals` (metrics). */
+  onRejected?: (code: string) => void;
+  /** The analyzer's sizing convention (ANALYZE_SIZING, ANALYZE_RISK_FRACTION), for GET /v1/charts. */
+  sizing?: SizingOptions;
 }
 
 /** Where the OpenAPI document is served (public). */
@@ -76,6 +83,7 @@ export function v1Routes(options: V1Options): (app: FastifyInstance) => Promise<
       }),
       log: options.log,
       now: options.now,
+      onRejected: options.onRejected,
     };
     app.addHook('onClose', async () => {
       await Promise.all([...Object.values(deps.queues).map((q) => q.close()), deps.ticks.close()]);
@@ -130,6 +138,8 @@ export function v1Routes(options: V1Options): (app: FastifyInstance) => Promise<
     signalRoutes(app, deps);
     outcomeRoutes(app, deps);
     analysisRoutes(app, deps);
+    reportRoutes(app, deps);
     tickRoutes(app, deps);
+    chartRoutes(app, deps, options.sizing);
   };
 }

@@ -1,0 +1,111 @@
+/**
+ * `npm run bench -- audit [--rows=N]`: what the audit chain costs (docs/BENCHMARKS.md "audit").
+ * Against real PostgreSQL (DATABASE_URL, or a private instance), in a scratch database of its
+ * own: audit rows per second inserted with the chain trigger, each beside the same inserts with
+ * the trigger disabled (the raw baseline of the same run); and verify-audit's rows per second.
+ */
+import pg from 'pg';
+import { verifyAudit } from '../src/audit/verifyAudit.ts';
+import { migrate } from '../src/storage/migrate.ts';
+import { withServices } from './privateServices.ts';
+import type { Report } from './Report.ts';
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+function flag(args: string[], name: string, fallback: number): number {
+  const hit = args.find((a) => a.startsWith(`--${name}=`));
+  return hit === undefined ? fallback : Number(hit.slice(name.length + 3));
+}
+
+export async function run(report: Report, args: string[]): Promise<void> {
+  const rows = flag(args, 'rows', 20_000);
+  const say = (msg: string): void => void process.stderr.write(`audit: ${msg}\n`);
+  await withServices('audit', say, async ({ databaseUrl }) => {
+    const name = `bench_audit_${process.pid}`;
+    const admin = new pg.Client({ connectionString: databaseUrl });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.query(`CREATE DATABASE ${name}`);
+    const url = new URL(databaseUrl);
+    url.pathname = `/${name}`;
+    const dbUrl = url.toString();
+    const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
+    pool.on('error', () => {}); // the final DROP … WITH (FORCE) ends idle connections
+    try {
+      await migrate({ databaseUrl: dbUrl, log: silent });
+
+      /** Single-row transactions from `writers` connections; tenants: one each, or one shared. */
+      const singles = async (label: string, writers: number, shared: boolean): Promise<number> => {
+        const per = Math.floor(rows / writers);
+        const started = performance.now();
+        await Promise.all(
+          Array.from({ length: writers }, async (_, w) => {
+            const client = await pool.connect();
+            try {
+              for (let i = 0; i < per; i++)
+                await client.query(
+                  `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
+                   VALUES (now(), $1, $2, 'accepted', '{"jobId": "bench"}')`,
+                  [`s-${label}-${w}-${i}`, shared ? `${label}-shared` : `${label}-${w}`],
+                );
+            } finally {
+              client.release();
+            }
+          }),
+        );
+        return (per * writers) / ((performance.now() - started) / 1000);
+      };
+      /** One statement of 1000 rows per transaction over 8 tenants, as the flusher writes. */
+      const batches = async (label: string): Promise<number> => {
+        const started = performance.now();
+        for (let done = 0; done < rows; done += 1000)
+          await pool.query(
+            `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
+             SELECT now(), 's-' || $1 || '-' || g, $1 || '-' || (g % 8), 'closed', '{"outcome": "TP_HIT"}'
+             FROM generate_series(1, 1000) g`,
+            [`${label}-${done}`],
+          );
+        return rows / ((performance.now() - started) / 1000);
+      };
+
+      const cases: [string, () => Promise<number>][] = [
+        ['insert_1conn', () => singles('one', 1, false)],
+        ['insert_4conn_4tenants', () => singles('four', 4, false)],
+        ['insert_4conn_1tenant', () => singles('shared', 4, true)],
+        ['insert_batch1000', () => batches('batch')],
+      ];
+      for (const [figure, measure] of cases) {
+        await pool.query('ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_chain');
+        const bare = await measure();
+        await pool.query('ALTER TABLE audit_logs ENABLE TRIGGER audit_logs_chain');
+        const chained = await measure();
+        report({ name: `audit.rows_per_sec.${figure}.no_chain`, value: bare, unit: 'rows/s' });
+        report({ name: `audit.rows_per_sec.${figure}`, value: chained, unit: 'rows/s' });
+        report({ name: `audit.chain_cost_ratio.${figure}`, value: chained / bare, unit: 'ratio' });
+      }
+
+      // Only the chained rows are in chains; the bare ones are outside them, which verify reports
+      // (once) after walking every chain, as it would in production.
+      const { rows: counted } = await pool.query<{ n: string }>(
+        'SELECT count(*)::text AS n FROM audit_logs WHERE chain_seq IS NOT NULL',
+      );
+      const client = await pool.connect();
+      try {
+        const started = performance.now();
+        const result = await verifyAudit({ db: client });
+        const seconds = (performance.now() - started) / 1000;
+        const verified = result.chains.reduce((n, c) => n + c.rows, 0);
+        if (verified !== Number(counted[0]!.n))
+          throw new Error(`verified ${verified} of ${counted[0]!.n} chained rows`);
+        report({ name: 'audit.verify_rows_per_sec', value: verified / seconds, unit: 'rows/s' });
+        say(`verified ${verified} rows in ${result.chains.length} chains in ${seconds.toFixed(1)} s`);
+      } finally {
+        client.release();
+      }
+    } finally {
+      await pool.end();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+}

@@ -1,0 +1,187 @@
+import type pg from 'pg';
+import { trackerError } from '../errors.ts';
+import type { NormalizedSignal } from '../../machines/signalContext.ts';
+import { fromMs } from './epochMs.ts';
+import { inTransaction } from './inTransaction.ts';
+import { insertRejected } from './insertRejected.ts';
+import { lockTenantAuditChains } from './lockAuditChains.ts';
+import type { Queryable } from './Queryable.ts';
+
+/** One accepted submission: the normalized signal, the payload as submitted, its job. */
+export interface AcceptedSubmission {
+  signal: NormalizedSignal;
+  payload: unknown;
+  jobId: string | null;
+}
+
+/** What {@link recordAcceptedBatch} found and did for one submission. */
+export interface AcceptedRecord {
+  /** The signal as first accepted (a second submission of the id is a no-op, whatever it carries). */
+  signal: NormalizedSignal;
+  /** This call stored it. */
+  inserted: boolean;
+  /** Another submission of an accepted id: stored as rejected, not tracked again. */
+  duplicate: boolean;
+  /** Its shard registration was already added (a retried job need not add it again). */
+  forwarded: boolean;
+  /** Its outcome is already committed (closed_signals): PostgreSQL answers for it now. */
+  closed: boolean;
+}
+
+const SIGNAL_COLUMNS = 13;
+
+/**
+ * Stores accepted signals and their `accepted` audit rows, once per id, and commits. The answer
+ * for each submission is what storing them one after the other in this order would have given:
+ * the first submission of an id is stored; a later one, in this batch or before it, is a
+ * duplicate (stored as rejected with DUPLICATE_ID), except the same job again, which is BullMQ
+ * retrying it. The caller registers the new signals on their shards only after this returns,
+ * then marks them forwarded.
+ *
+ * The new rows and their audit rows are one statement (a multi-row INSERT … ON CONFLICT DO
+ * NOTHING and an INSERT of the audit rows from its RETURNING), atomic without a transaction
+ * around it: one round trip for a batch of new signals of one tenant (several tenants: their
+ * audit chains are locked first, in one transaction). Only when some id was there already
+ * does a transaction follow, to read what was stored and record the duplicates; a crash in
+ * between leaves the new rows committed and the duplicates' jobs to run again, which finds
+ * them duplicates again.
+ */
+export async function recordAcceptedBatch(
+  pool: pg.Pool,
+  submissions: readonly AcceptedSubmission[],
+): Promise<AcceptedRecord[]> {
+  if (submissions.length === 0) return [];
+  // The first submission of each id in the batch is the one that may insert it.
+  const first = new Map<string, number>();
+  submissions.forEach((s, i) => {
+    if (!first.has(s.signal.id)) first.set(s.signal.id, i);
+  });
+  const candidates = [...first.values()].map((i) => submissions[i]!);
+  // Each audit row takes its tenant's chain (docs/STORAGE.md "Audit chain") until COMMIT: a batch
+  // of several tenants takes them all first, in the one order, so that two batches queue instead
+  // of deadlocking. A batch of one tenant stays one statement.
+  const tenants = [...new Set(candidates.map(({ signal }) => signal.tenant ?? null))];
+  const inserted =
+    tenants.length > 1
+      ? await inTransaction(pool, async (client) => {
+          await lockTenantAuditChains(client, tenants);
+          return insertNew(client, candidates);
+        })
+      : await insertNew(pool, candidates);
+  if (inserted.size === submissions.length) {
+    return submissions.map(({ signal }) => ({
+      signal,
+      inserted: true,
+      duplicate: false,
+      forwarded: false,
+      closed: false,
+    }));
+  }
+  return inTransaction(pool, (client) => resolveOthers(client, submissions, first, inserted));
+}
+
+/** Inserts the signals whose ids are not accepted yet, with their audit rows; answers their ids. */
+async function insertNew(db: Queryable, candidates: readonly AcceptedSubmission[]): Promise<Set<string>> {
+  const params: unknown[] = [];
+  const rows = candidates.map(({ signal, payload, jobId }, r) => {
+    params.push(
+      signal.id,
+      signal.tenant,
+      signal.symbol,
+      signal.side,
+      signal.strategy ?? null,
+      signal.model ?? null,
+      signal.modelVersion ?? null,
+      signal.timeframe ?? null,
+      signal.confidence ?? null,
+      signal.createdAt,
+      JSON.stringify(payload),
+      JSON.stringify(signal),
+      jobId,
+    );
+    const p = (k: number): string => `$${r * SIGNAL_COLUMNS + k}`;
+    return `(${p(1)}, 'accepted', ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}::float8, ${fromMs(p(10))}, ${p(11)}::jsonb, ${p(12)}::jsonb, ${p(13)})`;
+  });
+  const result = await db.query<{ id: string }>(
+    `WITH new AS (
+       INSERT INTO signals (id, status, tenant, symbol, side, strategy, model, model_version, timeframe,
+                            confidence, created_at, payload, normalized, job_id)
+       VALUES ${rows.join(',\n')}
+       ON CONFLICT (id) WHERE status = 'accepted' DO NOTHING
+       RETURNING seq, id, tenant, created_at, job_id
+     ), audit AS (
+       INSERT INTO audit_logs (at, signal_id, tenant, event, details)
+       SELECT created_at, id, tenant, 'accepted', jsonb_build_object('jobId', job_id) FROM new ORDER BY seq
+     )
+     SELECT id FROM new`,
+    params,
+  );
+  return new Set(result.rows.map((r) => r.id));
+}
+
+interface Existing {
+  normalized: NormalizedSignal;
+  job_id: string | null;
+  forwarded: boolean;
+  closed: boolean;
+}
+
+/** The answers for a batch some of whose ids were accepted before: duplicates recorded as rejected. */
+async function resolveOthers(
+  client: pg.PoolClient,
+  submissions: readonly AcceptedSubmission[],
+  first: ReadonlyMap<string, number>,
+  inserted: ReadonlySet<string>,
+): Promise<AcceptedRecord[]> {
+  await lockTenantAuditChains(client, [...new Set(submissions.map(({ signal }) => signal.tenant ?? null))]);
+  const known = new Map<string, Existing>();
+  const stale = [...first.keys()].filter((id) => !inserted.has(id));
+  if (stale.length > 0) {
+    const found = await client.query<Existing & { id: string }>(
+      `SELECT s.id, s.normalized, s.job_id, s.forwarded_at IS NOT NULL AS forwarded,
+              EXISTS (SELECT 1 FROM closed_signals c WHERE c.signal_id = s.id) AS closed
+       FROM signals s WHERE s.id = ANY($1::text[]) AND s.status = 'accepted'`,
+      [stale],
+    );
+    for (const row of found.rows) known.set(row.id, row);
+  }
+  for (const id of inserted) {
+    const s = submissions[first.get(id)!]!;
+    known.set(id, { normalized: s.signal, job_id: s.jobId, forwarded: false, closed: false });
+  }
+
+  const records: AcceptedRecord[] = [];
+  for (const [i, { signal, payload, jobId }] of submissions.entries()) {
+    if (first.get(signal.id) === i && inserted.has(signal.id)) {
+      records.push({ signal, inserted: true, duplicate: false, forwarded: false, closed: false });
+      continue;
+    }
+    const existing = known.get(signal.id);
+    if (existing === undefined) throw new Error(`signal ${signal.id} was neither inserted nor found`);
+    // The same job again is BullMQ retrying it: nothing to record. Another submission of the
+    // id is a no-op for tracking, but it is stored (as replay reports it), never dropped silently.
+    const duplicate = existing.job_id !== jobId;
+    if (duplicate) {
+      const rejection = trackerError(
+        'DUPLICATE_ID',
+        `id: ${signal.id} was already accepted (job ${existing.job_id ?? '?'}); this submission is ignored`,
+      );
+      await insertRejected(client, {
+        id: signal.id,
+        tenant: signal.tenant,
+        payload,
+        errors: [rejection.message],
+        codes: [rejection.code],
+        jobId,
+      });
+    }
+    records.push({
+      signal: existing.normalized,
+      inserted: false,
+      duplicate,
+      forwarded: existing.forwarded,
+      closed: existing.closed,
+    });
+  }
+  return records;
+}
