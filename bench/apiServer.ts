@@ -9,16 +9,16 @@
  * stdout once it listens (HTTP_PORT 0: a free port).
  */
 import type { FastifyInstance } from 'fastify';
-import { loadConfig, requireSettings } from '../src/config.ts';
+import { loadConfig, redisTargetOf, requireSettings } from '../src/config.ts';
 import { createLogger, createPool, createRedis, onShutdown } from '../src/processes/bootstrap.ts';
 import { runWeb } from '../src/processes/runWeb.ts';
 
 const noopPath = process.env.BENCH_NOOP_PATH;
 if (!noopPath) throw new Error('BENCH_NOOP_PATH is not set (bench/api.ts sets it)');
-const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
+const config = requireSettings(loadConfig(), 'DATABASE_URL');
 const log = createLogger(config, 'web');
-const redis = createRedis(config.REDIS_URL, log, 'web');
-const connection = createRedis(config.REDIS_URL, log, 'web-bullmq');
+const redis = createRedis(redisTargetOf(config), log, 'web');
+const connection = createRedis(redisTargetOf(config), log, 'web-bullmq');
 const pool = createPool(config.DATABASE_URL, log, 'web', 4); // as workers/web.ts sizes it
 
 // The web process's own wiring, with a no-op route beside the API as the baseline.

@@ -12,6 +12,7 @@ const groups: Record<string, () => Promise<{ run: (report: Report, args: string[
   redis: () => import('./redis.ts'),
   api: () => import('./api.ts'),
   stream: () => import('./stream.ts'),
+  workers: () => import('./workers.ts'),
   audit: () => import('./audit.ts'),
 };
 

@@ -37,6 +37,11 @@ plan_services() {
     say "using REDIS_URL and DATABASE_URL from the environment"
     return 1
   fi
+  own_services_dir "$1"
+}
+
+# A services directory of this run's own, stopped and deleted on exit.
+own_services_dir() {
   export SERVICES_DIR="$ROOT/.tmp/services/$1-$$"
   SERVICES_OWNED=1
 }
@@ -47,6 +52,7 @@ load_services_env() {
     source "$SERVICES_DIR/env"
   fi
   export REDIS_URL DATABASE_URL
+  if [[ -n ${REDIS_CLUSTER_TEST_NODES:-} ]]; then export REDIS_CLUSTER_TEST_NODES; fi
 }
 
 stop_services() {

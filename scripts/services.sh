@@ -10,6 +10,10 @@
 #   scripts/services.sh pg-start                   start it again, on the same port
 #   scripts/services.sh redis-stop / redis-start / redis-restart
 #                                      the same for Redis (its data survives through the AOF)
+#   scripts/services.sh cluster-start  a 3-master Redis Cluster (no replicas) on three free ports, for
+#                                      the cluster tests; adds REDIS_CLUSTER_TEST_NODES to $SERVICES_DIR/env
+#                                      (give it to a process as REDIS_CLUSTER_NODES, without REDIS_URL)
+#   scripts/services.sh cluster-stop   stop it (stop stops it too; stop --clean deletes its data)
 #   scripts/services.sh tools          install the test tools that are missing: Chromium for the
 #                                      browser tests (/usr/bin/chromium), promtool for the metrics
 #                                      checks (Debian's prometheus package; no daemon is started)
@@ -35,7 +39,7 @@ die() {
 # ---------------------------------------------------------------------------------------------
 # State: what this SERVICES_DIR started, as shell assignments.
 
-REDIS_PORT='' PG_PORT='' PG_BIN='' PG_DATA='' PG_OS_USER='' PG_EXTERNAL_DIR=''
+REDIS_PORT='' PG_PORT='' PG_BIN='' PG_DATA='' PG_OS_USER='' PG_EXTERNAL_DIR='' CLUSTER_PORTS=''
 
 load_state() {
   if [[ -f $STATE_FILE ]]; then
@@ -53,6 +57,7 @@ save_state() {
     printf 'PG_DATA=%q\n' "$PG_DATA"
     printf 'PG_OS_USER=%q\n' "$PG_OS_USER"
     printf 'PG_EXTERNAL_DIR=%q\n' "$PG_EXTERNAL_DIR"
+    printf 'CLUSTER_PORTS=%q\n' "$CLUSTER_PORTS"
   } >"$STATE_FILE.new"
   mv "$STATE_FILE.new" "$STATE_FILE"
 }
@@ -62,6 +67,8 @@ write_env() {
     echo "# Written by scripts/services.sh for the instances in $SERVICES_DIR"
     if [[ -n $REDIS_PORT ]]; then echo "export REDIS_URL=redis://127.0.0.1:$REDIS_PORT"; fi
     if [[ -n $PG_PORT ]]; then echo "export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/$DB_NAME"; fi
+    # Not REDIS_CLUSTER_NODES: every process started from this environment would use the cluster.
+    if [[ -n $CLUSTER_PORTS ]]; then echo "export REDIS_CLUSTER_TEST_NODES=$(cluster_nodes)"; fi
   } >"$ENV_FILE.new"
   mv "$ENV_FILE.new" "$ENV_FILE"
 }
@@ -248,6 +255,100 @@ redis_stop() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Redis Cluster: three masters, no replicas (enough to spread slots over nodes and to see every
+# CROSSSLOT mistake; failover is the managed service's business). Each node has its own
+# directory, AOF as the single Redis has, and its nodes.conf, so a stopped cluster starts again
+# with its slots and data.
+
+cluster_dir() { echo "$SERVICES_DIR/cluster/$1"; }
+cluster_pid() { cat "$(cluster_dir "$1")/redis.pid" 2>/dev/null || true; }
+cluster_ports() { tr ',' ' ' <<<"$CLUSTER_PORTS"; }
+cluster_nodes() {
+  local p out=()
+  for p in $(cluster_ports); do out+=("127.0.0.1:$p"); done
+  (IFS=,; echo "${out[*]}")
+}
+
+cluster_node_launch() {
+  local port=$1 dir
+  dir="$(cluster_dir "$port")"
+  mkdir -p "$dir"
+  rm -f "$dir/redis.pid"
+  "$(find_redis)" --port "$port" --bind 127.0.0.1 --protected-mode yes \
+    --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
+    --dir "$dir" --appendonly yes --appendfsync everysec --save '' \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null 9>&-
+  local i
+  for i in $(seq 100); do
+    if redis_ping "$port"; then return 0; fi
+    if ((i > 10)) && ! pid_alive "$(cluster_pid "$port")"; then break; fi
+    sleep 0.1
+  done
+  tail -n 20 "$dir/redis.log" >&2 || true
+  return 1
+}
+
+cluster_state_ok() {
+  local p
+  for p in $(cluster_ports); do
+    redis-cli -h 127.0.0.1 -p "$p" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+  done
+}
+
+cluster_start() {
+  command -v redis-cli >/dev/null || die "redis-cli is missing (Debian's redis-tools, which redis-server depends on)"
+  local fresh=0 p
+  if [[ -z $CLUSTER_PORTS ]]; then
+    fresh=1
+    local ports=()
+    while ((${#ports[@]} < 3)); do
+      p="$(free_port)"
+      if [[ " ${ports[*]} " != *" $p "* ]]; then ports+=("$p"); fi
+    done
+    CLUSTER_PORTS="$(IFS=,; echo "${ports[*]}")"
+  fi
+  for p in $(cluster_ports); do
+    if ! pid_alive "$(cluster_pid "$p")"; then
+      cluster_node_launch "$p" || die "redis cluster node did not start on port $p, see $(cluster_dir "$p")/redis.log"
+    fi
+  done
+  save_state
+  if [[ $fresh == 1 ]] || ! cluster_state_ok; then
+    if [[ $fresh == 1 ]]; then
+      local addrs=()
+      for p in $(cluster_ports); do addrs+=("127.0.0.1:$p"); done
+      redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$SERVICES_DIR/cluster/create.log" 2>&1 ||
+        {
+          cat "$SERVICES_DIR/cluster/create.log" >&2
+          die "redis-cli --cluster create failed"
+        }
+    fi
+    local i
+    for i in $(seq 300); do
+      if cluster_state_ok; then break; fi
+      sleep 0.1
+    done
+    cluster_state_ok || die "the redis cluster on ports $CLUSTER_PORTS did not reach cluster_state:ok"
+  fi
+  log "redis cluster on $(cluster_nodes) ($SERVICES_DIR/cluster)"
+}
+
+cluster_stop() {
+  local p pid i
+  for p in $(cluster_ports); do
+    pid="$(cluster_pid "$p")"
+    if ! pid_alive "$pid"; then continue; fi
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 100); do
+      if ! pid_alive "$pid"; then break; fi
+      sleep 0.1
+    done
+    if pid_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  done
+  if [[ -n $CLUSTER_PORTS ]]; then log "redis cluster stopped"; fi
+}
+
+# ---------------------------------------------------------------------------------------------
 # PostgreSQL.
 
 # PostgreSQL refuses to run as root: as root, run it as the postgres user (created by Debian's
@@ -379,6 +480,7 @@ cmd_stop() {
   take_lock
   load_state
   redis_stop
+  cluster_stop
   pg_stop fast
   if [[ $clean == 1 ]]; then
     if [[ -n $PG_EXTERNAL_DIR && -d $PG_EXTERNAL_DIR ]]; then rm -rf "$PG_EXTERNAL_DIR"; fi
@@ -406,6 +508,9 @@ cmd_status() {
   else
     echo "postgres: not managed here"
   fi
+  if [[ -n $CLUSTER_PORTS ]]; then
+    if cluster_state_ok; then echo "redis cluster: running on $(cluster_nodes)"; else echo "redis cluster: stopped or not ok (ports $CLUSTER_PORTS)"; fi
+  fi
 }
 
 require_managed() {
@@ -425,6 +530,18 @@ main() {
     env) cmd_env ;;
     status) cmd_status ;;
     tools) cmd_tools ;;
+    cluster-start)
+      take_lock
+      load_state
+      ensure_binaries 1 0
+      cluster_start
+      write_env
+      ;;
+    cluster-stop)
+      take_lock
+      load_state
+      cluster_stop
+      ;;
     pg-stop)
       take_lock
       require_managed pg
@@ -452,7 +569,7 @@ main() {
       redis_start
       ;;
     *)
-      sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+      sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
       exit 2
       ;;
   esac

@@ -13,8 +13,12 @@ ensure_node_modules
 services_pid=''
 services_log="$ROOT/.tmp/services-start-$$.log"
 mkdir -p "$ROOT/.tmp"
+# The Redis Cluster tests get a private 3-master cluster unless REDIS_CLUSTER_TEST_NODES names one.
 if plan_services test; then
-  { scripts/services.sh tools && scripts/services.sh start; } >"$services_log" 2>&1 &
+  { scripts/services.sh tools && scripts/services.sh start && scripts/services.sh cluster-start; } >"$services_log" 2>&1 &
+elif [[ -z ${REDIS_CLUSTER_TEST_NODES:-} ]]; then
+  own_services_dir test
+  { scripts/services.sh tools && scripts/services.sh cluster-start; } >"$services_log" 2>&1 &
 else
   scripts/services.sh tools >"$services_log" 2>&1 &
 fi

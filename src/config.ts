@@ -12,6 +12,14 @@ const onOff = z
 const schema = z.object({
   /** Redis for queues, checkpoints and the outbox. Unset: scripts start a private one. */
   REDIS_URL: z.string().url().optional(),
+  /**
+   * A Redis Cluster instead of one Redis: some of its nodes, `host:port` comma separated (the
+   * others are discovered). Set this or REDIS_URL, not both (docs/OPERATIONS.md "Redis Cluster").
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^\s*[^\s,:]+:\d{1,5}\s*(,\s*[^\s,:]+:\d{1,5}\s*)*$/, 'must be host:port[,host:port…]')
+    .optional(),
   /** PostgreSQL / TimescaleDB for signals, outcomes, metrics. */
   DATABASE_URL: z.string().url().optional(),
   /**
@@ -190,13 +198,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
   );
   const parsed = schema.safeParse(known);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map(
-      (i) =>
-        `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(redactSecret(env[String(i.path[0])]))})`,
-    );
+  const lines = parsed.success
+    ? []
+    : parsed.error.issues.map(
+        (i) =>
+          `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(redactSecret(env[String(i.path[0])]))})`,
+      );
+  // Which Redis a process would use must never be a guess.
+  if (known.REDIS_URL !== undefined && known.REDIS_CLUSTER_NODES !== undefined)
+    lines.push('REDIS_URL, REDIS_CLUSTER_NODES: set one of them, not both (a single Redis or a cluster)');
+  if (!parsed.success || lines.length > 0)
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
-  }
   return parsed.data;
 }
 
@@ -217,6 +229,25 @@ export function requireSettings<K extends 'REDIS_URL' | 'DATABASE_URL'>(
   if (missing.length > 0)
     throw new ConfigError(`missing configuration: ${missing.join(', ')} (see docs/CONFIG.md)`);
   return config as Config & { [P in K]-?: string };
+}
+
+/** Where a process finds Redis: one server, or a cluster's seed nodes. */
+export type RedisTarget = { url: string } | { clusterNodes: { host: string; port: number }[] };
+
+/**
+ * The Redis of REDIS_URL or REDIS_CLUSTER_NODES (loadConfig refuses both); throws naming the
+ * two when neither is set.
+ */
+export function redisTargetOf(config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>): RedisTarget {
+  if (config.REDIS_CLUSTER_NODES !== undefined) {
+    const clusterNodes = config.REDIS_CLUSTER_NODES.split(',').map((node) => {
+      const [host, port] = node.trim().split(':');
+      return { host: host!, port: Number(port) };
+    });
+    return { clusterNodes };
+  }
+  if (config.REDIS_URL !== undefined) return { url: config.REDIS_URL };
+  throw new ConfigError('missing configuration: REDIS_URL or REDIS_CLUSTER_NODES (see docs/CONFIG.md)');
 }
 
 /**

@@ -19,6 +19,19 @@ export const QUEUE_NAMES = {
   webhooks: 'webhooks',
 } as const;
 
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+/**
+ * The BullMQ name of one of QUEUE_NAMES: as is on a single Redis (the public contract of
+ * docs/QUEUES.md, and BullMQ's default names), in a hash tag of its own on Redis Cluster
+ * (`{track-signal}`). BullMQ's scripts touch several keys of a queue at once, so on a cluster all
+ * of them must hash to one slot; a tag per queue (not one for every queue, as a `{prefix}` would)
+ * lets the queues spread over the nodes. Shard queues carry their tag everywhere (shardQueueName).
+ */
+export function queueNameOn(name: QueueName, cluster: boolean): string {
+  return cluster ? `{${name}}` : name;
+}
+
 /**
  * Names of the jobs this system adds itself. Producers name `track-signal` and `signal-ops`
  * jobs as they like; shard jobs carry the signal id, so Bull Board shows whose they are.

@@ -3,7 +3,7 @@
  * shards' Redis outboxes to PostgreSQL (docs/OPERATIONS.md "Flusher"; src/processes/runFlusher.ts).
  * Any number may run; one is usually enough.
  */
-import { loadConfig, requireSettings, retentionOf } from '../src/config.ts';
+import { loadConfig, redisTargetOf, requireSettings, retentionOf } from '../src/config.ts';
 import {
   createLogger,
   createPool,
@@ -15,13 +15,13 @@ import { createProcessRegistry } from '../src/telemetry/createProcessRegistry.ts
 import { runFlusher } from '../src/processes/runFlusher.ts';
 import { migrate } from '../src/storage/migrate.ts';
 
-const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
+const config = requireSettings(loadConfig(), 'DATABASE_URL');
 const log = createLogger(config, 'flusher');
 const registry = createProcessRegistry('flusher');
 const metrics = await serveConfiguredMetrics(config, registry, log);
 if (config.MIGRATE_ON_START)
   await migrate({ databaseUrl: config.DATABASE_URL, log, retention: retentionOf(config) });
-const redis = createRedis(config.REDIS_URL, log, 'flusher');
+const redis = createRedis(redisTargetOf(config), log, 'flusher');
 // One transaction at a time per flusher; a spare connection for the pool's own bookkeeping.
 const pool = createPool(config.DATABASE_URL, log, 'flusher', 2);
 

@@ -2,7 +2,7 @@
  * The scheduler process (Procfile `scheduler`): node-cron schedules that enqueue work, never do
  * it (src/processes/runScheduler.ts); run one or several (each job is enqueued once).
  */
-import { loadConfig, requireSettings } from '../src/config.ts';
+import { loadConfig, redisTargetOf } from '../src/config.ts';
 import {
   createLogger,
   createPool,
@@ -13,11 +13,11 @@ import {
 import { createProcessRegistry } from '../src/telemetry/createProcessRegistry.ts';
 import { runScheduler } from '../src/processes/runScheduler.ts';
 
-const config = requireSettings(loadConfig(), 'REDIS_URL');
+const config = loadConfig();
 const log = createLogger(config, 'scheduler');
 const registry = createProcessRegistry('scheduler');
 const metrics = await serveConfiguredMetrics(config, registry, log);
-const redis = createRedis(config.REDIS_URL, log, 'scheduler');
+const redis = createRedis(redisTargetOf(config), log, 'scheduler');
 // The daily regulatory reports need PostgreSQL; without DATABASE_URL the scheduler runs without them.
 const pool =
   config.DATABASE_URL === undefined ? undefined : createPool(config.DATABASE_URL, log, 'scheduler', 2);

@@ -3,17 +3,17 @@
  * (docs/OPERATIONS.md "Web"; src/processes/runWeb.ts). Stateless: run any number behind a load
  * balancer.
  */
-import { loadConfig, requireSettings, retentionOf } from '../src/config.ts';
+import { loadConfig, redisTargetOf, requireSettings, retentionOf } from '../src/config.ts';
 import { createLogger, createPool, createRedis, onShutdown } from '../src/processes/bootstrap.ts';
 import { runWeb } from '../src/processes/runWeb.ts';
 import { migrate } from '../src/storage/migrate.ts';
 
-const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
+const config = requireSettings(loadConfig(), 'DATABASE_URL');
 const log = createLogger(config, 'web');
 if (config.MIGRATE_ON_START)
   await migrate({ databaseUrl: config.DATABASE_URL, log, retention: retentionOf(config) });
-const redis = createRedis(config.REDIS_URL, log, 'web');
-const connection = createRedis(config.REDIS_URL, log, 'web-bullmq');
+const redis = createRedis(redisTargetOf(config), log, 'web');
+const connection = createRedis(redisTargetOf(config), log, 'web-bullmq');
 const pool = createPool(config.DATABASE_URL, log, 'web', 4);
 
 const running = await runWeb(config, { redis, connection, pool, log });

@@ -3,7 +3,7 @@
  * serves (WORKER_SHARDS, default all) and the analyzer worker (src/processes/runWorker.ts).
  * Run any number of them.
  */
-import { loadConfig, requireSettings, retentionOf } from '../src/config.ts';
+import { loadConfig, redisTargetOf, requireSettings, retentionOf } from '../src/config.ts';
 import {
   createLogger,
   createPool,
@@ -16,14 +16,14 @@ import { createProcessRegistry } from '../src/telemetry/createProcessRegistry.ts
 import { runWorker } from '../src/processes/runWorker.ts';
 import { migrate } from '../src/storage/migrate.ts';
 
-const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
+const config = requireSettings(loadConfig(), 'DATABASE_URL');
 const log = createLogger(config, 'worker');
 const registry = createProcessRegistry('worker');
 const metrics = await serveConfiguredMetrics(config, registry, log);
 if (config.MIGRATE_ON_START)
   await migrate({ databaseUrl: config.DATABASE_URL, log, retention: retentionOf(config) });
-const redis = createRedis(config.REDIS_URL, log, 'worker');
-const connection = createRedis(config.REDIS_URL, log, 'worker-bullmq');
+const redis = createRedis(redisTargetOf(config), log, 'worker');
+const connection = createRedis(redisTargetOf(config), log, 'worker-bullmq');
 const pool = createPool(config.DATABASE_URL, log, 'worker');
 await warnIfRedisNotPersistent(redis, log);
 

@@ -7,7 +7,8 @@ import { UnrecoverableError, Worker, type ConnectionOptions, type KeepJobs } fro
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { createTransientRetry } from '../live/retryTransient.ts';
-import { QUEUE_NAMES } from '../names.ts';
+import { QUEUE_NAMES, queueNameOn } from '../names.ts';
+import { isCluster } from '../RedisClient.ts';
 import { ANALYZE_JOB_NAME, analyzeJobSchema, type AnalyzeJobData } from './analyzeJob.ts';
 import { createAnalyzer, type AnalyzeSummary, type CreateAnalyzerOptions } from './createAnalyzer.ts';
 
@@ -54,7 +55,7 @@ export function createAnalyzeWorker(options: AnalyzeWorkerOptions): Worker<Analy
     now: options.now,
   });
   const worker = new Worker<AnalyzeJobData, AnalyzeSummary>(
-    QUEUE_NAMES.analyze,
+    queueNameOn(QUEUE_NAMES.analyze, isCluster(options.connection)),
     async (job) => {
       if (job.name !== ANALYZE_JOB_NAME) {
         throw new UnrecoverableError(`no handler for job name "${job.name}" on ${QUEUE_NAMES.analyze}`);

@@ -1,20 +1,20 @@
 import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
-import { loadConfig, requireSettings } from '../config.ts';
+import { loadConfig, redisTargetOf, requireSettings } from '../config.ts';
 import { readLive } from '../live/readLive.ts';
 import { pageSignals, type SignalRow } from '../storage/pageSignals.ts';
 import type { Queryable } from '../storage/Queryable.ts';
 import { readOutcomeLines } from '../storage/readOutcomeLines.ts';
 import { connectPostgres } from './connectPostgres.ts';
-import { connectRedis } from './connectRedis.ts';
+import { connectRedis, redisError } from './connectRedis.ts';
 import type { CliIo } from './CliIo.ts';
 import { serviceError, ServiceError } from './serviceError.ts';
 import { UsageError } from './usageError.ts';
 
 export interface ExportSource {
-  redis: Redis;
+  redis: RedisClient;
   db: Queryable;
   /** QUEUE_PREFIX of the shards. */
   prefix: string;
@@ -86,12 +86,13 @@ export async function exportCommand(
   });
   if (positionals.length > 0) throw new UsageError(`export takes no arguments, got ${positionals.join(' ')}`);
   if (values.tenant === '') throw new UsageError('--tenant must not be empty');
-  const config = requireSettings(loadConfig(env), 'REDIS_URL', 'DATABASE_URL');
+  const config = requireSettings(loadConfig(env), 'DATABASE_URL');
+  const target = redisTargetOf(config);
 
   // A command line fails rather than waits (connectRedis); both services are tried at once, so
   // that one run names every one that is unreachable.
   const [redisResult, dbResult] = await Promise.allSettled([
-    connectRedis(config.REDIS_URL, 'export'),
+    connectRedis(target, 'export'),
     connectPostgres(config.DATABASE_URL, 'export'),
   ]);
   if (redisResult.status === 'rejected' || dbResult.status === 'rejected') {
@@ -125,8 +126,7 @@ export async function exportCommand(
     }
   } catch (err) {
     // Name the service that went away under the export.
-    if (redis.status === 'end' || redis.status === 'close')
-      throw serviceError('Redis', config.REDIS_URL, err);
+    if (redis.status === 'end' || redis.status === 'close') throw redisError(target, err);
     if (dbLost) throw serviceError('PostgreSQL', config.DATABASE_URL, err, 'cannot reach');
     throw err;
   } finally {

@@ -1,13 +1,12 @@
 import { parseArgs } from 'node:util';
 import type { Tick } from '../../machines/types.ts';
-import { loadConfig, requireSettings } from '../config.ts';
+import { loadConfig, redisTargetOf } from '../config.ts';
 import { createTickPublisher } from '../live/createTickPublisher.ts';
 import { newStats, readCandles, readTicks } from '../ticks/readTicks.ts';
-import { connectRedis } from './connectRedis.ts';
+import { connectRedis, redisError } from './connectRedis.ts';
 import { createProgress } from './createProgress.ts';
 import type { CliIo } from './CliIo.ts';
 import { reportSkipped, requireUsableTicks, withProgress } from './replayCommand.ts';
-import { serviceError } from './serviceError.ts';
 import { UsageError } from './usageError.ts';
 
 /**
@@ -36,8 +35,9 @@ export async function feedCommand(
   const speed = values.speed === undefined ? null : Number(values.speed);
   if (speed !== null && !(speed > 0))
     throw new UsageError(`--speed must be a number above 0, got ${values.speed}`);
-  const config = requireSettings(loadConfig(env), 'REDIS_URL');
-  const connection = await connectRedis(config.REDIS_URL, 'feed');
+  const config = loadConfig(env);
+  const target = redisTargetOf(config);
+  const connection = await connectRedis(target, 'feed');
   const publisher = createTickPublisher({
     connection,
     prefix: config.QUEUE_PREFIX,
@@ -50,7 +50,7 @@ export async function feedCommand(
     try {
       return await publisher.publish(ticks);
     } catch (err) {
-      throw serviceError('Redis', config.REDIS_URL, err);
+      throw redisError(target, err);
     }
   };
   const stats = newStats();

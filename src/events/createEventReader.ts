@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient } from '../RedisClient.ts';
 import type { Logger } from 'pino';
 import type { EventKeys } from '../names.ts';
 import { STREAM_FIELDS } from './publishEvents.ts';
@@ -44,7 +44,7 @@ export interface EventReader {
 
 export interface EventReaderOptions {
   /** A client for the non-blocking reads; the blocking loop runs on a duplicate of it. */
-  redis: Redis;
+  redis: RedisClient;
   keys: EventKeys;
   log: Logger;
   /** How long one XREAD blocks. @defaultValue 5000 */
@@ -76,7 +76,7 @@ export function createEventReader(opts: EventReaderOptions): EventReader {
   const subscribers = new Set<(entries: readonly StreamEntry[]) => void>();
   /** Event key → the id it was first seen at (insertion order: oldest first, for eviction). */
   const seen = new Map<string, string>();
-  let blocking: Redis | null = null;
+  let blocking: RedisClient | null = null;
   let loop: Promise<void> | null = null;
   let closing = false;
 
@@ -89,7 +89,7 @@ export function createEventReader(opts: EventReaderOptions): EventReader {
   }
 
   async function run(): Promise<void> {
-    blocking = opts.redis.duplicate({ maxRetriesPerRequest: null });
+    blocking = duplicateClient(opts.redis, { maxRetriesPerRequest: null });
     blocking.on('error', (err) => opts.log.warn({ err }, 'events stream reader: Redis error'));
     let lastId = '0-0';
     let failures = 0;

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Queue, type ConnectionOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { duplicateClient, isCluster, type RedisClient } from '../RedisClient.ts';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { findWebhooksFor } from '../storage/findWebhooksFor.ts';
-import { EventKeys, JOB_NAMES, QUEUE_NAMES } from '../names.ts';
+import { EventKeys, JOB_NAMES, QUEUE_NAMES, queueNameOn } from '../names.ts';
 import { STREAM_FIELDS } from './publishEvents.ts';
 
 /** The data of a `webhooks` job: one event to one webhook. */
@@ -20,7 +20,7 @@ export interface WebhookJobData {
 
 export interface WebhookFeederOptions {
   /** A client for the group reads; the blocking loop runs on a duplicate of it. */
-  redis: Redis;
+  redis: RedisClient;
   connection: ConnectionOptions;
   prefix: string;
   pool: pg.Pool;
@@ -58,12 +58,12 @@ export function createWebhookFeeder(opts: WebhookFeederOptions): { close(): Prom
   const keys = new EventKeys(opts.prefix);
   const now = opts.now ?? Date.now;
   const cacheMs = opts.cacheMs ?? 2000;
-  const queue = new Queue<WebhookJobData>(QUEUE_NAMES.webhooks, {
+  const queue = new Queue<WebhookJobData>(queueNameOn(QUEUE_NAMES.webhooks, isCluster(opts.connection)), {
     connection: opts.connection,
     prefix: opts.prefix,
   });
   queue.on('error', (err) => log.error({ err }, 'webhooks queue error'));
-  const blocking = opts.redis.duplicate({ maxRetriesPerRequest: null });
+  const blocking = duplicateClient(opts.redis, { maxRetriesPerRequest: null });
   blocking.on('error', (err) => log.warn({ err }, 'webhook feeder: Redis error'));
   const cache = new Map<string, { ids: string[]; until: number }>();
   let closing = false;

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { coerceError } from '../errors.ts';
 import { findWebhook } from '../storage/findWebhook.ts';
 import { insertWebhookDelivery } from '../storage/insertWebhookDelivery.ts';
-import { QUEUE_NAMES } from '../names.ts';
+import { QUEUE_NAMES, queueNameOn } from '../names.ts';
+import { isCluster } from '../RedisClient.ts';
 import type { WebhookJobData } from './createWebhookFeeder.ts';
 import { PrivateAddressError, publicOnlyLookup } from './publicAddress.ts';
 import { signWebhook } from './signWebhook.ts';
@@ -42,7 +43,7 @@ export function createWebhookWorker(opts: WebhookWorkerOptions): Worker<WebhookJ
   const log = opts.log.child({ queue: QUEUE_NAMES.webhooks });
   const now = opts.now ?? Date.now;
   const worker = new Worker<WebhookJobData>(
-    QUEUE_NAMES.webhooks,
+    queueNameOn(QUEUE_NAMES.webhooks, isCluster(opts.connection)),
     async (job) => {
       const d = job.data;
       const webhook = await findWebhook(opts.pool, d.webhookId);

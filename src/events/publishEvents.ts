@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type { EventKeys } from '../names.ts';
 import type { KeyedEvent } from './TrackerEvent.ts';
 
@@ -19,7 +19,7 @@ export const STREAM_FIELDS = { key: 'k', type: 't', tenant: 'n', event: 'e' } as
  * and publishes again (consumers drop the repeats by key).
  */
 export async function publishEvents(
-  redis: Redis,
+  redis: RedisClient,
   keys: EventKeys,
   events: readonly KeyedEvent[],
   retention: EventRetention,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type { EventKeys } from '../names.ts';
 import { STREAM_FIELDS } from './publishEvents.ts';
 import type { TrackerEvent } from './TrackerEvent.ts';
@@ -19,7 +19,7 @@ export interface SignalEvents {
  * EVENTS_RETENTION are gone; repeats (same key) are dropped.
  */
 export async function readSignalEvents(
-  redis: Redis,
+  redis: RedisClient,
   keys: EventKeys,
   signal: { id: string; tenant: string; fromMs: number },
   maxEntries = 20_000,

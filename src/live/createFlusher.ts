@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
@@ -14,7 +14,7 @@ import { createShardQueues } from './shardQueues.ts';
 
 export interface FlusherOptions {
   /** A Redis client for the outboxes. */
-  redis: Redis;
+  redis: RedisClient;
   pool: pg.Pool;
   /** QUEUE_PREFIX. */
   prefix: string;
@@ -78,9 +78,9 @@ end
 return n
 `;
 
-type RedisWithDelete = Redis & { otOutboxDelete(key: string, ...pairs: string[]): Promise<number> };
+type RedisWithDelete = RedisClient & { otOutboxDelete(key: string, ...pairs: string[]): Promise<number> };
 
-function withDelete(redis: Redis): RedisWithDelete {
+function withDelete(redis: RedisClient): RedisWithDelete {
   const r = redis as RedisWithDelete;
   if (typeof r.otOutboxDelete !== 'function') {
     redis.defineCommand(LUA_COMMANDS.outboxDelete, { numberOfKeys: 1, lua: DELETE_IF_UNCHANGED_LUA });

@@ -1,5 +1,5 @@
 import { DelayedError, Job, Queue, UnrecoverableError, type ConnectionOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../RedisClient.ts';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { validateOperation } from '../validation/validateOperation.ts';
@@ -18,7 +18,15 @@ import {
 } from '../storage/recordAcceptedBatch.ts';
 import { recordRejected } from '../storage/recordRejected.ts';
 import { recordRejectedOperation } from '../storage/recordRejectedOperation.ts';
-import { EventKeys, forwardedOpJobId, IntakeKeys, JOB_NAMES, QUEUE_NAMES, shardOf } from '../names.ts';
+import {
+  EventKeys,
+  forwardedOpJobId,
+  IntakeKeys,
+  JOB_NAMES,
+  QUEUE_NAMES,
+  queueNameOn,
+  shardOf,
+} from '../names.ts';
 import { publishEvents, type EventRetention } from '../events/publishEvents.ts';
 import type { KeyedEvent } from '../events/TrackerEvent.ts';
 import type { ShardJobData } from './messages.ts';
@@ -43,7 +51,7 @@ export interface JobRetention {
 export interface IntakeOptions {
   connection: ConnectionOptions;
   /** A Redis client for the intake's own keys (outage flag, operations waiting for their signal). */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   pool: pg.Pool;
   shards: number;
@@ -128,12 +136,16 @@ export function createIntakeWorkers(options: IntakeOptions): {
     if (opts.events !== undefined)
       await redisRetry.run(() => publishEvents(opts.redis, eventKeys, [event], opts.events!, opts.now));
   }
+  const cluster = isCluster(opts.connection);
   const shardQueues = createShardQueues({
     connection: opts.connection,
     prefix: opts.prefix,
     onError: (err, shard) => opts.log.error({ err, shard }, 'shard queue error'),
   });
-  const opsQueue = new Queue(QUEUE_NAMES.signalOps, { connection: opts.connection, prefix: opts.prefix });
+  const opsQueue = new Queue(queueNameOn(QUEUE_NAMES.signalOps, cluster), {
+    connection: opts.connection,
+    prefix: opts.prefix,
+  });
   opsQueue.on('error', (err) => opts.log.error({ err }, 'signal-ops queue error'));
   // Operations on one signal must reach its shard in arrival order, whichever worker process
   // takes them: one signal-ops job at a time across all processes.
@@ -240,7 +252,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
   });
 
   const signals = new TolerantWorker(
-    QUEUE_NAMES.trackSignal,
+    queueNameOn(QUEUE_NAMES.trackSignal, cluster),
     async (job) => {
       await repairJobData(job);
       const jobId = job.id ?? null;
@@ -268,7 +280,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
   );
 
   const ops = new TolerantWorker(
-    QUEUE_NAMES.signalOps,
+    queueNameOn(QUEUE_NAMES.signalOps, cluster),
     async (job, token) => {
       const jobId = job.id!;
       await repairJobData(job);

@@ -1,5 +1,5 @@
 import type { ConnectionOptions, Job, KeepJobs } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type { Logger } from 'pino';
 import { coerceError, trackerError, type TrackerError } from '../errors.ts';
 import { ShardKeys, shardQueueName } from '../names.ts';
@@ -13,7 +13,7 @@ export interface ShardWorkersOptions {
   /** BullMQ connection (workers need `maxRetriesPerRequest: null`). */
   connection: ConnectionOptions;
   /** A Redis client for checkpoints and lookups. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   shards: number[];
   bufferSize: number;

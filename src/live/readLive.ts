@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type { OutcomeLine } from '../../machines/types.ts';
 import { ShardKeys, shardOf } from '../names.ts';
 import { readOutcomes } from './shardStore.ts';
 
 /** Where {@link readLive} looks: the shards' Redis. */
 export interface LiveSource {
-  redis: Redis;
+  redis: RedisClient;
   /** QUEUE_PREFIX of the shards. */
   prefix: string;
   /** SHARDS: where each symbol's signals live. */

@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type { Logger } from 'pino';
 import cron from 'node-cron';
 import { JOB_NAMES, ShardKeys } from '../names.ts';
@@ -11,7 +11,7 @@ import { createShardQueues, type ShardQueues } from './shardQueues.ts';
  * elapsed since it did. null before any tick.
  */
 export async function marketClock(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   shards: number,
   now: number,
@@ -33,7 +33,7 @@ export async function marketClock(
  * time limit passed with no tick are closed (stale) in order with the shard's other jobs.
  */
 export async function enqueueSweep(opts: {
-  redis: Redis;
+  redis: RedisClient;
   /** The shard queues to add the sweep jobs to. */
   queues: ShardQueues;
   prefix: string;

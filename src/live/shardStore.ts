@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { OutcomeLine, Tick } from '../../machines/types.ts';
 import type { BookClock } from '../engine/SymbolBook.ts';
@@ -72,11 +72,11 @@ end
 return 1
 `;
 
-type RedisWithCheckpoint = Redis & {
+type RedisWithCheckpoint = RedisClient & {
   otCheckpoint(numKeys: number, ...args: (string | number)[]): Promise<number>;
 };
 
-function withCheckpoint(redis: Redis): RedisWithCheckpoint {
+function withCheckpoint(redis: RedisClient): RedisWithCheckpoint {
   const r = redis as RedisWithCheckpoint;
   if (typeof r.otCheckpoint !== 'function') redis.defineCommand('otCheckpoint', { lua: CHECKPOINT_LUA });
   return r;
@@ -84,7 +84,7 @@ function withCheckpoint(redis: Redis): RedisWithCheckpoint {
 
 /** Writes a job's effects; false when another process moved the shard on meanwhile. */
 export async function commitShard(
-  redis: Redis,
+  redis: RedisClient,
   keys: ShardKeys,
   expected: string | null,
   jobId: string,
@@ -117,7 +117,7 @@ export async function commitShard(
 }
 
 /** The registration state of `ids` on this shard. */
-export async function lookupIds(redis: Redis, keys: ShardKeys, ids: string[]): Promise<KnownIds> {
+export async function lookupIds(redis: RedisClient, keys: ShardKeys, ids: string[]): Promise<KnownIds> {
   const known: KnownIds = new Map();
   if (ids.length === 0) return known;
   const values = await redis.hmget(keys.ids, ...ids);
@@ -129,13 +129,17 @@ export async function lookupIds(redis: Redis, keys: ShardKeys, ids: string[]): P
 }
 
 /** A symbol's recent ticks as committed in Redis. */
-export async function loadRecent(redis: Redis, keys: ShardKeys, symbol: string): Promise<Tick[]> {
+export async function loadRecent(redis: RedisClient, keys: ShardKeys, symbol: string): Promise<Tick[]> {
   const items = await redis.lrange(keys.recent(symbol), 0, -1);
   return items.map((x) => shardCodec.decodeRecentTick(x));
 }
 
 /** Rebuilds a shard's runtime from Redis: progress marker, index clocks, open signals (recent ticks later, on demand). */
-export async function loadShard(redis: Redis, keys: ShardKeys, bufferSize: number): Promise<ShardRuntime> {
+export async function loadShard(
+  redis: RedisClient,
+  keys: ShardKeys,
+  bufferSize: number,
+): Promise<ShardRuntime> {
   const [progress, appliedAuto, appliedCustom] = await Promise.all([
     redis.get(keys.progress),
     redis.get(keys.appliedAuto),
@@ -172,7 +176,7 @@ export async function loadShard(redis: Redis, keys: ShardKeys, bufferSize: numbe
  * its symbol's index clock (they are committed together).
  */
 export async function readOutcomes(
-  redis: Redis,
+  redis: RedisClient,
   keys: ShardKeys,
   signals: { id: string; symbol: string }[],
 ): Promise<Map<string, OutcomeLine>> {

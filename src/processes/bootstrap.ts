@@ -1,8 +1,9 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
-import type { Config } from '../config.ts';
+import type { Config, RedisTarget } from '../config.ts';
+import type { RedisClient } from '../RedisClient.ts';
 import { serveMetrics, type MetricsServer } from '../telemetry/serveMetrics.ts';
 
 /**
@@ -36,14 +37,22 @@ export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, name: string): L
   return pino(loggerOptions(config, name));
 }
 
-/** A Redis client as BullMQ's production guide wants it for workers (never gives up a command). */
-export function createRedis(url: string, log: Logger, role: string): Redis {
-  const redis = new Redis(url, {
+/**
+ * A Redis client as BullMQ's production guide wants it for workers (never gives up a command): to
+ * one server, or (REDIS_CLUSTER_NODES) to a Redis Cluster, whose other nodes it discovers and
+ * follows through resharding (MOVED/ASK) and failover.
+ */
+export function createRedis(target: RedisTarget, log: Logger, role: string): RedisClient {
+  const options = {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
     connectionName: `outcome-tracker ${role}`,
-  });
-  redis.on('error', (err) => log.warn({ err, role }, 'redis connection error'));
+  };
+  const redis =
+    'url' in target
+      ? new Redis(target.url, options)
+      : new Cluster(target.clusterNodes, { redisOptions: options, enableReadyCheck: true });
+  redis.on('error', (err: Error) => log.warn({ err, role }, 'redis connection error'));
   return redis;
 }
 
@@ -52,7 +61,7 @@ export function createRedis(url: string, log: Logger, role: string): Redis {
  * lose every checkpoint, and open signals would silently start over as pending ones
  * (docs/OPERATIONS.md "Persistence"). Managed Redis services that refuse CONFIG are let be.
  */
-export async function warnIfRedisNotPersistent(redis: Redis, log: Logger): Promise<boolean> {
+export async function warnIfRedisNotPersistent(redis: RedisClient, log: Logger): Promise<boolean> {
   let appendonly: string | undefined;
   let save: string | undefined;
   try {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { eventRetentionOf, type Config } from '../config.ts';
@@ -14,7 +14,7 @@ import type { Running } from './Running.ts';
  */
 export function runFlusher(
   config: Config,
-  clients: { redis: Redis; pool: pg.Pool; log: Logger },
+  clients: { redis: RedisClient; pool: pg.Pool; log: Logger },
   overrides: { now?: () => number; registry?: Registry } = {},
 ): Running & { flusher: Flusher; registry: Registry } {
   const now = overrides.now ?? Date.now;

@@ -1,10 +1,10 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../RedisClient.ts';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { scheduleAnalyze } from '../analyzer/scheduleAnalyze.ts';
 import type { Config } from '../config.ts';
-import { QUEUE_NAMES } from '../names.ts';
+import { QUEUE_NAMES, queueNameOn } from '../names.ts';
 import { scheduleSweep } from '../live/scheduleSweep.ts';
 import type { Registry } from 'prom-client';
 import { createProcessRegistry } from '../telemetry/createProcessRegistry.ts';
@@ -21,7 +21,7 @@ import type { Running } from './Running.ts';
  */
 export function runScheduler(
   config: Config,
-  clients: { redis: Redis; log: Logger; pool?: pg.Pool },
+  clients: { redis: RedisClient; log: Logger; pool?: pg.Pool },
   overrides: { now?: () => number; registry?: Registry } = {},
 ): Running & { registry: Registry } {
   const { redis, log } = clients;
@@ -44,7 +44,10 @@ export function runScheduler(
       }),
     );
   }
-  const analyzeQueue = new Queue(QUEUE_NAMES.analyze, { connection: redis, prefix: config.QUEUE_PREFIX });
+  const analyzeQueue = new Queue(queueNameOn(QUEUE_NAMES.analyze, isCluster(redis)), {
+    connection: redis,
+    prefix: config.QUEUE_PREFIX,
+  });
   analyzeQueue.on('error', (err) => log.error({ err }, 'analyze queue error'));
   stops.push(
     scheduleAnalyze({ queue: analyzeQueue, cron: config.ANALYZE_CRON, log, now, onRun: runsOf('analyze') }),

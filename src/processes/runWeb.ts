@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { liveGuardsOf, liveOf, webAccessOf, type Config } from '../config.ts';
@@ -15,7 +15,7 @@ import type { Running } from './Running.ts';
  */
 export async function runWeb(
   config: Config,
-  clients: { redis: Redis; connection: Redis; pool: pg.Pool; log: Logger },
+  clients: { redis: RedisClient; connection: RedisClient; pool: pg.Pool; log: Logger },
   overrides: {
     now?: () => number;
     /** More routes behind the same Host check, keys and rate limit (a benchmark's baseline). */

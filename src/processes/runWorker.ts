@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { createAnalyzeWorker } from '../analyzer/analyzeWorker.ts';
@@ -23,9 +23,9 @@ import type { Running } from './Running.ts';
 
 export interface WorkerClients {
   /** Checkpoints, lookups, the intake's own keys. */
-  redis: Redis;
+  redis: RedisClient;
   /** BullMQ's connection (`maxRetriesPerRequest: null`). */
-  connection: Redis;
+  connection: RedisClient;
   pool: pg.Pool;
   log: Logger;
 }

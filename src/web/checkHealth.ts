@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type pg from 'pg';
 import { IntakeKeys } from '../names.ts';
 import { coerceError } from '../errors.ts';
@@ -19,7 +19,7 @@ export interface HealthReport {
  * Redis command waits for a reconnect forever, and a health check must answer anyway.
  */
 export async function checkHealth(
-  redis: Redis,
+  redis: RedisClient,
   pool: pg.Pool,
   prefix: string,
   timeoutMs = 2000,

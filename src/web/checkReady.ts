@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type pg from 'pg';
 import { listAppliedMigrations } from '../storage/listAppliedMigrations.ts';
 import { MIGRATIONS_DIR } from '../storage/migrate.ts';
@@ -33,7 +33,7 @@ export function shippedMigrations(dir = MIGRATIONS_DIR): string[] {
  * yet is alive but not ready.
  */
 export async function checkReady(
-  redis: Redis,
+  redis: RedisClient,
   pool: pg.Pool,
   shipped: readonly string[],
   timeoutMs = 2000,

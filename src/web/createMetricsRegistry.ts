@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { createProcessRegistry } from '../telemetry/createProcessRegistry.ts';
@@ -12,7 +12,7 @@ import { withTimeout } from './checkHealth.ts';
 export const QUEUE_METRIC_STATES = ['waiting', 'active', 'failed'] as const;
 
 export interface MetricsOptions {
-  redis: Redis;
+  redis: RedisClient;
   queues: Queue[];
   prefix: string;
   shards: number;
@@ -75,13 +75,12 @@ export function createMetricsRegistry(opts: MetricsOptions): Registry {
     async collect() {
       this.reset();
       try {
-        const pipeline = opts.redis.pipeline();
-        for (const keys of outboxKeys) pipeline.hlen(keys.outbox);
-        const replies = (await withTimeout(pipeline.exec(), timeoutMs, 'outbox sizes')) ?? [];
-        replies.forEach(([err, n], shard) => {
-          if (err) throw err;
-          this.set({ shard: String(shard) }, Number(n));
-        });
+        // One command a shard, not a pipeline: on Redis Cluster the shards' outboxes are on
+        // different nodes, and a cluster pipeline must stay on one.
+        const sizes = Promise.all(outboxKeys.map((keys) => opts.redis.hlen(keys.outbox)));
+        (await withTimeout(sizes, timeoutMs, 'outbox sizes')).forEach((n, shard) =>
+          this.set({ shard: String(shard) }, n),
+        );
       } catch (err) {
         this.reset();
         opts.log.warn({ err }, 'metrics: could not read outbox sizes');
@@ -117,15 +116,14 @@ export function createMetricsRegistry(opts: MetricsOptions): Registry {
   type ShardState = { open: number; lag: number | null };
   async function readShardState(): Promise<ShardState[] | null> {
     try {
-      const pipeline = opts.redis.pipeline();
-      for (const keys of outboxKeys) pipeline.hlen(keys.signals).get(keys.clock);
-      const replies = (await withTimeout(pipeline.exec(), timeoutMs, 'shard state')) ?? [];
+      // Commands sent together, not a pipeline: on Redis Cluster the shards are on different
+      // nodes, and a cluster pipeline must stay on one.
+      const reads = Promise.all(
+        outboxKeys.map((keys) => Promise.all([opts.redis.hlen(keys.signals), opts.redis.get(keys.clock)])),
+      );
+      const replies = await withTimeout(reads, timeoutMs, 'shard state');
       const wall = now();
-      return outboxKeys.map((_, i) => {
-        const [openErr, open] = replies[2 * i] ?? [new Error('no reply'), null];
-        const [clockErr, clock] = replies[2 * i + 1] ?? [new Error('no reply'), null];
-        if (openErr) throw openErr;
-        if (clockErr) throw clockErr;
+      return replies.map(([open, clock]) => {
         const lag =
           typeof clock === 'string' ? (wall - shardCodec.decodeMarketClock(clock).tickTs) / 1000 : null;
         return { open: Number(open), lag };

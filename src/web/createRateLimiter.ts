@@ -1,13 +1,13 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type { Logger } from 'pino';
 import type { RateVerdict } from './authenticate.ts';
 import { withTimeout } from './checkHealth.ts';
 
 export interface RateLimiterOptions {
   /** Where the counters live, shared by every web process (a client of the caller's). */
-  redis: Redis;
+  redis: RedisClient;
   /** QUEUE_PREFIX: the counters are `<prefix>:http-rate:<bucket>`. */
   prefix: string;
   /** HTTP_RATE_LIMIT_PER_MINUTE. */

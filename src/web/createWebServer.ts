@@ -5,11 +5,11 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import { Queue, type ConnectionOptions } from 'bullmq';
 import Fastify, { type FastifyInstance, type FastifySchemaValidationError } from 'fastify';
 import { trackerError } from '../errors.ts';
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../RedisClient.ts';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
-import { QUEUE_NAMES, shardQueueName } from '../names.ts';
+import { QUEUE_NAMES, queueNameOn, shardQueueName } from '../names.ts';
 import { allowedHosts } from './allowedHosts.ts';
 import { authenticate } from './authenticate.ts';
 import { checkHealth } from './checkHealth.ts';
@@ -23,7 +23,7 @@ import { liveRoutes, type LiveOptions } from './liveRoutes.ts';
 
 export interface WebServerOptions {
   /** A Redis client for health checks and outbox sizes. */
-  redis: Redis;
+  redis: RedisClient;
   /** BullMQ connection of the queues shown in Bull Board (a client to share, or options). */
   connection: ConnectionOptions;
   pool: pg.Pool;
@@ -128,10 +128,9 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
   });
 
   const names = [
-    QUEUE_NAMES.trackSignal,
-    QUEUE_NAMES.signalOps,
-    QUEUE_NAMES.analyze,
-    QUEUE_NAMES.webhooks,
+    ...[QUEUE_NAMES.trackSignal, QUEUE_NAMES.signalOps, QUEUE_NAMES.analyze, QUEUE_NAMES.webhooks].map(
+      (name) => queueNameOn(name, isCluster(opts.connection)),
+    ),
     ...Array.from({ length: opts.shards }, (_, n) => shardQueueName(n)),
   ];
   const queues = names.map((name) => {

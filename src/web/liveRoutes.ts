@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../RedisClient.ts';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { createEventReader } from '../events/createEventReader.ts';
@@ -22,7 +22,7 @@ export interface LiveOptions {
  * the process's one reader of the events stream, closed with the server.
  */
 export function liveRoutes(
-  opts: LiveOptions & { redis: Redis; pool: pg.Pool; prefix: string; log: Logger },
+  opts: LiveOptions & { redis: RedisClient; pool: pg.Pool; prefix: string; log: Logger },
 ): (app: FastifyInstance) => Promise<void> {
   return async (app) => {
     const reader = createEventReader({ redis: opts.redis, keys: new EventKeys(opts.prefix), log: opts.log });

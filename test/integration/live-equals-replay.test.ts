@@ -7,10 +7,12 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
-import { exportLines } from '../../src/cli/exportCommand.ts';
+import { exportCommand, exportLines } from '../../src/cli/exportCommand.ts';
+import { captureIo } from '../support/captureIo.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { operationsAt } from '../support/operationsAt.ts';
-import { shardOf } from '../../src/names.ts';
+import type { Cluster } from 'ioredis';
+import { QUEUE_NAMES, queueNameOn, ShardKeys, shardOf, shardQueueName } from '../../src/names.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { readDataTicks } from '../support/dataFile.ts';
 import {
@@ -20,10 +22,15 @@ import {
   type PipelineConfig,
 } from '../support/livePipeline.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
-import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+import {
+  redisClusterNodes,
+  redisUrl,
+  scanKeys,
+  useRedisNamespace,
+  useResourceTracker,
+  useTestDatabase,
+} from '../support/services.ts';
 
-const db = useTestDatabase();
-const ns = useRedisNamespace();
 const tracker = useResourceTracker();
 
 let ibm: Tick[] = [];
@@ -34,12 +41,28 @@ beforeAll(async () => {
   binance = await readDataTicks('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz');
 });
 
-/** A config of this test's own namespace and database. */
-function config(overrides: Partial<PipelineConfig> = {}): PipelineConfig {
+/**
+ * Where the pipeline runs: the test Redis, and a local Redis Cluster of three masters
+ * (scripts/services.sh cluster-start, started by npm test), where every script, MULTI and BullMQ
+ * command must keep to one hash slot.
+ */
+const TARGETS = [
+  { target: 'a single Redis', cluster: false },
+  { target: 'a Redis Cluster of three masters', cluster: true },
+];
+
+/** A config of this test's own namespace and database, on a single Redis or the test cluster. */
+function configOn(
+  cluster: boolean,
+  prefix: string,
+  databaseUrl: string,
+  overrides: Partial<PipelineConfig> = {},
+): PipelineConfig {
   return {
     redisUrl: redisUrl(),
-    databaseUrl: db.url,
-    prefix: ns.prefix,
+    ...(cluster && { clusterNodes: redisClusterNodes() }),
+    databaseUrl,
+    prefix,
     shards: 4,
     flusher: true,
     ...overrides,
@@ -79,7 +102,13 @@ function describeOp(op: unknown): string {
   return `${o.op} ${o.id} @${o.ts}`;
 }
 
-describe('live pipeline equals replay', () => {
+describe.each(TARGETS)('live pipeline equals replay on $target', ({ cluster }) => {
+  const ns = useRedisNamespace(undefined, { cluster });
+  // A database per target: both submit the same signal ids.
+  const db = useTestDatabase();
+  const config = (overrides: Partial<PipelineConfig> = {}): PipelineConfig =>
+    configOn(cluster, ns.prefix, db.url, overrides);
+
   it('gives replay outcomes for early and late signals over IBM, BTCUSDT and ETHUSDT ticks, with operations', async () => {
     const cfg = config();
     // Three symbols on two shards of four: BTCUSDT and ETHUSDT share one, IBM has its own.
@@ -347,5 +376,100 @@ describe('live pipeline equals replay', () => {
     expect(
       describeDifference(await live.collectOutcomes(signals.map((s) => s.id)), expected.lines),
     ).toBeNull();
+  });
+});
+
+describe('on a Redis Cluster', () => {
+  const ns = useRedisNamespace(undefined, { cluster: true });
+  const db = useTestDatabase();
+
+  it('spreads the shards over the nodes, each shard whole on one node, and still equals replay', async () => {
+    const cfg = configOn(true, ns.prefix, db.url);
+    // One symbol per shard (IBM's ticks under four names), so that every shard has state.
+    const symbols = Array.from({ length: cfg.shards }, (_, n) => {
+      for (let i = 0; ; i++) if (shardOf(`SYM${i}`, cfg.shards) === n) return `SYM${i}`;
+    });
+    const base = ibm.slice(0, 4000);
+    const ticks = symbols.flatMap((symbol) => base.map((t) => ({ ...t, symbol })));
+    const signals = symbols.flatMap((symbol, k) =>
+      generateSignals(
+        spreadAnchors(
+          base.slice(0, 2000).map((t) => ({ ...t, symbol })),
+          20,
+        ),
+        { count: 20, seed: 40 + k, prefix: symbol.toLowerCase() },
+      ),
+    );
+    const live = await start(cfg);
+    await live.submitSignals(signals);
+    await live.waitUntilDrained();
+    await live.publishTicks(ticks);
+    await live.waitUntilDrained();
+    expect(await live.failedShardJobs()).toEqual([]);
+
+    const expected = await replay({ signals, ticks });
+    expect(
+      describeDifference(await live.collectOutcomes(signals.map((s) => s.id)), expected.lines),
+    ).toBeNull();
+    // So does `outcome-tracker export` given the cluster (REDIS_CLUSTER_NODES, no REDIS_URL).
+    const cli = captureIo();
+    await exportCommand([], cli.io, {
+      REDIS_CLUSTER_NODES: redisClusterNodes(),
+      DATABASE_URL: db.url,
+      QUEUE_PREFIX: ns.prefix,
+      SHARDS: String(cfg.shards),
+    });
+    const exported = new Map(
+      cli
+        .stdout()
+        .trim()
+        .split('\n')
+        .map((text) => JSON.parse(text) as { id: string })
+        .map((line) => [line.id, line]),
+    );
+    expect(
+      describeDifference(
+        signals.map((s) => exported.get(s.id)),
+        expected.lines,
+      ),
+    ).toBeNull();
+
+    // Where the keys are: each master's own keys of this namespace (a node holds only its slots).
+    const cluster = live.redis as Cluster;
+    const nodeOf = new Map<string, string>();
+    for (const node of cluster.nodes('master'))
+      for (const key of await scanKeys(node, `${ns.prefix}:*`))
+        nodeOf.set(key, `${node.options.host}:${node.options.port}`);
+    const nodesOf = (tag: string): Set<string> =>
+      new Set([...nodeOf].filter(([key]) => key.includes(tag)).map(([, node]) => node));
+
+    const shardNodes: string[] = [];
+    for (let n = 0; n < cfg.shards; n++) {
+      const tag = shardQueueName(n);
+      const keys = new ShardKeys(ns.prefix, n);
+      // The checkpoint's keys and the shard queue's BullMQ keys are all there…
+      for (const key of [
+        keys.progress,
+        keys.signals,
+        keys.ids,
+        keys.books,
+        keys.clock,
+        `${ns.prefix}:${tag}:meta`,
+      ])
+        expect(nodeOf.has(key), `${key} is on no node`).toBe(true);
+      // …on one node: the checkpoint script and the queue's scripts never cross slots.
+      const nodes = nodesOf(tag);
+      expect([...nodes], `the keys of shard ${n} (${tag}) are on ${[...nodes].join(', ')}`).toHaveLength(1);
+      shardNodes.push([...nodes][0]!);
+    }
+    // Four shards over three masters: every master serves at least one.
+    expect(new Set(shardNodes).size).toBe(cluster.nodes('master').length);
+    expect(cluster.nodes('master')).toHaveLength(3);
+    // Each intake queue whole on one node too, under its own tag.
+    for (const queue of [QUEUE_NAMES.trackSignal, QUEUE_NAMES.signalOps]) {
+      const tag = queueNameOn(queue, true);
+      expect(tag).toBe(`{${queue}}`);
+      expect(nodesOf(`:${tag}:`).size, `the keys of ${tag}`).toBe(1);
+    }
   });
 });

@@ -14,7 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Queue, type Job, type JobType } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { afterEach } from 'vitest';
@@ -22,11 +22,12 @@ import { redisUrl, type ResourceTracker } from './services.ts';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { Leg, OutcomeLine, Tick } from '../../machines/types.ts';
 import { loadConfig } from '../../src/config.ts';
+import type { RedisClient } from '../../src/RedisClient.ts';
 import type { JobRetention } from '../../src/live/createIntakeWorkers.ts';
 import { runFlusher } from '../../src/processes/runFlusher.ts';
 import { runWorker } from '../../src/processes/runWorker.ts';
 import { createTickPublisher, type TickPublisher } from '../../src/live/createTickPublisher.ts';
-import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/names.ts';
+import { QUEUE_NAMES, queueNameOn, ShardKeys, shardQueueName } from '../../src/names.ts';
 import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
 import { shardCodec } from '../../src/live/shardCodec.ts';
 import { loadShard } from '../../src/live/shardStore.ts';
@@ -36,6 +37,11 @@ const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface PipelineConfig {
   redisUrl: string;
+  /**
+   * REDIS_CLUSTER_NODES: run on this Redis Cluster (`host:port,…`) instead of `redisUrl`, with
+   * cluster clients and the cluster's queue names (queueNameOn).
+   */
+  clusterNodes?: string;
   databaseUrl: string;
   /** QUEUE_PREFIX: a test's Redis namespace. */
   prefix: string;
@@ -60,11 +66,26 @@ export function testLogger(): Logger {
   return pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 }
 
-function workerRedis(url: string): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: null });
+function workerRedis(cfg: PipelineConfig): RedisClient {
+  const options = { maxRetriesPerRequest: null };
+  const redis =
+    cfg.clusterNodes === undefined
+      ? new Redis(cfg.redisUrl, options)
+      : new Cluster(clusterNodesOf(cfg.clusterNodes), { redisOptions: options });
   // Failures surface through commands; an unhandled 'error' event would crash the test process.
   redis.on('error', () => {});
   return redis;
+}
+
+function clusterNodesOf(spec: string): { host: string; port: number }[] {
+  return spec.split(',').map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) }));
+}
+
+/** The settings of `cfg`'s Redis, as a process reads them from its environment. */
+export function redisEnv(cfg: PipelineConfig): Record<string, string> {
+  return cfg.clusterNodes === undefined
+    ? { REDIS_URL: cfg.redisUrl }
+    : { REDIS_CLUSTER_NODES: cfg.clusterNodes };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -91,8 +112,8 @@ export async function startInProcessWorkers(
   } = {},
 ): Promise<InProcessWorkers> {
   const log = testLogger();
-  const redis = workerRedis(cfg.redisUrl);
-  const connection = workerRedis(cfg.redisUrl);
+  const redis = workerRedis(cfg);
+  const connection = workerRedis(cfg);
   const pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 8, application_name: 'test workers' });
   pool.on('error', () => {});
   const keep = options.retention;
@@ -201,9 +222,12 @@ export function spawnFlusher(label: string, env: Record<string, string>): Worker
 
 /** Starts `node --import tsx <script>` in the repository with `env` on top of this process's. */
 export function spawnProcess(label: string, script: string, env: Record<string, string>): WorkerProcess {
+  const inherited = { ...process.env };
+  // A process given a cluster must not also see the test Redis (loadConfig refuses both).
+  if (env.REDIS_CLUSTER_NODES !== undefined) delete inherited.REDIS_URL;
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: REPO_ROOT,
-    env: { ...process.env, MIGRATE_ON_START: 'off', LOG_LEVEL: 'info', ...env },
+    env: { ...inherited, MIGRATE_ON_START: 'off', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -280,7 +304,7 @@ export interface OutboxRecord {
 }
 
 export interface PipelineClient {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly trackSignal: Queue;
   readonly signalOps: Queue;
   shardQueue(n: number): Queue;
@@ -320,8 +344,8 @@ export interface PipelineClient {
 const BUSY_STATES: JobType[] = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'];
 
 export function createPipelineClient(cfg: PipelineConfig): PipelineClient {
-  const redis = workerRedis(cfg.redisUrl);
-  const connection = workerRedis(cfg.redisUrl);
+  const redis = workerRedis(cfg);
+  const connection = workerRedis(cfg);
   const db = new pg.Pool({ connectionString: cfg.databaseUrl, max: 2, application_name: 'test client' });
   db.on('error', () => {});
   const flushed = cfg.flusher === true;
@@ -332,8 +356,9 @@ export function createPipelineClient(cfg: PipelineConfig): PipelineClient {
     queues.push(q);
     return q;
   };
-  const trackSignal = makeQueue(QUEUE_NAMES.trackSignal);
-  const signalOps = makeQueue(QUEUE_NAMES.signalOps);
+  const cluster = cfg.clusterNodes !== undefined;
+  const trackSignal = makeQueue(queueNameOn(QUEUE_NAMES.trackSignal, cluster));
+  const signalOps = makeQueue(queueNameOn(QUEUE_NAMES.signalOps, cluster));
   const shardQueues = Array.from({ length: cfg.shards }, (_, n) => makeQueue(shardQueueName(n)));
   const shardKeys = Array.from({ length: cfg.shards }, (_, n) => new ShardKeys(cfg.prefix, n));
   let publisher: TickPublisher | undefined;

@@ -4,7 +4,7 @@
  * write JSON there. Python's `json.dumps` writes `NaN`; a producer may write anything.
  */
 import type { JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/RedisClient.ts';
 
 /**
  * Adds a job to `queue` whose stored data is exactly `raw`: the queue is paused, a placeholder
@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
  * Returns the job id.
  */
 export async function addRawJob(
-  redis: Redis,
+  redis: RedisClient,
   queue: Queue,
   name: string,
   raw: string,
@@ -35,7 +35,7 @@ export async function addRawJob(
  * the data, which for a raw job is not JSON, and would throw.
  */
 export async function rawJobRecord(
-  redis: Redis,
+  redis: RedisClient,
   queue: Queue,
   jobId: string,
 ): Promise<{

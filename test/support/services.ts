@@ -15,7 +15,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { migrate, MIGRATIONS_DIR, type MigrateLog } from '../../src/storage/migrate.ts';
@@ -32,6 +32,30 @@ export function redisUrl(): string {
   const url = process.env.REDIS_URL;
   if (!url) throw new Error(MISSING_SERVICES_MESSAGE);
   return url;
+}
+
+/**
+ * The Redis Cluster of the cluster tests (REDIS_CLUSTER_TEST_NODES, `host:port,…`, which
+ * `scripts/services.sh cluster-start` writes and npm test starts), or a clear failure.
+ */
+export function redisClusterNodes(): string {
+  const nodes = process.env.REDIS_CLUSTER_TEST_NODES;
+  if (!nodes)
+    throw new Error(
+      'the Redis Cluster tests need REDIS_CLUSTER_TEST_NODES (scripts/services.sh cluster-start); run them through npm test',
+    );
+  return nodes;
+}
+
+/** A client of the test cluster ({@link redisClusterNodes}), as the processes build theirs. */
+export function connectTestCluster(options: RedisOptions = {}): Cluster {
+  const nodes = redisClusterNodes()
+    .split(',')
+    .map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) }));
+  const cluster = new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: null, ...options } });
+  // Failures surface through commands; an unhandled 'error' event would crash the test process.
+  cluster.on('error', () => {});
+  return cluster;
 }
 
 /** DATABASE_URL, or a clear failure when the test was not started through `npm test`. */
@@ -210,7 +234,11 @@ export interface RedisNamespace {
   cleanup(): Promise<void>;
 }
 
-export function createRedisNamespace(label = 'test'): RedisNamespace {
+/**
+ * A namespace on the test Redis, or with `cluster` on the test Redis Cluster (its cleanup then
+ * scans every master: SCAN sees one node's keys).
+ */
+export function createRedisNamespace(label = 'test', cluster = false): RedisNamespace {
   const suffix = uniqueSuffix();
   // Only [a-z0-9-], as QUEUE_PREFIX allows, and no glob characters for SCAN MATCH. Keys are
   // `${prefix}:…` (BullMQ and src/names.ts), so matching `${prefix}:*` never reaches into
@@ -223,16 +251,26 @@ export function createRedisNamespace(label = 'test'): RedisNamespace {
     prefix,
     queueName: (base) => `${base}-${suffix}`,
     async cleanup() {
+      if (cluster) {
+        const client = connectTestCluster({ maxRetriesPerRequest: 3 });
+        try {
+          await new Promise<void>((resolve, reject) => {
+            client.once('ready', resolve);
+            client.once('end', () => reject(new Error('the test cluster closed the connection')));
+          });
+          // Keys one at a time: on a cluster one UNLINK may only name keys of one slot.
+          for (const node of client.nodes('master'))
+            for (const key of await scanKeys(node, `${prefix}:*`)) await node.unlink(key);
+        } finally {
+          client.disconnect();
+        }
+        return;
+      }
       const redis = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 3 });
       redis.on('error', () => {});
       await redis.connect();
       try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length > 0) await redis.unlink(...keys);
-        } while (cursor !== '0');
+        for (const keys of chunks(await scanKeys(redis, `${prefix}:*`), 1000)) await redis.unlink(...keys);
       } finally {
         await redis.quit();
       }
@@ -240,14 +278,35 @@ export function createRedisNamespace(label = 'test'): RedisNamespace {
   };
 }
 
+/** Every key of one Redis server matching `pattern`. */
+export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== '0');
+  return out;
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 /**
  * Gives every test of the calling file a fresh {@link RedisNamespace} (beforeEach) and deletes its
  * keys afterwards (afterEach). Read `prefix` / `queueName` inside tests.
  */
-export function useRedisNamespace(label?: string): Omit<RedisNamespace, 'cleanup'> {
+export function useRedisNamespace(
+  label?: string,
+  options: { cluster?: boolean } = {},
+): Omit<RedisNamespace, 'cleanup'> {
   let ns: RedisNamespace | undefined;
   beforeEach((context) => {
-    ns = createRedisNamespace(label ?? context.task.name.slice(0, 24));
+    ns = createRedisNamespace(label ?? context.task.name.slice(0, 24), options.cluster);
   });
   afterEach(async () => {
     await ns?.cleanup();

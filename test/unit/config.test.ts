@@ -5,6 +5,7 @@ import {
   ConfigError,
   loadConfig,
   parseShardList,
+  redisTargetOf,
   requireSettings,
   retentionOf,
 } from '../../src/config.ts';
@@ -52,6 +53,24 @@ describe('configuration', () => {
     expect(() => requireSettings(loadConfig({}), 'REDIS_URL', 'DATABASE_URL')).toThrow(
       /REDIS_URL, DATABASE_URL/,
     );
+  });
+
+  it('takes a Redis Cluster or one Redis, never both', () => {
+    const cluster = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001' });
+    expect(redisTargetOf(cluster)).toEqual({
+      clusterNodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: 'redis-b', port: 7001 },
+      ],
+    });
+    expect(redisTargetOf(loadConfig({ REDIS_URL: 'redis://r:6379' }))).toEqual({ url: 'redis://r:6379' });
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-b' })).toThrow(
+      /REDIS_CLUSTER_NODES: must be host:port/,
+    );
+    expect(() => loadConfig({ REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'redis-b:7001' })).toThrow(
+      /set one of them, not both/,
+    );
+    expect(() => redisTargetOf(loadConfig({}))).toThrow(/REDIS_URL or REDIS_CLUSTER_NODES/);
   });
 
   it('parses WORKER_SHARDS ranges and rejects shards beyond SHARDS', () => {

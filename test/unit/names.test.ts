@@ -1,7 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR } from '../../src/storage/migrate.ts';
-import { AUDIT_EVENTS, OUTBOX_KEYS, outboxLedgerKey, ShardKeys } from '../../src/names.ts';
+import {
+  AUDIT_EVENTS,
+  OUTBOX_KEYS,
+  outboxLedgerKey,
+  QUEUE_NAMES,
+  queueNameOn,
+  ShardKeys,
+} from '../../src/names.ts';
 
 /** The event list of the latest migration that (re)defines `audit_logs_event_check`, in its Up part. */
 function auditEventsOfMigrations(): string[] {
@@ -30,5 +37,13 @@ describe('names', () => {
       expect(key.startsWith('bull:{ticks-3}:'), key).toBe(true);
     expect(outboxLedgerKey(3, OUTBOX_KEYS.op('17'), 'abc')).toBe('{ticks-3}|op:17|abc');
     expect(OUTBOX_KEYS.closed('s:1')).toBe('closed:s:1');
+  });
+
+  it('keeps the public queue names on one Redis and gives each queue a tag of its own on a cluster', () => {
+    for (const name of Object.values(QUEUE_NAMES)) {
+      expect(queueNameOn(name, false)).toBe(name);
+      expect(queueNameOn(name, true)).toBe(`{${name}}`);
+    }
+    expect(queueNameOn(QUEUE_NAMES.trackSignal, false)).toBe('track-signal');
   });
 });

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../RedisClient.ts';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { AnalyzeJobData } from '../../analyzer/analyzeJob.ts';
@@ -10,7 +10,7 @@ import type { LiveGuards } from '../../validation/screenPayload.ts';
 export interface ApiDeps {
   pool: pg.Pool;
   /** For reading shard checkpoints and outboxes (live state). */
-  redis: Redis;
+  redis: RedisClient;
   /** QUEUE_PREFIX. */
   prefix: string;
   /** SHARDS. */

@@ -2,12 +2,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient } from '../../RedisClient.ts';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { AnalyzeJobData } from '../../analyzer/analyzeJob.ts';
 import { createTickPublisher } from '../../live/createTickPublisher.ts';
-import { QUEUE_NAMES } from '../../names.ts';
+import { QUEUE_NAMES, queueNameOn, type QueueName } from '../../names.ts';
 import { version } from '../../version.ts';
 import type { LiveGuards } from '../../validation/screenPayload.ts';
 import type { SizingOptions } from '../../analysis/dailyReturns.ts';
@@ -23,7 +23,7 @@ import { tickRoutes } from './tickRoutes.ts';
 export interface V1Options {
   pool: pg.Pool;
   /** Reads shard state (GET /v1/signals/{id}). */
-  redis: Redis;
+  redis: RedisClient;
   /** BullMQ connection of the queues the routes add to. */
   connection: ConnectionOptions;
   prefix: string;
@@ -56,7 +56,8 @@ export const DOCS_PATH = '/docs';
  */
 export function v1Routes(options: V1Options): (app: FastifyInstance) => Promise<void> {
   return async (app) => {
-    const queue = <T>(name: string) => {
+    const queue = <T>(base: QueueName) => {
+      const name = queueNameOn(base, isCluster(options.connection));
       const q = new Queue<T>(name, { connection: options.connection, prefix: options.prefix });
       q.on('error', (err) => options.log.error({ err, queue: name }, 'queue error'));
       return q;
