@@ -1,6 +1,6 @@
 import { describeErrors } from '../errors.ts';
 import { OUTBOX_KEYS } from '../names.ts';
-import { abbreviate } from '../validation/checkStorable.ts';
+import { abbreviate, checkStorable } from '../validation/checkStorable.ts';
 import { validateOperation } from '../validation/validateOperation.ts';
 import { validateSignal } from '../validation/validateSignal.ts';
 import type { NormalizedSignal, Phase, SignalContext } from '../../machines/signalContext.ts';
@@ -71,6 +71,10 @@ export function checkShardJob(
         obj(s.entry) !== null ? null : 'signal.entry: must be an object',
       ].filter((p) => p !== null);
       if (problems.length > 0) return bad(problems.join('; '));
+      // What the intake refuses as unstorable (a NUL, a lone surrogate, deep nesting) PostgreSQL
+      // would refuse when the flusher writes the outcome: refused here, as the intake does.
+      const unstorable = checkStorable(s);
+      if (unstorable.length > 0) return bad(abbreviate(`signal: ${unstorable.join('; ')}`, MAX_REASON));
       const valid = validateSignal(s);
       return valid.ok
         ? { ok: true, data: data as ShardJobData }
@@ -81,6 +85,8 @@ export function checkShardJob(
       if (op === null) return bad('op: must be an object (an operation)');
       if (typeof op.id !== 'string' || typeof op.op !== 'string' || !Number.isSafeInteger(op.ts))
         return bad('op: needs a string "id", a string "op" and an integer "ts"');
+      const unstorable = checkStorable(op);
+      if (unstorable.length > 0) return bad(abbreviate(`op: ${unstorable.join('; ')}`, MAX_REASON));
       const valid = validateOperation(op);
       return valid.ok
         ? { ok: true, data: data as ShardJobData }
