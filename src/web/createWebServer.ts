@@ -124,6 +124,15 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     return sendError(reply, new HttpError('BAD_REQUEST', `${field}: ${reason}`, [{ field, reason }]));
   });
 
+  // Ajv's type coercion turns "1e309" into Infinity and lets it pass `integer`, `minimum` and
+  // `maximum` alike; a route would hand it to PostgreSQL (a 500). Refused after validation.
+  app.addHook('preHandler', async (request, reply) => {
+    const field = nonFiniteField(request.params, 'params') ?? nonFiniteField(request.query, 'querystring');
+    if (field === null) return;
+    const reason = 'must be a finite number';
+    return sendError(reply, new HttpError('VALIDATION_FAILED', `${field}: ${reason}`, [{ field, reason }]));
+  });
+
   await app.register(authenticate, {
     lookup: createKeyLookup({ db: opts.pool, log, cacheMs: opts.access.keyCacheMs, now: opts.now }),
     rateLimit:
@@ -261,6 +270,17 @@ function nulField(values: unknown, where: string): string | null {
   for (const [name, value] of Object.entries(values)) {
     const all: unknown[] = Array.isArray(value) ? value : [value];
     if (all.some((v) => typeof v === 'string' && v.includes('\u0000')))
+      return `${where}.${name.slice(0, 100)}`;
+  }
+  return null;
+}
+
+/** The first path or query value that coerced to a number that is not finite, or null. */
+function nonFiniteField(values: unknown, where: string): string | null {
+  if (typeof values !== 'object' || values === null) return null;
+  for (const [name, value] of Object.entries(values)) {
+    const all: unknown[] = Array.isArray(value) ? value : [value];
+    if (all.some((v) => typeof v === 'number' && !Number.isFinite(v)))
       return `${where}.${name.slice(0, 100)}`;
   }
   return null;
