@@ -160,7 +160,7 @@ export function described<V extends object>(value: V, text: string): V {
 
 export const deepNesting: fc.Arbitrary<unknown> = fc
   .tuple(
-    fc.integer({ min: 100, max: 5_000 }),
+    fc.integer({ min: 100, max: 2_000 }),
     fc.constantFrom('object', 'array') as fc.Arbitrary<'object' | 'array'>,
   )
   .map(([depth, kind]) => nested(depth, kind));
