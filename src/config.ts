@@ -99,6 +99,22 @@ const schema = z.object({
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: int(0).max(65535).default(3000),
   /**
+   * Address the worker, flusher and scheduler serve `GET /metrics` on (no key: keep it on
+   * loopback or a private network). The web process serves its own on HTTP_PORT, behind a key.
+   * @defaultValue 127.0.0.1
+   */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * Port of that endpoint: `off` serves none; `0` takes a free port and logs it ("metrics
+   * served"); set it per process (each worker on a host its own). @defaultValue off
+   */
+  METRICS_PORT: z
+    .union([z.literal('off'), int(0).max(65535)], {
+      errorMap: () => ({ message: 'must be "off" or a port number 0-65535' }),
+    })
+    .default('off')
+    .transform((v) => (v === 'off' ? null : v)),
+  /**
    * Names the web process answers to in the Host header (against DNS rebinding), comma
    * separated, each with or without a port (without: any port); HTTP_HOST is always added;
    * `*` allows any. Others get 403 HOST_FORBIDDEN. @defaultValue localhost,127.0.0.1,[::1]

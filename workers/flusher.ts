@@ -4,23 +4,33 @@
  * Any number may run; one is usually enough.
  */
 import { loadConfig, requireSettings, retentionOf } from '../src/config.ts';
-import { createLogger, createPool, createRedis, onShutdown } from '../src/processes/bootstrap.ts';
+import {
+  createLogger,
+  createPool,
+  createRedis,
+  onShutdown,
+  serveConfiguredMetrics,
+} from '../src/processes/bootstrap.ts';
+import { createProcessRegistry } from '../src/telemetry/createProcessRegistry.ts';
 import { runFlusher } from '../src/processes/runFlusher.ts';
 import { migrate } from '../src/storage/migrate.ts';
 
 const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
 const log = createLogger(config, 'flusher');
+const registry = createProcessRegistry('flusher');
+const metrics = await serveConfiguredMetrics(config, registry, log);
 if (config.MIGRATE_ON_START)
   await migrate({ databaseUrl: config.DATABASE_URL, log, retention: retentionOf(config) });
 const redis = createRedis(config.REDIS_URL, log, 'flusher');
 // One transaction at a time per flusher; a spare connection for the pool's own bookkeeping.
 const pool = createPool(config.DATABASE_URL, log, 'flusher', 2);
 
-const running = runFlusher(config, { redis, pool, log });
+const running = runFlusher(config, { redis, pool, log }, { registry });
 log.info({ shards: config.SHARDS, batchSize: config.FLUSH_BATCH_SIZE, pid: process.pid }, 'flusher started');
 
 onShutdown(log, async () => {
   await running.close(); // the batch in flight commits (or fails) first; no new one starts
+  await metrics?.close();
   await pool.end();
   redis.disconnect();
 });

@@ -3,13 +3,16 @@
  * it (src/processes/runScheduler.ts); run one or several (each job is enqueued once).
  */
 import { loadConfig, requireSettings } from '../src/config.ts';
-import { createLogger, createRedis, onShutdown } from '../src/processes/bootstrap.ts';
+import { createLogger, createRedis, onShutdown, serveConfiguredMetrics } from '../src/processes/bootstrap.ts';
+import { createProcessRegistry } from '../src/telemetry/createProcessRegistry.ts';
 import { runScheduler } from '../src/processes/runScheduler.ts';
 
 const config = requireSettings(loadConfig(), 'REDIS_URL');
 const log = createLogger(config, 'scheduler');
+const registry = createProcessRegistry('scheduler');
+const metrics = await serveConfiguredMetrics(config, registry, log);
 const redis = createRedis(config.REDIS_URL, log, 'scheduler');
-const running = runScheduler(config, { redis, log });
+const running = runScheduler(config, { redis, log }, { registry });
 log.info(
   { staleSweep: config.STALE_SWEEP, sweepCron: config.SWEEP_CRON, analyzeCron: config.ANALYZE_CRON },
   'scheduler started',
@@ -17,5 +20,6 @@ log.info(
 
 onShutdown(log, async () => {
   await running.close();
+  await metrics?.close();
   redis.disconnect();
 });

@@ -9,13 +9,17 @@ import {
   createPool,
   createRedis,
   onShutdown,
+  serveConfiguredMetrics,
   warnIfRedisNotPersistent,
 } from '../src/processes/bootstrap.ts';
+import { createProcessRegistry } from '../src/telemetry/createProcessRegistry.ts';
 import { runWorker } from '../src/processes/runWorker.ts';
 import { migrate } from '../src/storage/migrate.ts';
 
 const config = requireSettings(loadConfig(), 'REDIS_URL', 'DATABASE_URL');
 const log = createLogger(config, 'worker');
+const registry = createProcessRegistry('worker');
+const metrics = await serveConfiguredMetrics(config, registry, log);
 if (config.MIGRATE_ON_START)
   await migrate({ databaseUrl: config.DATABASE_URL, log, retention: retentionOf(config) });
 const redis = createRedis(config.REDIS_URL, log, 'worker');
@@ -23,11 +27,12 @@ const connection = createRedis(config.REDIS_URL, log, 'worker-bullmq');
 const pool = createPool(config.DATABASE_URL, log, 'worker');
 await warnIfRedisNotPersistent(redis, log);
 
-const running = await runWorker(config, { redis, connection, pool, log });
+const running = await runWorker(config, { redis, connection, pool, log }, { registry });
 log.info({ shards: running.shards, pid: process.pid }, 'worker started');
 
 onShutdown(log, async () => {
   await running.close();
+  await metrics?.close();
   await pool.end();
   redis.disconnect();
   connection.disconnect();

@@ -5,6 +5,8 @@ import { ShardKeys, shardOf } from '../../src/names.ts';
 import { toWire, type ShardJobData } from '../../src/live/messages.ts';
 import { shardCodec } from '../../src/live/shardCodec.ts';
 import { commitShard, loadShard } from '../../src/live/shardStore.ts';
+import { createProcessRegistry } from '../../src/telemetry/createProcessRegistry.ts';
+import { createWorkerMetrics } from '../../src/telemetry/createWorkerMetrics.ts';
 import type { Report } from '../Report.ts';
 import { dropPrefix } from './dropPrefix.ts';
 import { commandStats } from './redisStats.ts';
@@ -44,10 +46,12 @@ export async function breakdownBench(
       }
       return out;
     };
+    // The worker process's metrics hook, as createShardWorkers calls it after each commit.
+    const metrics = createWorkerMetrics(createProcessRegistry('worker'), Date.now, [0]);
     say(`breakdown: shard 0 holds ${runtime.openCount} open signals, ${symbolsHere.length} symbols`);
     for (const size of [set.batch, 25]) {
       const jobs = size > 100 ? (set.quick ? 40 : 150) : set.quick ? 400 : 2000;
-      const t = { parse: 0, apply: 0, commit: 0, redis: 0, books: 0, recent: 0 };
+      const t = { parse: 0, apply: 0, commit: 0, metrics: 0, redis: 0, books: 0, recent: 0 };
       let marker = runtime.appliedJob;
       for (let k = 0; k < jobs + 10; k++) {
         const measured = k >= 10;
@@ -63,7 +67,11 @@ export async function breakdownBench(
           throw new Error('breakdown: marker moved');
         const t4 = performance.now();
         marker = runtime.appliedJob = `${k + 1}`;
+        const t5 = performance.now();
+        metrics.onShardCommitted({ shard: 0, data, delta, queuedAt: t0, poison: null });
+        const t6 = performance.now();
         if (!measured) continue;
+        t.metrics += t6 - t5;
         const s1 = (await commandStats(redis)).get('evalsha')!;
         t.parse += t1 - t0;
         t.apply += t2 - t1;
@@ -79,6 +87,7 @@ export async function breakdownBench(
       report({ name: `pipeline.${label}.apply_ms`, value: per(t.apply), unit: 'ms' });
       report({ name: `pipeline.${label}.commit_ms`, value: per(t.commit), unit: 'ms' });
       report({ name: `pipeline.${label}.commit_redis_ms`, value: per(t.redis), unit: 'ms' });
+      report({ name: `pipeline.${label}.metrics_ms`, value: per(t.metrics), unit: 'ms' });
       report({ name: `pipeline.${label}.books_bytes`, value: per(t.books), unit: 'B' });
       report({ name: `pipeline.${label}.recent_bytes`, value: per(t.recent), unit: 'B' });
     }

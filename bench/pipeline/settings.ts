@@ -12,6 +12,8 @@ export interface Settings {
   childV8: string[];
   /** TICK_BUFFER_SIZE of the workers. */
   bufferSize: number;
+  /** `--metrics`: the shard workers count into a Prometheus registry as the worker process does. */
+  metrics: boolean;
   openSignals: number;
   pipelineHistory: number;
   ticks: number;
@@ -40,6 +42,7 @@ export function settings(flags: string[]): Settings {
     profile: flags.includes('--profile'),
     keepRecovery: flags.includes('--keep-recovery'),
     bufferSize: num('buffer', 20_000), // TICK_BUFFER_SIZE default
+    metrics: flags.includes('--metrics'),
     childV8: flags.filter((f) => f.startsWith('--v8=')).map((f) => f.slice('--v8='.length)),
     openSignals: num('signals', quick ? 20_000 : 100_000),
     pipelineHistory: quick ? 200 : 1000,

@@ -253,6 +253,7 @@ export async function tickBenches(
       prefix: livePrefix,
       shards,
       bufferSize: set.bufferSize,
+      metrics: set.metrics,
     })),
     set.profile,
     set.childV8,

@@ -24,9 +24,19 @@ import { createIntakeWorkers } from '../../src/live/createIntakeWorkers.ts';
 import { createShardWorkers } from '../../src/live/createShardWorkers.ts';
 import { QUEUE_NAMES, ShardKeys, shardQueueName } from '../../src/names.ts';
 import type { ShardJobData } from '../../src/live/messages.ts';
+import { createProcessRegistry } from '../../src/telemetry/createProcessRegistry.ts';
+import { createWorkerMetrics } from '../../src/telemetry/createWorkerMetrics.ts';
 
 export type ChildConfig =
-  | { mode: 'shard' | 'noop-shard'; redisUrl: string; prefix: string; shards: number[]; bufferSize: number }
+  | {
+      mode: 'shard' | 'noop-shard';
+      redisUrl: string;
+      prefix: string;
+      shards: number[];
+      bufferSize: number;
+      /** Count into a Prometheus registry as runWorker does (--metrics). */
+      metrics?: boolean;
+    }
   | {
       mode: 'intake' | 'noop-intake';
       redisUrl: string;
@@ -88,6 +98,10 @@ switch (cfg.mode) {
       maxStalledCount: 1_000_000,
       log,
       now: Date.now,
+      ...(cfg.metrics === true && {
+        onCommitted: createWorkerMetrics(createProcessRegistry('worker'), Date.now, cfg.shards)
+          .onShardCommitted,
+      }),
     });
     ticks.workers.forEach((w, i) => watchShardWorker(w as Worker<ShardJobData>, cfg.shards[i]!));
     close = () => ticks.close();

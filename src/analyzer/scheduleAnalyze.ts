@@ -59,6 +59,8 @@ export interface ScheduleAnalyzeOptions {
   now: () => number;
   windows?: readonly WindowName[];
   groupKinds?: readonly GroupKind[];
+  /** Told of each run: its jobs enqueued (`ok`) or not (metrics). */
+  onRun?: (ok: boolean) => void;
 }
 
 /** Starts the schedule; returns a function that stops it. Throws on an invalid cron expression. */
@@ -77,8 +79,10 @@ export function scheduleAnalyze(options: ScheduleAnalyzeOptions): () => Promise<
           ...(options.groupKinds ? { groupKinds: options.groupKinds } : {}),
         });
         log.debug({ slot: slot.toISOString(), jobs: ids.length }, 'analyze jobs enqueued');
+        options.onRun?.(true);
       } catch (err) {
         log.warn({ err, slot: slot.toISOString() }, 'analyze jobs could not be enqueued');
+        options.onRun?.(false);
       }
     },
     { name: 'analyze', noOverlap: true },

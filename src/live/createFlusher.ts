@@ -33,6 +33,20 @@ export interface FlusherOptions {
    * removing its entries. Absent: events are not published (their entries still go).
    */
   events?: EventRetention;
+  /** Told of each committed batch and each pass (metrics). */
+  metrics?: FlusherMetrics;
+}
+
+/** What the flusher tells the process's metrics, at batch and pass boundaries. */
+export interface FlusherMetrics {
+  /**
+   * A batch committed: outcomes it wrote (not those already there), for each the ms from the
+   * checkpoint that closed it to this commit (entries that carry `closedWallMs`), and the
+   * entries then removed from the outbox.
+   */
+  batchCommitted(batch: { outcomes: number; closeToCommitMs: number[]; removed: number }): void;
+  /** A pass of the loop ended: `ok`, or failed on a transient error (entries stay for the next). */
+  pass(ok: boolean, refusedEntries: number): void;
 }
 
 export interface Flusher {
@@ -168,6 +182,8 @@ export function createFlusher(opts: FlusherOptions): Flusher {
     const closed: ClosedOutcome[] = [];
     const audits: AuditEntry[] = [];
     const closedKey = new Map<string, RawEntry>();
+    /** When each closed outcome's checkpoint committed (wall ms), where the entry says. */
+    const closedAt = new Map<string, number>();
     const done: RawEntry[] = [];
     /** Entries that are events only (fill, leg, stop move): published, never stored. */
     const shardEvents: { raw: RawEntry; entry: Extract<OutboxEntry, { kind: 'event' }> }[] = [];
@@ -186,6 +202,7 @@ export function createFlusher(opts: FlusherOptions): Flusher {
       if (entry.kind === 'closed') {
         closed.push({ symbol: entry.symbol, outcome: entry.outcome });
         closedKey.set(entry.outcome.id, raw);
+        if (entry.closedWallMs !== undefined) closedAt.set(entry.outcome.id, entry.closedWallMs);
       } else if (entry.kind === 'event') {
         shardEvents.push({ raw, entry });
       } else {
@@ -207,6 +224,7 @@ export function createFlusher(opts: FlusherOptions): Flusher {
         : [];
       return [written, await findSignalLabels(client, ids)] as const;
     });
+    const committedAt = opts.now();
 
     const committed = [...result.written, ...result.alreadyWritten];
     for (const id of committed) {
@@ -284,6 +302,14 @@ export function createFlusher(opts: FlusherOptions): Flusher {
       done.length === 0
         ? 0
         : await redis.otOutboxDelete(keys.outbox, ...done.flatMap((r) => [r.key, r.value]));
+    opts.metrics?.batchCommitted({
+      outcomes: result.written.length,
+      closeToCommitMs: result.written.flatMap((id) => {
+        const at = closedAt.get(id);
+        return at === undefined ? [] : [committedAt - at];
+      }),
+      removed,
+    });
     log.debug(
       {
         shard: keys.shard,
@@ -307,10 +333,12 @@ export function createFlusher(opts: FlusherOptions): Flusher {
       try {
         const n = await flushOnce();
         if (failures > 0) log.info({ failures }, 'flusher recovered');
+        opts.metrics?.pass(true, refused.size);
         failures = 0;
         waitMs = n > 0 ? 0 : opts.intervalMs;
       } catch (err) {
         waitMs = backoffMs(failures++, opts.retry);
+        opts.metrics?.pass(false, refused.size);
         const level = failures === 1 || failures % 20 === 0 ? 'warn' : 'debug';
         log[level]({ err, failures, waitMs }, 'flush failed; entries stay in the outbox; retrying');
       }

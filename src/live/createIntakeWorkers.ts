@@ -54,6 +54,19 @@ export interface IntakeOptions {
    * committed them (EVENTS_RETENTION…). Absent: no events.
    */
   events?: EventRetention;
+  /** Told of what each job stores or rejects (metrics). */
+  metrics?: IntakeMetrics;
+}
+
+/** What the intake tells the process's metrics. */
+export interface IntakeMetrics {
+  /**
+   * A signal stored: as accepted, or as rejected with its first error's code (a resubmitted id
+   * is stored as rejected with DUPLICATE_ID). A job BullMQ runs again stores, and tells, nothing new.
+   */
+  signal(result: 'accepted' | 'rejected', code?: string): void;
+  /** A signal-ops job rejected here, before its shard (bad shape, signal unknown, closed or unregistered). */
+  operationRejected(op: string | null): void;
 }
 
 const OP_RETRY_MS = 100;
@@ -149,12 +162,15 @@ export function createIntakeWorkers(options: IntakeOptions): {
         await retry.run(() => recordRejected(opts.pool, payload, id, errors, jobId));
         await publish(rejectedEvent(payload, id, errors, jobId, opts.now()));
         log.info({ signalId: id === null ? null : echoId(id), errors }, 'signal rejected');
+        opts.metrics?.signal('rejected', errors[0]?.code);
         throw new UnrecoverableError(
           `rejected signal ${id === null ? '(no id)' : echoId(id)}: ${describeErrors(errors)}`,
         );
       }
       const stored = await retry.run(() => recordAccepted(opts.pool, checked.signal, job.data, jobId));
       const shard = shardOf(stored.signal.symbol, opts.shards);
+      if (stored.inserted) opts.metrics?.signal('accepted');
+      else if (stored.duplicate) opts.metrics?.signal('rejected', 'DUPLICATE_ID');
       if (!stored.duplicate && !stored.forwarded) {
         // After COMMIT: a registration must never reach a shard for a row that was not
         // committed. A crash here leaves the row unforwarded; BullMQ runs the job again and
@@ -199,6 +215,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
         const id = checked !== null && !checked.ok ? checked.id : checked?.ok ? checked.op.id : null;
         const payload = data instanceof UnparseableJobData ? { raw: data.raw } : data;
         await retry.run(() => recordRejectedOperation(opts.pool, payload, id, errors, jobId));
+        opts.metrics?.operationRejected(checked?.ok ? checked.op.op : null);
         throw new UnrecoverableError(`rejected operation: ${describeErrors(errors)}`);
       }
       const op = checked.op;
@@ -221,6 +238,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
         // Its outcome is committed: the shard may have forgotten it already (Redis keeps only open signals).
         const reason = signalClosed(op.id);
         await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
+        opts.metrics?.operationRejected(op.op);
         if (head === jobId) await opts.redis.lrem(waitKey, 1, jobId);
         throw new UnrecoverableError(`rejected operation: ${describeErrors([reason])}`);
       }
@@ -255,6 +273,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
           'operation rejected: its signal did not arrive in time',
         );
         await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
+        opts.metrics?.operationRejected(op.op);
         await opts.redis.lrem(waitKey, 1, jobId);
         throw new UnrecoverableError(`rejected operation: ${describeErrors([reason])}`);
       }

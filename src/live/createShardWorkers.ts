@@ -8,7 +8,7 @@ import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
 import { commitShard, loadRecent, loadShard, lookupIds } from './shardStore.ts';
 import { storableJson } from '../validation/checkStorable.ts';
-import type { ShardRuntime } from './ShardRuntime.ts';
+import type { ShardDelta, ShardRuntime } from './ShardRuntime.ts';
 
 export interface ShardWorkersOptions {
   /** BullMQ connection (workers need `maxRetriesPerRequest: null`). */
@@ -26,6 +26,19 @@ export interface ShardWorkersOptions {
   retention?: { removeOnComplete: KeepJobs; removeOnFail: KeepJobs };
   log: Logger;
   now: () => number;
+  /** Told of each committed job, once, after its checkpoint (metrics count at job boundaries). */
+  onCommitted?: (committed: CommittedShardJob) => void;
+}
+
+/** A shard job whose checkpoint committed (poison jobs commit as an empty tick job). */
+export interface CommittedShardJob {
+  shard: number;
+  data: ShardJobData;
+  delta: ShardDelta;
+  /** When the job was queued (BullMQ's `job.timestamp`), epoch ms. */
+  queuedAt: number;
+  /** The code it was recorded as poison with, or null. */
+  poison: string | null;
 }
 
 export interface ShardJobResult {
@@ -161,6 +174,7 @@ export async function createShardWorkers(
           continue;
         }
         runtime.noteApplied(jobId);
+        opts.onCommitted?.({ shard, data, delta, queuedAt: job.timestamp, poison: poison?.code ?? null });
         if (poison !== null) return { poison: poison.message };
         if (delta.poisonTicks > 0) {
           log.warn({ jobId, poisonTicks: delta.poisonTicks }, 'malformed ticks skipped (a producer bug)');

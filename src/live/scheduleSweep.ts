@@ -57,6 +57,8 @@ export function scheduleSweep(
     connection: ConnectionOptions;
     cron: string;
     log: Logger;
+    /** Told of each run: its jobs enqueued (`ok`, also before any tick) or not (metrics). */
+    onRun?: (ok: boolean) => void;
   },
 ): () => Promise<void> {
   const queues = createShardQueues({
@@ -68,8 +70,10 @@ export function scheduleSweep(
     try {
       const clock = await enqueueSweep({ ...opts, queues });
       opts.log.debug({ clock }, 'stale sweep enqueued');
+      opts.onRun?.(true);
     } catch (err) {
       opts.log.warn({ err }, 'stale sweep could not be enqueued');
+      opts.onRun?.(false);
     }
   });
   return async () => {

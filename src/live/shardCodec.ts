@@ -117,8 +117,11 @@ export const shardCodec = {
     };
   },
 
-  /** A job's delta as the checkpoint script takes it. */
-  encodeDelta(delta: ShardDelta): EncodedDelta {
+  /**
+   * A job's delta as the checkpoint script takes it; closed outcomes are stamped with
+   * `wallMs`, the time of their checkpoint, when given (for the close-to-commit metric).
+   */
+  encodeDelta(delta: ShardDelta, wallMs?: number): EncodedDelta {
     const symbols = [...delta.recent.keys()];
     return {
       symbols,
@@ -128,7 +131,12 @@ export const shardCodec = {
         ids: [...delta.ids],
         forget: [...delta.forget],
         books: [...delta.books].map(([symbol, clock]) => [symbol, shardCodec.encodeBookClock(clock)]),
-        outbox: [...delta.outbox].map(([key, entry]) => [key, shardCodec.encodeOutboxEntry(entry)]),
+        outbox: [...delta.outbox].map(([key, entry]) => [
+          key,
+          shardCodec.encodeOutboxEntry(
+            entry.kind === 'closed' && wallMs !== undefined ? { ...entry, closedWallMs: wallMs } : entry,
+          ),
+        ]),
         recent: symbols.map((s) => delta.recent.get(s)!.map((t) => shardCodec.encodeRecentTick(t))),
         clock: delta.lastTickTs,
       },

@@ -92,7 +92,7 @@ export async function commitShard(
   bufferSize: number,
   wallMs: number,
 ): Promise<boolean> {
-  const { symbols, payload } = shardCodec.encodeDelta(delta);
+  const { symbols, payload } = shardCodec.encodeDelta(delta, wallMs);
   const result = await withCheckpoint(redis).otCheckpoint(
     8 + symbols.length,
     keys.progress,

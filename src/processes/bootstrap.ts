@@ -1,7 +1,9 @@
 import { Redis } from 'ioredis';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import pg from 'pg';
+import type { Registry } from 'prom-client';
 import type { Config } from '../config.ts';
+import { serveMetrics, type MetricsServer } from '../telemetry/serveMetrics.ts';
 
 /**
  * Fields a log line never shows (pino replaces them with "[redacted]"): credentials in request
@@ -105,4 +107,26 @@ export function onShutdown(log: Logger, close: () => Promise<void>, timeoutMs = 
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * The process's `GET /metrics` on METRICS_HOST:METRICS_PORT (worker, flusher, scheduler), or
+ * null when METRICS_PORT is off. Called before any work starts: a port that cannot be had
+ * stops the process (exit code 1) with one log line saying which setting to change.
+ */
+export async function serveConfiguredMetrics(
+  config: Pick<Config, 'METRICS_HOST' | 'METRICS_PORT'>,
+  registry: Registry,
+  log: Logger,
+): Promise<MetricsServer | null> {
+  if (config.METRICS_PORT === null) return null;
+  try {
+    return await serveMetrics(registry, { host: config.METRICS_HOST, port: config.METRICS_PORT, log });
+  } catch (err) {
+    log.fatal(
+      { host: config.METRICS_HOST, port: config.METRICS_PORT, reason: (err as Error).message },
+      'cannot serve metrics: give this process its own METRICS_PORT, 0 for any free one, or off (docs/CONFIG.md)',
+    );
+    process.exit(1);
+  }
 }

@@ -3,6 +3,9 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { eventRetentionOf, type Config } from '../config.ts';
 import { createFlusher, type Flusher } from '../live/createFlusher.ts';
+import type { Registry } from 'prom-client';
+import { createFlusherMetrics } from '../telemetry/createFlusherMetrics.ts';
+import { createProcessRegistry } from '../telemetry/createProcessRegistry.ts';
 import type { Running } from './Running.ts';
 
 /**
@@ -12,8 +15,10 @@ import type { Running } from './Running.ts';
 export function runFlusher(
   config: Config,
   clients: { redis: Redis; pool: pg.Pool; log: Logger },
-  overrides: { now?: () => number } = {},
-): Running & { flusher: Flusher } {
+  overrides: { now?: () => number; registry?: Registry } = {},
+): Running & { flusher: Flusher; registry: Registry } {
+  const now = overrides.now ?? Date.now;
+  const registry = overrides.registry ?? createProcessRegistry('flusher');
   const flusher = createFlusher({
     redis: clients.redis,
     pool: clients.pool,
@@ -22,9 +27,10 @@ export function runFlusher(
     batchSize: config.FLUSH_BATCH_SIZE,
     intervalMs: config.FLUSH_INTERVAL_MS,
     log: clients.log,
-    now: overrides.now ?? Date.now,
+    now,
     events: eventRetentionOf(config),
+    metrics: createFlusherMetrics(registry, now),
   });
   flusher.start();
-  return { flusher, close: () => flusher.close() };
+  return { flusher, registry, close: () => flusher.close() };
 }

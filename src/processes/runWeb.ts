@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { liveGuardsOf, liveOf, webAccessOf, type Config } from '../config.ts';
+import { createProcessRegistry } from '../telemetry/createProcessRegistry.ts';
+import { signalRejections } from '../telemetry/signalRejections.ts';
 import { createWebServer } from '../web/createWebServer.ts';
 import { v1Routes } from '../web/v1/v1Routes.ts';
 import type { Running } from './Running.ts';
@@ -20,6 +22,7 @@ export async function runWeb(
     routes?: (app: FastifyInstance) => Promise<void> | void;
   } = {},
 ): Promise<Running & { app: FastifyInstance; address: string }> {
+  const registry = createProcessRegistry('web');
   const v1 = v1Routes({
     pool: clients.pool,
     redis: clients.redis,
@@ -31,6 +34,7 @@ export async function runWeb(
     bodyLimit: config.HTTP_BODY_LIMIT_BYTES,
     log: clients.log,
     now: overrides.now ?? Date.now,
+    onRejected: signalRejections(registry, 'http'),
   });
   const app = await createWebServer({
     redis: clients.redis,
@@ -46,6 +50,7 @@ export async function runWeb(
       await overrides.routes?.(scope);
     },
     live: liveOf(config),
+    registry,
   });
   const address = await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   return { app, address, close: () => app.close() };

@@ -16,6 +16,9 @@ import { createWebhookFeeder } from '../events/createWebhookFeeder.ts';
 import { createWebhookWorker } from '../events/createWebhookWorker.ts';
 import { createIntakeWorkers } from '../live/createIntakeWorkers.ts';
 import { createShardWorkers } from '../live/createShardWorkers.ts';
+import type { Registry } from 'prom-client';
+import { createProcessRegistry } from '../telemetry/createProcessRegistry.ts';
+import { createWorkerMetrics } from '../telemetry/createWorkerMetrics.ts';
 import type { Running } from './Running.ts';
 
 export interface WorkerClients {
@@ -30,6 +33,8 @@ export interface WorkerClients {
 export interface WorkerOverrides {
   /** The wall clock. @defaultValue Date.now */
   now?: () => number;
+  /** The Prometheus registry to count in. @defaultValue a new one (createProcessRegistry) */
+  registry?: Registry;
 }
 
 /**
@@ -43,10 +48,12 @@ export async function runWorker(
   config: Config,
   clients: WorkerClients,
   overrides: WorkerOverrides = {},
-): Promise<Running & { shards: number[] }> {
+): Promise<Running & { shards: number[]; registry: Registry }> {
   const { redis, connection, pool, log } = clients;
   const now = overrides.now ?? Date.now;
   const shards = parseShardList(config.WORKER_SHARDS, config.SHARDS);
+  const registry = overrides.registry ?? createProcessRegistry('worker');
+  const metrics = createWorkerMetrics(registry, now, shards);
   const retention = jobRetentionOf(config);
   const intake = createIntakeWorkers({
     connection,
@@ -62,6 +69,7 @@ export async function runWorker(
     log,
     now,
     events: eventRetentionOf(config),
+    metrics: metrics.intake,
   });
   const ticks = await createShardWorkers({
     connection,
@@ -74,6 +82,7 @@ export async function runWorker(
     maxClockSkewMs: config.MAX_CLOCK_SKEW_MS,
     log,
     now,
+    onCommitted: metrics.onShardCommitted,
   });
   const analyze = createAnalyzeWorker({
     connection,
@@ -105,8 +114,10 @@ export async function runWorker(
     timeoutMs: webhooks.timeoutMs,
     now,
   });
+  metrics.watchWebhooks(deliver);
   return {
     shards,
+    registry,
     async close() {
       await Promise.all([intake.close(), ticks.close(), analyze.close(), feeder.close(), deliver.close()]);
     },

@@ -8,7 +8,16 @@ import type { ErrorCode } from '../errors.ts';
  * nothing from src/live.
  */
 export type OutboxEntry =
-  | { kind: 'closed'; symbol: string; outcome: OutcomeLine }
+  | {
+      kind: 'closed';
+      symbol: string;
+      outcome: OutcomeLine;
+      /**
+       * Wall time (epoch ms) of the checkpoint that closed it, for the close-to-commit latency
+       * metric (docs/OPERATIONS.md "Metrics"); absent in entries written by older versions.
+       */
+      closedWallMs?: number;
+    }
   | {
       kind: 'op';
       op: Operation;

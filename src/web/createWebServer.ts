@@ -7,6 +7,7 @@ import { trackerError } from '../errors.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type pg from 'pg';
+import type { Registry } from 'prom-client';
 import { QUEUE_NAMES, shardQueueName } from '../names.ts';
 import { allowedHosts } from './allowedHosts.ts';
 import { authenticate } from './authenticate.ts';
@@ -41,6 +42,8 @@ export interface WebServerOptions {
   live?: LiveOptions;
   /** The wall clock (injected: only process wiring reads Date.now). */
   now: () => number;
+  /** The process's Prometheus registry, served at `/metrics` with the Redis-read gauges added; absent: one of its own. */
+  registry?: Registry;
 }
 
 export interface WebAccess {
@@ -207,6 +210,8 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     prefix: opts.prefix,
     shards: opts.shards,
     log: opts.log,
+    registry: opts.registry,
+    now: opts.now,
   });
 
   // Probes and scrapes arrive every few seconds: their requests are logged only when they fail.

@@ -28,4 +28,6 @@ export interface ApiDeps {
   log: Logger;
   /** Wall clock. */
   now: () => number;
+  /** Told of each signal `POST /v1/signals` stores as rejected, with its first error's code (metrics). */
+  onRejected?: (code: string) => void;
 }

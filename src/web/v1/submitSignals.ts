@@ -29,7 +29,7 @@ export const MAX_SIGNALS_PER_REQUEST = 1000;
  * whole request (403 TENANT_FORBIDDEN) before anything is stored, unless the key is admin.
  */
 export async function submitSignals(
-  deps: Pick<ApiDeps, 'pool' | 'guards' | 'queues' | 'now'>,
+  deps: Pick<ApiDeps, 'pool' | 'guards' | 'queues' | 'now' | 'onRejected'>,
   principal: Principal,
   payloads: readonly unknown[],
 ): Promise<SubmissionResult[]> {
@@ -62,6 +62,7 @@ export async function submitSignals(
     if (!check.ok) {
       // No job carried it: job_id stays null. Stored one by one: rejections are the rare case.
       await recordRejected(deps.pool, owned[i], check.id, check.errors, null);
+      if (check.errors[0] !== undefined) deps.onRejected?.(check.errors[0].code);
       results.push({ id: check.id, status: 'rejected', errors: check.errors });
       continue;
     }

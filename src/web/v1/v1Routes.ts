@@ -33,6 +33,8 @@ export interface V1Options {
   log: Logger;
   /** The wall clock (injected: only process wiring reads Date.now). */
   now: () => number;
+  /** Told of each signal stored as rejected by `POST /v1/signals` (metrics). */
+  onRejected?: (code: string) => void;
 }
 
 /** Where the OpenAPI document is served (public). */
@@ -75,6 +77,7 @@ export function v1Routes(options: V1Options): (app: FastifyInstance) => Promise<
       }),
       log: options.log,
       now: options.now,
+      onRejected: options.onRejected,
     };
     app.addHook('onClose', async () => {
       await Promise.all([...Object.values(deps.queues).map((q) => q.close()), deps.ticks.close()]);
