@@ -79,6 +79,27 @@ describe('checkShardJob: registrations and operations a foreign producer made (f
   });
 });
 
+describe('ShardRuntime: tick symbols the checkpoint cannot hold (found by fuzzing)', () => {
+  it('skips and counts a tick whose symbol has a lone surrogate or is longer than any signal’s, applying the rest', () => {
+    const rt = new ShardRuntime(100);
+    rt.apply('1', { kind: 'register', signal }, new Map());
+    const delta = rt.apply(
+      '2',
+      {
+        kind: 'ticks',
+        ticks: [
+          ['X\ud800', T + 1, 100],
+          ['Y'.repeat(65), T + 2, 100],
+          ['XYZ', T + 3, 100],
+        ],
+      },
+      new Map(),
+    );
+    expect(delta.poisonTicks).toBe(2);
+    expect([...delta.recent.keys()]).toEqual(['XYZ']);
+  });
+});
+
 describe('ShardRuntime: which jobs are already applied', () => {
   it("compares BullMQ's own ids by value; digits BullMQ takes as a custom id hide no later job", () => {
     const rt = new ShardRuntime(0);
