@@ -369,10 +369,17 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 function fail(io: MetricsCommandIo, problems: readonly string[]): number {
-  const shown = problems.slice(0, MAX_REPORTED_PROBLEMS).map((p) => `metrics: ${p}\n`);
+  // One line each: a problem may quote the input (JSON.parse's message does), newlines and NULs included.
+  const shown = problems.slice(0, MAX_REPORTED_PROBLEMS).map((p) => `metrics: ${escapeControls(p)}\n`);
   if (problems.length > MAX_REPORTED_PROBLEMS) {
     shown.push(`metrics: … and ${problems.length - MAX_REPORTED_PROBLEMS} more problems\n`);
   }
   io.stderr.write(shown.join(''));
   return EXIT_BAD_INPUT;
+}
+
+/** `text` with control characters (newlines, NUL) written as JSON escapes. */
+function escapeControls(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
 }

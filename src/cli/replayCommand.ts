@@ -8,6 +8,7 @@ import { createProgress, type Progress } from './createProgress.ts';
 import { InputError } from './inputError.ts';
 import type { CliIo } from './CliIo.ts';
 import { readJsonLines } from '../replay/readJsonLines.ts';
+import { abbreviate, storableJson } from '../validation/checkStorable.ts';
 import { UsageError } from './usageError.ts';
 
 export const replayUsage =
@@ -65,7 +66,7 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
     for (const r of result.signalRejections)
       io.stderr.write(`rejected signal ${r.id ?? '(no id)'}: ${describeErrors(r.errors)}\n`);
     for (const r of result.rejectedOps)
-      io.stderr.write(`rejected operation ${JSON.stringify(r.op)}: ${describeErrors(r.errors)}\n`);
+      io.stderr.write(`rejected operation ${opPreview(r.op)}: ${describeErrors(r.errors)}\n`);
     const states = new Map<string, number>();
     for (const line of result.lines) states.set(line.state, (states.get(line.state) ?? 0) + 1);
     io.stderr.write(
@@ -78,6 +79,15 @@ export async function replayCommand(args: string[], io: CliIo): Promise<number> 
   } finally {
     await outFile?.close();
   }
+}
+
+/**
+ * A rejected operation as quoted on stderr: its JSON, nesting cut off and at most 300
+ * characters (the line may be anything at all: JSON.stringify alone overflows the stack on
+ * deep nesting, and would print megabytes of a huge one).
+ */
+function opPreview(op: unknown): string {
+  return abbreviate(JSON.stringify(storableJson(op, 4096)) ?? 'null', 300);
 }
 
 /** `ticks`, telling `progress` as they pass. */

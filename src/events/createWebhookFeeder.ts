@@ -69,6 +69,8 @@ export function createWebhookFeeder(opts: WebhookFeederOptions): { close(): Prom
   let closing = false;
 
   async function webhooksFor(tenant: string, type: string): Promise<string[]> {
+    // No tenant holds a NUL (PostgreSQL text cannot), and asking would fail the query forever.
+    if (tenant.includes('\u0000')) return [];
     const k = `${tenant}\u0000${type}`;
     const hit = cache.get(k);
     if (hit !== undefined && hit.until > now()) return hit.ids;

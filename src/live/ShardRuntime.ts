@@ -1,3 +1,4 @@
+import { checkStorable } from '../validation/checkStorable.ts';
 import { signalClosed, signalUnknown } from '../../machines/operations.ts';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { NormalizedSignal, SignalContext } from '../../machines/signalContext.ts';
@@ -65,6 +66,8 @@ export class ShardRuntime {
    */
   private readonly recentInRedis = new Set<string>();
   private delta: ShardDelta = emptyDelta();
+  /** Tick symbols found usable (usableSymbol): only real symbols, so the set stays small. */
+  private readonly usableSymbols = new Set<string>();
   private jobId = '';
   /** Market time of what the job is applying now (a tick's, an operation's, the sweep's clock). */
   private at = 0;
@@ -185,8 +188,20 @@ export class ShardRuntime {
       for (const slot of [...book.slots()]) yield book.current(slot);
   }
 
+  /**
+   * Whether a tick's symbol could be a signal's (SPEC: at most 64 characters) and is text the
+   * checkpoint script's JSON decoder takes: a lone surrogate in it failed every checkpoint of
+   * the job, retried forever, and stopped the shard. Checked once per symbol.
+   */
+  private usableSymbol(symbol: string): boolean {
+    if (this.usableSymbols.has(symbol)) return true;
+    if (symbol.length > 64 || checkStorable(symbol).length > 0) return false;
+    this.usableSymbols.add(symbol);
+    return true;
+  }
+
   private tick(tick: Tick, maxTickTs: number): void {
-    if (!isWellFormed(tick)) {
+    if (!isWellFormed(tick) || !this.usableSymbol(tick.symbol)) {
       this.delta.poisonTicks++;
       return;
     }

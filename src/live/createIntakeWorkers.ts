@@ -9,6 +9,7 @@ import type { NormalizedSignal } from '../../machines/signalContext.ts';
 import { signalClosed, signalUnknown } from '../../machines/operations.ts';
 import { describeErrors, trackerError, type TrackerError } from '../errors.ts';
 import { checkLiveTime, screenPayload, type LiveGuards } from '../validation/screenPayload.ts';
+import { checkStorable } from '../validation/checkStorable.ts';
 import { findAccepted } from '../storage/findAccepted.ts';
 import { markForwarded } from '../storage/markForwarded.ts';
 import {
@@ -446,8 +447,12 @@ function rejectedEvent(
   now: number,
 ): KeyedEvent {
   const p = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : {};
+  // Only text PostgreSQL can hold: the webhook feeder looks the tenant up, and a NUL there
+  // failed its query on every retry, stopping every tenant's webhooks.
   const text = (x: unknown): string | undefined =>
-    typeof x === 'string' && x !== '' ? x.slice(0, 200) : undefined;
+    typeof x === 'string' && x !== '' && checkStorable(x.slice(0, 200)).length === 0
+      ? x.slice(0, 200)
+      : undefined;
   const strategy = text(p.strategy);
   const model = text(p.model);
   const createdAt = p.createdAt;

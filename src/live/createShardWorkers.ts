@@ -7,6 +7,7 @@ import { checkShardJob, idsOf, type ShardJobData } from './messages.ts';
 import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
 import { commitShard, loadRecent, loadShard, lookupIds } from './shardStore.ts';
+import { storableJson } from '../validation/checkStorable.ts';
 import type { ShardDelta, ShardRuntime } from './ShardRuntime.ts';
 
 export interface ShardWorkersOptions {
@@ -195,6 +196,10 @@ export async function createShardWorkers(
       } catch (err) {
         runtimes.delete(shard); // memory may be ahead of what Redis holds
         if (closing) throw err;
+        if (poison === null && isDataError(err)) {
+          poison = trackerError('SHARD_JOB_MALFORMED', `could not be applied: ${coerceError(err).message}`);
+          continue;
+        }
         const waitMs = Math.min(5000, 50 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random() / 2);
         log.warn({ err, jobId, attempt, waitMs }, 'shard job hit a transient error; retrying inside the job');
         await new Promise((resolve) => setTimeout(resolve, waitMs));
@@ -211,9 +216,21 @@ export async function createShardWorkers(
   };
 }
 
-/** A poison job's data as recorded: whatever it was, in a bounded form. */
+/**
+ * A poison job's data as recorded: whatever it was, in a bounded form (storableJson: nesting cut
+ * off, at most 64 KiB). Never throws: JSON.stringify alone overflows the stack on data nested a
+ * few thousand deep, and a throw here was retried as transient forever, stopping the shard.
+ */
 function poisonData(data: unknown): unknown {
   if (data instanceof UnparseableJobData) return { raw: data.raw };
-  const text = JSON.stringify(data) ?? 'undefined';
-  return text.length <= 65_536 ? data : { truncated: true, head: text.slice(0, 4096) };
+  return storableJson(data ?? null, 65_536);
+}
+
+/**
+ * Errors that data causes, not the network: retrying them inside the job would retry forever
+ * and stop the shard behind it, so the job is skipped as poison instead. (Redis and its
+ * connection fail with other kinds: ReplyError, MaxRetriesPerRequestError, plain Errors.)
+ */
+function isDataError(err: unknown): boolean {
+  return err instanceof RangeError || err instanceof TypeError || err instanceof SyntaxError;
 }

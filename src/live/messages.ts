@@ -1,4 +1,8 @@
+import { describeErrors } from '../errors.ts';
 import { OUTBOX_KEYS } from '../names.ts';
+import { abbreviate, checkStorable } from '../validation/checkStorable.ts';
+import { validateOperation } from '../validation/validateOperation.ts';
+import { validateSignal } from '../validation/validateSignal.ts';
 import type { NormalizedSignal, Phase, SignalContext } from '../../machines/signalContext.ts';
 import type { Operation, Tick } from '../../machines/types.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
@@ -31,9 +35,15 @@ export type ShardJobData =
   /** From the flusher: these closed signals' outcomes are committed; their ledger entries may go. */
   | { kind: 'forget'; ids: string[] };
 
+/** How much of a poison job's reason is kept (it is logged and stored per job). */
+const MAX_REASON = 1000;
+
 /**
  * Whether `data` has the shape of a shard job. Shard queues are public (docs/QUEUES.md), so
  * anything may arrive; a job that fails this is recorded as poison and skipped, never retried.
+ * A registration must carry a signal that validation accepts, and an operation one that the
+ * signal-ops contract accepts: the intake forwards nothing else, and a foreign producer's
+ * half-formed signal (a take-profit at NaN, a negative stop) would otherwise be tracked.
  * (Ticks are checked one by one when applied: a bad tick does not spoil its batch.)
  */
 export function checkShardJob(
@@ -60,14 +70,27 @@ export function checkShardJob(
         Number.isSafeInteger(s.createdAt) ? null : 'signal.createdAt: must be an integer',
         obj(s.entry) !== null ? null : 'signal.entry: must be an object',
       ].filter((p) => p !== null);
-      return problems.length === 0 ? { ok: true, data: data as ShardJobData } : bad(problems.join('; '));
+      if (problems.length > 0) return bad(problems.join('; '));
+      // What the intake refuses as unstorable (a NUL, a lone surrogate, deep nesting) PostgreSQL
+      // would refuse when the flusher writes the outcome: refused here, as the intake does.
+      const unstorable = checkStorable(s);
+      if (unstorable.length > 0) return bad(abbreviate(`signal: ${unstorable.join('; ')}`, MAX_REASON));
+      const valid = validateSignal(s);
+      return valid.ok
+        ? { ok: true, data: data as ShardJobData }
+        : bad(abbreviate(`signal: not a valid signal: ${describeErrors(valid.errors)}`, MAX_REASON));
     }
     case 'op': {
       const op = obj(d.op);
       if (op === null) return bad('op: must be an object (an operation)');
       if (typeof op.id !== 'string' || typeof op.op !== 'string' || !Number.isSafeInteger(op.ts))
         return bad('op: needs a string "id", a string "op" and an integer "ts"');
-      return { ok: true, data: data as ShardJobData };
+      const unstorable = checkStorable(op);
+      if (unstorable.length > 0) return bad(abbreviate(`op: ${unstorable.join('; ')}`, MAX_REASON));
+      const valid = validateOperation(op);
+      return valid.ok
+        ? { ok: true, data: data as ShardJobData }
+        : bad(abbreviate(`op: not a valid operation: ${describeErrors(valid.errors)}`, MAX_REASON));
     }
     case 'sweep':
       return Number.isFinite(d.clock) && Number.isFinite(d.graceMs)
@@ -78,7 +101,7 @@ export function checkShardJob(
         ? { ok: true, data: data as ShardJobData }
         : bad('forget: "ids" must be an array of strings');
     default:
-      return bad(`unknown job kind ${JSON.stringify(d.kind) ?? 'undefined'}`);
+      return bad(`unknown job kind ${abbreviate(JSON.stringify(d.kind) ?? 'undefined', 100)}`);
   }
 }
 

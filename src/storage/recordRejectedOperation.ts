@@ -1,5 +1,5 @@
 import { codesOf, messagesOf, type TrackerError } from '../errors.ts';
-import { storableJson } from '../validation/checkStorable.ts';
+import { abbreviate, storableJson } from '../validation/checkStorable.ts';
 import { QUEUE_NAMES, rejectionLedgerKey } from '../names.ts';
 import type { Queryable } from './Queryable.ts';
 import { STORED_PAYLOAD_BYTES, storedId } from './storedId.ts';
@@ -16,12 +16,14 @@ export async function recordRejectedOperation(
   rejections: readonly TrackerError[],
   jobId: string | null,
 ): Promise<void> {
-  const details = JSON.stringify(
-    storableJson(
-      { op, errors: messagesOf(rejections), codes: codesOf(rejections), jobId },
-      STORED_PAYLOAD_BYTES,
-    ),
-  );
+  // The operation is bounded on its own: bounding the whole record would cut a large
+  // operation's reasons and job id away with it (the record became `{truncated, head}`).
+  const details = JSON.stringify({
+    op: storableJson(op ?? null, STORED_PAYLOAD_BYTES),
+    errors: storableJson(messagesOf(rejections), STORED_PAYLOAD_BYTES),
+    codes: codesOf(rejections),
+    jobId: jobId === null ? null : abbreviate(jobId, 200),
+  });
   if (jobId === null) {
     await db.query(
       `INSERT INTO audit_logs (at, signal_id, event, details) VALUES (now(), $1, 'op_rejected', $2)`,

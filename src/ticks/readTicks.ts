@@ -172,7 +172,7 @@ async function* csvRows(file: string): AsyncGenerator<{ cells: string[]; line: n
   const source = createReadStream(file);
   // Line numbers are counted here rather than with csv-parse's `info` (a third slower on the
   // bundled files): every line is a record once blank lines are kept and skipped below, which
-  // holds unless a quoted cell spans lines, something tick files do not have.
+  // holds unless a quoted cell spans lines, something tick files do not have (refused below).
   const parser = parse({ relax_column_count: true, skip_empty_lines: false, trim: true, bom: true });
   let failure: Error | undefined;
   const fail = (err: Error): void => {
@@ -198,6 +198,13 @@ async function* csvRows(file: string): AsyncGenerator<{ cells: string[]; line: n
     for await (const cells of parser as AsyncIterable<string[]>) {
       line++;
       if (cells.length === 1 && cells[0] === '') continue;
+      // A stray quote pairs with the next one and swallows every line in between into one
+      // cell: refuse the file rather than lose those rows without a word.
+      for (const cell of cells)
+        if (cell.includes('\n') || cell.includes('\r'))
+          throw new TickFileError(
+            `${file}: a quoted cell starting at line ${line} runs over several lines (a stray quote?); tick files have none`,
+          );
       yield { cells, line };
     }
   } catch (err) {

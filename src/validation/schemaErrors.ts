@@ -1,10 +1,20 @@
 import type { ErrorObject } from 'ajv';
 import { trackerError, type TrackerError } from '../errors.ts';
+import { abbreviate } from './checkStorable.ts';
+
+/**
+ * At most this many problems are listed, then one line counting the rest: a payload with a
+ * 40,000-item array must not become 40,000 stored reasons (nor a job failure of megabytes).
+ */
+export const MAX_SCHEMA_PROBLEMS = 50;
+/** A field name is quoted up to this length in a message (a key can be any length). */
+const MAX_NAME_CHARS = 100;
 
 /**
  * Turns ajv's errors into one readable sentence per problem (code PAYLOAD_SCHEMA), naming the field as a path
  * (`takeProfits[1].price`). Structural noise (the failing `if` of a conditional, a `oneOf`
- * that only repeats its branches' errors) is folded into a single message.
+ * that only repeats its branches' errors) is folded into a single message. At most
+ * {@link MAX_SCHEMA_PROBLEMS} are listed, the last line counting the others.
  */
 export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): TrackerError[] {
   const out: string[] = [];
@@ -18,10 +28,23 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): 
     ) {
       continue;
     }
-    const field = toField(e.instancePath);
+    const field = abbreviate(toField(e.instancePath), MAX_NAME_CHARS);
     out.push(message(field, e));
   }
-  return [...new Set(out)].map((m) => trackerError('PAYLOAD_SCHEMA', m));
+  return capProblems([...new Set(out)].map((m) => trackerError('PAYLOAD_SCHEMA', m)));
+}
+
+/**
+ * `errors` with at most {@link MAX_SCHEMA_PROBLEMS} listed, then one more counting the others
+ * (with the code of the first one left out).
+ */
+export function capProblems(errors: TrackerError[]): TrackerError[] {
+  if (errors.length <= MAX_SCHEMA_PROBLEMS) return errors;
+  const rest = errors.length - MAX_SCHEMA_PROBLEMS;
+  return [
+    ...errors.slice(0, MAX_SCHEMA_PROBLEMS),
+    trackerError(errors[MAX_SCHEMA_PROBLEMS]!.code, `… and ${rest} more problems of the same payload`),
+  ];
 }
 
 function message(field: string, e: ErrorObject): string {
@@ -29,12 +52,12 @@ function message(field: string, e: ErrorObject): string {
   const at = field === '' ? 'payload' : field;
   switch (e.keyword) {
     case 'required': {
-      const name = join(field, String(p.missingProperty));
+      const name = join(field, abbreviate(String(p.missingProperty), MAX_NAME_CHARS));
       return `${name}: is required`;
     }
     case 'additionalProperty':
     case 'additionalProperties':
-      return `${join(field, String(p.additionalProperty))}: unknown field (free-form data belongs in meta)`;
+      return `${join(field, abbreviate(String(p.additionalProperty), MAX_NAME_CHARS))}: unknown field (free-form data belongs in meta)`;
     case 'type':
       return `${at}: must be ${article(String(p.type))}${p.type === 'number' || p.type === 'integer' ? ' (finite)' : ''}`;
     case 'const':

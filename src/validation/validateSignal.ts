@@ -4,7 +4,7 @@ import type { NormalizedSignal } from '../../machines/signalContext.ts';
 import type { SignalPayload } from '../../machines/types.ts';
 import { levelOrderErrors, type NamedLevel } from '../../machines/levelOrder.ts';
 import { trackerError, type TrackerError } from '../errors.ts';
-import { describeSchemaErrors } from './schemaErrors.ts';
+import { capProblems, describeSchemaErrors } from './schemaErrors.ts';
 
 /** The published contract, read from the very file producers get (docs/schemas). */
 export const trackSignalSchema: object = JSON.parse(
@@ -42,7 +42,7 @@ export function validateSignal(payload: unknown): SignalValidation {
   const errors = check(payload) ? [] : describeSchemaErrors(check.errors);
   // Cross-field rules run on whatever fields are well-formed, so every problem is named at once.
   errors.push(...crossFieldErrors(wellFormedParts(payload)));
-  if (errors.length > 0) return { ok: false, id, errors };
+  if (errors.length > 0) return { ok: false, id, errors: capProblems(errors) };
   return { ok: true, signal: normalize(payload as unknown as SignalPayload) };
 }
 

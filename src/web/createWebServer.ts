@@ -76,7 +76,21 @@ function isBoardPath(url: string): boolean {
  * queues it opened (not `redis`, `connection` or `pool`, which the caller owns).
  */
 export async function createWebServer(opts: WebServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: opts.log.child({ component: 'web' }) }) as unknown as FastifyInstance;
+  const app = Fastify({
+    loggerInstance: opts.log.child({ component: 'web' }),
+    // Errors fastify raises before any route runs (a URL whose percent-encoding is not UTF-8),
+    // in our error shape too: its own body is not the documented one.
+    frameworkErrors: (err, _request, reply) =>
+      sendError(
+        reply,
+        err.code === 'FST_ERR_BAD_URL'
+          ? new HttpError(
+              'BAD_REQUEST',
+              'the URL is malformed: a percent-encoded sequence is not valid UTF-8',
+            )
+          : new HttpError('BAD_REQUEST', err.message.slice(0, 500)),
+      ),
+  }) as unknown as FastifyInstance;
   const log = opts.log.child({ component: 'web' });
 
   // Errors of our routes in one shape ({"error":{"code","message","details"}}; docs/API.md).
@@ -108,6 +122,25 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
 
   // Before authenticate: its hook reads the dashboard's session cookie (docs/DASHBOARD.md).
   await app.register(fastifyCookie);
+
+  // PostgreSQL text holds no NUL character: a path or query value with one matches nothing,
+  // and passed on to a query it fails it (22021, a 500). Refused once here, for every route.
+  app.addHook('preValidation', async (request, reply) => {
+    const field = nulField(request.params, 'params') ?? nulField(request.query, 'querystring');
+    if (field === null) return;
+    const reason = 'contains a NUL character (U+0000)';
+    return sendError(reply, new HttpError('BAD_REQUEST', `${field}: ${reason}`, [{ field, reason }]));
+  });
+
+  // Ajv's type coercion turns "1e309" into Infinity and lets it pass `integer`, `minimum` and
+  // `maximum` alike; a route would hand it to PostgreSQL (a 500). Refused after validation.
+  app.addHook('preHandler', async (request, reply) => {
+    const field = nonFiniteField(request.params, 'params') ?? nonFiniteField(request.query, 'querystring');
+    if (field === null) return;
+    const reason = 'must be a finite number';
+    return sendError(reply, new HttpError('VALIDATION_FAILED', `${field}: ${reason}`, [{ field, reason }]));
+  });
+
   await app.register(authenticate, {
     lookup: createKeyLookup({ db: opts.pool, log, cacheMs: opts.access.keyCacheMs, now: opts.now }),
     rateLimit:
@@ -240,4 +273,26 @@ function clientError(
       trackerError('PAYLOAD_NOT_JSON', `body: ${err.message}`),
     ]);
   return new HttpError('BAD_REQUEST', err.message);
+}
+
+/** The first path or query value (`params.id`, `querystring.tenant`) holding a NUL character, or null. */
+function nulField(values: unknown, where: string): string | null {
+  if (typeof values !== 'object' || values === null) return null;
+  for (const [name, value] of Object.entries(values)) {
+    const all: unknown[] = Array.isArray(value) ? value : [value];
+    if (all.some((v) => typeof v === 'string' && v.includes('\u0000')))
+      return `${where}.${name.slice(0, 100)}`;
+  }
+  return null;
+}
+
+/** The first path or query value that coerced to a number that is not finite, or null. */
+function nonFiniteField(values: unknown, where: string): string | null {
+  if (typeof values !== 'object' || values === null) return null;
+  for (const [name, value] of Object.entries(values)) {
+    const all: unknown[] = Array.isArray(value) ? value : [value];
+    if (all.some((v) => typeof v === 'number' && !Number.isFinite(v)))
+      return `${where}.${name.slice(0, 100)}`;
+  }
+  return null;
 }

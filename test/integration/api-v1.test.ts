@@ -330,6 +330,40 @@ describe('the /v1 API', () => {
     await close();
   });
 
+  it('answers a NUL in a path or query value, an infinite number, and a URL that is not UTF-8, with 400 in the documented error body (found by fuzzing: 500s, and fastify’s own body)', async () => {
+    const { app, close } = await server();
+    const k = await keys();
+    for (const [url, field] of [
+      ['/v1/signals/a%00b', 'params.id'],
+      ['/v1/outcomes?strategy=%00', 'querystring.strategy'],
+      ['/v1/labels?model=m%00&model=n', 'querystring.model'],
+    ] as const) {
+      const r = await call(app, 'GET', url, k.submitA.bearer);
+      expect([url, r.statusCode, r.json()]).toEqual([
+        url,
+        400,
+        {
+          error: {
+            code: 'BAD_REQUEST',
+            message: `${field}: contains a NUL character (U+0000)`,
+            details: [{ field, reason: 'contains a NUL character (U+0000)' }],
+          },
+        },
+      ]);
+    }
+    // Ajv took "1e309" (Infinity) for an integer, and PostgreSQL refused it: a 500.
+    for (const url of ['/v1/metrics?limit=1e309', '/v1/outcomes?limit=-1e309', '/v1/insights?limit=1e400']) {
+      const r = await call(app, 'GET', url, k.readA.bearer);
+      expect([url, r.statusCode, r.json().error?.code]).toEqual([url, 400, 'VALIDATION_FAILED']);
+    }
+    for (const url of ['/v1/signals/%ED%A0%80', '/v1/outcomes/%FF%FE', '/v1/signals/%']) {
+      const r = await call(app, 'GET', url, k.readA.bearer);
+      expect([url, r.statusCode, r.json().error?.code]).toEqual([url, 400, 'BAD_REQUEST']);
+      expect(Object.keys(r.json().error).sort()).toEqual(['code', 'details', 'message']);
+    }
+    await close();
+  });
+
   it('pages outcomes by cursor in (closedAt, signalId) order, and refuses bad queries with 400', async () => {
     const live = await pipeline.start();
     const { app, close } = await server();

@@ -347,6 +347,29 @@ describe('bad payloads through the real queues', () => {
     expect(cancelled).toEqual([{ signal_id: 'to-close' }]);
   });
 
+  it('keeps the job id and every reason of an operation too large to store whole (found by fuzzing: the record was cut to its first 4 KiB)', async () => {
+    const live = await start();
+    const op = {
+      op: 'amend',
+      id: 'huge',
+      ts: T + 1,
+      takeProfits: Array.from({ length: 20_000 }, () => ({ price: 1, fraction: 0 })),
+    };
+    const [job] = await live.submitOps([op], RETRYING);
+    await live.waitUntilDrained();
+    const { rows } = await live.db.query<{
+      details: { op: unknown; errors: string[]; codes: string[]; jobId: string };
+    }>(
+      `SELECT details FROM audit_logs WHERE event = 'op_rejected' AND signal_id = 'huge' AND details->>'jobId' = $1`,
+      [job!.id],
+    );
+    expect(rows, 'one op_rejected row naming the job').toHaveLength(1);
+    const { details } = rows[0]!;
+    expect(details.codes).toContain('PAYLOAD_TOO_LARGE');
+    expect(details.errors.length).toBe(details.codes.length);
+    expect(details.op).toMatchObject({ truncated: true, bytes: expect.any(Number) });
+  });
+
   it('never applies malformed ticks from a feed, and reports how many it skipped', async () => {
     const live = await start();
     const signal = good({ id: 'fed', symbol: 'XYZ', entry: { type: 'market' } });

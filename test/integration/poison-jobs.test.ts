@@ -302,3 +302,46 @@ describe('intake jobs whose data is not JSON', () => {
     ]);
   });
 });
+
+describe('shard jobs that broke the poison path (found by fuzzing, docs/FUZZING.md)', () => {
+  it('records data nested 50,000 deep, or a registration with a NUL in its id, as poison and applies the jobs behind it (the first used to stop the shard, retried forever)', async () => {
+    const live = await start();
+    const signal = {
+      v: 1,
+      id: 'behind-deep',
+      symbol: 'xyz',
+      side: 'long',
+      createdAt: T,
+      entry: { type: 'market' },
+      takeProfits: [{ price: 110, fraction: 1 }],
+      stopLoss: { price: 90 },
+    };
+    await live.submitSignals([signal]);
+    await live.waitUntilDrained();
+    const shard = shardOf('XYZ', SHARDS);
+    const queue = live.shardQueue(shard);
+    const ticks: Tick[] = [100, 104, 111].map((price, i) => ({ symbol: 'XYZ', ts: T + 1 + i, price }));
+    await queue.pause();
+    // Parsed by BullMQ's JSON.parse, but too deep for JSON.stringify when the poison is recorded.
+    const deep = '{"a":'.repeat(50_000) + '1' + '}'.repeat(50_000);
+    const deepId = await addRawJob(live.redis, queue, 'junk', deep, SHARD_JOB_OPTIONS);
+    const nul = await queue.add(
+      'register',
+      { kind: 'register', signal: { ...signal, id: 'nul\u0000id', symbol: 'XYZ' } },
+      SHARD_JOB_OPTIONS,
+    );
+    const after = await queue.add('ticks', { kind: 'ticks', ticks: ticks.map(toWire) }, SHARD_JOB_OPTIONS);
+    await queue.resume();
+    await live.waitUntilDrained({ timeoutMs: 20_000 });
+
+    const entries = await live.poisonEntries();
+    const deepEntry = entries.find((e) => e.jobId === deepId)?.record as { error: string; data: unknown };
+    expect(deepEntry.error).toBe('unknown job kind undefined');
+    expect(JSON.stringify(deepEntry.data)).toContain('nested more than 32 levels deep');
+    const nulEntry = entries.find((e) => e.jobId === nul.id)?.record as { error: string };
+    expect(nulEntry.error).toMatch(/^signal: id: contains a NUL character/);
+    expect((await queue.getJob(after.id!))!.returnvalue).toMatchObject({ poisonTicks: 0, closed: 1 });
+    const expected = await replay({ signals: [signal], ticks });
+    expect(describeDifference(await live.collectOutcomes(['behind-deep']), expected.lines)).toBeNull();
+  });
+});

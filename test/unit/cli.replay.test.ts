@@ -272,6 +272,22 @@ describe('the sample files of data/ (README "Command line")', () => {
 describe('replay: inputs that used to crash or mislead', () => {
   const noStack = (stderr: string): void => expect(stderr, 'no stack trace').not.toMatch(/\n\s+at /);
 
+  it('quotes a rejected operation nested 50,000 deep, or 200 KB long, in one short line (found by fuzzing)', async () => {
+    const deep = '{"a":'.repeat(50_000) + '1' + '}'.repeat(50_000);
+    const opsFile = write('deep-ops.jsonl', [
+      `{"op":"cancel","id":"x","ts":1,"extra":${deep}}`,
+      JSON.stringify({ op: 'cancel', id: 'y', ts: 1, note: 'n'.repeat(200_000) }),
+    ]);
+    const { code, stderr } = await run(['replay', '--ticks', ticks, '--signals', signals, '--ops', opsFile]);
+    noStack(stderr);
+    expect(code, stderr).toBe(0);
+    const rejected = stderr.split('\n').filter((l) => l.startsWith('rejected operation '));
+    expect(rejected).toHaveLength(2);
+    for (const line of rejected) expect(line.length).toBeLessThan(600);
+    expect(rejected[0]).toContain('extra: unknown field');
+    expect(rejected[1]).toMatch(/… \(\d+ characters\)/);
+  });
+
   it('exits 2 with one line naming the file on a truncated .csv.gz', async () => {
     const whole = gzipSync(
       ['ts_ms,symbol,price', ...Array.from({ length: 5000 }, (_, i) => `${i},X,100`)].join('\n'),

@@ -196,6 +196,14 @@ describe('metrics --input FILE', () => {
 });
 
 describe('metrics bad input', () => {
+  it('keeps each problem on one line when the parser quotes a newline or a NUL of the input (found by fuzzing)', async () => {
+    const result = await run([], '\n\u0000');
+    expect(result.code).toBe(EXIT_BAD_INPUT);
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^metrics: stdin is not valid JSON: .*\\u0000/);
+  });
+
   it.each([
     ['invalid JSON', '{"returns": [0.01,', 'stdin is not valid JSON'],
     ['a JSON array', '[0.01, 0.02]', 'input must be a JSON object with "returns" or "trades"'],

@@ -280,6 +280,21 @@ describe('readTicks: empty cells and skipped rows', () => {
 });
 
 describe('readTicks: header errors', () => {
+  it('refuses a stray quote that would swallow the rows up to the next quote (found by fuzzing)', async () => {
+    const ticks = fixture(['ts,symbol,price', '1000,BTC,"', '1001,BTC,100', '1002,BTC,101', '"']);
+    const candles = fixture(['ts,symbol,open,high,low,close', '1000,BTC,"', '1001,BTC,1,2,1,2', '"']);
+    for (const [read, file] of [
+      [readTicks, ticks],
+      [readCandles, candles],
+    ] as const) {
+      const err = await readError(read, file);
+      expect(err).toBeInstanceOf(TickFileError);
+      expect(err.message).toBe(
+        `${file}: a quoted cell starting at line 2 runs over several lines (a stray quote?); tick files have none`,
+      );
+    }
+  });
+
   it('fails clearly without a time column', async () => {
     const err = await readError(readTicks, fixture(['time,symbol,price', '1000,BTC,100']));
     expect(err).toBeInstanceOf(TickFileError);

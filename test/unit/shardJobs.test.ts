@@ -51,6 +51,55 @@ describe('checkShardJob: anything a producer can put on a public shard queue', (
   });
 });
 
+describe('checkShardJob: registrations and operations a foreign producer made (found by fuzzing)', () => {
+  it.each([
+    ['a take-profit at NaN (null through JSON)', { ...signal, takeProfits: [{ price: null, fraction: 1 }] }],
+    ['a negative stop', { ...signal, stopLoss: { price: -5 } }],
+    ['take-profits that are not an array', { ...signal, takeProfits: 'soon' }],
+    ['an entry without its type', { ...signal, entry: {} }],
+  ])('refuses a registration whose signal validation refuses: %s', (_name, bad) => {
+    const checked = checkShardJob({ kind: 'register', signal: bad });
+    expect(checked.ok).toBe(false);
+    if (!checked.ok) expect(checked.reason).toMatch(/^signal: not a valid signal: .+\[[A-Z_]+\]/);
+  });
+
+  it('refuses an operation the signal-ops contract refuses, naming why', () => {
+    const checked = checkShardJob({ kind: 'op', op: { op: 'explode', id: 's1', ts: T } });
+    expect(checked).toEqual({
+      ok: false,
+      reason: 'op: not a valid operation: op: must be one of "exit", "cancel", "amend" [PAYLOAD_SCHEMA]',
+    });
+    expect(checkShardJob({ kind: 'op', op: { op: 'cancel', id: 's1', ts: T, extra: 1 } }).ok).toBe(false);
+  });
+
+  it('keeps the reason for an unknown kind short whatever the kind', () => {
+    const checked = checkShardJob({ kind: 'x'.repeat(70_000) });
+    expect(checked.ok).toBe(false);
+    if (!checked.ok) expect(checked.reason.length).toBeLessThan(200);
+  });
+});
+
+describe('ShardRuntime: tick symbols the checkpoint cannot hold (found by fuzzing)', () => {
+  it('skips and counts a tick whose symbol has a lone surrogate or is longer than any signal’s, applying the rest', () => {
+    const rt = new ShardRuntime(100);
+    rt.apply('1', { kind: 'register', signal }, new Map());
+    const delta = rt.apply(
+      '2',
+      {
+        kind: 'ticks',
+        ticks: [
+          ['X\ud800', T + 1, 100],
+          ['Y'.repeat(65), T + 2, 100],
+          ['XYZ', T + 3, 100],
+        ],
+      },
+      new Map(),
+    );
+    expect(delta.poisonTicks).toBe(2);
+    expect([...delta.recent.keys()]).toEqual(['XYZ']);
+  });
+});
+
 describe('ShardRuntime: which jobs are already applied', () => {
   it("compares BullMQ's own ids by value; digits BullMQ takes as a custom id hide no later job", () => {
     const rt = new ShardRuntime(0);

@@ -10,6 +10,7 @@ import { messagesOf } from '../../src/errors.ts';
 import { replaySync } from '../../src/replay/replay.ts';
 import { validateOperation } from '../../src/validation/validateOperation.ts';
 import { validateSignal } from '../../src/validation/validateSignal.ts';
+import { MAX_SCHEMA_PROBLEMS } from '../../src/validation/schemaErrors.ts';
 
 /** A valid long limit signal with a stop and two TPs, overridable field by field. */
 function payload(fields: Record<string, unknown> = {}): Record<string, unknown> {
@@ -749,5 +750,36 @@ describe('ids in messages', () => {
     expect(errors[0]).toBe(`unknown signal ${'x'.repeat(100)}…`);
     expect(errors[1]).toBe(`signal ${'x'.repeat(100)}… is already closed`);
     expect(errors.join(' ')).not.toContain('x'.repeat(101));
+  });
+});
+
+describe('bounded rejections (found by fuzzing, docs/FUZZING.md)', () => {
+  it('lists at most MAX_SCHEMA_PROBLEMS reasons and counts the rest: a 40,000-item array is not 40,000 stored reasons', () => {
+    const takeProfits = Array.from({ length: 40_000 }, () => ({ price: 1, fraction: 0 }));
+    const checked = validateSignal(payload({ takeProfits }));
+    expect(checked.ok).toBe(false);
+    if (checked.ok) return;
+    expect(checked.errors).toHaveLength(MAX_SCHEMA_PROBLEMS + 1);
+    expect(checked.errors[0]!.message).toBe('takeProfits: must have at most 10 items');
+    expect(checked.errors.at(-1)!.message).toMatch(/^… and \d+ more problems of the same payload$/);
+    const count = Number(/(\d+) more/.exec(checked.errors.at(-1)!.message)![1]);
+    expect(count).toBeGreaterThan(40_000 - MAX_SCHEMA_PROBLEMS);
+  });
+
+  it('quotes an unknown or missing field name of any length abbreviated', () => {
+    const long = 'k'.repeat(100_000);
+    const checked = validateSignal({ ...payload(), [long]: 1 });
+    expect(checked.ok).toBe(false);
+    if (checked.ok) return;
+    const message = checked.errors.find((e) => e.message.includes('unknown field'))!.message;
+    expect(message.length).toBeLessThan(300);
+    expect(message).toContain('(100000 characters)');
+  });
+
+  it('bounds the reasons of an operation the same way', () => {
+    const checked = validateOperation({ op: 'amend', id: 's', ts: 1, ['x'.repeat(50_000)]: 1 });
+    expect(checked.ok).toBe(false);
+    if (checked.ok) return;
+    expect(checked.errors.every((e) => e.message.length < 300)).toBe(true);
   });
 });
