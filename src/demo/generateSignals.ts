@@ -19,6 +19,12 @@ export interface GenerateOptions {
   prefix?: string;
   /** Scale of level distances, as a fraction of price (default 0.004: 0.4 %). */
   scale?: number;
+  /**
+   * Position values in quote currency (SPEC `notional`): this share of the signals carries one,
+   * a round figure from `notionals`, drawn from a random stream of its own so that every other
+   * field is the same with or without it. @defaultValue no notional
+   */
+  notional?: { share: number; values: readonly number[] };
 }
 
 /**
@@ -35,6 +41,7 @@ export function generateSignals(anchors: readonly Tick[], options: GenerateOptio
   const scale = options.scale ?? 0.004;
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const round = (x: number): number => Number(x.toPrecision(8));
+  const sizing = seededRandom(options.seed + 0x5eed);
   const out: SignalPayload[] = [];
   for (let i = 0; i < options.count; i++) {
     const anchor = anchors[Math.floor(rnd() * anchors.length)]!;
@@ -97,6 +104,10 @@ export function generateSignals(anchors: readonly Tick[], options: GenerateOptio
     s.modelVersion = pick(['1.0', '1.1', '2.0']);
     s.timeframe = pick(['1m', '5m', '1h']);
     if (rnd() < 0.7) s.confidence = round(0.3 + 0.6 * rnd());
+    if (options.notional !== undefined && sizing() < options.notional.share) {
+      const values = options.notional.values;
+      s.notional = values[Math.floor(sizing() * values.length)]!;
+    }
     out.push(s);
   }
   return out;

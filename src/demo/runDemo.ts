@@ -117,12 +117,19 @@ try {
     ticksByFile.push(ticks);
   }
   const signals: SignalPayload[] = [
-    ...generateSignals(spreadAnchors(ticksByFile[0]!, 300), { count: 300, seed: 2013, prefix: 'ibm' }),
+    // Half the signals carry a position value, so that P&L and fees in currency show beside returns.
+    ...generateSignals(spreadAnchors(ticksByFile[0]!, 300), {
+      count: 300,
+      seed: 2013,
+      prefix: 'ibm',
+      notional: { share: 0.5, values: [5_000, 10_000, 25_000] },
+    }),
     ...generateSignals(spreadAnchors(ticksByFile[1]!, 200), {
       count: 200,
       seed: 2024,
       prefix: 'crypto',
       scale: 0.0008,
+      notional: { share: 0.5, values: [1_000, 2_500, 10_000] },
     }),
   ];
   const bad: unknown[] = [
