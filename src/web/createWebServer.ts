@@ -238,12 +238,18 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     return reply.type(registry.contentType).send(text);
   });
 
-  if (opts.live)
-    await app.register(
-      liveRoutes({ ...opts.live, redis: opts.redis, pool: opts.pool, prefix: opts.prefix, log }),
-    );
   await app.register(dashboardRoutes);
-  if (opts.routes) await app.register(async (scope) => opts.routes!(scope));
+  // The live routes in the same scope as `routes`, after them: the versioned API's OpenAPI
+  // document (registered by `routes`) lists every route its scope registers afterwards.
+  const live = opts.live;
+  if (opts.routes || live)
+    await app.register(async (scope) => {
+      if (opts.routes) await opts.routes(scope);
+      if (live)
+        await scope.register(
+          liveRoutes({ ...live, redis: opts.redis, pool: opts.pool, prefix: opts.prefix, log }),
+        );
+    });
   await app.ready();
   return app;
 }

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { compareStreamIds, type EventReader, type StreamEntry } from '../events/createEventReader.ts';
-import { isEventType } from '../events/TrackerEvent.ts';
+import { EVENT_TYPES, isEventType } from '../events/TrackerEvent.ts';
 import { HttpError } from './httpErrors.ts';
 import { tenantScope } from './tenantScope.ts';
+import { OWN_VALIDATION, responses, secured, TENANT_QUERY } from './v1/apiSchemas.ts';
 
 export interface StreamRouteOptions {
   reader: EventReader;
@@ -16,6 +17,81 @@ export interface StreamRouteOptions {
 const CATCH_UP_PAGE = 500;
 /** How long a dropped client's socket may take to drain its farewell before it is cut. */
 const FAREWELL_MS = 5000;
+
+const commaList = (what: string) => ({
+  type: 'string',
+  description: `Comma list of ${what}; an event passes when its field is in the list (one value of the parameter: a repeated one is 400).`,
+});
+
+/**
+ * The route's options: its scope and its OpenAPI description. The handler checks the query
+ * itself (parseFilter, lastEventIdOf), as it always has: the schema documents it.
+ */
+const STREAM_ROUTE = {
+  config: { scope: 'read' as const },
+  ...OWN_VALIDATION,
+  schema: {
+    tags: ['stream'],
+    summary: "Server-Sent Events of the tenant's events as they happen",
+    description:
+      'Scope `read`. A `text/event-stream` that stays open (docs/API.md "Live stream"). Each event is one SSE message ' +
+      'without an `event:` name: `id:` its events-stream entry id (`<ms>-<seq>`), `data:` one JSON object ' +
+      '`{ type, id, tenant, symbol, strategy?, model?, ts, data }`. A client that reconnects with `Last-Event-ID` ' +
+      '(or `?lastEventId=`) gets every event after that id, once, preceded by `event: gap` when some were trimmed. ' +
+      'Comment lines (`: heartbeat`) keep it alive; a client that reads too slowly receives `event: error` ' +
+      '(`SLOW_CONSUMER`) and is disconnected. Errors found before the stream starts (bad filter, bad ' +
+      "`Last-Event-ID`, another tenant) are answered as JSON, like every route's.",
+    ...secured('read'),
+    querystring: {
+      type: 'object',
+      properties: {
+        type: {
+          type: 'string',
+          description: `Comma list of event types (${EVENT_TYPES.join(', ')}); an unknown type is 400 BAD_REQUEST.`,
+        },
+        symbol: commaList('symbols (compared upper-cased)'),
+        strategy: commaList('strategies (an event without a strategy never matches)'),
+        model: commaList('models (an event without a model never matches)'),
+        ...TENANT_QUERY,
+        lastEventId: {
+          type: 'string',
+          pattern: '^\\d{1,20}-\\d{1,20}$',
+          description:
+            'Resume after this event id, as the `Last-Event-ID` header does (the header wins when both are given).',
+        },
+      },
+    },
+    headers: {
+      type: 'object',
+      properties: {
+        'last-event-id': {
+          type: 'string',
+          pattern: '^\\d{1,20}-\\d{1,20}$',
+          description: 'Resume after this event id (EventSource sends it by itself when it reconnects).',
+        },
+      },
+    },
+    response: responses({
+      200: {
+        description:
+          'The event stream. Messages: `id: <entry id>` + `data: <event JSON>` for each event; ' +
+          '`event: gap` + `data: {"lastEventId","firstAvailableId"}` when a resume point was trimmed; ' +
+          '`event: error` + `data: {"code","message"}` (SLOW_CONSUMER, INTERNAL_ERROR) just before the server ends the stream; ' +
+          'comment lines (`: heartbeat`) every SSE_HEARTBEAT_MS.',
+        content: {
+          'text/event-stream': {
+            schema: {
+              type: 'string',
+              examples: [
+                'id: 1764671234567-0\ndata: {"type":"signal.closed","id":"sig-42","tenant":"acme","symbol":"BTCUSDT","ts":1764671234000,"data":{}}\n\n',
+              ],
+            },
+          },
+        },
+      },
+    }),
+  },
+};
 
 interface Filter {
   tenant: string | null;
@@ -39,7 +115,7 @@ export function streamRoute(opts: StreamRouteOptions) {
       for (const end of [...open]) end();
     });
 
-    app.get('/v1/stream', { config: { scope: 'read' } }, async (request, reply) => {
+    app.get('/v1/stream', STREAM_ROUTE, async (request, reply) => {
       const filter = parseFilter(request);
       const lastEventId = lastEventIdOf(request);
       reply.hijack();

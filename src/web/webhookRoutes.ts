@@ -11,6 +11,7 @@ import { listWebhooks } from '../storage/listWebhooks.ts';
 import type { Principal } from './createKeyLookup.ts';
 import { HttpError } from './httpErrors.ts';
 import { tenantScope } from './tenantScope.ts';
+import { ERROR_SCHEMA, OWN_VALIDATION, responses, TENANT_QUERY } from './v1/apiSchemas.ts';
 
 export interface WebhookRoutesOptions {
   pool: pg.Pool;
@@ -20,6 +21,167 @@ export interface WebhookRoutesOptions {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/*
+ * OpenAPI descriptions of the routes. The handlers check their input themselves (manager,
+ * webhookId, checkUrl, checkTypes, checkSecret, with their own messages), as they always have:
+ * the schemas document it (OWN_VALIDATION) and shape the answers.
+ */
+
+/** A webhook needs a key with both read and submit, or admin (manager below). */
+const SECURITY = { security: [{ apiKey: ['read', 'submit'] }] };
+const WHO =
+  'Scope `read` and `submit` (or `admin`); a key reaches its own tenant\'s webhooks only (docs/API.md "Webhooks").';
+/** The `response` map of a route on one webhook: `ok`, the shared errors and 404 NOT_FOUND. */
+function onOneWebhook(ok: Record<number, object>): Record<number, object> {
+  const out = responses(ok, 404);
+  out[404] = { description: 'NOT_FOUND: no webhook with that id for this key', $ref: `${ERROR_SCHEMA.$id}#` };
+  return out;
+}
+
+const WEBHOOK_SCHEMA = {
+  type: 'object',
+  required: ['id', 'tenant', 'url', 'eventTypes', 'createdAt'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    tenant: { type: 'string' },
+    url: { type: 'string', description: 'Normalised (WHATWG URL).' },
+    eventTypes: { type: 'array', items: { enum: [...EVENT_TYPES] }, description: 'Empty: every type.' },
+    createdAt: { type: 'integer', description: 'Epoch ms.' },
+  },
+};
+
+const ID_PARAMS = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', format: 'uuid', description: 'The webhook id (anything else: 404).' } },
+};
+
+const CREATE_SCHEMA = {
+  tags: ['webhooks'],
+  summary: "Create a webhook: the tenant's events, signed, POSTed to a URL",
+  description: `${WHO} Private, loopback and link-local addresses are refused unless WEBHOOK_ALLOW_PRIVATE=on. The secret is shown in this answer only. An admin key names the tenant (\`tenant\` in the body or the query).`,
+  ...SECURITY,
+  querystring: { type: 'object', properties: { ...TENANT_QUERY } },
+  body: {
+    type: 'object',
+    required: ['url'],
+    properties: {
+      url: { type: 'string', maxLength: 2048, description: 'An http or https URL without credentials.' },
+      eventTypes: {
+        type: 'array',
+        items: { enum: [...EVENT_TYPES] },
+        description: 'The event types to send; absent or empty: every type.',
+      },
+      secret: {
+        type: 'string',
+        minLength: 16,
+        maxLength: 200,
+        description: 'The signing secret; absent: one is generated (`whsec_…`).',
+      },
+      tenant: {
+        type: 'string',
+        minLength: 1,
+        description: "Admin keys: the webhook's tenant (or `?tenant=`). Others: only their own.",
+      },
+    },
+  },
+  response: responses({
+    201: {
+      description: 'Created; the secret is shown here only.',
+      ...WEBHOOK_SCHEMA,
+      required: [...WEBHOOK_SCHEMA.required, 'secret'],
+      properties: { ...WEBHOOK_SCHEMA.properties, secret: { type: 'string' } },
+    },
+  }),
+};
+
+const LIST_SCHEMA = {
+  tags: ['webhooks'],
+  summary: 'List the webhooks (without their secrets)',
+  description: `${WHO} An admin key sees every tenant's, or one with \`?tenant=\`.`,
+  ...SECURITY,
+  querystring: { type: 'object', properties: { ...TENANT_QUERY } },
+  response: responses({
+    200: {
+      type: 'object',
+      required: ['webhooks'],
+      properties: { webhooks: { type: 'array', items: WEBHOOK_SCHEMA } },
+    },
+  }),
+};
+
+const DELETE_SCHEMA = {
+  tags: ['webhooks'],
+  summary: 'Delete a webhook',
+  description: `${WHO} Deliveries still queued complete without being sent.`,
+  ...SECURITY,
+  params: ID_PARAMS,
+  response: onOneWebhook({ 204: { description: 'Deleted.', type: 'null' } }),
+};
+
+const DELIVERIES_SCHEMA = {
+  tags: ['webhooks'],
+  summary: "A webhook's recent delivery attempts, newest first",
+  description: WHO,
+  ...SECURITY,
+  params: ID_PARAMS,
+  querystring: {
+    type: 'object',
+    properties: {
+      limit: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 1000,
+        default: 100,
+        description: 'At most this many attempts.',
+      },
+    },
+  },
+  response: onOneWebhook({
+    200: {
+      type: 'object',
+      required: ['deliveries'],
+      properties: {
+        deliveries: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: [
+              'deliveryId',
+              'eventKey',
+              'eventType',
+              'attempt',
+              'at',
+              'statusCode',
+              'error',
+              'durationMs',
+            ],
+            properties: {
+              deliveryId: {
+                type: 'string',
+                description: 'The X-OT-Delivery header: the same for every attempt.',
+              },
+              eventKey: { type: 'string', description: "The event's stable key." },
+              eventType: { type: 'string' },
+              attempt: { type: 'integer', description: 'From 1.' },
+              at: { type: 'integer', description: 'Epoch ms.' },
+              statusCode: {
+                type: ['integer', 'null'],
+                description: "The receiver's status; null when none came.",
+              },
+              error: {
+                type: ['string', 'null'],
+                description: 'Why the attempt failed; null when it succeeded.',
+              },
+              durationMs: { type: 'number' },
+            },
+          },
+        },
+      },
+    },
+  }),
+};
+
 /**
  * `/v1/webhooks` (docs/API.md "Webhooks"): a tenant's webhooks, created, listed, deleted, and
  * their recent delivery attempts. A webhook sends the tenant's events wherever it points, so
@@ -28,9 +190,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export function webhookRoutes(opts: WebhookRoutesOptions) {
   return async (app: FastifyInstance): Promise<void> => {
-    const scope = { config: { scope: 'read' as const } };
+    // The hook checks read; manager() checks submit too. Input is checked by the handlers.
+    const scope = { config: { scope: 'read' as const }, ...OWN_VALIDATION };
 
-    app.post('/v1/webhooks', scope, async (request, reply) => {
+    app.post('/v1/webhooks', { ...scope, schema: CREATE_SCHEMA }, async (request, reply) => {
       const principal = manager(request);
       const body = (request.body ?? {}) as Record<string, unknown>;
       const q = (request.query ?? {}) as Record<string, unknown>;
@@ -47,13 +210,13 @@ export function webhookRoutes(opts: WebhookRoutesOptions) {
       return reply.code(201).send({ ...info, secret });
     });
 
-    app.get('/v1/webhooks', scope, async (request) => {
+    app.get('/v1/webhooks', { ...scope, schema: LIST_SCHEMA }, async (request) => {
       const principal = manager(request);
       const tenant = tenantScope(principal, (request.query as Record<string, string | undefined>).tenant);
       return { webhooks: await listWebhooks(opts.pool, tenant) };
     });
 
-    app.delete('/v1/webhooks/:id', scope, async (request, reply) => {
+    app.delete('/v1/webhooks/:id', { ...scope, schema: DELETE_SCHEMA }, async (request, reply) => {
       const principal = manager(request);
       const id = webhookId(request);
       const tenant = principal.admin ? null : principal.tenant;
@@ -61,7 +224,7 @@ export function webhookRoutes(opts: WebhookRoutesOptions) {
       return reply.code(204).send();
     });
 
-    app.get('/v1/webhooks/:id/deliveries', scope, async (request) => {
+    app.get('/v1/webhooks/:id/deliveries', { ...scope, schema: DELIVERIES_SCHEMA }, async (request) => {
       const principal = manager(request);
       const id = webhookId(request);
       const webhook = await findWebhook(opts.pool, id, principal.admin ? null : principal.tenant);

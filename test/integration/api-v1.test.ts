@@ -22,6 +22,13 @@ import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../suppo
 const SHARDS = 2;
 const T0 = 1_700_000_000_000;
 type Headers = Record<string, string>;
+/** What the test reads of an OpenAPI operation. */
+interface LiveOperation {
+  security?: { apiKey: string[] }[];
+  parameters?: { in: string; name: string }[];
+  requestBody?: { content: Record<string, { schema: unknown }> };
+  responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+}
 
 function signal(id: string, extra: Partial<SignalPayload> = {}): SignalPayload {
   return {
@@ -72,6 +79,8 @@ describe('the /v1 API', () => {
       shards: SHARDS,
       log,
       access: OPEN_ACCESS,
+      // The live routes too: the OpenAPI document must list them (they share its scope).
+      live: { heartbeatMs: 15_000, maxBufferBytes: 1 << 20, allowPrivateWebhooks: true },
       routes: v1Routes({
         pool,
         redis,
@@ -144,7 +153,40 @@ describe('the /v1 API', () => {
     const operations = Object.entries(spec.paths).flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase(), op })),
     );
-    expect(operations.length).toBeGreaterThanOrEqual(11);
+    expect(operations.length).toBeGreaterThanOrEqual(16);
+    // The live stream and the webhooks are in the document, with their inputs and answers.
+    const names = operations.map((o) => `${o.method} ${o.path}`);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'GET /v1/stream',
+        'POST /v1/webhooks',
+        'GET /v1/webhooks',
+        'DELETE /v1/webhooks/{id}',
+        'GET /v1/webhooks/{id}/deliveries',
+      ]),
+    );
+    const paths = spec.paths as unknown as Record<string, Record<string, LiveOperation>>;
+    const stream = paths['/v1/stream']!.get!;
+    expect(stream.security).toEqual([{ apiKey: ['read'] }]);
+    expect(Object.keys(stream.responses['200']!.content!)).toEqual(['text/event-stream']);
+    expect(stream.parameters!.filter((p) => p.in === 'query').map((p) => p.name)).toEqual(
+      expect.arrayContaining(['type', 'symbol', 'strategy', 'model', 'tenant', 'lastEventId']),
+    );
+    const create = paths['/v1/webhooks']!.post!;
+    expect(create.security).toEqual([{ apiKey: ['read', 'submit'] }]);
+    expect(create.requestBody!.content['application/json']!.schema).toMatchObject({
+      required: ['url'],
+      properties: { url: {}, eventTypes: {}, secret: {}, tenant: {} },
+    });
+    expect(create.responses['201']!.content!['application/json']!.schema).toMatchObject({
+      required: expect.arrayContaining(['id', 'secret']),
+    });
+    expect(Object.keys(paths['/v1/webhooks/{id}']!.delete!.responses)).toEqual(
+      expect.arrayContaining(['204', '404']),
+    );
+    expect(paths['/v1/webhooks/{id}/deliveries']!.get!.parameters!.map((p) => `${p.in} ${p.name}`)).toEqual(
+      expect.arrayContaining(['path id', 'query limit']),
+    );
     const lacking = { read: k.onlySubmitA, submit: k.readA, admin: k.submitA } as const;
     const failures: string[] = [];
     for (const { path, method, op } of operations) {
