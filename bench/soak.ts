@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- soak [--minutes=30] [--rate=20000] [--sample-seconds=30]
- *  [--warmup-seconds=N] [--signals-per-sec=5] [--shards=8] [--workers=1]`
+ *  [--warmup-seconds=N] [--signals-per-sec=5] [--shards=8] [--workers=1] [--interval=10]`
+ *  (--interval: milliseconds between publishes, as the pipeline group's latency bench)
  *
  * The soak of issue 12: the real processes (workers/worker.ts ×--workers, workers/flusher.ts,
  * workers/scheduler.ts, each with METRICS_PORT=0) against the Redis and PostgreSQL of
@@ -45,6 +46,7 @@ interface Settings {
   signalsPerSec: number;
   shards: number;
   workers: number;
+  intervalMs: number;
 }
 
 function settings(flags: string[]): Settings {
@@ -63,6 +65,7 @@ function settings(flags: string[]): Settings {
     signalsPerSec: num('signals-per-sec', 5),
     shards: num('shards', 8),
     workers: num('workers', 1),
+    intervalMs: num('interval', 10),
   };
 }
 
@@ -187,7 +190,7 @@ export async function run(report: Report, flags: string[]): Promise<void> {
       const t0 = performance.now();
       const [, applied0] = await scrape(procs);
       lastSample = { at: t0, published: 0, applied: applied0 };
-      const intervalMs = 10;
+      const intervalMs = set.intervalMs;
       let nextSample = set.sampleSeconds * 1000;
       let signalBatch = 0;
       for (let k = 1; ; k++) {
@@ -218,6 +221,8 @@ export async function run(report: Report, flags: string[]): Promise<void> {
         const wait = t0 + k * intervalMs - performance.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       }
+      // The end of the run is a sample too (the loop stops before a sample falls due at its end).
+      if (performance.now() - lastSample.at >= (set.sampleSeconds * 1000) / 2) await takeSample();
       await publisher.close();
       const seconds = (performance.now() - t0) / 1000;
 
