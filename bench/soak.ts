@@ -18,7 +18,8 @@
  * /metrics) and RSS (/proc/PID/status VmRSS), Redis used_memory, shard queue depths (waiting),
  * outbox entries, open signals (HLEN of the shards' signal hashes), ticks/s published and
  * applied. The curve goes to .tmp/soak.csv; the figures compare the first sample after the
- * warm-up (default min(120 s, a quarter of the run)) with the last.
+ * warm-up (default min(600 s, a third of the run): the recent-tick buffers
+ * fill first) with the last.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -61,7 +62,9 @@ function settings(flags: string[]): Settings {
     seconds,
     rate: num('rate', 20_000),
     sampleSeconds: num('sample-seconds', 30),
-    warmupSeconds: num('warmup-seconds', Math.min(120, seconds / 4)),
+    // At 20,000 ticks/s over 500 symbols the recent-tick buffers (TICK_BUFFER_SIZE 20,000 per
+    // symbol) fill in 500 s: Redis and the worker heap grow until then, by design.
+    warmupSeconds: num('warmup-seconds', Math.min(600, seconds / 3)),
     signalsPerSec: num('signals-per-sec', 5),
     shards: num('shards', 8),
     workers: num('workers', 1),
