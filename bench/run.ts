@@ -14,11 +14,13 @@ const groups: Record<string, () => Promise<{ run: (report: Report, args: string[
   stream: () => import('./stream.ts'),
   workers: () => import('./workers.ts'),
   audit: () => import('./audit.ts'),
+  soak: () => import('./soak.ts'),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
-const names = requested.length > 0 ? requested : Object.keys(groups);
+// soak runs for 30 minutes: only when named.
+const names = requested.length > 0 ? requested : Object.keys(groups).filter((g) => g !== 'soak');
 for (const name of names) {
   const load = groups[name];
   if (load === undefined) {
