@@ -4,9 +4,18 @@ import { JOB_NAMES, shardOf } from '../names.ts';
 import { toWire, type WireTick } from './messages.ts';
 import { createShardQueues, SHARD_JOB_OPTIONS } from './shardQueues.ts';
 
+/** What a batch id may hold: never all digits once suffixed, no ':' (BullMQ's key separator). */
+const BATCH_ID = /^[A-Za-z0-9._-]{1,200}$/;
+
 export interface TickPublisher {
-  /** Routes ticks to their shards and enqueues them in batches; resolves once all are queued. */
-  publish(ticks: readonly Tick[]): Promise<number>;
+  /**
+   * Routes ticks to their shards and enqueues them in batches; resolves once all are queued.
+   * With `batchId`, each job gets an id made from it (`<batchId>-s<shard>-<n>`): publishing the
+   * same ticks again under the same id (a retry after an error or a lost reply) queues and
+   * applies them once (docs/QUEUES.md "Publishing ticks safely"). Without it, a retry of a
+   * publish whose reply was lost can queue its ticks twice.
+   */
+  publish(ticks: readonly Tick[], options?: { batchId?: string }): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -31,7 +40,12 @@ export function createTickPublisher(opts: {
     onError: (err) => opts.onError?.(err),
   });
   return {
-    async publish(ticks) {
+    async publish(ticks, options = {}) {
+      const { batchId } = options;
+      if (batchId !== undefined && !BATCH_ID.test(batchId))
+        throw new Error(
+          `batchId must be 1-200 characters of A-Z a-z 0-9 . _ - (got ${JSON.stringify(batchId)})`,
+        );
       const byShard = new Map<number, WireTick[]>();
       for (const t of ticks) {
         const symbol = t.symbol.toUpperCase();
@@ -47,7 +61,10 @@ export function createTickPublisher(opts: {
             jobs.push({
               name: JOB_NAMES.ticks,
               data: { kind: 'ticks' as const, ticks: wire.slice(i, i + opts.batchSize) },
-              opts: SHARD_JOB_OPTIONS,
+              opts:
+                batchId === undefined
+                  ? SHARD_JOB_OPTIONS
+                  : { ...SHARD_JOB_OPTIONS, jobId: `${batchId}-s${shard}-${i / opts.batchSize}` },
             });
           }
           return queues.queue(shard).addBulk(jobs);

@@ -313,7 +313,7 @@ export interface PipelineClient {
   /** Adds `signal-ops` jobs, in order. */
   submitOps(ops: readonly unknown[], jobOptions?: { attempts?: number }): Promise<Job[]>;
   /** Publishes ticks through the documented producer path (createTickPublisher). */
-  publishTicks(ticks: readonly Tick[]): Promise<void>;
+  publishTicks(ticks: readonly Tick[], options?: { batchId?: string }): Promise<void>;
   /**
    * Waits until no queue (track-signal, signal-ops, every shard) has a job waiting, delayed or
    * active, twice in a row. `diagnostics` adds to the timeout message (worker output…).
@@ -394,14 +394,14 @@ export function createPipelineClient(cfg: PipelineConfig): PipelineClient {
     async submitOps(ops, jobOptions = {}) {
       return signalOps.addBulk(ops.map((data) => ({ name: 'op', data, opts: jobOptions })));
     },
-    async publishTicks(ticks) {
+    async publishTicks(ticks, options) {
       publisher ??= createTickPublisher({
         connection,
         prefix: cfg.prefix,
         shards: cfg.shards,
         batchSize: cfg.batchSize ?? 2000,
       });
-      await publisher.publish(ticks);
+      await publisher.publish(ticks, options);
     },
     async waitUntilDrained(options = {}) {
       const timeoutMs = options.timeoutMs ?? 60_000;
