@@ -7,7 +7,6 @@
  * `.tmp/artifacts/`.
  */
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -22,10 +21,10 @@ import {
   spawnFlusher,
   spawnProcess,
   spawnWorker,
-  tail,
   type PipelineClient,
   type WorkerProcess,
 } from '../support/livePipeline.ts';
+import { createKey, freePort, outputsOf } from '../support/realProcesses.ts';
 import {
   createRedisNamespace,
   createTestDatabase,
@@ -49,17 +48,7 @@ let browser: Browser;
 const processes: WorkerProcess[] = [];
 let signalsA: SignalPayload[] = [];
 
-function outputs(): string {
-  return processes.map((p) => `--- ${p.label} (pid ${p.pid}) ---\n${tail(p.output())}`).join('\n');
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+const outputs = (): string => outputsOf(processes);
 
 async function cli(args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(process.execPath, ['bin/outcome-tracker.js', ...args], {
@@ -68,14 +57,6 @@ async function cli(args: string[]): Promise<string> {
     timeout: 60_000,
   });
   return stdout;
-}
-
-async function createKey(tenant: string, scopes: string): Promise<string> {
-  return (
-    JSON.parse(await cli(['api-key', 'create', '--tenant', tenant, '--scopes', scopes, '--json'])) as {
-      key: string;
-    }
-  ).key;
 }
 
 async function call(method: string, path: string, headers: Record<string, string> = {}, body?: unknown) {
@@ -196,7 +177,10 @@ beforeAll(async () => {
     spawnWorker('worker', env),
     spawnFlusher('flusher', env),
   );
-  [keyA, keyB] = await Promise.all([createKey('acme', 'submit,read'), createKey('globex', 'submit,read')]);
+  [keyA, keyB] = await Promise.all([
+    createKey({ repoRoot: REPO_ROOT, databaseUrl: db.url }, 'acme', 'submit,read'),
+    createKey({ repoRoot: REPO_ROOT, databaseUrl: db.url }, 'globex', 'submit,read'),
+  ]);
   await Promise.all([
     processes[1]!.waitForOutput('worker started'),
     processes[2]!.waitForOutput('flusher started'),

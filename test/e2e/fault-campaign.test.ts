@@ -22,7 +22,6 @@
  * drawn, and printed) size it; FAULT_PROGRESS=on prints each phase; FAULT_ROUND_TIMEOUT_MS
  * (default 900000) bounds a round.
  */
-import { createServer } from 'node:net';
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import fc from 'fast-check';
@@ -39,6 +38,7 @@ import { readDataTicks } from '../support/dataFile.ts';
 import { Cast, FAULT_KINDS, injectFault, type FaultKind, type FaultRecord } from '../support/faults.ts';
 import { createPipelineClient, type PipelineClient } from '../support/livePipeline.ts';
 import { operationsAt } from '../support/operationsAt.ts';
+import { freePort } from '../support/realProcesses.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
 import {
   buildOperations,
@@ -108,14 +108,6 @@ afterAll(async () => {
     }),
   );
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A fresh, migrated database on the private PostgreSQL. */
 async function freshDatabase(name: string): Promise<string> {

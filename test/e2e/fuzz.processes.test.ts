@@ -13,11 +13,8 @@
  * memory stays within a generous bound; and valid signals submitted among the bad ones end as
  * replay says they end. The number of inputs per entry point is FUZZ_RUNS (or the CI count).
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import fc from 'fast-check';
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +50,7 @@ import {
   type PipelineClient,
   type WorkerProcess,
 } from '../support/livePipeline.ts';
+import { createKey, freePort, outputsOf } from '../support/realProcesses.ts';
 import { addRawJob, rawJobRecord } from '../support/rawJob.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
 import {
@@ -86,14 +84,6 @@ function rssMb(pid: number): number {
   return kb / 1024;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 let db: TestDatabase;
 let ns: RedisNamespace;
 let client: PipelineClient;
@@ -103,8 +93,7 @@ let web: WorkerProcess;
 let worker: WorkerProcess;
 let flusher: WorkerProcess;
 const processes: WorkerProcess[] = [];
-const outputs = (): string =>
-  processes.map((p) => `--- ${p.label} (pid ${p.pid}) ---\n${tail(p.output())}`).join('\n');
+const outputs = (): string => outputsOf(processes);
 /** How many inputs each entry point was given (printed at the end for docs/FUZZING.md). */
 const tried: Record<string, number> = {};
 
@@ -129,21 +118,7 @@ beforeAll(async () => {
   worker = spawnWorker('worker', { ...env, LOG_LEVEL: 'info' });
   flusher = spawnFlusher('flusher', { ...env, LOG_LEVEL: 'info' });
   processes.push(web, worker, flusher);
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [
-      'bin/outcome-tracker.js',
-      'api-key',
-      'create',
-      '--tenant',
-      'fuzz',
-      '--scopes',
-      'submit,read,admin',
-      '--json',
-    ],
-    { cwd: REPO_ROOT, env: { ...process.env, DATABASE_URL: db.url }, timeout: 30_000 },
-  );
-  key = (JSON.parse(stdout) as { key: string }).key;
+  key = await createKey({ repoRoot: REPO_ROOT, databaseUrl: db.url }, 'fuzz', 'submit,read,admin');
   await Promise.all([worker.waitForOutput('worker started'), flusher.waitForOutput('flusher started')]);
   const deadline = Date.now() + 30_000;
   for (;;) {

@@ -5,10 +5,7 @@
  * /v1/ticks`, operations through `/v1/signals/{id}/cancel|exit`, and what `GET
  * /v1/signals/{id}` then answers is what replay prints; neither tenant sees the other's.
  */
-import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
@@ -20,9 +17,8 @@ import {
   spawnProcess,
   spawnWorker,
   tail,
-  type PipelineClient,
-  type WorkerProcess,
 } from '../support/livePipeline.ts';
+import { createKey, freePort, useRealProcesses } from '../support/realProcesses.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
 import {
   createTestDatabase,
@@ -54,38 +50,9 @@ beforeAll(async () => {
   binance = await readDataTicks('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz');
 });
 
-const processes: WorkerProcess[] = [];
-let client: PipelineClient | undefined;
-afterEach(async () => {
-  await Promise.all(processes.map((p) => p.kill()));
-  processes.length = 0;
-  await client?.close();
-  client = undefined;
-});
-
-function outputs(): string {
-  return processes.map((p) => `--- ${p.label} (pid ${p.pid}) ---\n${tail(p.output())}`).join('\n');
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** `outcome-tracker api-key create … --json`, as an operator runs it. */
-async function createKey(tenant: string, scopes: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['bin/outcome-tracker.js', 'api-key', 'create', '--tenant', tenant, '--scopes', scopes, '--json'],
-    { cwd: REPO_ROOT, env: { ...process.env, DATABASE_URL: db.url }, timeout: 30_000 },
-  );
-  const line = JSON.parse(stdout) as { key: string; tenant: string };
-  expect(line.tenant).toBe(tenant);
-  return line.key;
-}
+const run = useRealProcesses();
+const { processes, outputs } = run;
+const cliTarget = () => ({ repoRoot: REPO_ROOT, databaseUrl: db.url });
 
 interface Answer {
   status: number;
@@ -138,8 +105,8 @@ describe('the HTTP API over real processes', () => {
     const flusher = spawnFlusher('flusher', env);
     processes.push(web, worker, flusher);
     const [keyA, keyB] = await Promise.all([
-      createKey('acme', 'submit,read'),
-      createKey('globex', 'submit,read'),
+      createKey(cliTarget(), 'acme', 'submit,read'),
+      createKey(cliTarget(), 'globex', 'submit,read'),
     ]);
     await Promise.all([worker.waitForOutput('worker started'), flusher.waitForOutput('flusher started')]);
     const call = api(base);
@@ -151,7 +118,7 @@ describe('the HTTP API over real processes', () => {
         throw new Error(`the web process did not become ready\n${outputs()}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    client = tracker.track(
+    run.client = tracker.track(
       createPipelineClient({
         redisUrl: redisUrl(),
         databaseUrl: db.url,
@@ -161,7 +128,7 @@ describe('the HTTP API over real processes', () => {
       }),
       'pipeline client',
     );
-    const drained = () => client!.waitUntilDrained({ diagnostics: outputs });
+    const drained = () => run.client!.waitUntilDrained({ diagnostics: outputs });
 
     // The document: public, and every route of docs/API.md in it.
     const doc = await call('GET', '/v1/openapi.json', null);
@@ -308,9 +275,9 @@ describe('the HTTP API over real processes', () => {
     expect(closedIds(expectedA).length).toBeGreaterThan(10);
     expect(closedIds(expectedB).length).toBeGreaterThan(5);
 
-    expect(await client.failedShardJobs()).toEqual([]);
-    await client.close();
-    client = undefined;
+    expect(await run.client.failedShardJobs()).toEqual([]);
+    await run.client.close();
+    run.client = undefined;
     await Promise.all(processes.map((p) => p.stop()));
     for (const p of processes)
       expect((await p.exited).code, `${p.label}'s exit\n${tail(p.output())}`).toBe(0);

@@ -23,6 +23,7 @@ import {
   type PipelineConfig,
   type WorkerProcess,
 } from '../support/livePipeline.ts';
+import { outputsOf } from '../support/realProcesses.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
 import {
   createRedisNamespace,
@@ -62,9 +63,7 @@ afterEach(async () => {
   namespaces.length = 0;
 });
 
-function outputs(): string {
-  return processes.map((p) => `--- ${p.label} (pid ${p.pid}) ---\n${tail(p.output())}`).join('\n');
-}
+const outputs = (): string => outputsOf(processes);
 
 /** A pipeline of its own: a fresh database and Redis namespace, no process running yet. */
 async function freshPipeline(label: string, cluster: boolean): Promise<PipelineConfig> {

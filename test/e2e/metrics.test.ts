@@ -7,12 +7,9 @@
  * independently of the metrics); each scrape passes `promtool check metrics`. The alert rules
  * and the Grafana dashboard in docs/ use only metrics that these scrapes expose.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
@@ -24,9 +21,9 @@ import {
   spawnProcess,
   spawnWorker,
   tail,
-  type PipelineClient,
   type WorkerProcess,
 } from '../support/livePipeline.ts';
+import { createKey, freePort, useRealProcesses } from '../support/realProcesses.ts';
 import { exposedNames, parseScrape, promtool, sum, sumBy, type Scrape } from '../support/promText.ts';
 import {
   createTestDatabase,
@@ -57,35 +54,9 @@ beforeAll(async () => {
   ibm = await readDataTicks('lean_usequity_IBM_trades_2013-10-07_11.csv.gz');
 });
 
-const processes: WorkerProcess[] = [];
-let client: PipelineClient | undefined;
-afterEach(async () => {
-  await Promise.all(processes.map((p) => p.kill()));
-  processes.length = 0;
-  await client?.close();
-  client = undefined;
-});
-
-function outputs(): string {
-  return processes.map((p) => `--- ${p.label} (pid ${p.pid}) ---\n${tail(p.output())}`).join('\n');
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function createKey(tenant: string, scopes: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['bin/outcome-tracker.js', 'api-key', 'create', '--tenant', tenant, '--scopes', scopes, '--json'],
-    { cwd: REPO_ROOT, env: { ...process.env, DATABASE_URL: db.url }, timeout: 30_000 },
-  );
-  return (JSON.parse(stdout) as { key: string }).key;
-}
+const run = useRealProcesses();
+const { processes, outputs } = run;
+const cliTarget = () => ({ repoRoot: REPO_ROOT, databaseUrl: db.url });
 
 /** The metrics endpoint a process logged at start-up (METRICS_PORT=0: a free port). */
 function metricsAddress(p: WorkerProcess): string {
@@ -144,7 +115,7 @@ describe('operators’ metrics over real processes', () => {
     const flusher = spawnFlusher('flusher', env);
     const scheduler = spawnProcess('scheduler', 'workers/scheduler.ts', env);
     processes.push(web, worker, flusher, scheduler);
-    const key = await createKey('acme', 'submit,read');
+    const key = await createKey(cliTarget(), 'acme', 'submit,read');
     await Promise.all([
       worker.waitForOutput('worker started'),
       flusher.waitForOutput('flusher started'),
@@ -156,7 +127,7 @@ describe('operators’ metrics over real processes', () => {
         throw new Error(`the web process did not become ready\n${outputs()}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    client = tracker.track(
+    run.client = tracker.track(
       createPipelineClient({
         redisUrl: redisUrl(),
         databaseUrl: db.url,
@@ -166,7 +137,7 @@ describe('operators’ metrics over real processes', () => {
       }),
       'pipeline client',
     );
-    const drained = () => client!.waitUntilDrained({ diagnostics: outputs });
+    const drained = () => run.client!.waitUntilDrained({ diagnostics: outputs });
 
     // A webhook receiver for tenant acme's accepted and closed signals: it fails the first
     // attempt at each delivery (retried), and takes the second.
@@ -223,7 +194,7 @@ describe('operators’ metrics over real processes', () => {
         { ...viaHttp[0], id: 'bad-h1', createdAt: 12 },
         { ...viaHttp[1], id: 'bad-h2', entry: { type: 'limit' } },
       ];
-      await client.submitSignals([...viaQueue, pending, open, ...badQueue]);
+      await run.client.submitSignals([...viaQueue, pending, open, ...badQueue]);
       const posted = await fetch(`${base}/v1/signals`, {
         method: 'POST',
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -233,15 +204,15 @@ describe('operators’ metrics over real processes', () => {
       expect(posted.status).toBe(202);
       expect(answer).toMatchObject({ accepted: viaHttp.length, rejected: badHttp.length });
       await drained();
-      await client.submitSignals([viaQueue[0] as SignalPayload]);
+      await run.client.submitSignals([viaQueue[0] as SignalPayload]);
       await drained();
 
       // Ticks: the whole IBM file, then 5 late ones, 2 malformed, 1 from the future, 1 poison job.
       const ibmShard = shardOf('IBM', SHARDS);
-      await client.publishTicks(ibm);
+      await run.client.publishTicks(ibm);
       await drained();
-      await client.publishTicks(Array.from({ length: 5 }, () => ({ symbol: 'IBM', ts: t0, price: 181 })));
-      await client.shardQueue(ibmShard).add('ticks', {
+      await run.client.publishTicks(Array.from({ length: 5 }, () => ({ symbol: 'IBM', ts: t0, price: 181 })));
+      await run.client.shardQueue(ibmShard).add('ticks', {
         kind: 'ticks',
         ticks: [
           ['IBM', lastTs, -1],
@@ -249,12 +220,12 @@ describe('operators’ metrics over real processes', () => {
           ['IBM', Date.now() + 3_600_000, 180],
         ],
       });
-      await client.shardQueue(ibmShard).add('bogus', { kind: 'explode' });
+      await run.client.shardQueue(ibmShard).add('bogus', { kind: 'explode' });
       await drained();
 
       // Operations: two applied by the shard, one malformed, one on an unknown signal, and (once
       // its outcome is committed) one on a closed signal: three rejected by the intake.
-      await client.submitOps([
+      await run.client.submitOps([
         { op: 'cancel', id: 'm-pending', ts: lastTs },
         { op: 'exit', id: 'm-open', ts: lastTs },
         { op: 'explode', id: 'm-open', ts: lastTs },
@@ -262,30 +233,32 @@ describe('operators’ metrics over real processes', () => {
       ]);
       await drained();
       await until(
-        () => client!.db.query(`SELECT count(*)::int AS n FROM signal_outcomes WHERE signal_id = 'm-open'`),
+        () =>
+          run.client!.db.query(`SELECT count(*)::int AS n FROM signal_outcomes WHERE signal_id = 'm-open'`),
         (r) => r.rows[0].n === 1,
         'the exit of m-open committed',
       );
-      await client.submitOps([{ op: 'exit', id: 'm-open', ts: lastTs }]);
+      await run.client.submitOps([{ op: 'exit', id: 'm-open', ts: lastTs }]);
       await drained();
       await until(
-        () => client!.outbox(),
+        () => run.client!.outbox(),
         (o) => o.length === 0,
         'the outboxes emptied',
       );
 
       // What PostgreSQL and Redis hold, counted without the metrics.
-      const count = async (sql: string): Promise<number> => (await client!.db.query(sql)).rows[0].n as number;
+      const count = async (sql: string): Promise<number> =>
+        (await run.client!.db.query(sql)).rows[0].n as number;
       const acceptedRows = await count(`SELECT count(*)::int AS n FROM signals WHERE status = 'accepted'`);
       const outcomeRows = await count(`SELECT count(*)::int AS n FROM signal_outcomes`);
       const rejectedRows = (
-        await client.db.query<{ source: string; code: string; n: number }>(
+        await run.client.db.query<{ source: string; code: string; n: number }>(
           `SELECT CASE WHEN details->>'jobId' IS NULL THEN 'http' ELSE 'queue' END AS source,
                 details->'codes'->>0 AS code, count(*)::int AS n
            FROM audit_logs WHERE event = 'rejected' GROUP BY 1, 2`,
         )
       ).rows;
-      const books = await client.redis.hgetall(new ShardKeys(ns.prefix, ibmShard).books);
+      const books = await run.client.redis.hgetall(new ShardKeys(ns.prefix, ibmShard).books);
       const ibmSeq = (JSON.parse(books.IBM!) as { seq: number }).seq;
       expect(acceptedRows).toBe(viaQueue.length + 2 + viaHttp.length);
       expect(outcomeRows).toBeGreaterThan(10);
@@ -340,7 +313,7 @@ describe('operators’ metrics over real processes', () => {
       expect(sumBy(w, 'outcome_tracker_ticks_skipped_total', 'reason')).toEqual({ malformed: 2, future: 1 });
       expect(applied + late + 3).toBe(ibm.length + 5 + 3);
       expect(sum(w, 'outcome_tracker_shard_jobs_total', { kind: 'poison' })).toBe(
-        (await client.poisonEntries()).length,
+        (await run.client.poisonEntries()).length,
       );
       expect(sum(w, 'outcome_tracker_shard_jobs_total', { kind: 'poison' })).toBe(1);
       expect(sum(w, 'outcome_tracker_shard_jobs_total', { kind: 'register' })).toBe(acceptedRows);
@@ -426,8 +399,8 @@ describe('operators’ metrics over real processes', () => {
         ),
       ).toBe(acmeEvents);
 
-      await client.close();
-      client = undefined;
+      await run.client.close();
+      run.client = undefined;
       await Promise.all(processes.map((p) => p.stop()));
       for (const p of processes)
         expect((await p.exited).code, `${p.label}'s exit\n${tail(p.output())}`).toBe(0);

@@ -21,6 +21,7 @@ import {
   type PipelineClient,
   type WorkerProcess,
 } from '../support/livePipeline.ts';
+import { useRealProcesses } from '../support/realProcesses.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
 import {
   createTestDatabase,
@@ -54,18 +55,8 @@ beforeAll(async () => {
   binance = await readDataTicks('binance_spot_BTCUSDT_ETHUSDT_trades_2024-08-08.csv.gz');
 });
 
-const processes: WorkerProcess[] = [];
-let client: PipelineClient | undefined;
-afterEach(async () => {
-  await Promise.all(processes.map((p) => p.kill()));
-  processes.length = 0;
-  await client?.close();
-  client = undefined;
-});
-
-function outputs(): string {
-  return processes.map((p) => `--- ${p.label} (pid ${p.pid}) ---\n${tail(p.output())}`).join('\n');
-}
+const run = useRealProcesses();
+const { processes, outputs } = run;
 
 const IBM_SHARD = shardOf('IBM', SHARDS);
 const CRYPTO_SHARD = shardOf('BTCUSDT', SHARDS);
@@ -118,7 +109,7 @@ async function scenario(): Promise<Scenario> {
     flusher.waitForOutput('flusher started'),
   ]);
 
-  client = tracker.track(
+  run.client = tracker.track(
     createPipelineClient({
       redisUrl: redisUrl(),
       databaseUrl: db.url,
@@ -129,7 +120,7 @@ async function scenario(): Promise<Scenario> {
     }),
     'pipeline client',
   );
-  const live = client;
+  const live = run.client;
   const signals = [
     ...generateSignals(spreadAnchors(ibm, 400), { count: 400, seed: 31, prefix: 'ibm' }),
     ...generateSignals(spreadAnchors(binance, 100), { count: 100, seed: 32, prefix: 'bin' }),
