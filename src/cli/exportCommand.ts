@@ -1,4 +1,3 @@
-import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { RedisClient } from '../RedisClient.ts';
 import type { OutcomeLine, RejectedLine } from '../../machines/types.ts';
@@ -8,6 +7,7 @@ import { pageSignals, type SignalRow } from '../storage/pageSignals.ts';
 import type { Queryable } from '../storage/Queryable.ts';
 import { readOutcomeLines } from '../storage/readOutcomeLines.ts';
 import { connectPostgres } from './connectPostgres.ts';
+import { openOutput, type CommandOutput } from './commandOutput.ts';
 import { connectRedis, redisError } from './connectRedis.ts';
 import type { CliIo } from './CliIo.ts';
 import { serviceError, ServiceError } from './serviceError.ts';
@@ -108,11 +108,11 @@ export async function exportCommand(
   let dbLost = false;
   db.on('error', () => (dbLost = true));
   db.on('end', () => (dbLost = true));
-  let out: NodeJS.WritableStream = io.stdout;
+  let out: CommandOutput | null = null;
   const states = new Map<string, number>();
   let count = 0;
   try {
-    if (values.out !== undefined) out = await openOut(values.out);
+    out = await openOutput(values.out, io.stdout);
     for await (const line of exportLines({
       redis,
       db,
@@ -122,7 +122,7 @@ export async function exportCommand(
     })) {
       count++;
       states.set(line.state, (states.get(line.state) ?? 0) + 1);
-      if (!out.write(JSON.stringify(line) + '\n')) await new Promise((resolve) => out.once('drain', resolve));
+      await out.write(JSON.stringify(line) + '\n');
     }
   } catch (err) {
     // Name the service that went away under the export.
@@ -132,26 +132,12 @@ export async function exportCommand(
   } finally {
     redis.disconnect();
     await db.end().catch(() => {});
-    if (out !== io.stdout) {
-      await new Promise<void>((resolve, reject) =>
-        out.end((err?: Error | null) => (err ? reject(err) : resolve())),
-      );
-    }
+    await out?.close();
   }
   io.stderr.write(
     `export: ${count} signals (${[...states].map(([k, v]) => `${v} ${k}`).join(', ') || 'none'})\n`,
   );
   return 0;
-}
-
-/** `--out FILE` opened for writing; an unwritable path fails here, before any line is read. */
-async function openOut(file: string): Promise<NodeJS.WritableStream> {
-  const stream = createWriteStream(file);
-  await new Promise<void>((resolve, reject) => {
-    stream.once('open', () => resolve());
-    stream.once('error', (err) => reject(new Error(`cannot write --out ${file}: ${err.message}`)));
-  });
-  return stream;
 }
 
 /** The export line of a rejected payload. */

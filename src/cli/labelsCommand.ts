@@ -3,13 +3,13 @@
  * [--out FILE]`: one row per closed signal with its labels (src/labels/labelOf.ts; docs/API.md
  * "Labels"), as `GET /v1/labels` serves them, from DATABASE_URL.
  */
-import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig, requireSettings } from '../config.ts';
 import { readLabels } from '../labels/readLabels.ts';
 import { labelText } from '../web/v1/outcomeRoutes.ts';
 import type { CliIo } from './CliIo.ts';
+import { openOutput, type CommandOutput } from './commandOutput.ts';
 import { serviceError } from './serviceError.ts';
 import { UsageError } from './usageError.ts';
 
@@ -46,18 +46,10 @@ export async function labelsCommand(
   await db.connect().catch((err: unknown) => {
     throw serviceError('PostgreSQL', config.DATABASE_URL, err, 'cannot reach');
   });
-  let out: NodeJS.WritableStream = io.stdout;
+  let out: CommandOutput | null = null;
   let count = 0;
   try {
-    if (values.out !== undefined) {
-      const file = values.out;
-      const stream = createWriteStream(file);
-      await new Promise<void>((resolve, reject) => {
-        stream.once('open', () => resolve());
-        stream.once('error', (err) => reject(new Error(`cannot write --out ${file}: ${err.message}`)));
-      });
-      out = stream;
-    }
+    out = await openOutput(values.out, io.stdout);
     const rows = readLabels(db, {
       tenant: values.tenant ?? null,
       ...(values.model === undefined ? {} : { model: values.model }),
@@ -65,14 +57,11 @@ export async function labelsCommand(
     });
     for await (const text of labelText(rows, values.format === 'csv')) {
       count++;
-      if (!out.write(text)) await new Promise((resolve) => out.once('drain', resolve));
+      await out.write(text);
     }
   } finally {
     await db.end().catch(() => {});
-    if (out !== io.stdout)
-      await new Promise<void>((resolve, reject) =>
-        out.end((err?: Error | null) => (err ? reject(err) : resolve())),
-      );
+    await out?.close();
   }
   const rowsWritten = values.format === 'csv' ? Math.max(0, count - 1) : count;
   io.stderr.write(`labels: ${rowsWritten} closed signals\n`);

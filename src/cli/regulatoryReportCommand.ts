@@ -3,12 +3,12 @@
  * [--out FILE]`: the daily regulatory reports the scheduler wrote (docs/OPERATIONS.md
  * "Regulatory reports"), from DATABASE_URL.
  */
-import { createWriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, requireSettings } from '../config.ts';
 import { reportText } from '../reports/reportText.ts';
 import { readRegulatoryReports } from '../storage/pageRegulatoryReports.ts';
 import type { CliIo } from './CliIo.ts';
+import { openOutput, type CommandOutput } from './commandOutput.ts';
 import { connectPostgres } from './connectPostgres.ts';
 import { UsageError } from './usageError.ts';
 
@@ -54,18 +54,10 @@ export async function regulatoryReportCommand(
   const config = requireSettings(loadConfig(env), 'DATABASE_URL');
 
   const db = await connectPostgres(config.DATABASE_URL, 'regulatory-report');
-  let out: NodeJS.WritableStream = io.stdout;
+  let out: CommandOutput | null = null;
   let count = 0;
   try {
-    if (values.out !== undefined) {
-      const file = values.out;
-      const stream = createWriteStream(file);
-      await new Promise<void>((resolve, reject) => {
-        stream.once('open', () => resolve());
-        stream.once('error', (err) => reject(new Error(`cannot write --out ${file}: ${err.message}`)));
-      });
-      out = stream;
-    }
+    out = await openOutput(values.out, io.stdout);
     const reports = readRegulatoryReports(db, { tenant: values.tenant ?? null, from, to });
     async function* counted() {
       for await (const r of reports) {
@@ -73,15 +65,10 @@ export async function regulatoryReportCommand(
         yield r;
       }
     }
-    for await (const text of reportText(counted(), format)) {
-      if (!out.write(text)) await new Promise((resolve) => out.once('drain', resolve));
-    }
+    for await (const text of reportText(counted(), format)) await out.write(text);
   } finally {
     await db.end().catch(() => {});
-    if (out !== io.stdout)
-      await new Promise<void>((resolve, reject) =>
-        out.end((err?: Error | null) => (err ? reject(err) : resolve())),
-      );
+    await out?.close();
   }
   io.stderr.write(`regulatory-report: ${count} daily reports\n`);
   return 0;
