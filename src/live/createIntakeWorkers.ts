@@ -317,6 +317,14 @@ export function createIntakeWorkers(options: IntakeOptions): {
         if (await isFinished(head)) await redisRetry.run(() => opts.redis.lrem(waitKey, 1, head));
         else if ((await opts.redis.lpos(waitKey, jobId)) === null)
           await redisRetry.run(() => opts.redis.rpush(waitKey, jobId));
+        // Its own wait starts now, at its first look that reaches PostgreSQL, not when the
+        // operations ahead of it are done: N operations on a signal that never comes are
+        // rejected one OP_WAIT_FOR_SIGNAL_MS after they arrived, not N of them later (found by
+        // the fault campaign: four such operations held signal-ops for two minutes).
+        if (waitingSince(job) === null) {
+          await retry.run(() => findAccepted(opts.pool, op.id));
+          await redisRetry.run(() => job.updateProgress({ waitingSince: opts.now() }));
+        }
         return waitLater();
       }
 
