@@ -19,7 +19,7 @@
  *
  * FAULT_ROUNDS (default 1 here, npm run test:faults runs more), FAULT_SIGNALS (signals per round,
  * default 150), FAULT_TICKS (the share of each tick file, default 0.3) and FAULT_SEED (default:
- * drawn, and printed) size it; FAULT_PROGRESS=on prints each phase; FAULT_ROUND_TIMEOUT_MS
+ * drawn, and printed) size it; FAULT_FIRST_ROUND (default 1) starts at a later round of the seed; FAULT_PROGRESS=on prints each phase; FAULT_ROUND_TIMEOUT_MS
  * (default 900000) bounds a round.
  */
 import { Queue, type Job } from 'bullmq';
@@ -50,6 +50,8 @@ import {
 import { silentLog, startIsolatedServices, type IsolatedServices } from '../support/services.ts';
 
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 1);
+/** The number of the first round: FAULT_SEED=S FAULT_FIRST_ROUND=5 FAULT_ROUNDS=1 runs round 5 of seed S alone. */
+const FIRST_ROUND = Number(process.env.FAULT_FIRST_ROUND ?? 1);
 const SIGNALS = Number(process.env.FAULT_SIGNALS ?? 150);
 /** The share of each tick file a round publishes (its first part), 0 < FAULT_TICKS <= 1. */
 const TICK_SHARE = Number(process.env.FAULT_TICKS ?? 0.3);
@@ -279,7 +281,7 @@ describe('fault campaign', () => {
     cast = live = admin = undefined;
   });
 
-  for (let round = 1; round <= ROUNDS; round++) {
+  for (let round = FIRST_ROUND; round < FIRST_ROUND + ROUNDS; round++) {
     it(
       `round ${round}: outcomes equal replay through kills, freezes, restarts, pauses and a full Redis`,
       async () => {
