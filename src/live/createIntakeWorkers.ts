@@ -306,6 +306,14 @@ export function createIntakeWorkers(options: IntakeOptions): {
       }
       const op = checked.op;
       const waitKey = keys.opsWaiting(op.id);
+      /** The job's wait start (its progress), set now if this is its first look that reached PostgreSQL. */
+      const startWait = async (): Promise<number> => {
+        const since = waitingSince(job);
+        if (since !== null) return since;
+        const now = opts.now();
+        await redisRetry.run(() => job.updateProgress({ waitingSince: now }));
+        return now;
+      };
       const waitLater = async (): Promise<never> => {
         await redisRetry.run(() => job.moveToDelayed(opts.now() + OP_RETRY_MS, token));
         throw new DelayedError();
@@ -323,7 +331,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
         // the fault campaign: four such operations held signal-ops for two minutes).
         if (waitingSince(job) === null) {
           await retry.run(() => findAccepted(opts.pool, op.id));
-          await redisRetry.run(() => job.updateProgress({ waitingSince: opts.now() }));
+          await startWait();
         }
         return waitLater();
       }
@@ -341,9 +349,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
         // Upstream may send an operation right behind its signal: wait (delayed retries, not
         // counted as attempts) before calling it unknown. The wait counts from the first look
         // that reached PostgreSQL, so an outage does not use it up.
-        const since = waitingSince(job) ?? opts.now();
-        if (waitingSince(job) === null)
-          await redisRetry.run(() => job.updateProgress({ waitingSince: since }));
+        const since = await startWait();
         // A stored signal whose registration is on its way gets as long as its intake job has.
         const limit = signal === null ? opts.opWaitMs : (options.transientRetryMs ?? 900_000);
         if (opts.now() - since < limit) {
