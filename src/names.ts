@@ -235,6 +235,18 @@ export class IntakeKeys {
   }
 }
 
+/** Keys of the web process's own state. */
+export class WebKeys {
+  constructor(readonly prefix: string) {}
+  /**
+   * String with a TTL: what `POST /v1/ticks` did under one tenant's `Idempotency-Key`
+   * (`hash`: the SHA-256 of the tenant and the key, so any text the client chose makes a safe key).
+   */
+  tickIdempotency(hash: string): string {
+    return `${this.prefix}:idempotency:ticks:${hash}`;
+  }
+}
+
 /** FNV-1a, 32 bit: the symbol → shard hash. Stable across processes, languages and versions. */
 export function fnv1a(text: string): number {
   let h = 0x811c9dc5;

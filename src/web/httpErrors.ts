@@ -34,6 +34,8 @@ export const HTTP_ERRORS = {
   UNPROCESSABLE: { status: 422, meaning: 'the request breaks the rules of the tracker' },
   /** The request conflicts with the state of its target (an operation on a closed signal). */
   CONFLICT: { status: 409, meaning: 'the request conflicts with the current state' },
+  /** An `Idempotency-Key` this tenant already sent, within its 24 hours, with another request. */
+  IDEMPOTENCY_KEY_REUSED: { status: 409, meaning: 'the Idempotency-Key was used for another request' },
   /** Something failed on our side (logged with the request id). */
   INTERNAL_ERROR: { status: 500, meaning: 'the server failed' },
 } as const;

@@ -161,6 +161,8 @@ export function useLivePipeline(settings: {
   tracker: ResourceTracker;
   shards: number;
   flusher?: boolean;
+  /** TICK_BATCH_SIZE of the client's tick publisher. @defaultValue 2000 */
+  batchSize?: number;
 }): { start(): Promise<PipelineClient>; stop(): Promise<void> } {
   let running: (() => Promise<void>) | undefined;
   const stop = async (): Promise<void> => {
@@ -178,6 +180,7 @@ export function useLivePipeline(settings: {
         prefix: settings.ns.prefix,
         shards: settings.shards,
         flusher: settings.flusher ?? true,
+        ...(settings.batchSize === undefined ? {} : { batchSize: settings.batchSize }),
       };
       const workers = settings.tracker.track(await startInProcessWorkers(cfg), 'in-process workers');
       const live = settings.tracker.track(createPipelineClient(cfg), 'pipeline client');

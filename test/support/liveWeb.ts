@@ -4,7 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
+import { DEFAULT_GUARDS } from '../../src/live/createIntakeWorkers.ts';
 import { createWebServer } from '../../src/web/createWebServer.ts';
+import { v1Routes } from '../../src/web/v1/v1Routes.ts';
 import { OPEN_ACCESS } from './apiKeys.ts';
 import type { ResourceTracker } from './services.ts';
 
@@ -45,18 +47,37 @@ export async function webServer(
     shards?: number;
     allowPrivate?: boolean;
     maxBufferBytes?: number;
+    /** Also the `/v1` routes, publishing ticks in shard jobs of `tickBatchSize`. */
+    api?: { tickBatchSize: number };
   },
 ): Promise<Web> {
   const redis = tracker.redis();
   const connection = tracker.redis({}, 'bullmq connection');
   const pool = tracker.pool(options.databaseUrl);
+  const shards = options.shards ?? SHARDS;
   const app = await createWebServer({
     redis,
     connection,
     pool,
     prefix: options.prefix,
-    shards: options.shards ?? SHARDS,
+    shards,
     log: silent,
+    ...(options.api === undefined
+      ? {}
+      : {
+          routes: v1Routes({
+            pool,
+            redis,
+            connection,
+            prefix: options.prefix,
+            now: Date.now,
+            shards,
+            guards: DEFAULT_GUARDS,
+            tickBatchSize: options.api.tickBatchSize,
+            bodyLimit: 1 << 20,
+            log: silent,
+          }),
+        }),
     access: OPEN_ACCESS,
     now: Date.now,
     live: {

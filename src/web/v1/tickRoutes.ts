@@ -5,6 +5,7 @@ import { checkLiveTime } from '../../validation/screenPayload.ts';
 import { HttpError } from '../httpErrors.ts';
 import type { ApiDeps } from './ApiDeps.ts';
 import { OWN_VALIDATION, responses, secured } from './apiSchemas.ts';
+import { IDEMPOTENCY_KEY_HEADER, readIdempotencyKey, tickIdempotency } from './tickIdempotency.ts';
 
 /** The most ticks one request may carry. */
 export const MAX_TICKS_PER_REQUEST = 10_000;
@@ -86,8 +87,12 @@ export function tickRoutes(app: FastifyInstance, deps: ApiDeps): void {
         tags: ['ticks'],
         summary: `Publish up to ${MAX_TICKS_PER_REQUEST} ticks to their shards`,
         description:
-          "All or nothing: one bad tick refuses the request (422, each problem named). Ticks are market data shared by every tenant. Keep one producer per symbol: ticks older than their symbol's latest are late (counted, not applied).",
+          "All or nothing: one bad tick refuses the request (422, each problem named). Ticks are market data shared by every tenant. Keep one producer per symbol: ticks older than their symbol's latest are late (counted, not applied). To retry safely after an error or a lost answer, send an Idempotency-Key and send it again with the retry: the ticks are published once, and a retry of a completed request gets its first answer with `Idempotent-Replayed: true`.",
         ...secured('submit'),
+        headers: {
+          type: 'object',
+          properties: { 'idempotency-key': IDEMPOTENCY_KEY_HEADER },
+        },
         body: {
           type: 'object',
           required: ['ticks'],
@@ -98,14 +103,28 @@ export function tickRoutes(app: FastifyInstance, deps: ApiDeps): void {
         },
         response: responses(
           {
-            202: { type: 'object', required: ['published'], properties: { published: { type: 'integer' } } },
+            202: {
+              type: 'object',
+              required: ['published'],
+              properties: { published: { type: 'integer' } },
+              headers: {
+                'Idempotent-Replayed': {
+                  type: 'string',
+                  enum: ['true'],
+                  description:
+                    'Present on the answer to a retry of a completed request: nothing was published again.',
+                },
+              },
+            },
           },
+          409,
           413,
           422,
         ),
       },
     },
     async (request, reply) => {
+      const key = readIdempotencyKey(request.headers['idempotency-key']);
       const raw = (request.body as { ticks?: unknown } | null)?.ticks;
       if (!Array.isArray(raw) || raw.length === 0)
         throw new HttpError('BAD_REQUEST', 'ticks: must be a non-empty array', [
@@ -133,7 +152,16 @@ export function tickRoutes(app: FastifyInstance, deps: ApiDeps): void {
           problems.slice(0, 100),
         );
       }
-      await deps.ticks.publish(ticks);
+      if (key === null) {
+        await deps.ticks.publish(ticks);
+        return reply.code(202).send({ published: ticks.length });
+      }
+      const once = tickIdempotency(deps.redis, deps.prefix, request.principal!.tenant, key);
+      const claim = await once.claim(ticks);
+      if (claim.action === 'replay')
+        return reply.code(202).header('Idempotent-Replayed', 'true').send({ published: claim.published });
+      await deps.ticks.publish(ticks, { batchId: once.batchId });
+      await once.completed(ticks.length);
       return reply.code(202).send({ published: ticks.length });
     },
   );
