@@ -80,6 +80,8 @@ const schema = z.object({
   FLUSH_BATCH_SIZE: int(1).max(50_000).default(1000),
   /** Flusher poll interval when the outbox is empty. @defaultValue 250 */
   FLUSH_INTERVAL_MS: int(1).default(250),
+  /** How long an outbox entry of a signal PostgreSQL does not know waits before it is dropped. @defaultValue 300000 */
+  FLUSH_ORPHAN_GRACE_MS: int(0).default(300_000),
   /** The stale sweep (SPEC.md): "off" disables it. @defaultValue on */
   STALE_SWEEP: onOff.default('on'),
   /** Grace after a deadline before the sweep closes a signal without ticks. @defaultValue 60000 */

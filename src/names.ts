@@ -93,6 +93,7 @@ export const AUDIT_EVENTS = [
   'closed',
   'op_rejected',
   'catchup_gap',
+  'orphan_dropped',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 

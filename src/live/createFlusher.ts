@@ -5,6 +5,7 @@ import type pg from 'pg';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
 import { writeOutboxBatch, type AuditEntry, type ClosedOutcome } from '../storage/writeOutboxBatch.ts';
 import { inTransaction } from '../storage/inTransaction.ts';
+import { recordOrphansDropped, type DroppedOrphan } from '../storage/recordOrphansDropped.ts';
 import { backoffMs, isRetryablePgError, type BackoffOptions } from '../storage/retryablePg.ts';
 import { findSignalLabels, type SignalLabels } from '../storage/findSignalLabels.ts';
 import { publishEvents, type EventRetention } from '../events/publishEvents.ts';
@@ -35,6 +36,11 @@ export interface FlusherOptions {
   events?: EventRetention;
   /** Told of each committed batch and each pass (metrics). */
   metrics?: FlusherMetrics;
+  /**
+   * How long an entry of a signal PostgreSQL does not know waits in the outbox before it is
+   * dropped with an `orphan_dropped` audit row (FLUSH_ORPHAN_GRACE_MS). @defaultValue 300000
+   */
+  orphanGraceMs?: number;
 }
 
 /** What the flusher tells the process's metrics, at batch and pass boundaries. */
@@ -47,6 +53,8 @@ export interface FlusherMetrics {
   batchCommitted(batch: { outcomes: number; closeToCommitMs: number[]; removed: number }): void;
   /** A pass of the loop ended: `ok`, or failed on a transient error (entries stay for the next). */
   pass(ok: boolean, refusedEntries: number): void;
+  /** Entries of signals PostgreSQL does not know were dropped after their grace (each with an audit row). */
+  orphansDropped(entries: number): void;
 }
 
 export interface Flusher {
@@ -114,8 +122,12 @@ export function createFlusher(opts: FlusherOptions): Flusher {
   });
   /** Entries PostgreSQL refused for good, by `shard|key` → the value refused (retried if it changes). */
   const refused = new Map<string, string>();
-  /** Outcomes whose signal is not in `signals` yet, warned about once. */
-  const orphansWarned = new Set<string>();
+  /**
+   * Entries (outcomes, events) whose signal is not in `signals`, by `shard|key` → when this
+   * flusher first saw them: warned about once, dropped once FLUSH_ORPHAN_GRACE_MS has passed.
+   */
+  const orphanSince = new Map<string, number>();
+  const orphanGraceMs = opts.orphanGraceMs ?? 300_000;
   let stopping = false;
   let pass: Promise<number> = Promise.resolve(0);
   let loop: Promise<void> | null = null;
@@ -189,6 +201,18 @@ export function createFlusher(opts: FlusherOptions): Flusher {
     const shardEvents: { raw: RawEntry; entry: Extract<OutboxEntry, { kind: 'event' }> }[] = [];
     /** What goes to the events stream once the batch has committed, with its outbox entry. */
     const toPublish: KeyedEvent[] = [];
+    /** Entries of signals PostgreSQL does not know, past their grace: dropped after this batch. */
+    const expired: { raw: RawEntry; id: string; closed: boolean }[] = [];
+    const orphan = (raw: RawEntry, id: string, closed: boolean): void => {
+      const since = orphanSince.get(`${raw.shard}|${raw.key}`);
+      if (since === undefined) {
+        orphanSince.set(`${raw.shard}|${raw.key}`, opts.now());
+        log.warn(
+          { shard: raw.shard, signalId: id, key: raw.key, graceMs: orphanGraceMs },
+          `${closed ? 'closed outcome' : 'event'} of a signal that is not in the signals table; it waits in the outbox, and is dropped with an orphan_dropped audit row once FLUSH_ORPHAN_GRACE_MS has passed`,
+        );
+      } else if (opts.now() - since >= orphanGraceMs) expired.push({ raw, id, closed });
+    };
     for (const raw of batch) {
       const entry = parseEntry(raw.value);
       if (entry === null) {
@@ -230,7 +254,7 @@ export function createFlusher(opts: FlusherOptions): Flusher {
     for (const id of committed) {
       const raw = closedKey.get(id)!;
       done.push(raw);
-      orphansWarned.delete(`${raw.shard}|${raw.key}`);
+      orphanSince.delete(`${raw.shard}|${raw.key}`);
     }
     if (publishing) {
       const closedById = new Map(closed.map((c) => [c.outcome.id, c.outcome]));
@@ -257,16 +281,10 @@ export function createFlusher(opts: FlusherOptions): Flusher {
       const event = labelled(labels, entry.type, entry.id, entry.ts, entry.data);
       if (event === null) {
         // Its signal is not in `signals` (yet): it waits in the outbox, as its outcome would.
-        if (!orphansWarned.has(`${raw.shard}|${raw.key}`)) {
-          orphansWarned.add(`${raw.shard}|${raw.key}`);
-          log.warn(
-            { shard: raw.shard, signalId: entry.id, key: raw.key },
-            'event of a signal that is not in the signals table; it waits in the outbox',
-          );
-        }
+        orphan(raw, entry.id, false);
         continue;
       }
-      orphansWarned.delete(`${raw.shard}|${raw.key}`);
+      orphanSince.delete(`${raw.shard}|${raw.key}`);
       done.push(raw);
       toPublish.push({ key: raw.key, event });
     }
@@ -282,15 +300,8 @@ export function createFlusher(opts: FlusherOptions): Flusher {
         { removeOnComplete: true },
       );
     }
-    for (const id of result.orphans) {
-      const raw = closedKey.get(id)!;
-      if (orphansWarned.has(`${raw.shard}|${raw.key}`)) continue;
-      orphansWarned.add(`${raw.shard}|${raw.key}`);
-      log.warn(
-        { shard: raw.shard, signalId: id },
-        'closed outcome of a signal that is not in the signals table; it waits in the outbox',
-      );
-    }
+    for (const id of result.orphans) orphan(closedKey.get(id)!, id, true);
+    if (expired.length > 0) await dropOrphans(keys, expired, done);
     // The output gate (DESIGN.md decision 12): events leave only after PostgreSQL committed
     // the batch, and before their entries go, so a crash in between publishes them again
     // (with the same keys) rather than never.
@@ -324,6 +335,44 @@ export function createFlusher(opts: FlusherOptions): Flusher {
       'outbox batch flushed',
     );
     return removed;
+  }
+
+  /**
+   * Drops outbox entries whose signal PostgreSQL still does not know after the grace: only a
+   * registration put on a shard queue by a foreign producer leaves them (the intake stores the
+   * row before it registers). Each is recorded once as an `orphan_dropped` audit row with its
+   * content, then goes with the batch's other entries (`done`); the shard forgets the closed
+   * ones, so that its ledger does not keep them either.
+   */
+  async function dropOrphans(
+    keys: ShardKeys,
+    expired: { raw: RawEntry; id: string; closed: boolean }[],
+    done: RawEntry[],
+  ): Promise<void> {
+    const orphans: DroppedOrphan[] = expired.map(({ raw, id }) => ({
+      ledgerKey: `orphan:${keys.shard}:${raw.key}`,
+      signalId: id,
+      details: { shard: keys.shard, key: raw.key, entry: JSON.parse(raw.value) as unknown },
+    }));
+    const at = opts.now();
+    const recorded = await inTransaction(opts.pool, (client) => recordOrphansDropped(client, at, orphans));
+    const closedIds = expired.filter((e) => e.closed).map((e) => e.id);
+    if (closedIds.length > 0)
+      await shardQueues.add(
+        keys.shard,
+        JOB_NAMES.forget,
+        { kind: 'forget', ids: closedIds },
+        { removeOnComplete: true },
+      );
+    for (const { raw } of expired) {
+      orphanSince.delete(`${raw.shard}|${raw.key}`);
+      done.push(raw);
+    }
+    opts.metrics?.orphansDropped(expired.length);
+    log.warn(
+      { shard: keys.shard, signalIds: expired.map((e) => e.id), recorded, graceMs: orphanGraceMs },
+      'outbox entries of signals PostgreSQL does not know dropped after FLUSH_ORPHAN_GRACE_MS (orphan_dropped audit rows)',
+    );
   }
 
   async function run(): Promise<void> {

@@ -26,6 +26,7 @@ export function runFlusher(
     shards: config.SHARDS,
     batchSize: config.FLUSH_BATCH_SIZE,
     intervalMs: config.FLUSH_INTERVAL_MS,
+    orphanGraceMs: config.FLUSH_ORPHAN_GRACE_MS,
     log: clients.log,
     now,
     events: eventRetentionOf(config),

@@ -42,8 +42,14 @@ export function createFlusherMetrics(registry: Registry, now: () => number): Flu
     help: 'Outbox entries PostgreSQL refused for good (bad data), left in the outbox until fixed.',
     registers,
   });
+  const orphans = new Counter({
+    name: 'outcome_tracker_outbox_orphans_dropped_total',
+    help: 'Outbox entries of signals PostgreSQL does not know, dropped after FLUSH_ORPHAN_GRACE_MS with an orphan_dropped audit row.',
+    registers,
+  });
   flushed.inc(0);
   removed.inc(0);
+  orphans.inc(0);
   passes.inc({ result: 'ok' }, 0);
   passes.inc({ result: 'failed' }, 0);
   lastSuccess.set(0);
@@ -53,6 +59,9 @@ export function createFlusherMetrics(registry: Registry, now: () => number): Flu
       if (batch.outcomes > 0) flushed.inc(batch.outcomes);
       if (batch.removed > 0) removed.inc(batch.removed);
       for (const ms of batch.closeToCommitMs) latency.observe(Math.max(0, ms) / 1000);
+    },
+    orphansDropped(entries) {
+      orphans.inc(entries);
     },
     pass(ok, refusedEntries) {
       passes.inc({ result: ok ? 'ok' : 'failed' });

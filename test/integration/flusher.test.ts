@@ -3,6 +3,7 @@
  * path (ShardRuntime + commitShard) land in PostgreSQL exactly once, whatever is replayed,
  * and wait in Redis while PostgreSQL is down.
  */
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
 import type { Operation, OutcomeLine, Tick } from '../../machines/types.ts';
 import { createFlusher, type FlusherOptions } from '../../src/live/createFlusher.ts';
-import { ShardKeys, shardOf } from '../../src/names.ts';
+import { shardQueueName, ShardKeys, shardOf } from '../../src/names.ts';
 import { toWire, type ShardJobData } from '../../src/live/messages.ts';
 import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
 import { commitShard, lookupIds } from '../../src/live/shardStore.ts';
@@ -476,6 +477,75 @@ describe('flusher', () => {
       'op:junk',
     ]);
 
+    await flusher.close();
+    await pool.end();
+    await closeRedis(redis);
+  });
+
+  it('drops an outcome of a signal PostgreSQL never learns of after FLUSH_ORPHAN_GRACE_MS, once, with an audit row, and the shard forgets it', async () => {
+    const redis = resources.redis();
+    const pool = resources.pool(db.url);
+    const driver = new ShardDriver(redis, ns.prefix);
+    // A registration a foreign producer put on the shard queue: tracked, never stored.
+    const forged = normalized({
+      id: 'F1',
+      symbol: 'FORGE',
+      side: 'long',
+      entry: { type: 'limit', price: 5 },
+      entryExpiresAt: T + 10,
+    });
+    await driver.register(forged);
+    await driver.ticks({ symbol: 'FORGE', ts: T + 10, price: 9 });
+    const keys = new ShardKeys(ns.prefix, shardOf('FORGE', SHARDS));
+    const entry = await redis.hget(keys.outbox, 'closed:F1');
+    expect(entry).not.toBeNull();
+    const droppedRows = async () =>
+      (
+        await pool.query<{
+          signal_id: string;
+          tenant: string | null;
+          details: { shard: number; key: string; entry: OutboxEntry };
+        }>(`SELECT signal_id, tenant, details FROM audit_logs WHERE event = 'orphan_dropped'`)
+      ).rows;
+    const forgets = async () => {
+      const queue = new Queue(shardQueueName(keys.shard), { connection: redis, prefix: ns.prefix });
+      const jobs = await queue.getWaiting();
+      await queue.close();
+      return jobs.map((j) => j.data as unknown);
+    };
+
+    let clock = T;
+    const flusher = flusherFor(redis, pool, { orphanGraceMs: 60_000, now: () => clock });
+    expect(await flusher.flushOnce()).toBe(0); // first seen: it waits
+    clock += 59_999;
+    expect(await flusher.flushOnce()).toBe(0);
+    expect(await redis.hget(keys.outbox, 'closed:F1')).toBe(entry);
+    expect(await droppedRows()).toEqual([]);
+    clock += 1;
+    expect(await flusher.flushOnce()).toBe(1);
+    expect(await redis.hget(keys.outbox, 'closed:F1')).toBeNull();
+    const rows = await droppedRows();
+    expect(rows).toEqual([
+      {
+        signal_id: 'F1',
+        tenant: null,
+        details: { shard: keys.shard, key: 'closed:F1', entry: JSON.parse(entry!) },
+      },
+    ]);
+    expect(await forgets()).toEqual([{ kind: 'forget', ids: ['F1'] }]);
+    expect((await readOutcomeLines(pool, ['F1'])).size).toBe(0);
+
+    // The same entry again (a flusher that died after COMMIT, before removing it): dropped
+    // again after its grace, without a second audit row.
+    await redis.hset(keys.outbox, 'closed:F1', entry!);
+    const second = flusherFor(redis, pool, { orphanGraceMs: 60_000, now: () => clock });
+    expect(await second.flushOnce()).toBe(0);
+    clock += 60_000;
+    expect(await second.flushOnce()).toBe(1);
+    expect(await droppedRows()).toHaveLength(1);
+    expect(await redis.hlen(keys.outbox)).toBe(0);
+
+    await second.close();
     await flusher.close();
     await pool.end();
     await closeRedis(redis);
