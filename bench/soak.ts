@@ -4,10 +4,12 @@
  *  (--interval: milliseconds between publishes, as the pipeline group's latency bench)
  *
  * The soak of issue 12: the real processes (workers/worker.ts ×--workers, workers/flusher.ts,
- * workers/scheduler.ts, each with METRICS_PORT=0) against the Redis and PostgreSQL of
- * REDIS_URL / DATABASE_URL (private ones when unset), fed real ticks paced at --rate ticks/s
- * for --minutes while signals are submitted through `track-signal` at --signals-per-sec, so
- * signals open and close all along.
+ * workers/scheduler.ts, each with METRICS_PORT=0, and workers/web.ts on a free port) against
+ * the Redis and PostgreSQL of REDIS_URL / DATABASE_URL (private ones when unset), fed real
+ * ticks paced at --rate ticks/s for --minutes while signals are submitted at --signals-per-sec,
+ * every other batch through `track-signal` and the others through `POST /v1/signals`, so
+ * signals open and close all along; one client reads the live stream (`GET /v1/stream`)
+ * throughout.
  *
  * Ticks: the IBM trade path of the bundled Lean file replicated for 500 symbols (TickStreams):
  * tick g is at t0 + g ms, its price from the real path, wrapping round it lap after lap, so
@@ -26,10 +28,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { generateSignals } from '../src/demo/generateSignals.ts';
 import { createTickPublisher } from '../src/live/createTickPublisher.ts';
 import { QUEUE_NAMES, shardQueueName, ShardKeys } from '../src/names.ts';
 import { migrate } from '../src/storage/migrate.ts';
+import { insertApiKey } from '../src/storage/insertApiKey.ts';
+import { createApiKey } from '../src/web/apiKey.ts';
 import { loadStreams, SYMBOLS } from './pipeline/TickStreams.ts';
 import { scratchDatabase, quietLog } from './pipeline/scratchDatabase.ts';
 import { withServices } from './privateServices.ts';
@@ -76,6 +81,8 @@ interface Proc {
   name: string;
   child: ChildProcess;
   metricsUrl: string;
+  /** Sent with each scrape (the web process's /metrics needs a key). */
+  headers?: Record<string, string>;
 }
 
 interface Sample {
@@ -115,13 +122,22 @@ export async function run(report: Report, flags: string[]): Promise<void> {
     };
     const procs: Proc[] = [];
     const queues: Queue[] = [];
+    const { key, hash } = createApiKey();
+    const keyPool = new pg.Pool({ connectionString: db.url, max: 1 });
+    await insertApiKey(keyPool, { tenant: 'soak', scopes: ['submit', 'read'], hash, label: 'soak' });
+    await keyPool.end();
+    const bearer = { authorization: `Bearer ${key}` };
+    const stream = new AbortController();
     try {
       const starting = [
         ...Array.from({ length: set.workers }, (_, i) => start(`worker${i + 1}`, 'workers/worker.ts', env)),
         start('flusher', 'workers/flusher.ts', env),
         start('scheduler', 'workers/scheduler.ts', env),
+        start('web', 'workers/web.ts', { ...env, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' }, bearer),
       ];
       procs.push(...(await Promise.all(starting)));
+      const web = procs.find((p) => p.name === 'web')!.metricsUrl.replace(/\/metrics$/, '');
+      const streamed = readStream(`${web}/v1/stream`, bearer, stream.signal);
       say(`started ${procs.map((p) => `${p.name} (pid ${p.child.pid})`).join(', ')}`);
       for (const p of procs)
         p.child.once('exit', (code, signal) => {
@@ -213,8 +229,8 @@ export async function run(report: Report, flags: string[]): Promise<void> {
             seed: 1000 + signalBatch,
             prefix: `k${signalBatch}-`,
           });
-          signalBatch++;
-          await intake.addBulk(batch.map((data) => ({ name: 'signal', data })));
+          if (signalBatch++ % 2 === 0) await intake.addBulk(batch.map((data) => ({ name: 'signal', data })));
+          else await postSignals(web, bearer, batch);
           submitted += signalsDue;
         }
         if (elapsed >= nextSample) {
@@ -275,8 +291,11 @@ export async function run(report: Report, flags: string[]): Promise<void> {
       report({ name: 'soak.open_signals_last', value: last.openSignals, unit: 'signals' });
       report({ name: 'soak.signals_submitted', value: submitted, unit: 'signals' });
       report({ name: 'soak.signals_closed', value: last.closedSignals, unit: 'signals' });
+      stream.abort();
+      report({ name: 'soak.stream_events', value: await streamed, unit: 'events' });
     } finally {
       stopping = true;
+      stream.abort();
       await Promise.all(procs.map((p) => stop(p.child)));
       await Promise.all(queues.map((q) => q.obliterate({ force: true }).catch(() => {})));
       await Promise.all(queues.map((q) => q.close()));
@@ -295,7 +314,9 @@ async function sum(xs: Promise<number>[]): Promise<number> {
 
 /** Heap used (MB) of each process; ticks applied and signals closed, summed over the workers. */
 async function scrape(procs: Proc[]): Promise<[number[], number, number]> {
-  const texts = await Promise.all(procs.map((p) => fetch(p.metricsUrl).then((r) => r.text())));
+  const texts = await Promise.all(
+    procs.map((p) => fetch(p.metricsUrl, { headers: p.headers ?? {} }).then((r) => r.text())),
+  );
   const total = (text: string, name: string): number => {
     let n = 0;
     for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) n += Number(m[1]);
@@ -350,8 +371,40 @@ function writeCsv(procs: Proc[], samples: Sample[]): void {
   writeFileSync(CSV, [head.join(','), ...rows].join('\n') + '\n');
 }
 
-/** Spawns a process and resolves with its metrics address once it logged its start-up line. */
-function start(name: string, script: string, env: Record<string, string>): Promise<Proc> {
+/** Submits signals through `POST /v1/signals`, as an HTTP producer does. */
+async function postSignals(web: string, bearer: Record<string, string>, signals: unknown[]): Promise<void> {
+  const res = await fetch(`${web}/v1/signals`, {
+    method: 'POST',
+    headers: { ...bearer, 'content-type': 'application/json' },
+    body: JSON.stringify({ signals }),
+  });
+  if (res.status !== 202) say(`POST /v1/signals answered ${res.status}: ${await res.text()}`);
+}
+
+/** Reads the live stream until `signal` aborts; resolves with the events read. */
+async function readStream(url: string, bearer: Record<string, string>, signal: AbortSignal): Promise<number> {
+  let events = 0;
+  try {
+    const res = await fetch(url, { headers: bearer, signal });
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>)
+      events += (decoder.decode(chunk, { stream: true }).match(/^data:/gm) ?? []).length;
+  } catch (err) {
+    if (!signal.aborted) say(`live stream: ${(err as Error).message}`);
+  }
+  return events;
+}
+
+/**
+ * Spawns a process and resolves with its metrics address once it logged its start-up line (the
+ * web process: once it listens; its /metrics needs `headers`).
+ */
+function start(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  headers?: Record<string, string>,
+): Promise<Proc> {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
@@ -363,11 +416,15 @@ function start(name: string, script: string, env: Record<string, string>): Promi
     const onData = (chunk: Buffer): void => {
       out += chunk.toString();
       metricsUrl ??= /"address":"([^"]+)"[^\n]*"msg":"metrics served"/.exec(out)?.[1] ?? null;
-      if (metricsUrl !== null && /"msg":"(worker|flusher|scheduler) started"/.test(out)) {
+      metricsUrl ??= /"msg":"Server listening at (http:[^"]+)"/.exec(out)?.[1] ?? null;
+      if (
+        metricsUrl !== null &&
+        (headers !== undefined || /"msg":"(worker|flusher|scheduler) started"/.test(out))
+      ) {
         child.stdout!.off('data', onData);
         child.stdout!.resume();
         const url = metricsUrl.endsWith('/metrics') ? metricsUrl : `${metricsUrl.replace(/\/$/, '')}/metrics`;
-        resolve({ name, child, metricsUrl: url });
+        resolve({ name, child, metricsUrl: url, ...(headers === undefined ? {} : { headers }) });
       }
     };
     child.stdout!.on('data', onData);
