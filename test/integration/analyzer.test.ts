@@ -160,6 +160,50 @@ describe('loadOutcomes', () => {
   });
 });
 
+describe('loadOutcomes legs facts', () => {
+  it('reads the highest TP and "went on after TP1" as the subqueries over every leg define them, short or long legs', async () => {
+    const pool = resources.pool(db.url);
+    const M = { reason: 'MANUAL', price: 100, fraction: 0.2, ts: 0 };
+    const legSets: object[][] = [
+      [],
+      [TP(1, 1)],
+      [TP(2, 0.5), TP(1, 0.5)],
+      [TP(1, 0.3), M, TP(3, 0.3), SL('trailing')],
+      [M, TP(1, 1)],
+      [{ reason: 'TP', price: 101, fraction: 1, ts: 0 }, M],
+      [{ reason: 'TP', level: '1', price: 101, fraction: 0.5, ts: 0 }, M],
+      // Longer than the unrolled legs: read by the subqueries themselves.
+      [TP(1, 0.2), M, M, TP(2, 0.2), SL('amended')],
+      [M, M, M, M, TP(1, 0.5), TP(4, 0.5)],
+      [M, M, M, M, M, TP(1, 1)],
+    ];
+    await insertOutcomes(
+      pool,
+      legSets.map((legs, k) => ({
+        id: `F${k}`,
+        closedAt: END - 10_000 + k,
+        outcome: 'TP_HIT',
+        netReturn: 0.01,
+        legs,
+      })),
+    );
+    const { rows } = await pool.query<{ max_tp: number; after_tp1: boolean }>(
+      `SELECT (SELECT coalesce(max((l->>'level')::int), 0) FROM jsonb_array_elements(legs) AS l
+                WHERE l->>'reason' = 'TP') AS max_tp,
+              coalesce((SELECT bool_or(e.l->>'reason' = 'TP' AND e.l->>'level' = '1' AND e.n < jsonb_array_length(legs))
+                FROM jsonb_array_elements(legs) WITH ORDINALITY AS e(l, n)), false) AS after_tp1
+       FROM signal_outcomes ORDER BY closed_at`,
+    );
+    const c = await loadOutcomes(pool, { end: END });
+    expect([...c.maxTpLevel]).toEqual(rows.map((r) => r.max_tp));
+    expect([...c.continuedAfterTp1]).toEqual(rows.map((r) => (r.after_tp1 ? 1 : 0)));
+    // The cases above are not all alike: both answers occur among short and long legs.
+    expect([...c.maxTpLevel]).toEqual([0, 1, 2, 3, 1, 0, 1, 2, 4, 1]);
+    expect([...c.continuedAfterTp1]).toEqual([0, 0, 0, 1, 0, 0, 1, 1, 1, 0]);
+    await pool.end();
+  });
+});
+
 describe('createAnalyzer', () => {
   it('stores metrics per window and group, upserts them on a re-run and never repeats an insight', async () => {
     const pool = resources.pool(db.url);
