@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AnalyzeJobData } from '../../src/analyzer/analyzeJob.ts';
 import { createAnalyzeWorker } from '../../src/analyzer/analyzeWorker.ts';
 import { createAnalyzer } from '../../src/analyzer/createAnalyzer.ts';
+import { toMs } from '../../src/storage/epochMs.ts';
 import { loadOutcomes } from '../../src/storage/loadOutcomes.ts';
 import { queryInsights } from '../../src/storage/queryInsights.ts';
 import { queryMetrics } from '../../src/storage/queryMetrics.ts';
@@ -200,6 +201,38 @@ describe('loadOutcomes legs facts', () => {
     // The cases above are not all alike: both answers occur among short and long legs.
     expect([...c.maxTpLevel]).toEqual([0, 1, 2, 3, 1, 0, 1, 2, 4, 1]);
     expect([...c.continuedAfterTp1]).toEqual([0, 0, 0, 1, 0, 0, 1, 1, 1, 0]);
+    await pool.end();
+  });
+});
+
+describe('loadOutcomes over COPY binary', () => {
+  it('reads times as toMs does in SQL (sub-millisecond halves, before 1970 and 2000) and quotes the tenant', async () => {
+    const pool = resources.pool(db.url);
+    const times = [
+      '2025-03-09 12:00:00.0005+00',
+      '2025-03-09 12:00:00.0015+00',
+      '2025-03-09 12:00:00.0004999+00',
+      '1999-12-31 23:59:59.9995+00',
+      '1985-06-01 00:00:00.0025+00',
+      '1969-12-31 23:59:59.9995+00',
+      '1950-01-01 00:00:00.0005+00',
+      '2099-01-01 00:00:00.123456+00',
+    ];
+    // The timestamps go in as text, so PostgreSQL keeps their microseconds.
+    await pool.query(
+      `INSERT INTO signal_outcomes (signal_id, closed_at, signal_created_at, tenant, symbol, side, outcome, legs)
+       SELECT 'T' || n, t::timestamptz, t::timestamptz - interval '1.2345 s', $2, 'AAA', 'long', 'CANCELLED', '[]'
+       FROM unnest($1::text[]) WITH ORDINALITY AS x(t, n)`,
+      [times, "o'brien"],
+    );
+    const { rows } = await pool.query<{ closed: number; created: number }>(
+      `SELECT ${toMs('closed_at')} AS closed, ${toMs('signal_created_at')} AS created
+       FROM signal_outcomes ORDER BY closed_at`,
+    );
+    const c = await loadOutcomes(pool, { end: Date.parse('2100-01-01T00:00:00Z'), tenant: "o'brien" });
+    expect(c.tenants).toEqual(["o'brien"]);
+    expect([...c.closedAt]).toEqual(rows.map((r) => r.closed));
+    expect([...c.createdAt]).toEqual(rows.map((r) => r.created));
     await pool.end();
   });
 });
