@@ -17,7 +17,7 @@ import { GROUP_KINDS, groupRows, lowerBound, type Group, type GroupKind } from '
 import { OUTCOME_BY_INDEX, type GroupValues, type OutcomeColumns } from './outcomeColumns.ts';
 import { INSIGHT_GROUP_KINDS, INSIGHT_RULES } from './rules/insightRules.ts';
 import type { Json, Severity } from './rules/ruleTypes.ts';
-import { sampleFromColumns } from './tradeSample.ts';
+import { groupSample, sampleOfRange, type GroupSample } from './tradeSample.ts';
 import {
   calendarWindowStart,
   DAY_MS,
@@ -200,6 +200,9 @@ export function* analysisSteps(columns: OutcomeColumns, options: AnalysisOptions
 
   for (const kind of kinds) {
     const groups = groupRows(columns, kind);
+    // Each group's filled trades, built at its first insight run and shared by every window
+    // end, window and baseline of this kind; let go with the kind.
+    const groupSamples = new Map<Group, GroupSample>();
     for (const end of [...options.ends].sort((a, b) => a - b)) {
       for (const window of windows) {
         for (const group of groups) {
@@ -239,11 +242,15 @@ export function* analysisSteps(columns: OutcomeColumns, options: AnalysisOptions
 
           const insights: InsightRow[] = [];
           if (INSIGHT_GROUP_KINDS.has(kind) && b.hi > b.lo) {
+            let samples = groupSamples.get(group);
+            if (samples === undefined) {
+              samples = groupSample(columns, group.rows);
+              groupSamples.set(group, samples);
+            }
             const input = {
               label: groupLabel(group),
-              window: sampleFromColumns(columns, group.rows, b.lo, b.hi),
-              baseline:
-                b.baselineLo === null ? null : sampleFromColumns(columns, group.rows, b.baselineLo, b.lo),
+              window: sampleOfRange(samples, b.lo, b.hi),
+              baseline: b.baselineLo === null ? null : sampleOfRange(samples, b.baselineLo, b.lo),
             };
             for (const name of ruleNames) {
               const rule = INSIGHT_RULES[name];

@@ -3,11 +3,14 @@
  * record per outcome. Every figure must be the one the definitions give, written here the plain
  * way (filter, map, sort, sum per metric over records), to the last bit, for any rows: unfilled
  * outcomes, missing (NaN) fields, draws, ties, buffers reused from a larger group before.
+ * Likewise the insight rules' samples, taken as views of one sample per group: the same as
+ * copying each range's filled trades out of the columns.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { columnTradeMetrics, TradeMetricsBuffers } from '../../src/analysis/columnTradeMetrics.ts';
 import { outcomeColumns, type OutcomeRow } from '../../src/analysis/outcomeColumns.ts';
+import { groupSample, sampleFromColumns, sampleOfRange } from '../../src/analysis/tradeSample.ts';
 import { metric, nullMetric, type MetricValue } from '../../src/metrics/metricValue.ts';
 import { OUTCOME_CODES } from '../../src/metrics/tradeRecord.ts';
 
@@ -211,6 +214,33 @@ describe('columnTradeMetrics', () => {
         }
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('sampleOfRange', () => {
+  it('equals sampleFromColumns for every range of a group, empty ranges and unfilled rows included', () => {
+    fc.assert(
+      fc.property(
+        fc.array(outcomeRow, { maxLength: 40 }),
+        fc.array(fc.boolean(), { maxLength: 40 }),
+        (rows, pick) => {
+          const c = outcomeColumns(rows);
+          // A group: some of the rows, in close order.
+          const groupRows = Int32Array.from(
+            Array.from({ length: c.length }, (_, i) => i).filter((i) => pick[i] ?? true),
+          );
+          const g = groupSample(c, groupRows);
+          for (let from = 0; from <= groupRows.length; from++) {
+            for (let to = from; to <= groupRows.length; to++) {
+              expect(sampleOfRange(g, from, to), `${from}..${to}`).toStrictEqual(
+                sampleFromColumns(c, groupRows, from, to),
+              );
+            }
+          }
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 });
