@@ -16,6 +16,7 @@ import { OutcomeColumnsBuilder, type OutcomeColumns, type OutcomeRow } from '../
 import { CopyBinaryParser } from './CopyBinaryParser.ts';
 import { binaryTimestampMs } from './binaryTimestampMs.ts';
 import { fromMs } from './epochMs.ts';
+import { TextInterner } from './TextInterner.ts';
 
 /** Which outcomes to read. */
 export interface LoadOutcomesOptions {
@@ -81,28 +82,27 @@ function selectOutcomes(client: pg.ClientBase, options: LoadOutcomesOptions): st
 const FIELDS = 20;
 
 /** Field `f` of a COPY binary row as text (NULL → null). */
-function text(buffer: Buffer, starts: Int32Array, lengths: Int32Array, f: number): string | null {
-  const length = lengths[f]!;
-  return length < 0 ? null : buffer.toString('utf8', starts[f]!, starts[f]! + length);
+function text(t: TextInterner, b: Buffer, s: Int32Array, l: Int32Array, f: number): string | null {
+  return l[f]! < 0 ? null : t.text(b, s[f]!, l[f]!);
 }
 
 /** Field `f` as a float8 (NULL → null). */
-function float8(buffer: Buffer, starts: Int32Array, lengths: Int32Array, f: number): number | null {
-  return lengths[f]! < 0 ? null : buffer.readDoubleBE(starts[f]!);
+function float8(b: Buffer, s: Int32Array, l: Int32Array, f: number): number | null {
+  return l[f]! < 0 ? null : b.readDoubleBE(s[f]!);
 }
 
 /** One COPY binary row of the SELECT as an {@link OutcomeRow}. */
-function decodeRow(b: Buffer, s: Int32Array, l: Int32Array): OutcomeRow {
+function decodeRow(t: TextInterner, b: Buffer, s: Int32Array, l: Int32Array): OutcomeRow {
   return [
-    text(b, s, l, 0)!,
-    text(b, s, l, 1),
-    text(b, s, l, 2),
-    text(b, s, l, 3),
-    text(b, s, l, 4)!,
-    text(b, s, l, 5),
+    text(t, b, s, l, 0)!,
+    text(t, b, s, l, 1),
+    text(t, b, s, l, 2),
+    text(t, b, s, l, 3),
+    text(t, b, s, l, 4)!,
+    text(t, b, s, l, 5),
     binaryTimestampMs(b, s[6]!),
     l[7]! < 0 ? null : binaryTimestampMs(b, s[7]!),
-    text(b, s, l, 8)!,
+    text(t, b, s, l, 8)!,
     float8(b, s, l, 9),
     float8(b, s, l, 10),
     float8(b, s, l, 11),
@@ -111,7 +111,7 @@ function decodeRow(b: Buffer, s: Int32Array, l: Int32Array): OutcomeRow {
     float8(b, s, l, 14),
     b.readInt32BE(s[15]!),
     b[s[16]!] === 1,
-    text(b, s, l, 17),
+    text(t, b, s, l, 17),
     float8(b, s, l, 18),
     float8(b, s, l, 19),
   ];
@@ -128,7 +128,10 @@ export async function loadOutcomes(pool: pg.Pool, options: LoadOutcomesOptions):
   let broken = true;
   try {
     const builder = new OutcomeColumnsBuilder(65_536);
-    const parser = new CopyBinaryParser(FIELDS, (b, s, l) => builder.push(decodeRow(b, s, l)));
+    // The text columns are all keys of few distinct values (tenant, strategy, model, version,
+    // symbol, timeframe, outcome, stop kind): each is decoded once.
+    const interner = new TextInterner();
+    const parser = new CopyBinaryParser(FIELDS, (b, s, l) => builder.push(decodeRow(interner, b, s, l)));
     const stream = client.query(
       copyTo(`COPY (${selectOutcomes(client, options)}) TO STDOUT (FORMAT binary)`),
     );
