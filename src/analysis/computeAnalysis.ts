@@ -9,20 +9,15 @@
  */
 import { returnMetrics } from '../metrics/returnMetrics.ts';
 import { nullMetric } from '../metrics/metricValue.ts';
-import { tradeMetrics, type OutcomeMix } from '../metrics/tradeMetrics.ts';
-import type { TradeRecord } from '../metrics/tradeRecord.ts';
+import type { OutcomeMix } from '../metrics/tradeMetrics.ts';
+import { columnTradeMetrics, TradeMetricsBuffers } from './columnTradeMetrics.ts';
 import { DAILY_ANNUALIZATION, DEFAULT_SIZING, dailyReturns, type SizingOptions } from './dailyReturns.ts';
 import { metricsJson } from './groupMetrics.ts';
 import { GROUP_KINDS, groupRows, lowerBound, type Group, type GroupKind } from './groups.ts';
-import {
-  OUTCOME_BY_INDEX,
-  UNFILLED_OUTCOME_INDICES,
-  type GroupValues,
-  type OutcomeColumns,
-} from './outcomeColumns.ts';
+import { OUTCOME_BY_INDEX, type GroupValues, type OutcomeColumns } from './outcomeColumns.ts';
 import { INSIGHT_GROUP_KINDS, INSIGHT_RULES } from './rules/insightRules.ts';
 import type { Json, Severity } from './rules/ruleTypes.ts';
-import { sampleFromColumns } from './tradeSample.ts';
+import { groupSample, sampleOfRange, type GroupSample } from './tradeSample.ts';
 import {
   calendarWindowStart,
   DAY_MS,
@@ -120,40 +115,6 @@ export function groupLabel(group: Pick<Group, 'kind' | 'key' | 'values'>): strin
 }
 
 /**
- * Trade records for src/metrics, built once per row and only for rows a window needs. Only
- * filled trades are passed to `tradeMetrics`, without their outcome code: a record without one
- * counts as filled (src/metrics/tradeRecord.ts), which spares every metric a set lookup per
- * record. The counts and the outcome mix that need the unfilled outcomes come from the columns.
- */
-class RecordCache {
-  private readonly records: (TradeRecord | undefined)[];
-  constructor(private readonly c: OutcomeColumns) {
-    this.records = new Array<TradeRecord | undefined>(c.length);
-  }
-  get(i: number): TradeRecord {
-    let r = this.records[i];
-    if (r === undefined) {
-      const c = this.c;
-      // One object shape for every record (fields always present, undefined when missing) keeps
-      // the metric functions' property accesses monomorphic: several times faster at 1M records.
-      const finite = (x: number): number | undefined => (Number.isFinite(x) ? x : undefined);
-      r = {
-        netReturn: c.netReturn[i]!,
-        pnl: undefined,
-        rMultiple: Number.isFinite(c.rMultiple[i]!) ? c.rMultiple[i]! : null,
-        holdingMs: finite(c.holdingMs[i]!),
-        outcome: undefined,
-        mfe: finite(c.mfe[i]!),
-        mae: finite(c.mae[i]!),
-        confidence: finite(c.confidence[i]!),
-      };
-      this.records[i] = r;
-    }
-    return r;
-  }
-}
-
-/**
  * The outcome mix of rows[lo..hi): each code's share of the outcomes, as src/metrics
  * `outcomeMix` defines it (every code present, shares summing to 1); null without outcomes.
  */
@@ -190,24 +151,6 @@ function currencySums(
   return n === 0
     ? { pnlSum: null, feesSum: null, currencyTrades: 0 }
     : { pnlSum: pnl, feesSum: fees, currencyTrades: n };
-}
-
-/** Filled outcomes with a net return among rows[lo..hi), as trade records, in close order. */
-function filledRecords(
-  columns: OutcomeColumns,
-  cache: RecordCache,
-  rows: Int32Array,
-  lo: number,
-  hi: number,
-): TradeRecord[] {
-  const out: TradeRecord[] = [];
-  for (let p = lo; p < hi; p++) {
-    const i = rows[p]!;
-    if (!UNFILLED_OUTCOME_INDICES.has(columns.outcome[i]!) && Number.isFinite(columns.netReturn[i]!)) {
-      out.push(cache.get(i));
-    }
-  }
-  return out;
 }
 
 interface Bounds {
@@ -253,20 +196,28 @@ export function* analysisSteps(columns: OutcomeColumns, options: AnalysisOptions
   const rollingCount = options.rollingCount ?? ANALYSIS_DEFAULTS.rollingCount;
   const sizing = options.sizing ?? DEFAULT_SIZING;
   const ruleNames = options.rules ?? Object.keys(INSIGHT_RULES);
-  const cache = new RecordCache(columns);
+  const buffers = new TradeMetricsBuffers();
 
   for (const kind of kinds) {
     const groups = groupRows(columns, kind);
+    // Each group's filled trades, built at its first insight run and shared by every window
+    // end, window and baseline of this kind; let go with the kind.
+    const groupSamples = new Map<Group, GroupSample>();
     for (const end of [...options.ends].sort((a, b) => a - b)) {
       for (const window of windows) {
         for (const group of groups) {
           const b = bounds(group, columns.closedAt, window, end, baselineMs, rollingCount);
           if (b.hi === b.lo && kind !== 'all') continue;
 
-          const trades = tradeMetrics(filledRecords(columns, cache, group.rows, b.lo, b.hi));
           const mix = outcomeMixOf(columns, group.rows, b.lo, b.hi);
-          trades.records = b.hi - b.lo;
-          trades.outcomeMix = mix === null ? nullMetric('no_outcomes') : { value: mix };
+          const trades = columnTradeMetrics(
+            columns,
+            group.rows,
+            b.lo,
+            b.hi,
+            mix === null ? nullMetric('no_outcomes') : { value: mix },
+            buffers,
+          );
           const series = dailyReturns(columns, group.rows, b.lo, b.hi, b.windowStart, end, sizing);
           const metrics: MetricsRow = {
             tenant: group.tenant,
@@ -291,11 +242,15 @@ export function* analysisSteps(columns: OutcomeColumns, options: AnalysisOptions
 
           const insights: InsightRow[] = [];
           if (INSIGHT_GROUP_KINDS.has(kind) && b.hi > b.lo) {
+            let samples = groupSamples.get(group);
+            if (samples === undefined) {
+              samples = groupSample(columns, group.rows);
+              groupSamples.set(group, samples);
+            }
             const input = {
               label: groupLabel(group),
-              window: sampleFromColumns(columns, group.rows, b.lo, b.hi),
-              baseline:
-                b.baselineLo === null ? null : sampleFromColumns(columns, group.rows, b.baselineLo, b.lo),
+              window: sampleOfRange(samples, b.lo, b.hi),
+              baseline: b.baselineLo === null ? null : sampleOfRange(samples, b.baselineLo, b.lo),
             };
             for (const name of ruleNames) {
               const rule = INSIGHT_RULES[name];

@@ -120,3 +120,51 @@ export function tradeSample(trades: readonly SampleTrade[]): TradeSample {
   });
   return s;
 }
+
+/**
+ * The filled trades of all of a group's rows ({@link sampleFromColumns} over the whole group),
+ * and for each position `p` how many of them come before it, so that the sample of any range
+ * of the group's rows is a view into it ({@link sampleOfRange}). The analyzer takes samples of
+ * the same group for every window end, window and baseline: built once per group, they are no
+ * longer copied out of the columns each time.
+ */
+export interface GroupSample {
+  readonly all: TradeSample;
+  /** `start[p]`: the filled trades among rows[0..p); `rows.length + 1` entries. */
+  readonly start: Int32Array;
+}
+
+/** The {@link GroupSample} of `rows` (close order). */
+export function groupSample(columns: OutcomeColumns, rows: Int32Array): GroupSample {
+  const all = sampleFromColumns(columns, rows, 0, rows.length);
+  const start = new Int32Array(rows.length + 1);
+  let k = 0;
+  for (let p = 0; p < rows.length; p++) {
+    start[p] = k;
+    const i = rows[p]!;
+    if (!UNFILLED_OUTCOME_INDICES.has(columns.outcome[i]!) && Number.isFinite(columns.netReturn[i]!)) k++;
+  }
+  start[rows.length] = k;
+  return { all, start };
+}
+
+/** The same sample as `sampleFromColumns(columns, rows, from, to)`, as views into `g`. */
+export function sampleOfRange(g: GroupSample, from: number, to: number): TradeSample {
+  const a = g.start[from]!;
+  const b = g.start[to]!;
+  const s = g.all;
+  return {
+    n: b - a,
+    result: s.result.subarray(a, b),
+    rMultiple: s.rMultiple.subarray(a, b),
+    confidence: s.confidence.subarray(a, b),
+    holdingMs: s.holdingMs.subarray(a, b),
+    closedAt: s.closedAt.subarray(a, b),
+    createdAt: s.createdAt.subarray(a, b),
+    symbol: s.symbol.subarray(a, b),
+    symbols: s.symbols,
+    closeStopKind: s.closeStopKind.subarray(a, b),
+    maxTpLevel: s.maxTpLevel.subarray(a, b),
+    continuedAfterTp1: s.continuedAfterTp1.subarray(a, b),
+  };
+}

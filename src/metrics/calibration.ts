@@ -4,7 +4,6 @@
  * A win is a result > 0 (see `tradeResult`); a draw counts as not a win.
  */
 import { metric, nullMetric, type MetricValue } from './metricValue.ts';
-import { mean } from './stats.ts';
 import { filledTrades, tradeResult, type TradeRecord } from './tradeRecord.ts';
 
 /** One confidence decile. */
@@ -21,19 +20,22 @@ export interface CalibrationBucket {
   hitRate: number | null;
 }
 
-interface Forecast {
-  confidence: number;
-  won: 0 | 1;
+/** The forecasts of some filled trades: the confidences, and whether each trade won (1) or not (0). */
+export interface Forecasts {
+  confidences: number[];
+  won: number[];
 }
 
-/** The forecasts of the filled trades `filled` that carry a confidence. */
-function forecasts(filled: readonly TradeRecord[]): Forecast[] {
-  const out: Forecast[] = [];
+/** The forecasts of the filled trades `filled` that carry a confidence, in order. */
+export function forecastsOf(filled: readonly TradeRecord[]): Forecasts {
+  const confidences: number[] = [];
+  const won: number[] = [];
   for (const t of filled) {
     if (t.confidence === undefined || !Number.isFinite(t.confidence)) continue;
-    out.push({ confidence: t.confidence, won: tradeResult(t) > 0 ? 1 : 0 });
+    confidences.push(t.confidence);
+    won.push(tradeResult(t) > 0 ? 1 : 0);
   }
-  return out;
+  return { confidences, won };
 }
 
 /**
@@ -44,12 +46,17 @@ function forecasts(filled: readonly TradeRecord[]): Forecast[] {
  * Null: `no_confidence` when no filled trade carries a confidence.
  */
 export function brierScore(records: readonly TradeRecord[]): MetricValue {
-  return brierOf(forecasts(filledTrades(records)));
+  const f = forecastsOf(filledTrades(records));
+  return brierOf(f.confidences, f.won);
 }
 
-function brierOf(fs: readonly Forecast[]): MetricValue {
-  if (fs.length === 0) return nullMetric('no_confidence');
-  return metric(mean(fs.map((f) => (f.confidence - f.won) ** 2)));
+function brierOf(confidences: ArrayLike<number>, won: ArrayLike<number>): MetricValue {
+  const n = confidences.length;
+  if (n === 0) return nullMetric('no_confidence');
+  // mean() of the squared errors, summed in order as it would.
+  let total = 0;
+  for (let i = 0; i < n; i++) total += (confidences[i]! - won[i]!) ** 2;
+  return metric(total / n);
 }
 
 /** Decile index of a confidence in [0, 1]: [0, 0.1) → 0, …, [0.9, 1.0] → 9. */
@@ -68,7 +75,8 @@ function decile(confidence: number): number {
  * Confidences are expected in [0, 1]; out-of-range values are clamped to the end buckets.
  */
 export function calibrationByDecile(records: readonly TradeRecord[]): CalibrationBucket[] {
-  return decilesOf(forecasts(filledTrades(records)));
+  const f = forecastsOf(filledTrades(records));
+  return decilesOf(f.confidences, f.won);
 }
 
 /**
@@ -79,18 +87,34 @@ export function confidenceMetrics(filled: readonly TradeRecord[]): {
   brierScore: MetricValue;
   calibration: CalibrationBucket[];
 } {
-  const fs = forecasts(filled);
-  return { brierScore: brierOf(fs), calibration: decilesOf(fs) };
+  const f = forecastsOf(filled);
+  return confidenceMetricsOf(f.confidences, f.won);
 }
 
-function decilesOf(fs: readonly Forecast[]): CalibrationBucket[] {
-  const groups: Forecast[][] = Array.from({ length: 10 }, () => []);
-  for (const f of fs) groups[decile(f.confidence)]?.push(f);
-  return groups.map((group, i) => ({
+/** {@link confidenceMetrics} of forecasts already picked out ({@link forecastsOf}). */
+export function confidenceMetricsOf(
+  confidences: ArrayLike<number>,
+  won: ArrayLike<number>,
+): { brierScore: MetricValue; calibration: CalibrationBucket[] } {
+  return { brierScore: brierOf(confidences, won), calibration: decilesOf(confidences, won) };
+}
+
+function decilesOf(confidences: ArrayLike<number>, won: ArrayLike<number>): CalibrationBucket[] {
+  // Each bucket's sums add its forecasts in order, as mean() over the bucket's list would.
+  const count = new Array<number>(10).fill(0);
+  const confidenceSum = new Array<number>(10).fill(0);
+  const wonSum = new Array<number>(10).fill(0);
+  for (let k = 0; k < confidences.length; k++) {
+    const i = decile(confidences[k]!);
+    count[i]!++;
+    confidenceSum[i]! += confidences[k]!;
+    wonSum[i]! += won[k]!;
+  }
+  return count.map((c, i) => ({
     lower: i / 10,
     upper: (i + 1) / 10,
-    count: group.length,
-    meanConfidence: group.length === 0 ? null : mean(group.map((f) => f.confidence)),
-    hitRate: group.length === 0 ? null : mean(group.map((f) => f.won)),
+    count: c,
+    meanConfidence: c === 0 ? null : confidenceSum[i]! / c,
+    hitRate: c === 0 ? null : wonSum[i]! / c,
   }));
 }

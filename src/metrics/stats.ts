@@ -10,14 +10,14 @@ export function finiteValues(xs: readonly number[]): number[] {
 }
 
 /** Sum of `xs`; 0 when empty. */
-export function sum(xs: readonly number[]): number {
+export function sum(xs: ArrayLike<number>): number {
   let total = 0;
-  for (const x of xs) total += x;
+  for (let i = 0; i < xs.length; i++) total += xs[i]!;
   return total;
 }
 
 /** Arithmetic mean of `xs`; NaN when empty. */
-export function mean(xs: readonly number[]): number {
+export function mean(xs: ArrayLike<number>): number {
   return xs.length === 0 ? Number.NaN : sum(xs) / xs.length;
 }
 
@@ -29,14 +29,16 @@ export function mean(xs: readonly number[]): number {
  * them by an ulp, and a ratio over that residue would be a huge finite number instead
  * of the undefined value it is.
  */
-export function sampleStd(xs: readonly number[]): number {
+export function sampleStd(xs: ArrayLike<number>): number {
   const n = xs.length;
   if (n < 2) return Number.NaN;
-  const first = xs[0] as number;
-  if (xs.every((x) => x === first)) return 0;
+  const first = xs[0]!;
+  let same = true;
+  for (let i = 1; i < n && same; i++) same = xs[i] === first;
+  if (same) return 0;
   const m = mean(xs);
   let squares = 0;
-  for (const x of xs) squares += (x - m) * (x - m);
+  for (let i = 0; i < n; i++) squares += (xs[i]! - m) * (xs[i]! - m);
   return Math.sqrt(squares / (n - 1));
 }
 
@@ -47,7 +49,7 @@ export function sampleStd(xs: readonly number[]): number {
  * which works from the upper neighbour when the fraction is ≥ 0.5 so the result stays
  * monotonic. NaN when `xs` is empty.
  */
-export function percentile(xs: readonly number[], p: number): number {
+export function percentile(xs: ArrayLike<number>, p: number): number {
   if (xs.length === 0) return Number.NaN;
   if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile must be within [0, 100], got ${p}`);
   // The two order statistics around the virtual index, found by selection in O(n) rather
@@ -103,6 +105,6 @@ function selectKth(v: Float64Array, k: number): number {
 }
 
 /** Median of `xs` (the 50th percentile); NaN when empty. */
-export function median(xs: readonly number[]): number {
+export function median(xs: ArrayLike<number>): number {
   return percentile(xs, 50);
 }

@@ -12,7 +12,7 @@
  * (`tradeResult`): win > 0, loss < 0, draw = 0.
  */
 import type { OutcomeCode } from '../../machines/types.ts';
-import { confidenceMetrics, type CalibrationBucket } from './calibration.ts';
+import { confidenceMetricsOf, forecastsOf, type CalibrationBucket } from './calibration.ts';
 import { metric, nullMetric, type MetricValue, type NullReason } from './metricValue.ts';
 import { mean, median, percentile, sampleStd } from './stats.ts';
 import { filledTrades, OUTCOME_CODES, tradeResult, type TradeRecord } from './tradeRecord.ts';
@@ -23,7 +23,7 @@ import { filledTrades, OUTCOME_CODES, tradeResult, type TradeRecord } from './tr
  * metric is the same to the last bit; `tradeMetrics` builds this once for all of them.
  */
 interface Results {
-  values: number[];
+  values: ArrayLike<number>;
   wins: number;
   losses: number;
   draws: number;
@@ -34,15 +34,18 @@ interface Results {
 }
 
 function resultsOf(filled: readonly TradeRecord[]): Results {
-  const values = new Array<number>(filled.length);
+  return tallyResults(filled.map(tradeResult));
+}
+
+/** The wins, losses, draws and their sums of the results `values`, in order. */
+function tallyResults(values: ArrayLike<number>): Results {
   let wins = 0;
   let losses = 0;
   let draws = 0;
   let winSum = 0;
   let lossSum = 0;
-  for (let i = 0; i < filled.length; i++) {
-    const v = tradeResult(filled[i]!);
-    values[i] = v;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
     if (v > 0) {
       wins++;
       winSum += v;
@@ -196,11 +199,11 @@ export function sqn(records: readonly TradeRecord[]): MetricValue {
 }
 
 /** Longest run of consecutive results of one sign, in record order; a zero result ends every run. */
-function longestRun(values: readonly number[], sign: 1 | -1): number {
+function longestRun(values: ArrayLike<number>, sign: 1 | -1): number {
   let longest = 0;
   let run = 0;
-  for (const v of values) {
-    run = Math.sign(v) === sign ? run + 1 : 0;
+  for (let i = 0; i < values.length; i++) {
+    run = Math.sign(values[i]!) === sign ? run + 1 : 0;
     if (run > longest) longest = run;
   }
   return longest;
@@ -233,7 +236,7 @@ export interface SummaryWithP90 extends Summary {
   p90: MetricValue;
 }
 
-function summarize(values: readonly number[], reason: NullReason): SummaryWithP90 {
+function summarize(values: ArrayLike<number>, reason: NullReason): SummaryWithP90 {
   if (values.length === 0) {
     const none = nullMetric(reason);
     return { mean: none, median: none, p90: none };
@@ -269,8 +272,10 @@ export function holdingTimeStats(records: readonly TradeRecord[]): SummaryWithP9
 }
 
 function holdingOf(filled: readonly TradeRecord[]): SummaryWithP90 {
-  const times = present(filled, (t) => t.holdingMs);
-  return summarize(times, 'no_holding_times');
+  return summarize(
+    present(filled, (t) => t.holdingMs),
+    'no_holding_times',
+  );
 }
 
 /**
@@ -284,7 +289,10 @@ export function avgR(records: readonly TradeRecord[]): MetricValue {
 }
 
 function avgROf(filled: readonly TradeRecord[]): MetricValue {
-  const rs = present(filled, (t) => t.rMultiple);
+  return avgRFrom(present(filled, (t) => t.rMultiple));
+}
+
+function avgRFrom(rs: ArrayLike<number>): MetricValue {
   return rs.length === 0 ? nullMetric('no_r_multiples') : metric(mean(rs));
 }
 
@@ -299,8 +307,13 @@ export function excursionStats(records: readonly TradeRecord[]): { mfe: Summary;
 }
 
 function excursionsOf(filled: readonly TradeRecord[]): { mfe: Summary; mae: Summary } {
-  const mfes = present(filled, (t) => t.mfe);
-  const maes = present(filled, (t) => t.mae);
+  return excursionsFrom(
+    present(filled, (t) => t.mfe),
+    present(filled, (t) => t.mae),
+  );
+}
+
+function excursionsFrom(mfes: ArrayLike<number>, maes: ArrayLike<number>): { mfe: Summary; mae: Summary } {
   const mfe = summarize(mfes, 'no_excursions');
   const mae = summarize(maes, 'no_excursions');
   return { mfe: { mean: mfe.mean, median: mfe.median }, mae: { mean: mae.mean, median: mae.median } };
@@ -365,17 +378,34 @@ export interface TradeMetrics {
   calibration: CalibrationBucket[];
 }
 
-/** Every trade-level metric for `records`, in the order given (pass them in close order). */
-export function tradeMetrics(records: readonly TradeRecord[]): TradeMetrics {
-  // One filter and one pass over the results for every metric: the analyzer calls this for
-  // every group and window, on up to all of a tenant's outcomes.
-  const filled = filledTrades(records);
-  const r = resultsOf(filled);
-  const holding = holdingOf(filled);
-  const excursions = excursionsOf(filled);
-  const confidence = confidenceMetrics(filled);
+/**
+ * What the trade-level metrics are computed from, the filled trades already picked out, each
+ * list in close order: their results (`pnl` or `netReturn`), and the finite values of each
+ * optional field among them. The analyzer fills these from its columns without building a
+ * record per trade (src/analysis/columnTradeMetrics.ts); {@link tradeMetrics} from records.
+ */
+export interface TradeParts {
+  /** Records given, filled or not. */
+  records: number;
+  results: ArrayLike<number>;
+  holdingMs: ArrayLike<number>;
+  rMultiples: ArrayLike<number>;
+  mfes: ArrayLike<number>;
+  maes: ArrayLike<number>;
+  /** The confidences of the filled trades that carry one, and whether each of those won (1) or not (0). */
+  confidences: ArrayLike<number>;
+  won: ArrayLike<number>;
+  outcomeMix: MetricValue<OutcomeMix>;
+}
+
+/** Every trade-level metric from {@link TradeParts}: the same figures as {@link tradeMetrics}, to the bit. */
+export function tradeMetricsOfParts(parts: TradeParts): TradeMetrics {
+  const r = tallyResults(parts.results);
+  const holding = summarize(parts.holdingMs, 'no_holding_times');
+  const excursions = excursionsFrom(parts.mfes, parts.maes);
+  const confidence = confidenceMetricsOf(parts.confidences, parts.won);
   return {
-    records: records.length,
+    records: parts.records,
     trades: r.values.length,
     wins: r.wins,
     losses: r.losses,
@@ -393,8 +423,8 @@ export function tradeMetrics(records: readonly TradeRecord[]): TradeMetrics {
     holdingMsMean: holding.mean,
     holdingMsMedian: holding.median,
     holdingMsP90: holding.p90,
-    outcomeMix: outcomeMix(records),
-    avgR: avgROf(filled),
+    outcomeMix: parts.outcomeMix,
+    avgR: avgRFrom(parts.rMultiples),
     mfeMean: excursions.mfe.mean,
     mfeMedian: excursions.mfe.median,
     maeMean: excursions.mae.mean,
@@ -402,4 +432,23 @@ export function tradeMetrics(records: readonly TradeRecord[]): TradeMetrics {
     brierScore: confidence.brierScore,
     calibration: confidence.calibration,
   };
+}
+
+/** Every trade-level metric for `records`, in the order given (pass them in close order). */
+export function tradeMetrics(records: readonly TradeRecord[]): TradeMetrics {
+  // One filter for every metric: the analyzer calls this for every group and window, on up to
+  // all of a tenant's outcomes.
+  const filled = filledTrades(records);
+  const { confidences, won } = forecastsOf(filled);
+  return tradeMetricsOfParts({
+    records: records.length,
+    results: filled.map(tradeResult),
+    holdingMs: present(filled, (t) => t.holdingMs),
+    rMultiples: present(filled, (t) => t.rMultiple),
+    mfes: present(filled, (t) => t.mfe),
+    maes: present(filled, (t) => t.mae),
+    confidences,
+    won,
+    outcomeMix: outcomeMix(records),
+  });
 }

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AnalyzeJobData } from '../../src/analyzer/analyzeJob.ts';
 import { createAnalyzeWorker } from '../../src/analyzer/analyzeWorker.ts';
 import { createAnalyzer } from '../../src/analyzer/createAnalyzer.ts';
+import { toMs } from '../../src/storage/epochMs.ts';
 import { loadOutcomes } from '../../src/storage/loadOutcomes.ts';
 import { queryInsights } from '../../src/storage/queryInsights.ts';
 import { queryMetrics } from '../../src/storage/queryMetrics.ts';
@@ -156,6 +157,82 @@ describe('loadOutcomes', () => {
     const both = await loadOutcomes(pool, { end: END, since: END - 4500 });
     expect([...both.tenants].sort()).toEqual(['t0', 't1']);
     expect(both.length).toBe(4);
+    await pool.end();
+  });
+});
+
+describe('loadOutcomes legs facts', () => {
+  it('reads the highest TP and "went on after TP1" as the subqueries over every leg define them, short or long legs', async () => {
+    const pool = resources.pool(db.url);
+    const M = { reason: 'MANUAL', price: 100, fraction: 0.2, ts: 0 };
+    const legSets: object[][] = [
+      [],
+      [TP(1, 1)],
+      [TP(2, 0.5), TP(1, 0.5)],
+      [TP(1, 0.3), M, TP(3, 0.3), SL('trailing')],
+      [M, TP(1, 1)],
+      [{ reason: 'TP', price: 101, fraction: 1, ts: 0 }, M],
+      [{ reason: 'TP', level: '1', price: 101, fraction: 0.5, ts: 0 }, M],
+      // Longer than the unrolled legs: read by the subqueries themselves.
+      [TP(1, 0.2), M, M, TP(2, 0.2), SL('amended')],
+      [M, M, M, M, TP(1, 0.5), TP(4, 0.5)],
+      [M, M, M, M, M, TP(1, 1)],
+    ];
+    await insertOutcomes(
+      pool,
+      legSets.map((legs, k) => ({
+        id: `F${k}`,
+        closedAt: END - 10_000 + k,
+        outcome: 'TP_HIT',
+        netReturn: 0.01,
+        legs,
+      })),
+    );
+    const { rows } = await pool.query<{ max_tp: number; after_tp1: boolean }>(
+      `SELECT (SELECT coalesce(max((l->>'level')::int), 0) FROM jsonb_array_elements(legs) AS l
+                WHERE l->>'reason' = 'TP') AS max_tp,
+              coalesce((SELECT bool_or(e.l->>'reason' = 'TP' AND e.l->>'level' = '1' AND e.n < jsonb_array_length(legs))
+                FROM jsonb_array_elements(legs) WITH ORDINALITY AS e(l, n)), false) AS after_tp1
+       FROM signal_outcomes ORDER BY closed_at`,
+    );
+    const c = await loadOutcomes(pool, { end: END });
+    expect([...c.maxTpLevel]).toEqual(rows.map((r) => r.max_tp));
+    expect([...c.continuedAfterTp1]).toEqual(rows.map((r) => (r.after_tp1 ? 1 : 0)));
+    // The cases above are not all alike: both answers occur among short and long legs.
+    expect([...c.maxTpLevel]).toEqual([0, 1, 2, 3, 1, 0, 1, 2, 4, 1]);
+    expect([...c.continuedAfterTp1]).toEqual([0, 0, 0, 1, 0, 0, 1, 1, 1, 0]);
+    await pool.end();
+  });
+});
+
+describe('loadOutcomes over COPY binary', () => {
+  it('reads times as toMs does in SQL (sub-millisecond halves, before 1970 and 2000) and quotes the tenant', async () => {
+    const pool = resources.pool(db.url);
+    const times = [
+      '2025-03-09 12:00:00.0005+00',
+      '2025-03-09 12:00:00.0015+00',
+      '2025-03-09 12:00:00.0004999+00',
+      '1999-12-31 23:59:59.9995+00',
+      '1985-06-01 00:00:00.0025+00',
+      '1969-12-31 23:59:59.9995+00',
+      '1950-01-01 00:00:00.0005+00',
+      '2099-01-01 00:00:00.123456+00',
+    ];
+    // The timestamps go in as text, so PostgreSQL keeps their microseconds.
+    await pool.query(
+      `INSERT INTO signal_outcomes (signal_id, closed_at, signal_created_at, tenant, symbol, side, outcome, legs)
+       SELECT 'T' || n, t::timestamptz, t::timestamptz - interval '1.2345 s', $2, 'AAA', 'long', 'CANCELLED', '[]'
+       FROM unnest($1::text[]) WITH ORDINALITY AS x(t, n)`,
+      [times, "o'brien"],
+    );
+    const { rows } = await pool.query<{ closed: number; created: number }>(
+      `SELECT ${toMs('closed_at')} AS closed, ${toMs('signal_created_at')} AS created
+       FROM signal_outcomes ORDER BY closed_at`,
+    );
+    const c = await loadOutcomes(pool, { end: Date.parse('2100-01-01T00:00:00Z'), tenant: "o'brien" });
+    expect(c.tenants).toEqual(["o'brien"]);
+    expect([...c.closedAt]).toEqual(rows.map((r) => r.closed));
+    expect([...c.createdAt]).toEqual(rows.map((r) => r.created));
     await pool.end();
   });
 });
