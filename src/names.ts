@@ -198,8 +198,8 @@ export class ShardKeys {
   }
   /**
    * List: recent ticks of `symbol` as the previous version kept them (one wire tick of JSON per
-   * element). Read while it is there; the symbol's next checkpoint converts it to
-   * {@link recentTicks} and deletes it.
+   * element), older than any in {@link recentTicks}. Read in front of the string while it is
+   * there; the checkpoint deletes it once the string alone holds a whole buffer.
    */
   recentList(symbol: string): string {
     return `${this.base}:recent:${symbol}`;

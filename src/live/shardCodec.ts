@@ -67,7 +67,7 @@ export interface AppliedJobs {
  * - books hash: symbol → `BookClock` (the index's tick count, clock and extrema);
  * - recent ticks: one binary string per symbol, {@link RECENT_TICK_BYTES} per tick (`packTicks`);
  *   the previous version kept a list of `WireTick` JSON (`[symbol, ts, price, bid?, ask?]`) per
- *   symbol instead, still read (`decodeRecentTick`) until the symbol's next checkpoint converts it;
+ *   symbol instead, still read (`decodeRecentTick`), in front of the string, until the checkpoint deletes it;
  * - outbox hash: entry key → `OutboxEntry`;
  * - clock: `{ tickTs, wallMs }` (written by the checkpoint script, which adds the wall time).
  *

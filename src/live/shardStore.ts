@@ -28,9 +28,10 @@ import { APPLIED_CUSTOM_KEPT, ShardRuntime, type KnownIds, type ShardDelta } fro
  * A symbol's recent ticks grow by one APPEND per job; the string is cut back to its last
  * buffer-size ticks only when it passes twice that, so trimming costs a copy every buffer-size
  * ticks rather than work on every job (readers take the last buffer-size ticks). A list left by
- * the previous version (JSON wire ticks) is converted on the symbol's first write, when the
- * APPEND finds no string yet: its last buffer-size ticks packed in front of the new ones, then
- * deleted, so a symbol never has both (docs/STORAGE.md "Recent ticks").
+ * the previous version (JSON wire ticks, all older than the string's) is read in front of the
+ * string until the string alone holds a whole buffer, and deleted then. Not converted here:
+ * decoding a full list in Lua takes about 47 ms a symbol, so the first job after an upgrade
+ * would hold Redis for seconds (docs/STORAGE.md "Redis: a shard's recent ticks").
  */
 const CHECKPOINT_LUA = `
 local current = redis.call('GET', KEYS[1]) or ''
@@ -58,26 +59,10 @@ hsetPairs(KEYS[5], d.outbox)
 local size = tonumber(ARGV[4])
 if size > 0 then
   local keep = size * 32
-  local nan = 0 / 0
-  local function quote(x)
-    if type(x) == 'number' then return x end
-    return nan
-  end
   for r = 1, (#KEYS - 8) / 2 do
-    local key, old, added = KEYS[7 + 2 * r], KEYS[8 + 2 * r], ARGV[7 + r]
+    local key, added = KEYS[7 + 2 * r], ARGV[7 + r]
     local len = redis.call('APPEND', key, added)
-    if len == #added and redis.call('EXISTS', old) == 1 then
-      local items = redis.call('LRANGE', old, -size, -1)
-      local parts = {}
-      for i = 1, #items do
-        local w = cjson.decode(items[i])
-        parts[i] = struct.pack('<dddd', w[2], w[3], quote(w[4]), quote(w[5]))
-      end
-      parts[#parts + 1] = added
-      redis.call('SET', key, table.concat(parts))
-      redis.call('DEL', old)
-      len = #items * 32 + #added
-    end
+    if len >= keep and len - #added < keep then redis.call('UNLINK', KEYS[8 + 2 * r]) end
     if len > 2 * keep then redis.call('SET', key, redis.call('GETRANGE', key, -keep, -1)) end
   end
 end
@@ -157,9 +142,9 @@ export async function lookupIds(redis: RedisClient, keys: ShardKeys, ids: string
 
 /**
  * A symbol's recent ticks as committed in Redis, oldest first: the last `limit` of them, or all
- * that are kept (up to twice TICK_BUFFER_SIZE) without one. Read from the packed string, or from
- * the previous version's list when the symbol has not been written since the upgrade; both in
- * one MULTI, so a checkpoint converting the list between two reads cannot hide the ticks.
+ * that are kept (up to twice TICK_BUFFER_SIZE) without one. The previous version's list, while
+ * it is there, holds the ticks before the packed string's; both are read in one MULTI, so a
+ * checkpoint deleting the list between two reads cannot hide ticks.
  */
 export async function loadRecent(
   redis: RedisClient,
@@ -170,15 +155,17 @@ export async function loadRecent(
   const whole = limit === undefined || limit <= 0;
   const replies = await redis
     .multi()
-    .getrangeBuffer(keys.recentTicks(symbol), whole ? 0 : -limit * RECENT_TICK_BYTES, -1)
     .lrange(keys.recentList(symbol), whole ? 0 : -limit, -1)
+    .getrangeBuffer(keys.recentTicks(symbol), whole ? 0 : -limit * RECENT_TICK_BYTES, -1)
     .exec();
   if (replies === null)
     throw new Error(`reading ${symbol}'s recent ticks: the Redis transaction was aborted`);
   for (const [err] of replies) if (err) throw err;
-  const packed = replies[0]![1] as Buffer;
-  if (packed.length > 0) return shardCodec.unpackTicks(packed, symbol);
-  return (replies[1]![1] as string[]).map((x) => shardCodec.decodeRecentTick(x));
+  const listed = replies[0]![1] as string[];
+  const packed = shardCodec.unpackTicks(replies[1]![1] as Buffer, symbol);
+  if (listed.length === 0) return packed;
+  const ticks = [...listed.map((x) => shardCodec.decodeRecentTick(x)), ...packed];
+  return whole ? ticks : ticks.slice(-limit);
 }
 
 /** Rebuilds a shard's runtime from Redis: progress marker, index clocks, open signals (recent ticks later, on demand). */

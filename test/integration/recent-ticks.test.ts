@@ -1,8 +1,9 @@
 /**
- * A symbol's recent ticks are one packed binary string (docs/STORAGE.md "Recent ticks"); the
- * previous version kept them as a list of JSON wire ticks. A running system is upgraded in
- * place, so a shard whose buffers are lists must be loaded as they are, catch late signals up
- * from them exactly as before, and continue with the lists converted on their first write. And
+ * A symbol's recent ticks are one packed binary string (docs/STORAGE.md "Redis: a shard's recent
+ * ticks"); the previous version kept them as a list of JSON wire ticks. A running system is
+ * upgraded in place, so a shard whose buffers are lists must be loaded as they are, catch late
+ * signals up from them exactly as before, and continue: new ticks go to the string, read after
+ * the list's, and the list goes once the string alone holds a whole buffer. And
  * the packed form keeps the buffer's rule: the last TICK_BUFFER_SIZE ticks, every tick once, in
  * order, whatever size the jobs are.
  */
@@ -79,7 +80,7 @@ async function downgradeRecentTicks(redis: RedisClient, symbols: string[]): Prom
 }
 
 describe('recent ticks kept by the previous version as lists', () => {
-  it('are loaded as they are, catch late signals up exactly, and are converted on the first write', async () => {
+  it('are loaded as they are, catch late signals up exactly, and are read before the new ticks until a buffer follows them', async () => {
     const cfg = config();
     const symbols = ['IBM', 'BTCUSDT', 'ETHUSDT'];
     const signals = [
@@ -151,21 +152,30 @@ describe('recent ticks kept by the previous version as lists', () => {
     );
     expect(gaps, 'catch-up gaps').toEqual([]);
 
-    // Each list became the string: its ticks, then the new ones, each once and in order.
+    // The list's ticks, then the string's, each once and in order; the list gone where the
+    // string alone holds a whole buffer, and only there.
+    const fullStrings = new Set<string>();
     for (const symbol of symbols) {
       const keys = new ShardKeys(ns.prefix, shardOf(symbol, SHARDS));
-      expect(await live.redis.exists(keys.recentList(symbol)), `${symbol}: list left`).toBe(0);
+      const since = ticksB.filter((t) => t.symbol === symbol).length;
+      if (since >= BUFFER) fullStrings.add(symbol);
+      expect(await live.redis.exists(keys.recentList(symbol)), `${symbol}: list (${since} ticks since)`).toBe(
+        since >= BUFFER ? 0 : 1,
+      );
       const all = [...quotes, ...binance].filter((t) => t.symbol === symbol);
       expect(
         (await loadRecent(live.redis, keys, symbol, BUFFER)).map(toWire),
         `${symbol}: the last ${BUFFER} ticks`,
       ).toEqual(all.slice(-BUFFER).map(toWire));
     }
+    expect(fullStrings.size, 'symbols whose list went').toBeGreaterThan(0);
+    expect(fullStrings.size, 'symbols whose list stays').toBeLessThan(symbols.length);
   });
 
-  it('converts every quote exactly: bid, ask, both or neither, prices of any digits', async () => {
+  it('reads every quote exactly, the list before the string, and deletes the list once the string holds a buffer', async () => {
     const redis = tracker.redis();
     closeClient = async () => void (await redis.quit());
+    const buffer = 5;
     const symbol = 'XYZ';
     const keys = new ShardKeys(ns.prefix, shardOf(symbol, SHARDS));
     const T = 1_700_000_000_000;
@@ -177,15 +187,35 @@ describe('recent ticks kept by the previous version as lists', () => {
       { symbol, ts: T + 4, price: 5e-324, bid: 1.7976931348623157e308 },
     ];
     await redis.rpush(keys.recentList(symbol), ...old.map(shardCodec.encodeRecentTick));
-    expect(await loadRecent(redis, keys, symbol, BUFFER), 'read from the list').toEqual(old);
+    expect(await loadRecent(redis, keys, symbol, buffer), 'read from the list').toEqual(old);
 
-    const runtime = await loadShard(redis, keys, BUFFER);
-    const next: Tick = { symbol, ts: T + 5, price: 2 / 3, ask: 0.7 };
-    const delta = runtime.apply('1', { kind: 'ticks', ticks: [toWire(next)] }, new Map());
-    expect(await commitShard(redis, keys, null, '1', delta, BUFFER, 0)).toBe(true);
+    const runtime = await loadShard(redis, keys, buffer);
+    const sent: Tick[] = [];
+    let marker: string | null = null;
+    const commit = async (ticks: Tick[]): Promise<void> => {
+      const id = String(sent.length + 1);
+      const delta = runtime.apply(id, { kind: 'ticks', ticks: ticks.map(toWire) }, new Map());
+      expect(await commitShard(redis, keys, marker, id, delta, buffer, 0), `job ${id}`).toBe(true);
+      runtime.noteApplied(id);
+      marker = id;
+      sent.push(...ticks);
+    };
+    await commit([{ symbol, ts: T + 5, price: 2 / 3, ask: 0.7 }]);
+    expect(await redis.exists(keys.recentList(symbol)), 'list kept while the string is short').toBe(1);
+    expect(await loadRecent(redis, keys, symbol, buffer), 'list, then string').toEqual(
+      [...old, ...sent].slice(-buffer),
+    );
+    expect(await loadRecent(redis, keys, symbol), 'everything kept').toEqual([...old, ...sent]);
 
-    expect(await redis.exists(keys.recentList(symbol)), 'list converted').toBe(0);
-    expect(await loadRecent(redis, keys, symbol, BUFFER), 'read from the string').toEqual([...old, next]);
+    await commit([3, 4, 5].map((k) => ({ symbol, ts: T + 3 + k, price: 1 + k / 3, bid: k / 7 })));
+    expect(await redis.exists(keys.recentList(symbol)), 'list kept while the string is short').toBe(1);
+    expect(await loadRecent(redis, keys, symbol, buffer), 'list, then string').toEqual(
+      [...old, ...sent].slice(-buffer),
+    );
+
+    await commit([{ symbol, ts: T + 9, price: 9 }]);
+    expect(await redis.exists(keys.recentList(symbol)), 'list deleted: the string holds a buffer').toBe(0);
+    expect(await loadRecent(redis, keys, symbol, buffer), 'the string alone').toEqual(sent.slice(-buffer));
   });
 });
 

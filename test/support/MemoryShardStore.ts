@@ -30,7 +30,7 @@ export class MemoryShardStore {
   readonly outbox = new Map<string, string>();
   /** Per symbol: its packed recent ticks, as the recent-ticks string holds them. */
   readonly recent = new Map<string, Buffer>();
-  /** Per symbol: the previous version's recent-ticks list (JSON wire ticks), until converted. */
+  /** Per symbol: the previous version's recent-ticks list (JSON wire ticks), until deleted. */
   readonly recentList = new Map<string, string[]>();
   clock: string | null = null;
 
@@ -63,15 +63,10 @@ export class MemoryShardStore {
     if (this.bufferSize > 0) {
       const keep = this.bufferSize * RECENT_TICK_BYTES;
       encoded.symbols.forEach((symbol, r) => {
-        let before = this.recent.get(symbol);
-        const list = this.recentList.get(symbol);
-        if (before === undefined && list !== undefined) {
-          // The previous version's list, converted on the symbol's first write.
-          const ticks = list.slice(-this.bufferSize).map((t) => shardCodec.decodeRecentTick(t));
-          before = shardCodec.packTicks(ticks);
-          this.recentList.delete(symbol);
-        }
-        let bytes = Buffer.concat([before ?? Buffer.alloc(0), encoded.recent[r]!]);
+        const before = this.recent.get(symbol) ?? Buffer.alloc(0);
+        let bytes = Buffer.concat([before, encoded.recent[r]!]);
+        // The previous version's list goes once the string alone holds a whole buffer.
+        if (bytes.length >= keep && before.length < keep) this.recentList.delete(symbol);
         if (bytes.length > 2 * keep) bytes = bytes.subarray(bytes.length - keep);
         this.recent.set(symbol, bytes);
       });
@@ -124,12 +119,9 @@ export class MemoryShardStore {
 
   /** A symbol's last `bufferSize` recent ticks, as the worker's `loadRecent` reads them. */
   loadRecent(symbol: string): Tick[] {
-    const bytes = this.recent.get(symbol);
-    if (bytes !== undefined)
-      return shardCodec.unpackTicks(bytes.subarray(-this.bufferSize * RECENT_TICK_BYTES), symbol);
-    return (this.recentList.get(symbol) ?? [])
-      .slice(-this.bufferSize)
-      .map((t) => shardCodec.decodeRecentTick(t));
+    const listed = (this.recentList.get(symbol) ?? []).map((t) => shardCodec.decodeRecentTick(t));
+    const packed = shardCodec.unpackTicks(this.recent.get(symbol) ?? Buffer.alloc(0), symbol);
+    return [...listed, ...packed].slice(-this.bufferSize);
   }
 
   /** Every outbox entry, in the order first written. */
