@@ -199,7 +199,7 @@ function stateKind(key: string, prefix: string): StateKind | null {
   const m = /^\{ticks-\d+\}:(.+)$/.exec(key.slice(prefix.length + 1));
   if (m === null) return null;
   const rest = m[1]!;
-  if (rest.startsWith('recent:')) return 'recent';
+  if (rest.startsWith('recent:') || rest.startsWith('recent-ticks:')) return 'recent';
   return (STATE_KINDS as readonly string[]).includes(rest) ? (rest as StateKind) : null;
 }
 

@@ -190,8 +190,19 @@ export class ShardKeys {
   get books(): string {
     return `${this.base}:books`;
   }
-  /** List: recent ticks of `symbol`, for catching up late signals. */
-  recent(symbol: string): string {
+  /**
+   * String: recent ticks of `symbol`, for catching up late signals, packed (shardCodec's
+   * `packTicks`, 32 bytes a tick): between TICK_BUFFER_SIZE and twice that once full.
+   */
+  recentTicks(symbol: string): string {
+    return `${this.base}:recent-ticks:${symbol}`;
+  }
+  /**
+   * List: recent ticks of `symbol` as the previous version kept them (one wire tick of JSON per
+   * element), older than any in {@link recentTicks}. Read in front of the string while it is
+   * there; the checkpoint deletes it once the string alone holds a whole buffer.
+   */
+  recentList(symbol: string): string {
     return `${this.base}:recent:${symbol}`;
   }
   /** Hash: entry key → outbox entry (closed outcomes, operation results) awaiting the flusher. */

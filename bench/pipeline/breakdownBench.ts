@@ -78,8 +78,7 @@ export async function breakdownBench(
         t.commit += t4 - t3;
         t.redis += (s1[1] - (s0?.[1] ?? 0)) / 1000;
         for (const c of delta.books.values()) t.books += shardCodec.encodeBookClock(c).length;
-        for (const list of delta.recent.values())
-          for (const x of list) t.recent += JSON.stringify(shardCodec.encodeRecentTick(x)).length;
+        for (const list of delta.recent.values()) t.recent += shardCodec.packTicks(list).length;
       }
       const per = (x: number): number => x / jobs;
       const label = `job${size}`;

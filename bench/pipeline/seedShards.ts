@@ -30,20 +30,13 @@ function mergeDelta(into: ShardDelta, d: ShardDelta, bufferSize: number): void {
 /**
  * Writes a merged delta with commitShard in pieces small enough for one Lua call each; the
  * last piece leaves the progress marker at "0", so the queue's first job (id 1) comes next.
- * The recent-tick lists (millions of entries for full buffers) are pushed directly, encoded as
- * commitShard encodes them (shardCodec), which is much faster than passing them through the
- * checkpoint script.
+ * The recent ticks (millions for full buffers) are written directly, packed as commitShard
+ * packs them (shardCodec), which is much faster than passing them through the checkpoint script.
  */
 async function writeDelta(redis: Redis, keys: ShardKeys, d: ShardDelta, bufferSize: number): Promise<void> {
   if (bufferSize > 0) {
-    for (const [symbol, list] of d.recent) {
-      const kept = list.slice(-bufferSize).map((t) => shardCodec.encodeRecentTick(t));
-      const pipeline = redis.pipeline();
-      for (let i = 0; i < kept.length; i += 5000)
-        pipeline.rpush(keys.recent(symbol), ...kept.slice(i, i + 5000));
-      pipeline.ltrim(keys.recent(symbol), -bufferSize, -1);
-      for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
-    }
+    for (const [symbol, list] of d.recent)
+      await redis.set(keys.recentTicks(symbol), shardCodec.packTicks(list.slice(-bufferSize)));
   }
   const pieces: ShardDelta[] = [];
   const sets = [...d.set];

@@ -147,7 +147,8 @@ export async function createShardWorkers(
           poison === null ? (job.data as ShardJobData) : { kind: 'ticks', ticks: [] };
         const known = await lookupIds(opts.redis, keys, idsOf(data));
         const symbol = runtime.needsRecent(data);
-        if (symbol !== null) runtime.setRecent(symbol, await loadRecent(opts.redis, keys, symbol));
+        if (symbol !== null)
+          runtime.setRecent(symbol, await loadRecent(opts.redis, keys, symbol, opts.bufferSize));
         let delta;
         try {
           delta = runtime.apply(jobId, data, known, opts.now() + opts.maxClockSkewMs);

@@ -22,18 +22,24 @@ export interface CheckpointPayload {
   books: [string, string][];
   /** Outbox: [entry key, encoded entry]. */
   outbox: [string, string][];
-  /** Per symbol of `EncodedDelta.symbols`, in that order: encoded ticks to append to its recent list. */
-  recent: string[][];
   /** The market clock's tick time (the script adds the wall time), or null to leave it. */
   clock: number | null;
 }
 
 /** A delta ready for the checkpoint script. */
 export interface EncodedDelta {
-  /** Symbols whose recent lists grow, in the order of `payload.recent` (their keys follow the fixed ones). */
+  /** Symbols whose recent ticks grow (their keys follow the fixed ones). */
   symbols: string[];
+  /** Per symbol of `symbols`, in that order: its new ticks packed ({@link shardCodec.packTicks}). */
+  recent: Buffer[];
   payload: CheckpointPayload;
 }
+
+/** Bytes of one packed recent tick: ts, price, bid, ask as little-endian Float64. */
+export const RECENT_TICK_BYTES = 32;
+
+/** Whether this platform's typed arrays are little-endian (every platform Node runs on today). */
+const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
 
 /** A registration ledger value: the ledger remembers every id registered on the shard. */
 export type LedgerState = 'open' | 'closed';
@@ -54,12 +60,14 @@ export interface AppliedJobs {
 /**
  * The one format of everything a shard stores in Redis (pure: no I/O). `shardStore` reads and
  * writes the keys; this module turns their values into memory and back. Every value is JSON
- * text, except the ledger's and the progress markers' plain strings:
+ * text, except the ledger's and the progress markers' plain strings and the packed recent ticks:
  *
  * - signals hash: id → `CheckpointRecord` (XState's persisted `{ value, context }` and `sync`,
  *   the tick number of the signal's last event);
  * - books hash: symbol → `BookClock` (the index's tick count, clock and extrema);
- * - recent lists: one `WireTick` (`[symbol, ts, price, bid?, ask?]`) per entry;
+ * - recent ticks: one binary string per symbol, {@link RECENT_TICK_BYTES} per tick (`packTicks`);
+ *   the previous version kept a list of `WireTick` JSON (`[symbol, ts, price, bid?, ask?]`) per
+ *   symbol instead, still read (`decodeRecentTick`), in front of the string, until the checkpoint deletes it;
  * - outbox hash: entry key → `OutboxEntry`;
  * - clock: `{ tickTs, wallMs }` (written by the checkpoint script, which adds the wall time).
  *
@@ -81,7 +89,54 @@ export const shardCodec = {
     return JSON.parse(text) as BookClock;
   },
 
-  /** A recent-ticks list entry: the tick in its wire form (as producers send it). */
+  /**
+   * Ticks of one symbol as its recent-ticks string holds them: fixed-width records of four
+   * little-endian Float64 (ts, price, bid, ask; NaN for a missing quote), so a job's ticks are
+   * one APPEND and the script can trim by byte offset. Exact: a tick's numbers are doubles.
+   */
+  packTicks(ticks: readonly Tick[]): Buffer {
+    const n = ticks.length;
+    if (LITTLE_ENDIAN) {
+      const f = new Float64Array(n * 4);
+      for (let i = 0, j = 0; i < n; i++, j += 4) {
+        const t = ticks[i]!;
+        f[j] = t.ts;
+        f[j + 1] = t.price;
+        f[j + 2] = t.bid ?? NaN;
+        f[j + 3] = t.ask ?? NaN;
+      }
+      return Buffer.from(f.buffer, f.byteOffset, f.byteLength);
+    }
+    const b = Buffer.allocUnsafe(n * RECENT_TICK_BYTES);
+    for (let i = 0, o = 0; i < n; i++, o += RECENT_TICK_BYTES) {
+      const t = ticks[i]!;
+      b.writeDoubleLE(t.ts, o);
+      b.writeDoubleLE(t.price, o + 8);
+      b.writeDoubleLE(t.bid ?? NaN, o + 16);
+      b.writeDoubleLE(t.ask ?? NaN, o + 24);
+    }
+    return b;
+  },
+  /** `symbol`'s ticks from packed bytes (`packTicks`), oldest first; a trailing partial record is ignored. */
+  unpackTicks(bytes: Uint8Array, symbol: string): Tick[] {
+    const n = Math.floor(bytes.byteLength / RECENT_TICK_BYTES);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, n * RECENT_TICK_BYTES);
+    const out: Tick[] = new Array<Tick>(n);
+    for (let i = 0, o = 0; i < n; i++, o += RECENT_TICK_BYTES) {
+      const tick: Tick = { symbol, ts: view.getFloat64(o, true), price: view.getFloat64(o + 8, true) };
+      const bid = view.getFloat64(o + 16, true);
+      const ask = view.getFloat64(o + 24, true);
+      if (!Number.isNaN(bid)) tick.bid = bid;
+      if (!Number.isNaN(ask)) tick.ask = ask;
+      out[i] = tick;
+    }
+    return out;
+  },
+
+  /**
+   * An entry of the previous version's recent-ticks list: the tick in its wire form (as
+   * producers send it). Written no more; the encoder stays for tests of the change-over.
+   */
   encodeRecentTick(tick: Tick): string {
     return JSON.stringify(toWire(tick));
   },
@@ -125,6 +180,7 @@ export const shardCodec = {
     const symbols = [...delta.recent.keys()];
     return {
       symbols,
+      recent: symbols.map((s) => shardCodec.packTicks(delta.recent.get(s)!)),
       payload: {
         set: [...delta.set].map(([id, record]) => [id, shardCodec.encodeRecord(record)]),
         del: [...delta.del],
@@ -137,7 +193,6 @@ export const shardCodec = {
             entry.kind === 'closed' && wallMs !== undefined ? { ...entry, closedWallMs: wallMs } : entry,
           ),
         ]),
-        recent: symbols.map((s) => delta.recent.get(s)!.map((t) => shardCodec.encodeRecentTick(t))),
         clock: delta.lastTickTs,
       },
     };

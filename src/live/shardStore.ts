@@ -4,7 +4,7 @@ import type { OutcomeLine, Tick } from '../../machines/types.ts';
 import type { BookClock } from '../engine/SymbolBook.ts';
 import { isBullmqJobId, OUTBOX_KEYS, type ShardKeys } from '../names.ts';
 import type { CheckpointRecord } from './messages.ts';
-import { shardCodec } from './shardCodec.ts';
+import { RECENT_TICK_BYTES, shardCodec } from './shardCodec.ts';
 import { APPLIED_CUSTOM_KEPT, ShardRuntime, type KnownIds, type ShardDelta } from './ShardRuntime.ts';
 
 /**
@@ -19,11 +19,19 @@ import { APPLIED_CUSTOM_KEPT, ShardRuntime, type KnownIds, type ShardDelta } fro
  * rather than MULTI because the check and the writes must be one step and WATCH is
  * per-connection. Every key carries the shard's hash tag, so it is single-slot on Redis Cluster.
  *
- * KEYS: progress, signals, ids, books, outbox, clock, applied-auto, applied-custom, then one
- * recent-ticks list per symbol.
+ * KEYS: progress, signals, ids, books, outbox, clock, applied-auto, applied-custom, then per
+ * symbol its recent-ticks string and the previous version's recent-ticks list.
  * ARGV: expected marker ('' for none), new marker, the delta (`CheckpointPayload` JSON), buffer size,
  * wall ms, custom ids kept, '1' when the new marker is one of BullMQ's own job ids
- * ({@link isBullmqJobId}) else '0'.
+ * ({@link isBullmqJobId}) else '0', then per symbol its new ticks packed (`shardCodec.packTicks`).
+ *
+ * A symbol's recent ticks grow by one APPEND per job; the string is cut back to its last
+ * buffer-size ticks only when it passes twice that, so trimming costs a copy every buffer-size
+ * ticks rather than work on every job (readers take the last buffer-size ticks). A list left by
+ * the previous version (JSON wire ticks, all older than the string's) is read in front of the
+ * string until the string alone holds a whole buffer, and deleted then. Not converted here:
+ * decoding a full list in Lua takes about 47 ms a symbol, so the first job after an upgrade
+ * would hold Redis for seconds (docs/STORAGE.md "Redis: a shard's recent ticks").
  */
 const CHECKPOINT_LUA = `
 local current = redis.call('GET', KEYS[1]) or ''
@@ -49,14 +57,13 @@ end
 hsetPairs(KEYS[4], d.books)
 hsetPairs(KEYS[5], d.outbox)
 local size = tonumber(ARGV[4])
-for r = 1, #d.recent do
-  local key = KEYS[8 + r]
-  local items = d.recent[r]
-  if size > 0 then
-    for i = 1, #items, 1000 do
-      redis.call('RPUSH', key, unpack(items, i, math.min(i + 999, #items)))
-    end
-    redis.call('LTRIM', key, -size, -1)
+if size > 0 then
+  local keep = size * 32
+  for r = 1, (#KEYS - 8) / 2 do
+    local key, added = KEYS[7 + 2 * r], ARGV[7 + r]
+    local len = redis.call('APPEND', key, added)
+    if len >= keep and len - #added < keep then redis.call('UNLINK', KEYS[8 + 2 * r]) end
+    if len > 2 * keep then redis.call('SET', key, redis.call('GETRANGE', key, -keep, -1)) end
   end
 end
 if d.clock ~= cjson.null then
@@ -73,7 +80,7 @@ return 1
 `;
 
 type RedisWithCheckpoint = RedisClient & {
-  otCheckpoint(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  otCheckpoint(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number>;
 };
 
 function withCheckpoint(redis: RedisClient): RedisWithCheckpoint {
@@ -92,9 +99,13 @@ export async function commitShard(
   bufferSize: number,
   wallMs: number,
 ): Promise<boolean> {
-  const { symbols, payload } = shardCodec.encodeDelta(delta, wallMs);
+  const encoded = shardCodec.encodeDelta(delta, wallMs);
+  // With no buffer nothing is kept: the ticks need not travel.
+  const symbols = bufferSize > 0 ? encoded.symbols : [];
+  const recentKeys: string[] = [];
+  for (const s of symbols) recentKeys.push(keys.recentTicks(s), keys.recentList(s));
   const result = await withCheckpoint(redis).otCheckpoint(
-    8 + symbols.length,
+    8 + recentKeys.length,
     keys.progress,
     keys.signals,
     keys.ids,
@@ -103,15 +114,16 @@ export async function commitShard(
     keys.clock,
     keys.appliedAuto,
     keys.appliedCustom,
-    ...symbols.map((s) => keys.recent(s)),
+    ...recentKeys,
     expected ?? '',
     jobId,
     // cjson turns an empty Lua table into {}, and an empty JSON array into a table: both fine.
-    JSON.stringify(payload),
+    JSON.stringify(encoded.payload),
     bufferSize,
     wallMs,
     APPLIED_CUSTOM_KEPT,
     isBullmqJobId(jobId) ? '1' : '0',
+    ...(bufferSize > 0 ? encoded.recent : []),
   );
   return result === 1;
 }
@@ -128,10 +140,32 @@ export async function lookupIds(redis: RedisClient, keys: ShardKeys, ids: string
   return known;
 }
 
-/** A symbol's recent ticks as committed in Redis. */
-export async function loadRecent(redis: RedisClient, keys: ShardKeys, symbol: string): Promise<Tick[]> {
-  const items = await redis.lrange(keys.recent(symbol), 0, -1);
-  return items.map((x) => shardCodec.decodeRecentTick(x));
+/**
+ * A symbol's recent ticks as committed in Redis, oldest first: the last `limit` of them, or all
+ * that are kept (up to twice TICK_BUFFER_SIZE) without one. The previous version's list, while
+ * it is there, holds the ticks before the packed string's; both are read in one MULTI, so a
+ * checkpoint deleting the list between two reads cannot hide ticks.
+ */
+export async function loadRecent(
+  redis: RedisClient,
+  keys: ShardKeys,
+  symbol: string,
+  limit?: number,
+): Promise<Tick[]> {
+  const whole = limit === undefined || limit <= 0;
+  const replies = await redis
+    .multi()
+    .lrange(keys.recentList(symbol), whole ? 0 : -limit, -1)
+    .getrangeBuffer(keys.recentTicks(symbol), whole ? 0 : -limit * RECENT_TICK_BYTES, -1)
+    .exec();
+  if (replies === null)
+    throw new Error(`reading ${symbol}'s recent ticks: the Redis transaction was aborted`);
+  for (const [err] of replies) if (err) throw err;
+  const listed = replies[0]![1] as string[];
+  const packed = shardCodec.unpackTicks(replies[1]![1] as Buffer, symbol);
+  if (listed.length === 0) return packed;
+  const ticks = [...listed.map((x) => shardCodec.decodeRecentTick(x)), ...packed];
+  return whole ? ticks : ticks.slice(-limit);
 }
 
 /** Rebuilds a shard's runtime from Redis: progress marker, index clocks, open signals (recent ticks later, on demand). */

@@ -10,6 +10,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { toWire } from '../../src/live/messages.ts';
+import { loadRecent } from '../../src/live/shardStore.ts';
 import { ShardKeys, shardOf } from '../../src/names.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { readDataTicks } from '../support/dataFile.ts';
@@ -148,9 +149,11 @@ async function expectEachTickOnce(live: PipelineClient, prefix: string, fed: Tic
     const keys = new ShardKeys(prefix, shardOf(symbol, SHARDS));
     const clock = JSON.parse((await live.redis.hget(keys.books, symbol))!) as { seq: number };
     expect(clock.seq, `${symbol}: ticks applied`).toBe(ticks.length);
-    const recent = await live.redis.lrange(keys.recent(symbol), 0, -1);
+    const recent = await loadRecent(live.redis, keys, symbol);
     expect(recent.length, `${symbol}: recent-tick buffer`).toBe(ticks.length);
-    const firstDifference = recent.findIndex((x, i) => x !== JSON.stringify(toWire(ticks[i]!)));
+    const firstDifference = recent.findIndex(
+      (x, i) => JSON.stringify(toWire(x)) !== JSON.stringify(toWire(ticks[i]!)),
+    );
     expect(firstDifference, `${symbol}: first buffered tick out of place`).toBe(-1);
   }
 }

@@ -11,6 +11,7 @@ import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { ShardKeys, shardOf } from '../../src/names.ts';
 import { toWire } from '../../src/live/messages.ts';
+import { loadRecent } from '../../src/live/shardStore.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { readDataTicks } from '../support/dataFile.ts';
 import {
@@ -157,9 +158,11 @@ async function expectExactlyOnce({ live, signals }: Scenario): Promise<void> {
     const keys = new ShardKeys(ns.prefix, shardOf(symbol, SHARDS));
     const clock = JSON.parse((await live.redis.hget(keys.books, symbol))!) as { seq: number };
     expect(clock.seq, `${symbol}: ticks applied`).toBe(ticks.length);
-    const recent = await live.redis.lrange(keys.recent(symbol), 0, -1);
+    const recent = await loadRecent(live.redis, keys, symbol);
     expect(recent.length, `${symbol}: recent-tick buffer`).toBe(ticks.length);
-    const firstDifference = recent.findIndex((x, i) => x !== JSON.stringify(toWire(ticks[i]!)));
+    const firstDifference = recent.findIndex(
+      (x, i) => JSON.stringify(toWire(x)) !== JSON.stringify(toWire(ticks[i]!)),
+    );
     expect(firstDifference, `${symbol}: first buffered tick out of place`).toBe(-1);
   }
   // Every completed shard job applied its ticks with none late (a batch applied a second time

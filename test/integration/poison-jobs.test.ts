@@ -13,6 +13,7 @@ import type { ErrorCode } from '../../src/errors.ts';
 import type { Tick } from '../../machines/types.ts';
 import { ShardKeys, shardOf } from '../../src/names.ts';
 import { toWire } from '../../src/live/messages.ts';
+import { loadRecent } from '../../src/live/shardStore.ts';
 import { SHARD_JOB_OPTIONS } from '../../src/live/shardQueues.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { useLivePipeline } from '../support/livePipeline.ts';
@@ -151,10 +152,9 @@ describe('poison jobs on a live shard', () => {
     const keys = new ShardKeys(ns.prefix, shard);
     expect(await live.redis.get(keys.progress), 'progress marker: the last job').toBe(afterNumeric[2]!.id);
     // The shard's recent ticks are exactly the valid ticks, in order: none skipped, none twice.
-    expect(
-      (await live.redis.lrange(keys.recent('XYZ'), 0, -1)).map((t) => JSON.parse(t) as unknown),
-      'recent ticks of XYZ',
-    ).toEqual(ticks.map(toWire));
+    expect((await loadRecent(live.redis, keys, 'XYZ')).map(toWire), 'recent ticks of XYZ').toEqual(
+      ticks.map(toWire),
+    );
 
     const expected = await replay({ signals: [signal], ticks });
     expect(expected.lines[0], 'replay: TP1 filled in the last batch but one').toMatchObject({
@@ -228,9 +228,7 @@ describe('custom job ids on a shard queue', () => {
     }
     expect(await restarted.poisonEntries()).toEqual([]);
     expect(
-      (await restarted.redis.lrange(new ShardKeys(ns.prefix, shard).recent('XYZ'), 0, -1)).map(
-        (t) => JSON.parse(t) as unknown,
-      ),
+      (await loadRecent(restarted.redis, new ShardKeys(ns.prefix, shard), 'XYZ')).map(toWire),
       'recent ticks of XYZ: every batch, in order',
     ).toEqual(ticks.map(toWire));
     const expected = await replay({ signals: [signal], ticks });

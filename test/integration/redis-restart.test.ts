@@ -62,9 +62,9 @@ async function shardState(live: PipelineClient, prefix: string): Promise<Record<
   for (let n = 0; n < SHARDS; n++) {
     const keys = new ShardKeys(prefix, n);
     const books = await live.redis.hgetall(keys.books);
-    const recent: Record<string, string[]> = {};
+    const recent: Record<string, string | undefined> = {};
     for (const symbol of Object.keys(books).sort())
-      recent[symbol] = await live.redis.lrange(keys.recent(symbol), 0, -1);
+      recent[symbol] = (await live.redis.getBuffer(keys.recentTicks(symbol)))?.toString('base64');
     const parts = {
       progress: await live.redis.get(keys.progress),
       clock: await live.redis.get(keys.clock),

@@ -12,7 +12,7 @@ import type { Tick } from '../../machines/types.ts';
 import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
 import type { BookClock } from '../../src/engine/SymbolBook.ts';
 import { idsOf, type CheckpointRecord, type ShardJobData } from '../../src/live/messages.ts';
-import { shardCodec, type EncodedDelta } from '../../src/live/shardCodec.ts';
+import { RECENT_TICK_BYTES, shardCodec, type EncodedDelta } from '../../src/live/shardCodec.ts';
 import {
   APPLIED_CUSTOM_KEPT,
   ShardRuntime,
@@ -28,7 +28,10 @@ export class MemoryShardStore {
   readonly ids = new Map<string, string>();
   readonly books = new Map<string, string>();
   readonly outbox = new Map<string, string>();
-  readonly recent = new Map<string, string[]>();
+  /** Per symbol: its packed recent ticks, as the recent-ticks string holds them. */
+  readonly recent = new Map<string, Buffer>();
+  /** Per symbol: the previous version's recent-ticks list (JSON wire ticks), until deleted. */
+  readonly recentList = new Map<string, string[]>();
   clock: string | null = null;
 
   constructor(private readonly bufferSize: number) {}
@@ -41,7 +44,8 @@ export class MemoryShardStore {
     c.appliedCustom = [...this.appliedCustom];
     for (const name of ['signals', 'ids', 'books', 'outbox'] as const)
       for (const [k, v] of this[name]) c[name].set(k, v);
-    for (const [symbol, list] of this.recent) c.recent.set(symbol, [...list]);
+    for (const [symbol, bytes] of this.recent) c.recent.set(symbol, Buffer.from(bytes));
+    for (const [symbol, list] of this.recentList) c.recentList.set(symbol, [...list]);
     c.clock = this.clock;
     return c;
   }
@@ -57,9 +61,14 @@ export class MemoryShardStore {
     for (const [symbol, value] of d.books) this.books.set(symbol, value);
     for (const [key, value] of d.outbox) this.outbox.set(key, value);
     if (this.bufferSize > 0) {
+      const keep = this.bufferSize * RECENT_TICK_BYTES;
       encoded.symbols.forEach((symbol, r) => {
-        const list = [...(this.recent.get(symbol) ?? []), ...d.recent[r]!];
-        this.recent.set(symbol, list.slice(-this.bufferSize));
+        const before = this.recent.get(symbol) ?? Buffer.alloc(0);
+        let bytes = Buffer.concat([before, encoded.recent[r]!]);
+        // The previous version's list goes once the string alone holds a whole buffer.
+        if (bytes.length >= keep && before.length < keep) this.recentList.delete(symbol);
+        if (bytes.length > 2 * keep) bytes = bytes.subarray(bytes.length - keep);
+        this.recent.set(symbol, bytes);
       });
     }
     if (d.clock !== null) this.clock = JSON.stringify({ tickTs: d.clock, wallMs });
@@ -108,9 +117,11 @@ export class MemoryShardStore {
     );
   }
 
-  /** A symbol's recent ticks, as `loadRecent` reads them. */
+  /** A symbol's last `bufferSize` recent ticks, as the worker's `loadRecent` reads them. */
   loadRecent(symbol: string): Tick[] {
-    return (this.recent.get(symbol) ?? []).map((t) => shardCodec.decodeRecentTick(t));
+    const listed = (this.recentList.get(symbol) ?? []).map((t) => shardCodec.decodeRecentTick(t));
+    const packed = shardCodec.unpackTicks(this.recent.get(symbol) ?? Buffer.alloc(0), symbol);
+    return [...listed, ...packed].slice(-this.bufferSize);
   }
 
   /** Every outbox entry, in the order first written. */
