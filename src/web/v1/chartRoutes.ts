@@ -345,7 +345,7 @@ export function chartRoutes(
         summary:
           "A signal's entry, take-profit and stop levels (the stop over time), its legs, and its symbol's recent ticks",
         description:
-          "Ticks come from the symbol's shard buffer (TICK_BUFFER_SIZE recent ticks, shared by every tenant: shown only for a signal of the key's tenant); stop moves from the events stream (EVENTS_RETENTION).",
+          "Ticks come from the symbol's shard buffer (the last TICK_BUFFER_SIZE to twice that many ticks, as the shard trims its buffer; shared by every tenant: shown only for a signal of the key's tenant); stop moves from the events stream (EVENTS_RETENTION).",
         ...secured('read'),
         params: {
           type: 'object',
