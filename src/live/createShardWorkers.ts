@@ -67,6 +67,18 @@ export async function createShardWorkers(
 ): Promise<{ workers: TolerantWorker<ShardJobData, ShardJobResult>[]; close(): Promise<void> }> {
   const opts = { ...options, maxClockSkewMs: options.maxClockSkewMs ?? 300_000 };
   const runtimes = new Map<number, ShardRuntime>();
+  /**
+   * Shards are loaded one at a time, in the order their jobs ask: each load is mostly CPU
+   * (decoding its records), so loading them together only made every shard wait for the last
+   * one. In turn, the first shard runs its jobs after its own load, while the next ones load
+   * (loadShard yields to the event loop between slices).
+   */
+  let loading: Promise<unknown> = Promise.resolve();
+  const loadInTurn = (keys: ShardKeys): Promise<ShardRuntime> => {
+    const loaded = loading.then(() => loadShard(opts.redis, keys, opts.bufferSize));
+    loading = loaded.catch(() => undefined); // a failed load (retried by its job) stops none behind it
+    return loaded;
+  };
   let closing = false;
   const workers: TolerantWorker<ShardJobData, ShardJobResult>[] = [];
   // One writer per shard (DESIGN.md decision 3), whichever process serves it.
@@ -122,7 +134,7 @@ export async function createShardWorkers(
       let runtime = runtimes.get(shard);
       try {
         if (runtime === undefined) {
-          runtime = await loadShard(opts.redis, keys, opts.bufferSize);
+          runtime = await loadInTurn(keys);
           runtimes.set(shard, runtime);
           log.info({ open: runtime.openCount, progress: runtime.appliedJob }, 'shard loaded');
         }

@@ -134,36 +134,63 @@ export async function loadRecent(redis: RedisClient, keys: ShardKeys, symbol: st
   return items.map((x) => shardCodec.decodeRecentTick(x));
 }
 
-/** Rebuilds a shard's runtime from Redis: progress marker, index clocks, open signals (recent ticks later, on demand). */
+/** Records per HSCAN page while a shard is loaded (Redis's COUNT is a hint). */
+const LOAD_PAGE = 10_000;
+/** Records decoded and restored between two yields to the event loop while a shard is loaded. */
+const LOAD_SLICE = 1000;
+
+/**
+ * Rebuilds a shard's runtime from Redis: progress marker, index clocks, open signals (recent
+ * ticks later, on demand).
+ *
+ * A shard may hold a million records, too many to hold their text at once, and decoding them
+ * is most of a take-over: they are decoded page by page, the next page travelling from Redis
+ * while this one is decoded, and in slices of {@link LOAD_SLICE} with a yield to the event
+ * loop after each, so that the process renews its job locks and runs the jobs of shards it
+ * has loaded already while it loads this one.
+ */
 export async function loadShard(
   redis: RedisClient,
   keys: ShardKeys,
   bufferSize: number,
 ): Promise<ShardRuntime> {
-  const [progress, appliedAuto, appliedCustom] = await Promise.all([
+  const [progress, appliedAuto, appliedCustom, bookTexts] = await Promise.all([
     redis.get(keys.progress),
     redis.get(keys.appliedAuto),
     redis.lrange(keys.appliedCustom, 0, -1),
+    redis.hgetall(keys.books),
   ]);
   const books = new Map<string, BookClock>();
-  for (const [symbol, text] of Object.entries(await redis.hgetall(keys.books)))
-    books.set(symbol, shardCodec.decodeBookClock(text));
-  // Decoded page by page: a shard may hold a million records, too many to keep their text too.
-  const records: CheckpointRecord[] = [];
-  let cursor = '0';
-  do {
-    const [next, flat] = await redis.hscan(keys.signals, cursor, 'COUNT', 10_000);
-    for (let i = 1; i < flat.length; i += 2) records.push(shardCodec.decodeRecord(flat[i]!));
-    cursor = next;
-  } while (cursor !== '0');
+  for (const [symbol, text] of Object.entries(bookTexts)) books.set(symbol, shardCodec.decodeBookClock(text));
   // Recent ticks stay in Redis until a late registration needs them (loadRecent).
-  return ShardRuntime.restore(
+  const runtime = ShardRuntime.restore(
     bufferSize,
     shardCodec.decodeProgress(progress, appliedAuto, appliedCustom),
     books,
-    records,
+    [],
     new Map(),
   );
+  const scan = (cursor: string) => redis.hscan(keys.signals, cursor, 'COUNT', LOAD_PAGE);
+  let page = scan('0');
+  for (;;) {
+    const [next, flat] = await page;
+    if (next !== '0') {
+      page = scan(next);
+      // Awaited on the next turn; marked handled so that a decoding error thrown meanwhile
+      // leaves no unhandled rejection behind.
+      page.catch(() => undefined);
+    }
+    const records: CheckpointRecord[] = [];
+    for (let i = 1; i < flat.length; i += 2) {
+      records.push(shardCodec.decodeRecord(flat[i]!));
+      if (records.length === LOAD_SLICE || i + 2 >= flat.length) {
+        runtime.restoreSignals(records);
+        records.length = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    if (next === '0') return runtime;
+  }
 }
 
 /**
