@@ -6,7 +6,7 @@ import { ShardKeys, shardQueueName } from '../names.ts';
 import { checkShardJob, idsOf, type ShardJobData } from './messages.ts';
 import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
-import { commitShard, loadRecent, loadShard, lookupIds } from './shardStore.ts';
+import { commitShard, loadRecent, lookupIds, readShard, restoreShard } from './shardStore.ts';
 import { storableJson } from '../validation/checkStorable.ts';
 import type { ShardDelta, ShardRuntime } from './ShardRuntime.ts';
 
@@ -68,14 +68,15 @@ export async function createShardWorkers(
   const opts = { ...options, maxClockSkewMs: options.maxClockSkewMs ?? 300_000 };
   const runtimes = new Map<number, ShardRuntime>();
   /**
-   * Shards are loaded one at a time, in the order their jobs ask: each load is mostly CPU
-   * (decoding its records), so loading them together only made every shard wait for the last
-   * one. In turn, the first shard runs its jobs after its own load, while the next ones load
-   * (loadShard yields to the event loop between slices).
+   * Shards are decoded one at a time, in the order their jobs ask: decoding is CPU, so decoding
+   * them together only made every shard wait for the last one. In turn, the first shard runs its
+   * jobs after its own load, while the next ones load (restoreShard yields to the event loop
+   * between slices). Their reads from Redis start at once, a few pages ahead of the decoding.
    */
   let loading: Promise<unknown> = Promise.resolve();
   const loadInTurn = (keys: ShardKeys): Promise<ShardRuntime> => {
-    const loaded = loading.then(() => loadShard(opts.redis, keys, opts.bufferSize));
+    const reading = readShard(opts.redis, keys);
+    const loaded = loading.then(() => restoreShard(reading, opts.bufferSize));
     loading = loaded.catch(() => undefined); // a failed load (retried by its job) stops none behind it
     return loaded;
   };
