@@ -152,6 +152,7 @@ class ScanAhead {
   constructor(
     private readonly redis: RedisClient,
     private readonly key: string,
+    private readonly pageSize: number,
     private readonly ahead: number,
   ) {
     void this.fetch();
@@ -162,7 +163,7 @@ class ScanAhead {
     try {
       do {
         while (this.pages.length >= this.ahead) await new Promise<void>((r) => (this.wakeFetcher = r));
-        const [next, flat] = await this.redis.hscan(this.key, cursor, 'COUNT', LOAD_PAGE);
+        const [next, flat] = await this.redis.hscan(this.key, cursor, 'COUNT', this.pageSize);
         this.pages.push(flat);
         cursor = next;
         this.wakeConsumer?.();
@@ -197,10 +198,10 @@ export interface ShardReading {
 
 /**
  * Starts reading a shard: its progress keys, index clocks and the first pages of its records
- * (the rest as {@link restoreShard} consumes them). Started before the shard's turn to be
+ * (the rest as {@link restoreShard} consumes them), `pageSize` records a page (about). Started before the shard's turn to be
  * decoded comes, so that Redis's work overlaps the decoding of the shards ahead of it.
  */
-export function readShard(redis: RedisClient, keys: ShardKeys): ShardReading {
+export function readShard(redis: RedisClient, keys: ShardKeys, pageSize = LOAD_PAGE): ShardReading {
   const head = Promise.all([
     redis.get(keys.progress),
     redis.get(keys.appliedAuto),
@@ -209,7 +210,7 @@ export function readShard(redis: RedisClient, keys: ShardKeys): ShardReading {
   ]);
   // Awaited by restoreShard, maybe later: marked handled meanwhile.
   head.catch(() => undefined);
-  return { head, records: new ScanAhead(redis, keys.signals, LOAD_PAGES_AHEAD) };
+  return { head, records: new ScanAhead(redis, keys.signals, pageSize, LOAD_PAGES_AHEAD) };
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Taking a shard over from Redis (`loadShard`) as a worker does, against real Redis: a shard
  * checkpointed by an earlier version (records in the `{ value, context, sync }` object form,
- * docs/STORAGE.md "Shard records") or by this one (the compact array form), or by both during
+ * docs/OPERATIONS.md "Upgrading to compact checkpoint records") or by this one (the compact array form), or by both during
  * an upgrade in place, loads and continues exactly as if no process had changed.
  */
 import type { Redis } from 'ioredis';
@@ -13,7 +13,14 @@ import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.t
 import { toWire, type ShardJobData } from '../../src/live/messages.ts';
 import { shardCodec } from '../../src/live/shardCodec.ts';
 import { ShardRuntime } from '../../src/live/ShardRuntime.ts';
-import { commitShard, loadRecent, loadShard, lookupIds } from '../../src/live/shardStore.ts';
+import {
+  commitShard,
+  loadRecent,
+  loadShard,
+  lookupIds,
+  readShard,
+  restoreShard,
+} from '../../src/live/shardStore.ts';
 import { idsOf } from '../../src/live/messages.ts';
 import { ShardKeys } from '../../src/names.ts';
 import { readDataTicks } from '../support/dataFile.ts';
@@ -78,15 +85,16 @@ class Outcomes {
 
 describe('loading a shard from Redis', () => {
   it.each([
-    ['the object form of earlier versions', (i: number) => i >= 0],
-    ['both forms (an upgrade in place half done)', (i: number) => i % 2 === 0],
-    ['the compact form', () => false],
+    ['the object form of earlier versions', (i: number) => i >= 0, undefined],
+    // Small pages: many of them, and the reads wait for the decoding to catch up.
+    ['both forms (an upgrade in place half done), read 97 at a time', (i: number) => i % 2 === 0, 97],
+    ['the compact form', () => false, undefined],
   ])(
     'continues exactly from records in %s',
-    async (_form, rewrite) => {
+    async (_form, rewrite, pageSize) => {
       const redis = resources.redis();
       try {
-        await continuesExactly(redis, rewrite);
+        await continuesExactly(redis, rewrite, pageSize);
       } finally {
         const ended = new Promise((resolve) => redis.once('end', resolve));
         redis.disconnect();
@@ -102,7 +110,11 @@ describe('loading a shard from Redis', () => {
  * take-over where the most signals are open, the records rewritten in the older form where
  * `rewrite(i)` says; the outcomes must be the same.
  */
-async function continuesExactly(redis: Redis, rewrite: (i: number) => boolean): Promise<void> {
+async function continuesExactly(
+  redis: Redis,
+  rewrite: (i: number) => boolean,
+  pageSize: number | undefined,
+): Promise<void> {
   const keys = new ShardKeys(ns.prefix, 0);
   const expected = new Outcomes();
   const uninterrupted = new ShardRuntime(BUFFER);
@@ -144,7 +156,10 @@ async function continuesExactly(redis: Redis, rewrite: (i: number) => boolean): 
     rewritten++;
   }
   // …and the rest by another process that takes the shard over from Redis.
-  runtime = await loadShard(redis, keys, BUFFER);
+  runtime =
+    pageSize === undefined
+      ? await loadShard(redis, keys, BUFFER)
+      : await restoreShard(readShard(redis, keys, pageSize), BUFFER);
   expect(runtime.appliedJob).toBe(`${takeOver}`);
   expect(runtime.openCount).toBe(ids.length);
   await run(takeOver, jobs.length);
