@@ -1,8 +1,9 @@
 /**
  * Taking a shard over from Redis (`loadShard`) as a worker does, against real Redis: a shard
  * checkpointed by an earlier version (records in the `{ value, context, sync }` object form,
- * docs/OPERATIONS.md "Upgrading to compact checkpoint records") or by this one (the compact array form), or by both during
- * an upgrade in place, loads and continues exactly as if no process had changed.
+ * docs/OPERATIONS.md "Upgrading to compact checkpoint records") or by this one (the compact
+ * array form), or by both during an upgrade in place, loads and continues exactly as if no
+ * process had changed.
  */
 import type { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
