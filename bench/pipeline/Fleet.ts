@@ -95,7 +95,7 @@ export class Fleet {
   }
 
   /** GC and event-loop figures of the children since the previous `cpuMs` call. */
-  pauses = { gcMs: 0, gcMaxMs: 0, loopMaxMs: 0, heapMb: 0 };
+  pauses = { gcMs: 0, gcMaxMs: 0, loopMaxMs: 0, heapMb: 0, rssMb: 0, maxRssMb: 0 };
 
   /** CPU milliseconds used by the children so far (and their pauses since the last call). */
   async cpuMs(): Promise<number> {
@@ -113,6 +113,8 @@ export class Fleet {
       gcMaxMs: Math.max(...replies.map((m) => m.gcMaxMs)),
       loopMaxMs: Math.max(...replies.map((m) => m.loopMaxMs)),
       heapMb: replies.reduce((a, m) => a + m.heapMb, 0),
+      rssMb: replies.reduce((a, m) => a + m.rssMb, 0),
+      maxRssMb: replies.reduce((a, m) => a + m.maxRssMb, 0),
     };
     return replies.reduce((a, m) => a + m.cpuMs, 0);
   }

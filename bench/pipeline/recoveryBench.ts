@@ -35,7 +35,7 @@ export async function recoveryBench(
     say(
       `recovery: seeded ${seeded.open} open signals (${seeded.recordBytes.toFixed(0)} B per record) and ` +
         `${seeded.recentTicks} buffered ticks over ${set.shards} shards in ${((performance.now() - t) / 1000).toFixed(1)} s; ` +
-        `redis used_memory ${/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? '?'} B`,
+        `redis used_memory ${usedMemory(await redis.info('memory'))} B`,
     );
     report({ name: 'recovery.open_signals', value: seeded.open, unit: 'signals' });
     const producerConnection = new Redis(url, { maxRetriesPerRequest: null });
@@ -54,7 +54,14 @@ export async function recoveryBench(
     const takeOver = async (
       round: number,
       v8: string[],
-    ): Promise<{ seconds: number; withStart: number; firstShard: number; gc: string }> => {
+    ): Promise<{
+      seconds: number;
+      withStart: number;
+      firstShard: number;
+      cpuSeconds: number;
+      gc: string;
+      memory: { heapMb: number; rssMb: number; maxRssMb: number };
+    }> => {
       await publisher.publish(streams.take(seeded.next + round * SYMBOLS, SYMBOLS));
       const fleet = await Fleet.spawn(
         [
@@ -74,13 +81,17 @@ export async function recoveryBench(
         const start = fleet.messages.find((m) => m.e === 'start')!.at;
         const ready = [...fleet.doneByShard.values()].map((l) => l[0]!.at);
         const last = Math.max(...ready);
-        await fleet.cpuMs();
+        // CPU since the process started (its start-up included): loading is most of it.
+        const cpuMs = await fleet.cpuMs();
         const gc = `GC ${fleet.pauses.gcMs.toFixed(0)} ms (longest ${fleet.pauses.gcMaxMs.toFixed(0)})`;
+        const { heapMb, rssMb, maxRssMb } = fleet.pauses;
         return {
           seconds: (last - start) / 1000,
           withStart: (last - fleet.spawnedAt) / 1000,
           firstShard: (Math.min(...ready) - start) / 1000,
+          cpuSeconds: cpuMs / 1000,
           gc,
+          memory: { heapMb, rssMb, maxRssMb },
         };
       } finally {
         await fleet.stop();
@@ -92,9 +103,30 @@ export async function recoveryBench(
       report({ name: 'recovery.seconds_with_process_start', value: plain.withStart, unit: 's' });
       // When the first of the shards applied its next tick: a shard need not wait for the others.
       report({ name: 'recovery.first_shard_seconds', value: plain.firstShard, unit: 's' });
+      report({ name: 'recovery.worker_cpu_seconds', value: plain.cpuSeconds, unit: 's' });
+      // The worker's memory once every shard is loaded (the heap as it is then, not after a GC).
+      report({ name: 'recovery.worker_rss_mb', value: plain.memory.rssMb, unit: 'MB' });
+      report({ name: 'recovery.worker_peak_rss_mb', value: plain.memory.maxRssMb, unit: 'MB' });
+      report({ name: 'recovery.worker_heap_mb', value: plain.memory.heapMb, unit: 'MB' });
       const semi = await takeOver(1, [...set.childV8, '--max-semi-space-size=64']);
       report({ name: 'recovery.seconds_semi_space_64mb', value: semi.seconds, unit: 's' });
       report({ name: 'recovery.first_shard_seconds_semi_space_64mb', value: semi.firstShard, unit: 's' });
+      report({ name: 'recovery.worker_cpu_seconds_semi_space_64mb', value: semi.cpuSeconds, unit: 's' });
+      report({
+        name: 'recovery.worker_peak_rss_mb_semi_space_64mb',
+        value: semi.memory.maxRssMb,
+        unit: 'MB',
+      });
+      report({
+        name: 'recovery.redis_used_memory_mb',
+        value: usedMemory(await redis.info('memory')) / 1e6,
+        unit: 'MB',
+      });
+      report({
+        name: 'recovery.redis_rss_mb',
+        value: usedMemory(await redis.info('memory'), 'used_memory_rss') / 1e6,
+        unit: 'MB',
+      });
       say(`recovery: worker ${plain.gc}; with --max-semi-space-size=64: ${semi.gc}`);
     } finally {
       await publisher.close();
@@ -104,4 +136,9 @@ export async function recoveryBench(
     if (set.keepRecovery) say(`recovery: kept the seeded shards under prefix ${prefix}`);
     else await dropPrefix(redis, prefix);
   }
+}
+
+/** A byte figure of Redis's INFO memory section (NaN when absent). */
+function usedMemory(info: string, field = 'used_memory'): number {
+  return Number(new RegExp(`^${field}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
 }

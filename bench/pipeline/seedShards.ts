@@ -111,7 +111,7 @@ export async function seedShards(
     }
     for (const r of merged.set.values()) {
       if (sampled++ >= 2000) break;
-      sampledBytes += JSON.stringify(r).length;
+      sampledBytes += shardCodec.encodeRecord(r).length;
     }
     result.open += rt.openCount;
     result.outbox += merged.outbox.size;

@@ -62,7 +62,17 @@ export type ChildMessage =
   | { e: 'done'; shard: number; id: string; pub: number; at: number; n: number }
   | { e: 'failed'; shard?: number; id?: string; error: string }
   | { e: 'finished'; t0: number; t1: number; count: number; failed: number }
-  | { e: 'cpu'; cpuMs: number; gcMs: number; gcMaxMs: number; loopMaxMs: number; heapMb: number }
+  | {
+      e: 'cpu';
+      cpuMs: number;
+      gcMs: number;
+      gcMaxMs: number;
+      loopMaxMs: number;
+      heapMb: number;
+      /** Resident set size now, and the largest it has been since the process started. */
+      rssMb: number;
+      maxRssMb: number;
+    }
   | { e: 'stopped'; cpuMs: number };
 
 const cfg = JSON.parse(process.argv[2]!) as ChildConfig;
@@ -238,6 +248,8 @@ process.on('message', (m: { cmd?: string }) => {
       gcMaxMs,
       loopMaxMs: loop.max / 1e6,
       heapMb: process.memoryUsage().heapUsed / 1e6,
+      rssMb: process.memoryUsage().rss / 1e6,
+      maxRssMb: (process.resourceUsage().maxRSS * 1024) / 1e6,
     });
     gcMs = gcMaxMs = 0;
     loop.reset();

@@ -96,12 +96,22 @@ export class ShardRuntime {
     rt.appliedAuto = progress.appliedAuto ?? null;
     for (const id of progress.appliedCustom ?? []) rt.appliedCustom.add(id);
     for (const [symbol, clock] of books) rt.engine.book(symbol).importClock(clock);
-    for (const r of records) rt.engine.addAt(r.context, r.sync);
     for (const [symbol, clock] of books)
       if (clock.seq > 0 && !recent.has(symbol)) rt.recentInRedis.add(symbol);
     for (const [symbol, ticks] of recent) rt.recent.set(symbol, TickRing.of(ticks, bufferSize));
-    rt.delta = emptyDelta();
+    rt.restoreSignals(records);
     return rt;
+  }
+
+  /**
+   * Adds checkpointed open signals to a runtime being restored (its clocks already imported),
+   * so that a large shard can be restored a slice at a time. A signal already here is skipped:
+   * HSCAN may return a record twice (when the hash is resized during the scan).
+   */
+  restoreSignals(records: Iterable<CheckpointRecord>): void {
+    for (const r of records) if (!this.engine.has(r.context.id)) this.engine.addAt(r.context, r.sync);
+    // Catching trailing signals up may have noted changes: they are the checkpoint's already.
+    this.delta = emptyDelta();
   }
 
   get openCount(): number {

@@ -6,7 +6,7 @@ import { ShardKeys, shardQueueName } from '../names.ts';
 import { checkShardJob, idsOf, type ShardJobData } from './messages.ts';
 import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
-import { commitShard, loadRecent, loadShard, lookupIds } from './shardStore.ts';
+import { commitShard, loadRecent, lookupIds, readShard, restoreShard } from './shardStore.ts';
 import { storableJson } from '../validation/checkStorable.ts';
 import type { ShardDelta, ShardRuntime } from './ShardRuntime.ts';
 
@@ -67,6 +67,19 @@ export async function createShardWorkers(
 ): Promise<{ workers: TolerantWorker<ShardJobData, ShardJobResult>[]; close(): Promise<void> }> {
   const opts = { ...options, maxClockSkewMs: options.maxClockSkewMs ?? 300_000 };
   const runtimes = new Map<number, ShardRuntime>();
+  /**
+   * Shards are decoded one at a time, in the order their jobs ask: decoding is CPU, so decoding
+   * them together only made every shard wait for the last one. In turn, the first shard runs its
+   * jobs after its own load, while the next ones load (restoreShard yields to the event loop
+   * between slices). Their reads from Redis start at once, a few pages ahead of the decoding.
+   */
+  let loading: Promise<unknown> = Promise.resolve();
+  const loadInTurn = (keys: ShardKeys): Promise<ShardRuntime> => {
+    const reading = readShard(opts.redis, keys);
+    const loaded = loading.then(() => restoreShard(reading, opts.bufferSize));
+    loading = loaded.catch(() => undefined); // a failed load (retried by its job) stops none behind it
+    return loaded;
+  };
   let closing = false;
   const workers: TolerantWorker<ShardJobData, ShardJobResult>[] = [];
   // One writer per shard (DESIGN.md decision 3), whichever process serves it.
@@ -122,7 +135,7 @@ export async function createShardWorkers(
       let runtime = runtimes.get(shard);
       try {
         if (runtime === undefined) {
-          runtime = await loadShard(opts.redis, keys, opts.bufferSize);
+          runtime = await loadInTurn(keys);
           runtimes.set(shard, runtime);
           log.info({ open: runtime.openCount, progress: runtime.appliedJob }, 'shard loaded');
         }

@@ -1,3 +1,4 @@
+import type { SignalContext } from '../../machines/signalContext.ts';
 import type { Tick } from '../../machines/types.ts';
 import type { BookClock } from '../engine/SymbolBook.ts';
 import { isBullmqJobId } from '../names.ts';
@@ -58,12 +59,138 @@ export interface AppliedJobs {
 }
 
 /**
+ * Marks (first element) the compact record form: `[1, sync, ...the context's fields in the
+ * order of compactRecord]`. The state value is not stored: it is always the context's phase
+ * (persistSignal). A new context field goes at the end, under a new mark if old readers must
+ * not meet it; the decoder keeps reading every mark written before.
+ */
+const RECORD_FORM = 1;
+
+/** A checkpoint record as the compact form's JSON array holds it. */
+type CompactRecord = [typeof RECORD_FORM, number, ...unknown[]];
+
+/*
+ * Why an array: a record is about 45 fields of short values, and their names were most of its
+ * 831 bytes; recovery parses a million of them (docs/BENCHMARKS.md). Same values, same JSON,
+ * about 320 bytes.
+ */
+function compactRecord(record: CheckpointRecord): unknown[] {
+  const c = record.context;
+  return [
+    RECORD_FORM,
+    record.sync,
+    c.id,
+    c.symbol,
+    c.dir,
+    c.entryType,
+    c.entryPrice,
+    c.tpPrices,
+    c.tpFractions,
+    c.tpFilled,
+    c.stop,
+    c.stopKind,
+    c.breakevenAfterTp,
+    c.breakevenOffsetBps,
+    c.trailDistanceBps,
+    c.trailActivation,
+    c.entryExpiresAt,
+    c.timeLimitMs,
+    c.toleranceBps,
+    c.confirmMs,
+    c.trigger,
+    c.stopFill,
+    c.feeBps,
+    c.slippageBps,
+    c.roiAfterMs,
+    c.roiReturnBps,
+    c.roiStage,
+    c.notional,
+    c.createdAt,
+    c.phase,
+    c.seen,
+    c.fill,
+    c.initialStop,
+    c.legs,
+    c.remaining,
+    c.hi,
+    c.lo,
+    c.lastP,
+    c.trailActive,
+    c.peak,
+    c.armStop,
+    c.armTp,
+    c.outcome,
+    c.closedAt,
+    c.stale,
+  ];
+}
+
+/**
+ * A compact record's value, typed never so that it takes its field's type: the compiler still
+ * checks that expandRecord sets every field of SignalContext, and no other.
+ */
+function at(a: CompactRecord, i: number): never {
+  return a[i] as never;
+}
+
+function expandRecord(a: CompactRecord): CheckpointRecord {
+  if (a[0] !== RECORD_FORM) throw new Error(`checkpoint record of an unknown form ${String(a[0])}`);
+  const context: SignalContext = {
+    id: at(a, 2),
+    symbol: at(a, 3),
+    dir: at(a, 4),
+    entryType: at(a, 5),
+    entryPrice: at(a, 6),
+    tpPrices: at(a, 7),
+    tpFractions: at(a, 8),
+    tpFilled: at(a, 9),
+    stop: at(a, 10),
+    stopKind: at(a, 11),
+    breakevenAfterTp: at(a, 12),
+    breakevenOffsetBps: at(a, 13),
+    trailDistanceBps: at(a, 14),
+    trailActivation: at(a, 15),
+    entryExpiresAt: at(a, 16),
+    timeLimitMs: at(a, 17),
+    toleranceBps: at(a, 18),
+    confirmMs: at(a, 19),
+    trigger: at(a, 20),
+    stopFill: at(a, 21),
+    feeBps: at(a, 22),
+    slippageBps: at(a, 23),
+    roiAfterMs: at(a, 24),
+    roiReturnBps: at(a, 25),
+    roiStage: at(a, 26),
+    notional: at(a, 27),
+    createdAt: at(a, 28),
+    phase: at(a, 29),
+    seen: at(a, 30),
+    fill: at(a, 31),
+    initialStop: at(a, 32),
+    legs: at(a, 33),
+    remaining: at(a, 34),
+    hi: at(a, 35),
+    lo: at(a, 36),
+    lastP: at(a, 37),
+    trailActive: at(a, 38),
+    peak: at(a, 39),
+    armStop: at(a, 40),
+    armTp: at(a, 41),
+    outcome: at(a, 42),
+    closedAt: at(a, 43),
+    stale: at(a, 44),
+  };
+  return { value: context.phase, context, sync: a[1] };
+}
+
+/**
  * The one format of everything a shard stores in Redis (pure: no I/O). `shardStore` reads and
  * writes the keys; this module turns their values into memory and back. Every value is JSON
  * text, except the ledger's and the progress markers' plain strings and the packed recent ticks:
  *
  * - signals hash: id → `CheckpointRecord` (XState's persisted `{ value, context }` and `sync`,
- *   the tick number of the signal's last event);
+ *   the tick number of the signal's last event), as a compact array (`RECORD_FORM`) or, as
+ *   written before it and still for contexts older than v1.2, that object;
  * - books hash: symbol → `BookClock` (the index's tick count, clock and extrema);
  * - recent ticks: one binary string per symbol, {@link RECENT_TICK_BYTES} per tick (`packTicks`);
  *   the previous version kept a list of `WireTick` JSON (`[symbol, ts, price, bid?, ask?]`) per
@@ -75,11 +202,27 @@ export interface AppliedJobs {
  * what the previous encoder wrote.
  */
 export const shardCodec = {
+  /**
+   * A checkpoint record in its compact form (an array, see {@link RECORD_FORM}); a context
+   * without the v1.2 fields (restored from a checkpoint older than v1.2, SPEC.md: evaluated as
+   * in v1.1) keeps the object form, whose absent fields the array could not tell from null.
+   */
   encodeRecord(record: CheckpointRecord): string {
-    return JSON.stringify(record);
+    const c = record.context;
+    if (
+      c.slippageBps === undefined ||
+      c.roiAfterMs === undefined ||
+      c.roiReturnBps === undefined ||
+      c.roiStage === undefined ||
+      c.notional === undefined
+    )
+      return JSON.stringify(record);
+    return JSON.stringify(compactRecord(record));
   },
+  /** Either form: the compact array, or the `{ value, context, sync }` JSON of earlier versions. */
   decodeRecord(text: string): CheckpointRecord {
-    return JSON.parse(text) as CheckpointRecord;
+    const parsed = JSON.parse(text) as CheckpointRecord | CompactRecord;
+    return Array.isArray(parsed) ? expandRecord(parsed) : parsed;
   },
 
   encodeBookClock(clock: BookClock): string {

@@ -168,36 +168,127 @@ export async function loadRecent(
   return whole ? ticks : ticks.slice(-limit);
 }
 
-/** Rebuilds a shard's runtime from Redis: progress marker, index clocks, open signals (recent ticks later, on demand). */
+/** Records per HSCAN page while a shard is loaded (Redis's COUNT is a hint). */
+const LOAD_PAGE = 10_000;
+/** Pages of a shard fetched ahead of its decoding, at most (about 3 MB of record text each). */
+const LOAD_PAGES_AHEAD = 2;
+/** Records decoded and restored between two yields to the event loop while a shard is loaded. */
+const LOAD_SLICE = 1000;
+
+/** HSCAN pages of a hash, fetched ahead of their consumer (at most `ahead` pages waiting). */
+class ScanAhead {
+  private readonly pages: string[][] = [];
+  private done = false;
+  private error: unknown = null;
+  private wakeConsumer: (() => void) | null = null;
+  private wakeFetcher: (() => void) | null = null;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly key: string,
+    private readonly pageSize: number,
+    private readonly ahead: number,
+  ) {
+    void this.fetch();
+  }
+
+  private async fetch(): Promise<void> {
+    let cursor = '0';
+    try {
+      do {
+        while (this.pages.length >= this.ahead) await new Promise<void>((r) => (this.wakeFetcher = r));
+        const [next, flat] = await this.redis.hscan(this.key, cursor, 'COUNT', this.pageSize);
+        this.pages.push(flat);
+        cursor = next;
+        this.wakeConsumer?.();
+      } while (cursor !== '0');
+    } catch (err) {
+      this.error = err;
+    }
+    this.done = true;
+    this.wakeConsumer?.();
+  }
+
+  /** The next page (field, value, field, value…), or null after the last. */
+  async next(): Promise<string[] | null> {
+    for (;;) {
+      const page = this.pages.shift();
+      if (page !== undefined) {
+        this.wakeFetcher?.();
+        return page;
+      }
+      if (this.error !== null) throw this.error;
+      if (this.done) return null;
+      await new Promise<void>((r) => (this.wakeConsumer = r));
+    }
+  }
+}
+
+/** A shard's stored state on its way from Redis: started by {@link readShard}. */
+export interface ShardReading {
+  readonly head: Promise<[string | null, string | null, string[], Record<string, string>]>;
+  readonly records: ScanAhead;
+}
+
+/**
+ * Starts reading a shard: its progress keys, index clocks and the first pages of its records
+ * (the rest as {@link restoreShard} consumes them), `pageSize` records a page (about). Started before the shard's turn to be
+ * decoded comes, so that Redis's work overlaps the decoding of the shards ahead of it.
+ */
+export function readShard(redis: RedisClient, keys: ShardKeys, pageSize = LOAD_PAGE): ShardReading {
+  const head = Promise.all([
+    redis.get(keys.progress),
+    redis.get(keys.appliedAuto),
+    redis.lrange(keys.appliedCustom, 0, -1),
+    redis.hgetall(keys.books),
+  ]);
+  // Awaited by restoreShard, maybe later: marked handled meanwhile.
+  head.catch(() => undefined);
+  return { head, records: new ScanAhead(redis, keys.signals, pageSize, LOAD_PAGES_AHEAD) };
+}
+
+/**
+ * Rebuilds a shard's runtime from a {@link readShard}: progress marker, index clocks, open
+ * signals (recent ticks later, on demand).
+ *
+ * A shard may hold a million records, too many to hold their text at once, and decoding them
+ * is most of a take-over: they are decoded page by page as they arrive, in slices of
+ * {@link LOAD_SLICE} with a yield to the event loop after each, so that the process renews its
+ * job locks and runs the jobs of shards it has loaded already while it loads this one.
+ */
+export async function restoreShard(reading: ShardReading, bufferSize: number): Promise<ShardRuntime> {
+  const [progress, appliedAuto, appliedCustom, bookTexts] = await reading.head;
+  const books = new Map<string, BookClock>();
+  for (const [symbol, text] of Object.entries(bookTexts)) books.set(symbol, shardCodec.decodeBookClock(text));
+  // Recent ticks stay in Redis until a late registration needs them (loadRecent).
+  const runtime = ShardRuntime.restore(
+    bufferSize,
+    shardCodec.decodeProgress(progress, appliedAuto, appliedCustom),
+    books,
+    [],
+    new Map(),
+  );
+  const records: CheckpointRecord[] = [];
+  for (let flat = await reading.records.next(); flat !== null; flat = await reading.records.next()) {
+    for (let i = 1; i < flat.length; i += 2) {
+      records.push(shardCodec.decodeRecord(flat[i]!));
+      if (records.length === LOAD_SLICE || i + 2 >= flat.length) {
+        runtime.restoreSignals(records);
+        records.length = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+  return runtime;
+}
+
+/** Reads and rebuilds a shard's runtime from Redis ({@link readShard}, {@link restoreShard}). */
 export async function loadShard(
   redis: RedisClient,
   keys: ShardKeys,
   bufferSize: number,
 ): Promise<ShardRuntime> {
-  const [progress, appliedAuto, appliedCustom] = await Promise.all([
-    redis.get(keys.progress),
-    redis.get(keys.appliedAuto),
-    redis.lrange(keys.appliedCustom, 0, -1),
-  ]);
-  const books = new Map<string, BookClock>();
-  for (const [symbol, text] of Object.entries(await redis.hgetall(keys.books)))
-    books.set(symbol, shardCodec.decodeBookClock(text));
-  // Decoded page by page: a shard may hold a million records, too many to keep their text too.
-  const records: CheckpointRecord[] = [];
-  let cursor = '0';
-  do {
-    const [next, flat] = await redis.hscan(keys.signals, cursor, 'COUNT', 10_000);
-    for (let i = 1; i < flat.length; i += 2) records.push(shardCodec.decodeRecord(flat[i]!));
-    cursor = next;
-  } while (cursor !== '0');
-  // Recent ticks stay in Redis until a late registration needs them (loadRecent).
-  return ShardRuntime.restore(
-    bufferSize,
-    shardCodec.decodeProgress(progress, appliedAuto, appliedCustom),
-    books,
-    records,
-    new Map(),
-  );
+  return restoreShard(readShard(redis, keys), bufferSize);
 }
 
 /**

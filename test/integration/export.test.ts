@@ -15,7 +15,7 @@ import { exportCommand } from '../../src/cli/exportCommand.ts';
 import type { CliIo } from '../../src/cli/CliIo.ts';
 import { createFlusher } from '../../src/live/createFlusher.ts';
 import { ShardKeys, shardOf } from '../../src/names.ts';
-import type { CheckpointRecord } from '../../src/live/messages.ts';
+import { shardCodec } from '../../src/live/shardCodec.ts';
 import { replaySync } from '../../src/replay/replay.ts';
 import { recordAccepted } from '../../src/storage/recordAccepted.ts';
 import { validateSignal } from '../../src/validation/validateSignal.ts';
@@ -192,7 +192,7 @@ describe('export', () => {
     // C's checkpoint alone lags: its excursions after the fill never reached it as an event.
     // The export folds its symbol's index in, as a worker restoring the shard would.
     const raw = await client.redis.hget(new ShardKeys(ns.prefix, shardOf('XC', SHARDS)).signals, 'C');
-    const lagging = outcomeLine((JSON.parse(raw!) as CheckpointRecord).context);
+    const lagging = outcomeLine(shardCodec.decodeRecord(raw!).context);
     expect(lagging.mfe).not.toBe(JSON.parse(exported[2]!).mfe);
     expect(JSON.parse(exported[2]!)).toMatchObject({ mfe: 0.2, mae: -0.2 });
 

@@ -1,0 +1,172 @@
+/**
+ * Taking a shard over from Redis (`loadShard`) as a worker does, against real Redis: a shard
+ * checkpointed by an earlier version (records in the `{ value, context, sync }` object form,
+ * docs/OPERATIONS.md "Upgrading to compact checkpoint records") or by this one (the compact
+ * array form), or by both during an upgrade in place, loads and continues exactly as if no
+ * process had changed.
+ */
+import type { Redis } from 'ioredis';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { outcomeLine } from '../../machines/outcomeLine.ts';
+import type { NormalizedSignal } from '../../machines/signalContext.ts';
+import type { OutcomeLine, Tick } from '../../machines/types.ts';
+import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
+import { toWire, type ShardJobData } from '../../src/live/messages.ts';
+import { shardCodec } from '../../src/live/shardCodec.ts';
+import { ShardRuntime } from '../../src/live/ShardRuntime.ts';
+import {
+  commitShard,
+  loadRecent,
+  loadShard,
+  lookupIds,
+  readShard,
+  restoreShard,
+} from '../../src/live/shardStore.ts';
+import { idsOf } from '../../src/live/messages.ts';
+import { ShardKeys } from '../../src/names.ts';
+import { readDataTicks } from '../support/dataFile.ts';
+import { normalize } from '../support/runEngine.ts';
+import { describeDifference } from '../support/sameOutcomes.ts';
+import { useRedisNamespace, useResourceTracker } from '../support/services.ts';
+
+const ns = useRedisNamespace('shard-load');
+const resources = useResourceTracker();
+const BUFFER = 5000;
+/** More signals than loadShard restores between two yields, so the load takes several slices. */
+const SIGNALS = 5000;
+
+let jobs: ShardJobData[] = [];
+beforeAll(async () => {
+  const ibm: Tick[] = await readDataTicks('lean_usequity_IBM_trades_2013-10-07_11.csv.gz');
+  const signals = normalize(
+    generateSignals(spreadAnchors(ibm, SIGNALS), {
+      count: SIGNALS,
+      seed: 41,
+      prefix: 'ld',
+      scale: 0.03,
+      notional: { share: 0.5, values: [1000, 25_000] },
+    }),
+  );
+  jobs = interleave(signals, ibm);
+});
+
+/** Registrations and tick batches (at most 2000 ticks) in market-time order, as the queue brings them. */
+function interleave(signals: NormalizedSignal[], ticks: Tick[]): ShardJobData[] {
+  const out: ShardJobData[] = [];
+  const pending = [...signals].sort((a, b) => a.createdAt - b.createdAt);
+  let batch: Tick[] = [];
+  const flush = () => {
+    if (batch.length > 0) out.push({ kind: 'ticks', ticks: batch.map(toWire) });
+    batch = [];
+  };
+  for (const t of ticks) {
+    while (pending.length > 0 && pending[0]!.createdAt <= t.ts) {
+      flush();
+      out.push({ kind: 'register', signal: pending.shift()! });
+    }
+    batch.push(t);
+    if (batch.length === 2000) flush();
+  }
+  flush();
+  for (const signal of pending) out.push({ kind: 'register', signal });
+  return out;
+}
+
+/** Outcome lines of what closed (from the deltas' outbox) and of what is still open, by id. */
+class Outcomes {
+  readonly lines = new Map<string, OutcomeLine>();
+  note(outbox: Iterable<{ kind: string; outcome?: OutcomeLine }>): void {
+    for (const e of outbox) if (e.kind === 'closed') this.lines.set(e.outcome!.id, e.outcome!);
+  }
+  finish(runtime: ShardRuntime): OutcomeLine[] {
+    for (const c of runtime.openSignals()) this.lines.set(c.id, outcomeLine(c));
+    return [...this.lines.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+}
+
+describe('loading a shard from Redis', () => {
+  it.each([
+    ['the object form of earlier versions', (i: number) => i >= 0, undefined],
+    // Small pages: many of them, and the reads wait for the decoding to catch up.
+    ['both forms (an upgrade in place half done), read 97 at a time', (i: number) => i % 2 === 0, 97],
+    ['the compact form', () => false, undefined],
+  ])(
+    'continues exactly from records in %s',
+    async (_form, rewrite, pageSize) => {
+      const redis = resources.redis();
+      try {
+        await continuesExactly(redis, rewrite, pageSize);
+      } finally {
+        const ended = new Promise((resolve) => redis.once('end', resolve));
+        redis.disconnect();
+        await ended;
+      }
+    },
+    120_000,
+  );
+});
+
+/**
+ * Applies the jobs in one runtime, and again in two processes' runtimes through Redis with a
+ * take-over where the most signals are open, the records rewritten in the older form where
+ * `rewrite(i)` says; the outcomes must be the same.
+ */
+async function continuesExactly(
+  redis: Redis,
+  rewrite: (i: number) => boolean,
+  pageSize: number | undefined,
+): Promise<void> {
+  const keys = new ShardKeys(ns.prefix, 0);
+  const expected = new Outcomes();
+  const uninterrupted = new ShardRuntime(BUFFER);
+  const known = new Map<string, 'open' | 'closed'>();
+  let takeOver = 0;
+  let mostOpen = 0;
+  jobs.forEach((data, i) => {
+    const delta = uninterrupted.apply(`${i + 1}`, data, known);
+    for (const [id, state] of delta.ids) known.set(id, state);
+    expected.note(delta.outbox.values());
+    if (uninterrupted.openCount > mostOpen) [takeOver, mostOpen] = [i + 1, uninterrupted.openCount];
+  });
+
+  // The jobs up to the take-over applied and committed by one process, as a worker does…
+  const actual = new Outcomes();
+  let runtime = new ShardRuntime(BUFFER);
+  const run = async (from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const data = jobs[i]!;
+      const ids = await lookupIds(redis, keys, idsOf(data));
+      const symbol = runtime.needsRecent(data);
+      if (symbol !== null) runtime.setRecent(symbol, await loadRecent(redis, keys, symbol));
+      const delta = runtime.apply(`${i + 1}`, data, ids);
+      expect(await commitShard(redis, keys, runtime.appliedJob, `${i + 1}`, delta, BUFFER, 0)).toBe(true);
+      runtime.noteApplied(`${i + 1}`);
+      actual.note(delta.outbox.values());
+    }
+  };
+  await run(0, takeOver);
+  const written = await redis.hgetall(keys.signals);
+  const ids = Object.keys(written);
+  expect(ids.length, 'open signals at the take-over').toBeGreaterThan(1000);
+  expect(Object.values(written).every((t) => t.startsWith('['))).toBe(true);
+  // …its records rewritten as the previous version wrote them (the record object's JSON)…
+  let rewritten = 0;
+  for (const [i, id] of ids.entries()) {
+    if (!rewrite(i)) continue;
+    await redis.hset(keys.signals, id, JSON.stringify(shardCodec.decodeRecord(written[id]!)));
+    rewritten++;
+  }
+  // …and the rest by another process that takes the shard over from Redis.
+  runtime =
+    pageSize === undefined
+      ? await loadShard(redis, keys, BUFFER)
+      : await restoreShard(readShard(redis, keys, pageSize), BUFFER);
+  expect(runtime.appliedJob).toBe(`${takeOver}`);
+  expect(runtime.openCount).toBe(ids.length);
+  await run(takeOver, jobs.length);
+
+  expect(describeDifference(actual.finish(runtime), expected.finish(uninterrupted))).toBeNull();
+  // The records the new process wrote it wrote in the compact form.
+  const after = Object.values(await redis.hgetall(keys.signals));
+  expect(after.filter((t) => t.startsWith('{')).length).toBeLessThanOrEqual(rewritten);
+}

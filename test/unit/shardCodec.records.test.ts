@@ -1,0 +1,138 @@
+/**
+ * The checkpoint record's two forms (src/live/shardCodec.ts): the compact array written now, and
+ * the `{ value, context, sync }` object that earlier versions wrote and that a running system
+ * upgraded in place still holds in Redis. Both must decode to the same record.
+ */
+import { describe, expect, it } from 'vitest';
+import { initialContext, type SignalContext } from '../../machines/signalContext.ts';
+import type { CheckpointRecord } from '../../src/live/messages.ts';
+import { shardCodec } from '../../src/live/shardCodec.ts';
+import { ShardRuntime } from '../../src/live/ShardRuntime.ts';
+import { normalize } from '../support/runEngine.ts';
+
+const T = 1_700_000_000_000;
+
+/** A context with every field set to a value of its own (nothing left at a default). */
+function busyContext(): SignalContext {
+  const [signal] = normalize([
+    {
+      v: 1,
+      id: 'busy',
+      symbol: 'XYZ',
+      side: 'short',
+      createdAt: T,
+      entry: { type: 'limit', price: 101.5 },
+      takeProfits: [
+        { price: 95, fraction: 0.5 },
+        { price: 90, fraction: 0.5 },
+      ],
+      stopLoss: { price: 104 },
+      breakevenAfterTp: 1,
+      trailing: { distanceBps: 80, activation: { afterTp: 1 } },
+      entryExpiresAt: T + 60_000,
+      timeLimitMs: 3_600_000,
+      roi: [
+        { afterMs: 0, returnBps: 300 },
+        { afterMs: 600_000, returnBps: 100 },
+      ],
+      notional: 2500,
+      feeBps: 4,
+      slippageBps: 2,
+    },
+  ]);
+  return {
+    ...initialContext(signal!),
+    phase: 'partial',
+    seen: true,
+    fill: { ts: T + 1000, price: 101.5 },
+    initialStop: 104,
+    legs: [{ reason: 'TP', level: 1, price: 95, fraction: 0.5, ts: T + 5000 }],
+    tpFilled: [true, false],
+    remaining: 0.5,
+    hi: 102.25,
+    lo: 94.5,
+    lastP: 96,
+    trailActive: true,
+    peak: 94.5,
+    stop: 101.5,
+    stopKind: 'breakeven',
+    armStop: T + 4000,
+    armTp: [null, T + 6000],
+    roiStage: 1,
+  };
+}
+
+const record = (context: SignalContext, sync: number): CheckpointRecord => ({
+  value: context.phase,
+  context,
+  sync,
+});
+
+describe('checkpoint records', () => {
+  it('are written in the compact form and decode to an equal record, every field kept', () => {
+    const r = record(busyContext(), 4242);
+    const text = shardCodec.encodeRecord(r);
+    expect(text.startsWith('[')).toBe(true);
+    const back = shardCodec.decodeRecord(text);
+    expect(back).toEqual(r);
+    // toEqual passes over undefined fields: the field names must match exactly too.
+    expect(Object.keys(back.context).sort()).toEqual(Object.keys(r.context).sort());
+    expect(text.length).toBeLessThan(JSON.stringify(r).length / 2);
+  });
+
+  it('still decode from the object form earlier versions wrote', () => {
+    const r = record(busyContext(), 17);
+    expect(shardCodec.decodeRecord(JSON.stringify(r))).toEqual(r);
+  });
+
+  it('of a context from before v1.2 keep the object form, its v1.2 fields still absent', () => {
+    const { slippageBps, roiAfterMs, roiReturnBps, roiStage, notional, ...v11 } = busyContext();
+    expect([slippageBps, roiAfterMs, roiReturnBps, roiStage, notional]).not.toContain(undefined);
+    const r = record(v11, 3);
+    const text = shardCodec.encodeRecord(r);
+    expect(text.startsWith('{')).toBe(true);
+    const back = shardCodec.decodeRecord(text);
+    expect(back).toEqual(r);
+    expect('slippageBps' in back.context, 'slippageBps came back').toBe(false);
+    expect('notional' in back.context, 'notional came back').toBe(false);
+  });
+
+  it('keep null and empty values apart from absent ones in the compact form', () => {
+    const c = { ...initialContext(normalize([minimal()])[0]!), roiAfterMs: null, notional: null };
+    const back = shardCodec.decodeRecord(shardCodec.encodeRecord(record(c, 0)));
+    expect(back.context.roiAfterMs).toBeNull();
+    expect(back.context.notional).toBeNull();
+    expect(back.context.legs).toEqual([]);
+    expect(back.context.fill).toBeNull();
+  });
+
+  it('refuse a compact form of an unknown mark rather than misread it', () => {
+    const text = shardCodec.encodeRecord(record(busyContext(), 1)).replace(/^\[1,/, '[2,');
+    expect(() => shardCodec.decodeRecord(text)).toThrow(/unknown form 2/);
+  });
+});
+
+describe('restoring a shard in slices', () => {
+  it('adds a record that a scan returned twice once (HSCAN may repeat one)', () => {
+    const contexts = ['a', 'b', 'c'].map((id) => initialContext(normalize([minimal(id)])[0]!));
+    const records = contexts.map((c) => record(c, 0));
+    const [a, b, c] = records as [CheckpointRecord, CheckpointRecord, CheckpointRecord];
+    const rt = ShardRuntime.restore(0, { appliedJob: '9' }, new Map(), [a, b, b], new Map());
+    rt.restoreSignals([c, a]);
+    expect(rt.openCount).toBe(3);
+    expect([...rt.openSignals()].map((c) => c.id).sort()).toEqual(['a', 'b', 'c']);
+  });
+});
+
+function minimal(id = 'm') {
+  return {
+    v: 1 as const,
+    id,
+    symbol: 'XYZ',
+    side: 'long' as const,
+    createdAt: T,
+    entry: { type: 'market' as const },
+    takeProfits: [{ price: 110, fraction: 1 }],
+    stopLoss: { price: 90 },
+  };
+}
