@@ -126,6 +126,13 @@ export async function loadOutcomes(pool: pg.Pool, options: LoadOutcomesOptions):
   const client = await pool.connect();
   // A COPY left half-read leaves the connection mid-protocol: on any failure it is closed, not reused.
   let broken = true;
+  // While it is out of the pool, a connection that dies (PostgreSQL restarting) emits 'error' on
+  // the client: unheard, that would end the process (the fault campaign's pg-stop rounds did).
+  // The COPY in flight fails with the same error, which the caller sees.
+  const onError = (): void => {
+    broken = true;
+  };
+  client.on('error', onError);
   try {
     const builder = new OutcomeColumnsBuilder(65_536);
     // The text columns are all keys of few distinct values (tenant, strategy, model, version,
@@ -140,6 +147,7 @@ export async function loadOutcomes(pool: pg.Pool, options: LoadOutcomesOptions):
     broken = false;
     return builder.finish();
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }
