@@ -30,15 +30,20 @@ describe('loadOutcomes when PostgreSQL ends the connection mid-read', () => {
       () => null,
       (err: unknown) => err,
     );
+    // Watched from outside the locking transaction: inside it, pg_stat_activity would show one
+    // snapshot, taken at its first read.
+    const watcher = new pg.Client({ connectionString: db.url });
+    await watcher.connect();
     const waiting = async (): Promise<number | null> =>
       (
-        await admin.query<{ pid: number }>(
+        await watcher.query<{ pid: number }>(
           `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
           [db.name],
         )
       ).rows[0]?.pid ?? null;
     await expect.poll(waiting, { timeout: 10_000 }).not.toBeNull();
-    await admin.query('SELECT pg_terminate_backend($1)', [await waiting()]);
+    await watcher.query('SELECT pg_terminate_backend($1)', [await waiting()]);
+    await watcher.end();
     const err = await read;
     expect(err).toBeInstanceOf(Error);
     expect(isRetryablePgError(err)).toBe(true);
