@@ -58,7 +58,7 @@ hsetPairs(KEYS[4], d.books)
 hsetPairs(KEYS[5], d.outbox)
 local size = tonumber(ARGV[4])
 if size > 0 then
-  local keep = size * 32
+  local keep = size * ${RECENT_TICK_BYTES}
   for r = 1, (#KEYS - 8) / 2 do
     local key, added = KEYS[7 + 2 * r], ARGV[7 + r]
     local len = redis.call('APPEND', key, added)
