@@ -186,9 +186,17 @@ export class ShardKeys {
   get ids(): string {
     return `${this.base}:ids`;
   }
-  /** Hash: symbol → that symbol's index state (tick count, clock, extrema). */
+  /** Hash: symbol → that symbol's index state (tick count, clock, extrema stack lengths). */
   get books(): string {
     return `${this.base}:books`;
+  }
+  /**
+   * String: one extrema stack of `symbol`'s index (series number in SERIES order, `max` or
+   * `min`), packed (shardCodec's `packStack`, 16 bytes an entry); its clock in {@link books}
+   * says how many entries count.
+   */
+  extremaStack(symbol: string, series: number, kind: 'max' | 'min'): string {
+    return `${this.base}:extrema:${series}${kind}:${symbol}`;
   }
   /**
    * String: recent ticks of `symbol`, for catching up late signals, packed (shardCodec's

@@ -77,7 +77,10 @@ export async function breakdownBench(
         t.apply += t2 - t1;
         t.commit += t4 - t3;
         t.redis += (s1[1] - (s0?.[1] ?? 0)) / 1000;
-        for (const c of delta.books.values()) t.books += shardCodec.encodeBookClock(c).length;
+        for (const [symbol, c] of delta.books) {
+          t.books += shardCodec.encodeBookClock(c).length;
+          for (const w of shardCodec.stackWrites(symbol, c)) t.books += w.bytes.length;
+        }
         for (const list of delta.recent.values()) t.recent += shardCodec.packTicks(list).length;
       }
       const per = (x: number): number => x / jobs;

@@ -1,6 +1,7 @@
 /** Filling Redis through the real code: ShardRuntime computes, commitShard writes. */
 import type { Redis } from 'ioredis';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
+import { appendTail } from '../../src/engine/ExtremaLog.ts';
 import { ShardKeys, shardOf } from '../../src/names.ts';
 import { toWire } from '../../src/live/messages.ts';
 import { shardCodec } from '../../src/live/shardCodec.ts';
@@ -16,7 +17,19 @@ function mergeDelta(into: ShardDelta, d: ShardDelta, bufferSize: number): void {
     into.del.add(id);
   }
   for (const [k, v] of d.ids) into.ids.set(k, v);
-  for (const [k, v] of d.books) into.books.set(k, v);
+  for (const [k, v] of d.books) {
+    // Each job's clock carries what its ticks changed of the extrema stacks: appended in order.
+    const before = into.books.get(k);
+    if (before === undefined) into.books.set(k, v);
+    else
+      into.books.set(k, {
+        ...v,
+        extrema: v.extrema.map((tail, s) => {
+          const older = before.extrema[s];
+          return tail === null || older === null || older === undefined ? tail : appendTail(older, tail);
+        }),
+      });
+  }
   for (const [k, v] of d.outbox) into.outbox.set(k, v);
   for (const [symbol, ticks] of d.recent) {
     let list = into.recent.get(symbol);

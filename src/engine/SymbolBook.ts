@@ -6,7 +6,7 @@ import { sendToSignal } from '../../machines/signalMachine.ts';
 import { SERIES, seriesPrice, type Series } from '../../machines/triggerPrice.ts';
 import type { Tick } from '../../machines/types.ts';
 import { watchOf } from '../../machines/watch.ts';
-import { ExtremaLog, type ExtremaState } from './ExtremaLog.ts';
+import { ExtremaLog, type ExtremaState, type ExtremaTail } from './ExtremaLog.ts';
 import { SlotHeap } from './SlotHeap.ts';
 import { TrailBook } from './TrailBook.ts';
 
@@ -34,6 +34,17 @@ export interface BookClock {
   lastValue: number[];
   /** Extrema logs of the series some signal tracks, by series index. */
   extrema: (ExtremaState | null)[];
+}
+
+/**
+ * What a checkpoint writes of a book: its clock, and of each extrema stack only what changed
+ * since the book's previous checkpoint ({@link ExtremaTail}). Null: a series nobody tracks.
+ */
+export interface BookClockDelta {
+  seq: number;
+  lastTs: number | null;
+  lastValue: number[];
+  extrema: (ExtremaTail | null)[];
 }
 
 export interface SymbolBookHooks {
@@ -119,7 +130,25 @@ export class SymbolBook {
     return slot;
   }
 
-  /** This book's clock and extrema, for a checkpoint. */
+  /**
+   * This book's clock and what its extrema stacks gained since the previous call, for the next
+   * checkpoint: call once per committed checkpoint that carries this book (the runtime is
+   * dropped and restored when a commit fails, which starts the stacks over in full).
+   */
+  exportClockTail(): BookClockDelta {
+    return {
+      seq: this.seq,
+      lastTs: Number.isFinite(this.lastTs) ? this.lastTs : null,
+      lastValue: Array.from(this.lastValue),
+      extrema: this.extrema.map((log, s) => {
+        if (this.trackingCount[s]! > 0) return log.exportTail();
+        log.forgetSaved(); // written as null: when tracked again, the stacks go whole
+        return null;
+      }),
+    };
+  }
+
+  /** This book's clock and whole extrema stacks (what a restore needs). */
   exportClock(): BookClock {
     return {
       seq: this.seq,

@@ -7,7 +7,7 @@ import { sweepDue } from '../../machines/sweep.ts';
 import type { Operation, Tick } from '../../machines/types.ts';
 import { Engine } from '../engine/Engine.ts';
 import { codesOf, messagesOf, type TrackerError } from '../errors.ts';
-import { SymbolBook, type BookClock } from '../engine/SymbolBook.ts';
+import { SymbolBook, type BookClock, type BookClockDelta } from '../engine/SymbolBook.ts';
 import { isBullmqJobId } from '../names.ts';
 import { TickRing } from './TickRing.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
@@ -24,7 +24,7 @@ export interface ShardDelta {
   /** Closed ids whose outcomes PostgreSQL holds: their ledger entries go (if still "closed"). */
   forget: Set<string>;
   /** Symbols whose index clock changed. */
-  books: Map<string, BookClock>;
+  books: Map<string, BookClockDelta>;
   /** Ticks applied per symbol, appended to its recent buffer. */
   recent: Map<string, Tick[]>;
   outbox: Map<string, OutboxEntry>;
@@ -172,7 +172,7 @@ export class ShardRuntime {
         throw new Error(`unknown shard job kind ${JSON.stringify((data as { kind: unknown }).kind)}`);
     }
     for (const symbol of this.delta.recent.keys()) {
-      this.delta.books.set(symbol, this.engine.book(symbol).exportClock());
+      this.delta.books.set(symbol, this.engine.book(symbol).exportClockTail());
     }
     return this.delta;
   }
@@ -190,6 +190,11 @@ export class ShardRuntime {
   setRecent(symbol: string, ticks: Tick[]): void {
     this.recent.set(symbol, TickRing.of(ticks, this.bufferSize));
     this.recentInRedis.delete(symbol);
+  }
+
+  /** A symbol's index clock with its whole extrema stacks, as a restore would need it. */
+  bookClock(symbol: string): BookClock {
+    return this.engine.book(symbol).exportClock();
   }
 
   /** Every open signal with every tick folded in (for export). */

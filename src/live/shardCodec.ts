@@ -1,6 +1,7 @@
 import type { SignalContext } from '../../machines/signalContext.ts';
 import type { Tick } from '../../machines/types.ts';
-import type { BookClock } from '../engine/SymbolBook.ts';
+import type { BookClock, BookClockDelta } from '../engine/SymbolBook.ts';
+import type { ExtremaState } from '../engine/ExtremaLog.ts';
 import { isBullmqJobId } from '../names.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
 import { fromWire, toWire, type CheckpointRecord, type WireTick } from './messages.ts';
@@ -33,11 +34,38 @@ export interface EncodedDelta {
   symbols: string[];
   /** Per symbol of `symbols`, in that order: its new ticks packed ({@link shardCodec.packTicks}). */
   recent: Buffer[];
+  /** Extrema stack writes: the entries from `offset` (bytes) on, packed ({@link shardCodec.packStack}). */
+  stacks: StackWrite[];
   payload: CheckpointPayload;
+}
+
+/** One of a book's extrema stacks: of series `series` (SERIES order), its maxima or minima. */
+export interface StackRef {
+  series: number;
+  kind: 'max' | 'min';
+}
+
+/** Part of a stack's string to overwrite: `bytes` at byte `offset` (Redis SETRANGE). */
+export interface StackWrite extends StackRef {
+  symbol: string;
+  offset: number;
+  bytes: Buffer;
 }
 
 /** Bytes of one packed recent tick: ts, price, bid, ask as little-endian Float64. */
 export const RECENT_TICK_BYTES = 32;
+/** Bytes of one packed extrema stack entry: tick number, value as little-endian Float64. */
+export const STACK_ENTRY_BYTES = 16;
+
+/** A book clock as the books hash holds it: each tracked series' stack lengths [max, min]. */
+interface StoredClock {
+  seq: number;
+  lastTs: number | null;
+  lastValue: number[];
+  /** Written before the stacks had their own strings: the whole stacks, inline. */
+  extrema?: (ExtremaState | null)[];
+  stacks?: ([number, number] | null)[];
+}
 
 /** Whether this platform's typed arrays are little-endian (every platform Node runs on today). */
 const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
@@ -191,7 +219,11 @@ function expandRecord(a: CompactRecord): CheckpointRecord {
  * - signals hash: id → `CheckpointRecord` (XState's persisted `{ value, context }` and `sync`,
  *   the tick number of the signal's last event), as a compact array (`RECORD_FORM`) or, as
  *   written before it and still for contexts older than v1.2, that object;
- * - books hash: symbol → `BookClock` (the index's tick count, clock and extrema);
+ * - books hash: symbol → the index's tick count, clock and extrema stack lengths
+ *   (`encodeBookClock`); clocks written before the stack strings hold the stacks inline;
+ * - extrema stacks: one binary string per symbol, series and side (max or min),
+ *   {@link STACK_ENTRY_BYTES} per entry (`packStack`), overwritten from the first entry a job
+ *   changed (SETRANGE); only the clock's length of it counts;
  * - recent ticks: one binary string per symbol, {@link RECENT_TICK_BYTES} per tick (`packTicks`);
  *   the previous version kept a list of `WireTick` JSON (`[symbol, ts, price, bid?, ask?]`) per
  *   symbol instead, still read (`decodeRecentTick`), in front of the string, until the checkpoint deletes it;
@@ -225,11 +257,105 @@ export const shardCodec = {
     return Array.isArray(parsed) ? expandRecord(parsed) : parsed;
   },
 
-  encodeBookClock(clock: BookClock): string {
-    return JSON.stringify(clock);
+  /**
+   * A book's clock for the books hash: tick count, time, last values and each tracked series'
+   * stack lengths; the stacks' entries go to their own strings ({@link stackWrites}), so a job
+   * writes what its ticks changed rather than the whole stacks.
+   */
+  encodeBookClock(clock: BookClockDelta): string {
+    const stored: StoredClock = {
+      seq: clock.seq,
+      lastTs: clock.lastTs,
+      lastValue: clock.lastValue,
+      stacks: clock.extrema.map((t) =>
+        t === null ? null : [t.maxFrom + t.maxSeq.length, t.minFrom + t.minSeq.length],
+      ),
+    };
+    return JSON.stringify(stored);
   },
-  decodeBookClock(text: string): BookClock {
-    return JSON.parse(text) as BookClock;
+  /** The stack strings a stored clock needs beside it (none for a clock written with its stacks inline). */
+  stacksOf(text: string): StackRef[] {
+    const stored = JSON.parse(text) as StoredClock;
+    const refs: StackRef[] = [];
+    stored.stacks?.forEach((lengths, series) => {
+      if (lengths !== null) refs.push({ series, kind: 'max' }, { series, kind: 'min' });
+    });
+    return refs;
+  },
+  /**
+   * A stored clock with its stacks: inline (as written before the stack strings), or read from
+   * the strings `stack` gives, of which the clock's lengths count (a string may run longer:
+   * what is past the length was popped since).
+   */
+  decodeBookClock(
+    text: string,
+    stack: (ref: StackRef) => Uint8Array | null | undefined = () => null,
+  ): BookClock {
+    const stored = JSON.parse(text) as StoredClock;
+    const clock = { seq: stored.seq, lastTs: stored.lastTs, lastValue: stored.lastValue };
+    if (stored.stacks === undefined) return { ...clock, extrema: stored.extrema ?? [] };
+    const read = (series: number, kind: 'max' | 'min', length: number): [number[], number[]] => {
+      const bytes = stack({ series, kind }) ?? new Uint8Array(0);
+      if (bytes.byteLength < length * STACK_ENTRY_BYTES)
+        throw new Error(
+          `extrema stack ${series}${kind} holds ${Math.floor(bytes.byteLength / STACK_ENTRY_BYTES)} entries, its clock counts ${length}`,
+        );
+      return shardCodec.unpackStack(bytes, length);
+    };
+    return {
+      ...clock,
+      extrema: stored.stacks.map((lengths, series) => {
+        if (lengths === null) return null;
+        const [maxSeq, maxVal] = read(series, 'max', lengths[0]);
+        const [minSeq, minVal] = read(series, 'min', lengths[1]);
+        return { maxSeq, maxVal, minSeq, minVal };
+      }),
+    };
+  },
+  /** The string writes a clock's stacks need: per tracked series, its max and min tails. */
+  stackWrites(symbol: string, clock: BookClockDelta): StackWrite[] {
+    const writes: StackWrite[] = [];
+    clock.extrema.forEach((t, series) => {
+      if (t === null) return;
+      if (t.maxSeq.length > 0)
+        writes.push({
+          symbol,
+          series,
+          kind: 'max',
+          offset: t.maxFrom * STACK_ENTRY_BYTES,
+          bytes: shardCodec.packStack(t.maxSeq, t.maxVal),
+        });
+      if (t.minSeq.length > 0)
+        writes.push({
+          symbol,
+          series,
+          kind: 'min',
+          offset: t.minFrom * STACK_ENTRY_BYTES,
+          bytes: shardCodec.packStack(t.minSeq, t.minVal),
+        });
+    });
+    return writes;
+  },
+  /** Stack entries packed: {@link STACK_ENTRY_BYTES} each, tick number then value, little-endian Float64. */
+  packStack(seqs: readonly number[], values: readonly number[]): Buffer {
+    const n = seqs.length;
+    const b = Buffer.allocUnsafe(n * STACK_ENTRY_BYTES);
+    for (let i = 0, o = 0; i < n; i++, o += STACK_ENTRY_BYTES) {
+      b.writeDoubleLE(seqs[i]!, o);
+      b.writeDoubleLE(values[i]!, o + 8);
+    }
+    return b;
+  },
+  /** The first `length` entries of a packed stack: [tick numbers, values]. */
+  unpackStack(bytes: Uint8Array, length: number): [number[], number[]] {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, length * STACK_ENTRY_BYTES);
+    const seqs = new Array<number>(length);
+    const values = new Array<number>(length);
+    for (let i = 0, o = 0; i < length; i++, o += STACK_ENTRY_BYTES) {
+      seqs[i] = view.getFloat64(o, true);
+      values[i] = view.getFloat64(o + 8, true);
+    }
+    return [seqs, values];
   },
 
   /**
@@ -324,6 +450,7 @@ export const shardCodec = {
     return {
       symbols,
       recent: symbols.map((s) => shardCodec.packTicks(delta.recent.get(s)!)),
+      stacks: [...delta.books].flatMap(([symbol, clock]) => shardCodec.stackWrites(symbol, clock)),
       payload: {
         set: [...delta.set].map(([id, record]) => [id, shardCodec.encodeRecord(record)]),
         del: [...delta.del],

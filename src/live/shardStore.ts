@@ -4,7 +4,7 @@ import type { OutcomeLine, Tick } from '../../machines/types.ts';
 import type { BookClock } from '../engine/SymbolBook.ts';
 import { isBullmqJobId, OUTBOX_KEYS, type ShardKeys } from '../names.ts';
 import type { CheckpointRecord } from './messages.ts';
-import { RECENT_TICK_BYTES, shardCodec } from './shardCodec.ts';
+import { RECENT_TICK_BYTES, shardCodec, type StackRef } from './shardCodec.ts';
 import { APPLIED_CUSTOM_KEPT, ShardRuntime, type KnownIds, type ShardDelta } from './ShardRuntime.ts';
 
 /**
@@ -20,10 +20,17 @@ import { APPLIED_CUSTOM_KEPT, ShardRuntime, type KnownIds, type ShardDelta } fro
  * per-connection. Every key carries the shard's hash tag, so it is single-slot on Redis Cluster.
  *
  * KEYS: progress, signals, ids, books, outbox, clock, applied-auto, applied-custom, then per
- * symbol its recent-ticks string and the previous version's recent-ticks list.
+ * symbol its recent-ticks string and the previous version's recent-ticks list, then one
+ * extrema-stack string per stack write.
  * ARGV: expected marker ('' for none), new marker, the delta (`CheckpointPayload` JSON), buffer size,
  * wall ms, custom ids kept, '1' when the new marker is one of BullMQ's own job ids
- * ({@link isBullmqJobId}) else '0', then per symbol its new ticks packed (`shardCodec.packTicks`).
+ * ({@link isBullmqJobId}) else '0', the number of recent-ticks symbols, then per symbol its new
+ * ticks packed (`shardCodec.packTicks`), then per stack write its byte offset and packed entries.
+ *
+ * A book's extrema stacks are written as their tails: the entries from the first one a job
+ * changed, over the string at that offset (SETRANGE); the clock in the books hash, written in
+ * the same step, says how many entries count. So a job's checkpoint costs what its ticks
+ * changed, not the size of the stacks (docs/STORAGE.md "Redis: extrema stacks").
  *
  * A symbol's recent ticks grow by one APPEND per job; the string is cut back to its last
  * buffer-size ticks only when it passes twice that, so trimming costs a copy every buffer-size
@@ -57,14 +64,18 @@ end
 hsetPairs(KEYS[4], d.books)
 hsetPairs(KEYS[5], d.outbox)
 local size = tonumber(ARGV[4])
+local recent = tonumber(ARGV[8])
 if size > 0 then
   local keep = size * ${RECENT_TICK_BYTES}
-  for r = 1, (#KEYS - 8) / 2 do
-    local key, added = KEYS[7 + 2 * r], ARGV[7 + r]
+  for r = 1, recent do
+    local key, added = KEYS[7 + 2 * r], ARGV[8 + r]
     local len = redis.call('APPEND', key, added)
     if len >= keep and len - #added < keep then redis.call('UNLINK', KEYS[8 + 2 * r]) end
     if len > 2 * keep then redis.call('SET', key, redis.call('GETRANGE', key, -keep, -1)) end
   end
+end
+for w = 1, #KEYS - 8 - 2 * recent do
+  redis.call('SETRANGE', KEYS[8 + 2 * recent + w], tonumber(ARGV[7 + recent + 2 * w]), ARGV[8 + recent + 2 * w])
 end
 if d.clock ~= cjson.null then
   redis.call('SET', KEYS[6], cjson.encode({ tickTs = d.clock, wallMs = tonumber(ARGV[5]) }))
@@ -104,8 +115,10 @@ export async function commitShard(
   const symbols = bufferSize > 0 ? encoded.symbols : [];
   const recentKeys: string[] = [];
   for (const s of symbols) recentKeys.push(keys.recentTicks(s), keys.recentList(s));
+  const stackKeys = encoded.stacks.map((w) => keys.extremaStack(w.symbol, w.series, w.kind));
+  const stackArgs = encoded.stacks.flatMap((w) => [w.offset, w.bytes]);
   const result = await withCheckpoint(redis).otCheckpoint(
-    8 + recentKeys.length,
+    8 + recentKeys.length + stackKeys.length,
     keys.progress,
     keys.signals,
     keys.ids,
@@ -115,6 +128,7 @@ export async function commitShard(
     keys.appliedAuto,
     keys.appliedCustom,
     ...recentKeys,
+    ...stackKeys,
     expected ?? '',
     jobId,
     // cjson turns an empty Lua table into {}, and an empty JSON array into a table: both fine.
@@ -123,7 +137,9 @@ export async function commitShard(
     wallMs,
     APPLIED_CUSTOM_KEPT,
     isBullmqJobId(jobId) ? '1' : '0',
+    symbols.length,
     ...(bufferSize > 0 ? encoded.recent : []),
+    ...stackArgs,
   );
   return result === 1;
 }
@@ -226,8 +242,50 @@ class ScanAhead {
 
 /** A shard's stored state on its way from Redis: started by {@link readShard}. */
 export interface ShardReading {
-  readonly head: Promise<[string | null, string | null, string[], Record<string, string>]>;
+  readonly head: Promise<[string | null, string | null, string[], Map<string, BookClock>]>;
   readonly records: ScanAhead;
+}
+
+/** Every stack string a clock may have: per series (SERIES order), max and min. */
+const ALL_STACKS: StackRef[] = [0, 1, 2, 3].flatMap((series) => [
+  { series, kind: 'max' as const },
+  { series, kind: 'min' as const },
+]);
+
+/**
+ * Index clocks as the books hash holds them, with their extrema stacks read from their strings
+ * (one round trip). Read after the clocks, not with them: a checkpoint committed in between
+ * moved the progress marker, so the loading worker's first commit is refused and it loads
+ * again; a stack found shorter than its clock says throws (a transient error, retried).
+ */
+async function readBookClocks(
+  redis: RedisClient,
+  keys: ShardKeys,
+  texts: Record<string, string>,
+): Promise<Map<string, BookClock>> {
+  const wanted: { symbol: string; ref: StackRef }[] = [];
+  for (const [symbol, text] of Object.entries(texts))
+    for (const ref of shardCodec.stacksOf(text)) wanted.push({ symbol, ref });
+  const stacks = new Map<string, Buffer | null>();
+  if (wanted.length > 0) {
+    const multi = redis.multi();
+    for (const { symbol, ref } of wanted) multi.getBuffer(keys.extremaStack(symbol, ref.series, ref.kind));
+    const replies = await multi.exec();
+    if (replies === null)
+      throw new Error(`reading shard ${keys.shard}'s extrema: the Redis transaction was aborted`);
+    replies.forEach(([err, value], i) => {
+      if (err) throw err;
+      const { symbol, ref } = wanted[i]!;
+      stacks.set(keys.extremaStack(symbol, ref.series, ref.kind), value as Buffer | null);
+    });
+  }
+  const clocks = new Map<string, BookClock>();
+  for (const [symbol, text] of Object.entries(texts))
+    clocks.set(
+      symbol,
+      shardCodec.decodeBookClock(text, (ref) => stacks.get(keys.extremaStack(symbol, ref.series, ref.kind))),
+    );
+  return clocks;
 }
 
 /**
@@ -240,7 +298,7 @@ export function readShard(redis: RedisClient, keys: ShardKeys, pageSize = LOAD_P
     redis.get(keys.progress),
     redis.get(keys.appliedAuto),
     redis.lrange(keys.appliedCustom, 0, -1),
-    redis.hgetall(keys.books),
+    redis.hgetall(keys.books).then((texts) => readBookClocks(redis, keys, texts)),
   ]);
   // Awaited by restoreShard, maybe later: marked handled meanwhile.
   head.catch(() => undefined);
@@ -257,9 +315,7 @@ export function readShard(redis: RedisClient, keys: ShardKeys, pageSize = LOAD_P
  * job locks and runs the jobs of shards it has loaded already while it loads this one.
  */
 export async function restoreShard(reading: ShardReading, bufferSize: number): Promise<ShardRuntime> {
-  const [progress, appliedAuto, appliedCustom, bookTexts] = await reading.head;
-  const books = new Map<string, BookClock>();
-  for (const [symbol, text] of Object.entries(bookTexts)) books.set(symbol, shardCodec.decodeBookClock(text));
+  const [progress, appliedAuto, appliedCustom, books] = await reading.head;
   // Recent ticks stay in Redis until a late registration needs them (loadRecent).
   const runtime = ShardRuntime.restore(
     bufferSize,
@@ -309,23 +365,30 @@ export async function readOutcomes(
   if (signals.length === 0) return lines;
   const ids = signals.map((s) => s.id);
   const symbols = [...new Set(signals.map((s) => s.symbol))];
-  const replies = await redis
+  const multi = redis
     .multi()
     .hmget(keys.signals, ...ids)
     .hmget(keys.outbox, ...ids.map((id) => OUTBOX_KEYS.closed(id)))
-    .hmget(keys.books, ...symbols)
-    .exec();
+    .hmget(keys.books, ...symbols);
+  // Every stack string the symbols may have, in the same MULTI as their clocks.
+  for (const s of symbols)
+    for (const ref of ALL_STACKS) multi.getBuffer(keys.extremaStack(s, ref.series, ref.kind));
+  const replies = await multi.exec();
   if (replies === null) throw new Error(`reading shard ${keys.shard}: the Redis transaction was aborted`);
   for (const [err] of replies) if (err) throw err;
-  const [records, outbox, books] = replies.map(([, value]) => value as (string | null)[]) as [
+  const [records, outbox, books] = replies.slice(0, 3).map(([, value]) => value as (string | null)[]) as [
     (string | null)[],
     (string | null)[],
     (string | null)[],
   ];
+  const stackReplies = replies.slice(3).map(([, value]) => value as Buffer | null);
   const clocks = new Map<string, BookClock>();
   symbols.forEach((s, i) => {
     const text = books[i];
-    if (text) clocks.set(s, shardCodec.decodeBookClock(text));
+    if (!text) return;
+    const at = (ref: StackRef): Buffer | null =>
+      stackReplies[i * ALL_STACKS.length + ref.series * 2 + (ref.kind === 'max' ? 0 : 1)] ?? null;
+    clocks.set(s, shardCodec.decodeBookClock(text, at));
   });
   const open: CheckpointRecord[] = [];
   ids.forEach((id, i) => {

@@ -1,9 +1,10 @@
 /**
  * Taking a shard over from Redis (`loadShard`) as a worker does, against real Redis: a shard
  * checkpointed by an earlier version (records in the `{ value, context, sync }` object form,
- * docs/OPERATIONS.md "Upgrading to compact checkpoint records") or by this one (the compact
- * array form), or by both during an upgrade in place, loads and continues exactly as if no
- * process had changed.
+ * docs/OPERATIONS.md "Upgrading to compact checkpoint records", and index clocks with their
+ * extrema stacks inline) or by this one (the compact array form, stacks in their own strings),
+ * or by both during an upgrade in place, loads and continues exactly as if no process had
+ * changed.
  */
 import type { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -86,16 +87,21 @@ class Outcomes {
 
 describe('loading a shard from Redis', () => {
   it.each([
-    ['the object form of earlier versions', (i: number) => i >= 0, undefined],
+    [
+      'the object form of earlier versions, clocks with their stacks inline',
+      (i: number) => i >= 0,
+      undefined,
+      true,
+    ],
     // Small pages: many of them, and the reads wait for the decoding to catch up.
-    ['both forms (an upgrade in place half done), read 97 at a time', (i: number) => i % 2 === 0, 97],
-    ['the compact form', () => false, undefined],
+    ['both forms (an upgrade in place half done), read 97 at a time', (i: number) => i % 2 === 0, 97, false],
+    ['the compact form', () => false, undefined, false],
   ])(
     'continues exactly from records in %s',
-    async (_form, rewrite, pageSize) => {
+    async (_form, rewrite, pageSize, inlineClocks) => {
       const redis = resources.redis();
       try {
-        await continuesExactly(redis, rewrite, pageSize);
+        await continuesExactly(redis, rewrite, pageSize, inlineClocks);
       } finally {
         const ended = new Promise((resolve) => redis.once('end', resolve));
         redis.disconnect();
@@ -109,12 +115,13 @@ describe('loading a shard from Redis', () => {
 /**
  * Applies the jobs in one runtime, and again in two processes' runtimes through Redis with a
  * take-over where the most signals are open, the records rewritten in the older form where
- * `rewrite(i)` says; the outcomes must be the same.
+ * `rewrite(i)` says, and the index clocks too with `inlineClocks`; the outcomes must be the same.
  */
 async function continuesExactly(
   redis: Redis,
   rewrite: (i: number) => boolean,
   pageSize: number | undefined,
+  inlineClocks: boolean,
 ): Promise<void> {
   const keys = new ShardKeys(ns.prefix, 0);
   const expected = new Outcomes();
@@ -156,6 +163,23 @@ async function continuesExactly(
     await redis.hset(keys.signals, id, JSON.stringify(shardCodec.decodeRecord(written[id]!)));
     rewritten++;
   }
+  // …and its index clocks as the previous version wrote them: the whole stacks in the clock's
+  // JSON, no stack strings.
+  const symbols = Object.keys(await redis.hgetall(keys.books));
+  expect(symbols.length).toBeGreaterThan(0);
+  const before = new Map(symbols.map((symbol) => [symbol, runtime.bookClock(symbol)]));
+  if (inlineClocks) {
+    for (const symbol of symbols) {
+      const clock = runtime.bookClock(symbol);
+      expect(
+        clock.extrema.some((e) => e !== null && e.maxSeq.length > 1),
+        `${symbol} tracks extrema`,
+      ).toBe(true);
+      await redis.hset(keys.books, symbol, JSON.stringify(clock));
+      for (const series of [0, 1, 2, 3])
+        await redis.del(keys.extremaStack(symbol, series, 'max'), keys.extremaStack(symbol, series, 'min'));
+    }
+  }
   // …and the rest by another process that takes the shard over from Redis.
   runtime =
     pageSize === undefined
@@ -163,6 +187,8 @@ async function continuesExactly(
       : await restoreShard(readShard(redis, keys, pageSize), BUFFER);
   expect(runtime.appliedJob).toBe(`${takeOver}`);
   expect(runtime.openCount).toBe(ids.length);
+  for (const symbol of symbols)
+    expect(runtime.bookClock(symbol), `${symbol}'s clock`).toEqual(before.get(symbol));
   await run(takeOver, jobs.length);
 
   expect(describeDifference(actual.finish(runtime), expected.finish(uninterrupted))).toBeNull();

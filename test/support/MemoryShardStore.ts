@@ -32,6 +32,8 @@ export class MemoryShardStore {
   readonly recent = new Map<string, Buffer>();
   /** Per symbol: the previous version's recent-ticks list (JSON wire ticks), until deleted. */
   readonly recentList = new Map<string, string[]>();
+  /** Per symbol, series and side: its extrema stack string (only its clock's length counts). */
+  readonly stacks = new Map<string, Buffer>();
   clock: string | null = null;
 
   constructor(private readonly bufferSize: number) {}
@@ -46,6 +48,7 @@ export class MemoryShardStore {
       for (const [k, v] of this[name]) c[name].set(k, v);
     for (const [symbol, bytes] of this.recent) c.recent.set(symbol, Buffer.from(bytes));
     for (const [symbol, list] of this.recentList) c.recentList.set(symbol, [...list]);
+    for (const [key, bytes] of this.stacks) c.stacks.set(key, Buffer.from(bytes));
     c.clock = this.clock;
     return c;
   }
@@ -70,6 +73,15 @@ export class MemoryShardStore {
         if (bytes.length > 2 * keep) bytes = bytes.subarray(bytes.length - keep);
         this.recent.set(symbol, bytes);
       });
+    }
+    for (const w of encoded.stacks) {
+      // SETRANGE: overwrite from the offset, growing (zero-filled) as needed.
+      const key = stackKey(w.symbol, w.series, w.kind);
+      const before = this.stacks.get(key) ?? Buffer.alloc(0);
+      const after = Buffer.alloc(Math.max(before.length, w.offset + w.bytes.length));
+      before.copy(after);
+      w.bytes.copy(after, w.offset);
+      this.stacks.set(key, after);
     }
     if (d.clock !== null) this.clock = JSON.stringify({ tickTs: d.clock, wallMs });
     this.progress = jobId;
@@ -106,7 +118,7 @@ export class MemoryShardStore {
   /** A runtime restored from what is stored, as `loadShard` restores one. */
   load(): ShardRuntime {
     const books = new Map<string, BookClock>();
-    for (const [symbol, text] of this.books) books.set(symbol, shardCodec.decodeBookClock(text));
+    for (const symbol of this.books.keys()) books.set(symbol, this.bookClock(symbol)!);
     const records: CheckpointRecord[] = [...this.signals.values()].map((t) => shardCodec.decodeRecord(t));
     return ShardRuntime.restore(
       this.bufferSize,
@@ -115,6 +127,13 @@ export class MemoryShardStore {
       records,
       new Map(),
     );
+  }
+
+  /** A symbol's stored index clock with its extrema stacks, as `loadShard` reads it; undefined if none. */
+  bookClock(symbol: string): BookClock | undefined {
+    const text = this.books.get(symbol);
+    if (text === undefined) return undefined;
+    return shardCodec.decodeBookClock(text, (ref) => this.stacks.get(stackKey(symbol, ref.series, ref.kind)));
   }
 
   /** A symbol's last `bufferSize` recent ticks, as the worker's `loadRecent` reads them. */
@@ -128,4 +147,8 @@ export class MemoryShardStore {
   outboxEntries(): OutboxEntry[] {
     return [...this.outbox.values()].map((t) => shardCodec.decodeOutboxEntry(t));
   }
+}
+
+function stackKey(symbol: string, series: number, kind: 'max' | 'min'): string {
+  return `${series}${kind}:${symbol}`;
 }
