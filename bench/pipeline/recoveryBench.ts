@@ -1,12 +1,12 @@
 /**
- * Recovery: a worker process taking over shards that hold many open signals (and full
+ * Recovery: a worker process (then `--workers` of them, the shards split) taking over shards that hold many open signals (and full
  * recent-tick buffers) until it has applied the next tick on every one.
  */
 import { Redis } from 'ioredis';
 import { createTickPublisher } from '../../src/live/createTickPublisher.ts';
 import type { Report } from '../Report.ts';
 import { dropPrefix } from './dropPrefix.ts';
-import { Fleet } from './Fleet.ts';
+import { Fleet, splitShards } from './Fleet.ts';
 import { seedShards } from './seedShards.ts';
 import { say, type Settings } from './settings.ts';
 import { farSignals, SYMBOLS, type TickStreams } from './TickStreams.ts';
@@ -46,7 +46,7 @@ export async function recoveryBench(
       batchSize: set.batch,
     });
     /**
-     * One worker process takes over every shard: the next tick of every symbol waits in the
+     * One worker process (or one per group of shards) takes over every shard: the next tick of every symbol waits in the
      * queues (one job per shard); timed from just before createShardWorkers to the last shard's
      * job done. Run twice: as configured, and again (the next round of ticks) with a larger
      * young generation, which spares the scavenger most of the copying of what loadShard builds.
@@ -54,6 +54,7 @@ export async function recoveryBench(
     const takeOver = async (
       round: number,
       v8: string[],
+      groups: number[][] = [Array.from({ length: set.shards }, (_, i) => i)],
     ): Promise<{
       seconds: number;
       withStart: number;
@@ -64,21 +65,20 @@ export async function recoveryBench(
     }> => {
       await publisher.publish(streams.take(seeded.next + round * SYMBOLS, SYMBOLS));
       const fleet = await Fleet.spawn(
-        [
-          {
-            mode: 'shard',
-            redisUrl: url,
-            prefix,
-            shards: Array.from({ length: set.shards }, (_, i) => i),
-            bufferSize: set.bufferSize,
-          },
-        ],
+        groups.map((shards) => ({
+          mode: 'shard' as const,
+          redisUrl: url,
+          prefix,
+          shards,
+          bufferSize: set.bufferSize,
+        })),
         set.profile,
         v8,
       );
       try {
         await fleet.until(() => fleet.doneByShard.size === set.shards, 300_000);
-        const start = fleet.messages.find((m) => m.e === 'start')!.at;
+        // From the first process's start (they start together).
+        const start = Math.min(...fleet.messages.filter((m) => m.e === 'start').map((m) => m.at));
         const ready = [...fleet.doneByShard.values()].map((l) => l[0]!.at);
         const last = Math.max(...ready);
         // CPU since the process started (its start-up included): loading is most of it.
@@ -117,6 +117,15 @@ export async function recoveryBench(
         value: semi.memory.maxRssMb,
         unit: 'MB',
       });
+      // The Procfile's worker scaled out: `--workers` processes (2 by default), the shards split
+      // between them as WORKER_SHARDS would, each loading its own at once.
+      const groups = splitShards(set.shards, set.workers);
+      const scaled = await takeOver(2, [...set.childV8, '--max-semi-space-size=64'], groups);
+      const tag = `${groups.length}_workers_semi_space_64mb`;
+      report({ name: `recovery.seconds_${tag}`, value: scaled.seconds, unit: 's' });
+      report({ name: `recovery.first_shard_seconds_${tag}`, value: scaled.firstShard, unit: 's' });
+      report({ name: `recovery.worker_cpu_seconds_${tag}`, value: scaled.cpuSeconds, unit: 's' });
+      report({ name: `recovery.workers_peak_rss_mb_${tag}`, value: scaled.memory.maxRssMb, unit: 'MB' });
       report({
         name: 'recovery.redis_used_memory_mb',
         value: usedMemory(await redis.info('memory')) / 1e6,
@@ -127,7 +136,10 @@ export async function recoveryBench(
         value: usedMemory(await redis.info('memory'), 'used_memory_rss') / 1e6,
         unit: 'MB',
       });
-      say(`recovery: worker ${plain.gc}; with --max-semi-space-size=64: ${semi.gc}`);
+      say(
+        `recovery: worker ${plain.gc}; with --max-semi-space-size=64: ${semi.gc}; ` +
+          `${groups.length} workers (${groups.map((g) => g.join(',')).join(' | ')}): ${scaled.gc}`,
+      );
     } finally {
       await publisher.close();
       producerConnection.disconnect();

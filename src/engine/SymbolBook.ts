@@ -2,7 +2,7 @@ import type { AmendEvent, CancelEvent, ExitEvent, SignalEvent } from '../../mach
 import { operationErrors } from '../../machines/operations.ts';
 import type { TrackerError } from '../errors.ts';
 import type { SignalContext } from '../../machines/signalContext.ts';
-import { sendToSignal } from '../../machines/signalMachine.ts';
+import { sendToSignal, syncSignal } from '../../machines/signalMachine.ts';
 import { SERIES, seriesPrice, type Series } from '../../machines/triggerPrice.ts';
 import type { Tick } from '../../machines/types.ts';
 import { watchOf } from '../../machines/watch.ts';
@@ -178,7 +178,7 @@ export class SymbolBook {
     const context = this.contexts[slot]!;
     const catchUp = this.catchUp(slot, this.seq);
     if (catchUp === null) return context;
-    return this.settle(slot, sendToSignal(context, { type: 'SYNC', ...catchUp }), this.seq);
+    return this.settle(slot, syncSignal(context, catchUp), this.seq);
   }
 
   /** Applies a tick. Returns false for a late tick (older than the latest applied one). */
