@@ -191,6 +191,14 @@ export class ShardKeys {
     return `${this.base}:books`;
   }
   /**
+   * Hash: symbol → that symbol's tick count at the last commit. The clock in {@link books} is
+   * written only every so many ticks; the ticks since are the last ones of the symbol's
+   * {@link recentTicks}.
+   */
+  get bookSeqs(): string {
+    return `${this.base}:book-seqs`;
+  }
+  /**
    * String: one extrema stack of `symbol`'s index (series number in SERIES order, `max` or
    * `min`), packed (shardCodec's `packStack`, 16 bytes an entry); its clock in {@link books}
    * says how many entries count.

@@ -30,6 +30,7 @@ function mergeDelta(into: ShardDelta, d: ShardDelta, bufferSize: number): void {
         }),
       });
   }
+  for (const [k, v] of d.seqs) into.seqs.set(k, v);
   for (const [k, v] of d.outbox) into.outbox.set(k, v);
   for (const [symbol, ticks] of d.recent) {
     let list = into.recent.get(symbol);
@@ -63,6 +64,7 @@ async function writeDelta(redis: Redis, keys: ShardKeys, d: ShardDelta, bufferSi
   }
   const last = emptyDelta();
   last.books = d.books;
+  last.seqs = d.seqs;
   last.outbox = d.outbox;
   last.del = d.del;
   last.lastTickTs = d.lastTickTs;

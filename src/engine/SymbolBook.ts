@@ -103,6 +103,14 @@ export class SymbolBook {
     this.due.push(slot);
   };
   private readonly heaps: SlotHeap[];
+  /** Ticks applied since the clock was last exported for a checkpoint (exportClockTail). */
+  private ticksSinceClock = 0;
+  /**
+   * The next checkpoint must carry the clock: set when the stacks stop being only pushed to
+   * (a series becomes tracked or untracked, a stack is cleared or folded) and after a restore,
+   * so that between two stored clocks the ticks alone give the stacks ({@link advanceClock}).
+   */
+  private clockForced = true;
 
   constructor(
     readonly symbol: string,
@@ -136,6 +144,8 @@ export class SymbolBook {
    * dropped and restored when a commit fails, which starts the stacks over in full).
    */
   exportClockTail(): BookClockDelta {
+    this.ticksSinceClock = 0;
+    this.clockForced = false;
     return {
       seq: this.seq,
       lastTs: Number.isFinite(this.lastTs) ? this.lastTs : null,
@@ -146,6 +156,16 @@ export class SymbolBook {
         return null;
       }),
     };
+  }
+
+  /**
+   * Whether the next checkpoint must carry this book's clock: `every` ticks after the last one
+   * at most, or at once when the stacks changed other than by a tick's push. In between, a
+   * checkpoint stores only the tick count (and the ticks, in the recent buffer), from which
+   * {@link advanceClock} brings the stored clock up to date.
+   */
+  clockDue(every: number): boolean {
+    return this.clockForced || this.ticksSinceClock >= every;
   }
 
   /** This book's clock and whole extrema stacks (what a restore needs). */
@@ -166,6 +186,7 @@ export class SymbolBook {
     clock.extrema.forEach((state, s) => {
       if (state !== null) this.extrema[s]!.import(state);
     });
+    this.clockForced = true;
   }
 
   /** The signal in `slot` as stored (excursions may lag; see `current`). */
@@ -248,8 +269,10 @@ export class SymbolBook {
         if (log.size > EXTREMA_LIMIT) this.foldExtrema(s);
       } else if (log.size > 0) {
         log.clear(); // nobody catches up from it any more
+        this.clockForced = true;
       }
     }
+    this.ticksSinceClock++;
     if ((cur & 1023) === 0) this.compactIfSparse();
     return true;
   }
@@ -314,7 +337,7 @@ export class SymbolBook {
     this.seriesOf[slot] = s;
     if (w.tracksExtremes) {
       this.tracking[slot] = 1;
-      this.trackingCount[s]!++;
+      if (this.trackingCount[s]!++ === 0) this.clockForced = true;
     }
     if (w.below > -Infinity) this.below[s]!.push(-(w.below + Math.abs(w.below) * LOOSEN), slot, ver);
     if (w.above < Infinity) this.above[s]!.push(w.above - Math.abs(w.above) * LOOSEN, slot, ver);
@@ -333,7 +356,7 @@ export class SymbolBook {
     this.vers[slot]!++;
     if (this.tracking[slot] === 1) {
       this.tracking[slot] = 0;
-      this.trackingCount[this.seriesOf[slot]!]!--;
+      if (--this.trackingCount[this.seriesOf[slot]!]! === 0) this.clockForced = true;
     }
   }
 
@@ -343,6 +366,7 @@ export class SymbolBook {
       if (this.tracking[slot] === 1 && this.seriesOf[slot] === s) this.current(slot);
     }
     this.extrema[s]!.clear();
+    this.clockForced = true;
   }
 
   private compactIfSparse(): void {
@@ -373,4 +397,36 @@ export class SymbolBook {
     this.seriesOf = grow8(this.seriesOf);
     this.tracking = grow8(this.tracking);
   }
+}
+
+/**
+ * A stored clock brought forward over the ticks applied after it, in order (a shard's recent
+ * buffer holds them): the tick count, time and last values, and each tracked series' stacks
+ * pushed to. Exact while the book only pushed to its stacks since the clock was stored, which
+ * `clockDue` guarantees (any other change of the stacks forces the clock into the checkpoint).
+ */
+export function advanceClock(clock: BookClock, ticks: readonly Tick[]): BookClock {
+  if (ticks.length === 0) return clock;
+  const logs = clock.extrema.map((state) => {
+    if (state === null) return null;
+    const log = new ExtremaLog();
+    log.import(state);
+    return log;
+  });
+  let seq = clock.seq;
+  const lastValue = [...clock.lastValue];
+  for (const tick of ticks) {
+    seq++;
+    for (let s = 0; s < SERIES_COUNT; s++) {
+      const value = seriesPrice(tick, SERIES[s]!);
+      lastValue[s] = value;
+      logs[s]?.push(seq, value);
+    }
+  }
+  return {
+    seq,
+    lastTs: ticks.at(-1)!.ts,
+    lastValue,
+    extrema: logs.map((log) => log?.export() ?? null),
+  };
 }

@@ -23,8 +23,10 @@ export interface ShardDelta {
   ids: Map<string, 'open' | 'closed'>;
   /** Closed ids whose outcomes PostgreSQL holds: their ledger entries go (if still "closed"). */
   forget: Set<string>;
-  /** Symbols whose index clock changed. */
+  /** Symbols whose index clock goes into this checkpoint (SymbolBook.clockDue). */
   books: Map<string, BookClockDelta>;
+  /** Every symbol that applied ticks: its tick count now (the clock in `books` may be older). */
+  seqs: Map<string, number>;
   /** Ticks applied per symbol, appended to its recent buffer. */
   recent: Map<string, Tick[]>;
   outbox: Map<string, OutboxEntry>;
@@ -72,7 +74,15 @@ export class ShardRuntime {
   /** Market time of what the job is applying now (a tick's, an operation's, the sweep's clock). */
   private at = 0;
 
-  constructor(private readonly bufferSize: number) {
+  /** A symbol's clock goes into a checkpoint at least every this many of its ticks. */
+  private readonly clockEvery: number;
+
+  /** `clockEvery`: at most this many ticks between two stored clocks of a symbol (tests). */
+  constructor(
+    private readonly bufferSize: number,
+    clockEvery = clockInterval(bufferSize),
+  ) {
+    this.clockEvery = Math.min(clockEvery, clockInterval(bufferSize));
     this.engine = new Engine({
       onChange: (c, previous) => {
         this.noteEvents(previous, c);
@@ -172,7 +182,9 @@ export class ShardRuntime {
         throw new Error(`unknown shard job kind ${JSON.stringify((data as { kind: unknown }).kind)}`);
     }
     for (const symbol of this.delta.recent.keys()) {
-      this.delta.books.set(symbol, this.engine.book(symbol).exportClockTail());
+      const book = this.engine.book(symbol);
+      if (book.clockDue(this.clockEvery)) this.delta.books.set(symbol, book.exportClockTail());
+      this.delta.seqs.set(symbol, book.seq);
     }
     return this.delta;
   }
@@ -378,6 +390,18 @@ function isWellFormed(t: Tick): boolean {
   );
 }
 
+/** Stored clocks are at most this many of a symbol's ticks old. */
+export const CLOCK_EVERY_MAX = 1024;
+
+/**
+ * How many of a symbol's ticks may pass between two stored clocks: the ticks in between must
+ * still be in its recent buffer when a restore reads it (which keeps at least `bufferSize`),
+ * so never more than the buffer; every job without one.
+ */
+export function clockInterval(bufferSize: number): number {
+  return bufferSize > 0 ? Math.min(CLOCK_EVERY_MAX, bufferSize) : 1;
+}
+
 /** A delta with nothing in it. */
 export function emptyDelta(): ShardDelta {
   return {
@@ -386,6 +410,7 @@ export function emptyDelta(): ShardDelta {
     ids: new Map(),
     forget: new Set(),
     books: new Map(),
+    seqs: new Map(),
     recent: new Map(),
     outbox: new Map(),
     lastTickTs: null,

@@ -22,6 +22,8 @@ export interface CheckpointPayload {
   forget: string[];
   /** Index clocks: [symbol, encoded clock]. */
   books: [string, string][];
+  /** Tick counts: [symbol, count as decimal text] of every symbol that applied ticks. */
+  seqs: [string, string][];
   /** Outbox: [entry key, encoded entry]. */
   outbox: [string, string][];
   /** The market clock's tick time (the script adds the wall time), or null to leave it. */
@@ -220,7 +222,10 @@ function expandRecord(a: CompactRecord): CheckpointRecord {
  *   the tick number of the signal's last event), as a compact array (`RECORD_FORM`) or, as
  *   written before it and still for contexts older than v1.2, that object;
  * - books hash: symbol → the index's tick count, clock and extrema stack lengths
- *   (`encodeBookClock`); clocks written before the stack strings hold the stacks inline;
+ *   (`encodeBookClock`), written every so many ticks of the symbol; clocks written before the
+ *   stack strings hold the stacks inline;
+ * - book-seqs hash: symbol → its tick count at the last commit (decimal text): the ticks since
+ *   its clock are the last ones of its recent ticks (`advanceClock`);
  * - extrema stacks: one binary string per symbol, series and side (max or min),
  *   {@link STACK_ENTRY_BYTES} per entry (`packStack`), overwritten from the first entry a job
  *   changed (SETRANGE); only the clock's length of it counts;
@@ -274,6 +279,10 @@ export const shardCodec = {
     return JSON.stringify(stored);
   },
   /** The stack strings a stored clock needs beside it (none for a clock written with its stacks inline). */
+  /** The tick count a stored clock was written at. */
+  clockSeq(text: string): number {
+    return (JSON.parse(text) as StoredClock).seq;
+  },
   stacksOf(text: string): StackRef[] {
     const stored = JSON.parse(text) as StoredClock;
     const refs: StackRef[] = [];
@@ -457,6 +466,7 @@ export const shardCodec = {
         ids: [...delta.ids],
         forget: [...delta.forget],
         books: [...delta.books].map(([symbol, clock]) => [symbol, shardCodec.encodeBookClock(clock)]),
+        seqs: [...delta.seqs].map(([symbol, seq]) => [symbol, String(seq)]),
         outbox: [...delta.outbox].map(([key, entry]) => [
           key,
           shardCodec.encodeOutboxEntry(

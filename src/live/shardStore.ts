@@ -1,11 +1,17 @@
 import type { RedisClient } from '../RedisClient.ts';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { OutcomeLine, Tick } from '../../machines/types.ts';
-import type { BookClock } from '../engine/SymbolBook.ts';
+import { advanceClock, type BookClock } from '../engine/SymbolBook.ts';
 import { isBullmqJobId, OUTBOX_KEYS, type ShardKeys } from '../names.ts';
 import type { CheckpointRecord } from './messages.ts';
 import { RECENT_TICK_BYTES, shardCodec, type StackRef } from './shardCodec.ts';
-import { APPLIED_CUSTOM_KEPT, ShardRuntime, type KnownIds, type ShardDelta } from './ShardRuntime.ts';
+import {
+  APPLIED_CUSTOM_KEPT,
+  CLOCK_EVERY_MAX,
+  ShardRuntime,
+  type KnownIds,
+  type ShardDelta,
+} from './ShardRuntime.ts';
 
 /**
  * A shard's state in Redis: the reads and the atomic commit. What the values mean, and how
@@ -19,9 +25,9 @@ import { APPLIED_CUSTOM_KEPT, ShardRuntime, type KnownIds, type ShardDelta } fro
  * rather than MULTI because the check and the writes must be one step and WATCH is
  * per-connection. Every key carries the shard's hash tag, so it is single-slot on Redis Cluster.
  *
- * KEYS: progress, signals, ids, books, outbox, clock, applied-auto, applied-custom, then per
- * symbol its recent-ticks string and the previous version's recent-ticks list, then one
- * extrema-stack string per stack write.
+ * KEYS: progress, signals, ids, books, outbox, clock, applied-auto, applied-custom, book-seqs,
+ * then per symbol its recent-ticks string and the previous version's recent-ticks list, then
+ * one extrema-stack string per stack write.
  * ARGV: expected marker ('' for none), new marker, the delta (`CheckpointPayload` JSON), buffer size,
  * wall ms, custom ids kept, '1' when the new marker is one of BullMQ's own job ids
  * ({@link isBullmqJobId}) else '0', the number of recent-ticks symbols, then per symbol its new
@@ -30,7 +36,10 @@ import { APPLIED_CUSTOM_KEPT, ShardRuntime, type KnownIds, type ShardDelta } fro
  * A book's extrema stacks are written as their tails: the entries from the first one a job
  * changed, over the string at that offset (SETRANGE); the clock in the books hash, written in
  * the same step, says how many entries count. So a job's checkpoint costs what its ticks
- * changed, not the size of the stacks (docs/STORAGE.md "Redis: extrema stacks").
+ * changed, not the size of the stacks. And a symbol's clock and stacks are written only every
+ * so many of its ticks (SymbolBook.clockDue); every job writes the symbol's tick count to the
+ * book-seqs hash, and readers bring the clock forward over the ticks since it, the last ones of
+ * the recent-ticks string (docs/STORAGE.md "Redis: a shard's index clocks and extrema stacks").
  *
  * A symbol's recent ticks grow by one APPEND per job; the string is cut back to its last
  * buffer-size ticks only when it passes twice that, so trimming costs a copy every buffer-size
@@ -62,20 +71,21 @@ for i = 1, #d.forget do
   if redis.call('HGET', KEYS[3], d.forget[i]) == 'closed' then redis.call('HDEL', KEYS[3], d.forget[i]) end
 end
 hsetPairs(KEYS[4], d.books)
+hsetPairs(KEYS[9], d.seqs)
 hsetPairs(KEYS[5], d.outbox)
 local size = tonumber(ARGV[4])
 local recent = tonumber(ARGV[8])
 if size > 0 then
   local keep = size * ${RECENT_TICK_BYTES}
   for r = 1, recent do
-    local key, added = KEYS[7 + 2 * r], ARGV[8 + r]
+    local key, added = KEYS[8 + 2 * r], ARGV[8 + r]
     local len = redis.call('APPEND', key, added)
-    if len >= keep and len - #added < keep then redis.call('UNLINK', KEYS[8 + 2 * r]) end
+    if len >= keep and len - #added < keep then redis.call('UNLINK', KEYS[9 + 2 * r]) end
     if len > 2 * keep then redis.call('SET', key, redis.call('GETRANGE', key, -keep, -1)) end
   end
 end
-for w = 1, #KEYS - 8 - 2 * recent do
-  redis.call('SETRANGE', KEYS[8 + 2 * recent + w], tonumber(ARGV[7 + recent + 2 * w]), ARGV[8 + recent + 2 * w])
+for w = 1, #KEYS - 9 - 2 * recent do
+  redis.call('SETRANGE', KEYS[9 + 2 * recent + w], tonumber(ARGV[7 + recent + 2 * w]), ARGV[8 + recent + 2 * w])
 end
 if d.clock ~= cjson.null then
   redis.call('SET', KEYS[6], cjson.encode({ tickTs = d.clock, wallMs = tonumber(ARGV[5]) }))
@@ -118,7 +128,7 @@ export async function commitShard(
   const stackKeys = encoded.stacks.map((w) => keys.extremaStack(w.symbol, w.series, w.kind));
   const stackArgs = encoded.stacks.flatMap((w) => [w.offset, w.bytes]);
   const result = await withCheckpoint(redis).otCheckpoint(
-    8 + recentKeys.length + stackKeys.length,
+    9 + recentKeys.length + stackKeys.length,
     keys.progress,
     keys.signals,
     keys.ids,
@@ -127,6 +137,7 @@ export async function commitShard(
     keys.clock,
     keys.appliedAuto,
     keys.appliedCustom,
+    keys.bookSeqs,
     ...recentKeys,
     ...stackKeys,
     expected ?? '',
@@ -142,6 +153,20 @@ export async function commitShard(
     ...stackArgs,
   );
   return result === 1;
+}
+
+/**
+ * How many ticks of `symbol` this shard has applied (its book-seqs entry, or its clock's count
+ * when written before book-seqs existed); null when none.
+ */
+export async function appliedTickCount(
+  redis: RedisClient,
+  keys: ShardKeys,
+  symbol: string,
+): Promise<number | null> {
+  const [seq, clock] = await Promise.all([redis.hget(keys.bookSeqs, symbol), redis.hget(keys.books, symbol)]);
+  if (seq !== null) return Number(seq);
+  return clock === null ? null : shardCodec.clockSeq(clock);
 }
 
 /** The registration state of `ids` on this shard. */
@@ -254,37 +279,55 @@ const ALL_STACKS: StackRef[] = [0, 1, 2, 3].flatMap((series) => [
 
 /**
  * Index clocks as the books hash holds them, with their extrema stacks read from their strings
- * (one round trip). Read after the clocks, not with them: a checkpoint committed in between
- * moved the progress marker, so the loading worker's first commit is refused and it loads
- * again; a stack found shorter than its clock says throws (a transient error, retried).
+ * and brought forward over the ticks applied since (the tick counts of book-seqs, the ticks at
+ * the end of the recent-ticks strings): one more round trip. Read after the clocks, not with
+ * them: a checkpoint committed in between moved the progress marker, so the loading worker's
+ * first commit is refused and it loads again; a stack or a tick string shorter than its clock
+ * says throws (a transient error, retried).
  */
 async function readBookClocks(
   redis: RedisClient,
   keys: ShardKeys,
   texts: Record<string, string>,
+  seqs: Record<string, string>,
 ): Promise<Map<string, BookClock>> {
   const wanted: { symbol: string; ref: StackRef }[] = [];
-  for (const [symbol, text] of Object.entries(texts))
+  const behind: { symbol: string; count: number }[] = [];
+  for (const [symbol, text] of Object.entries(texts)) {
     for (const ref of shardCodec.stacksOf(text)) wanted.push({ symbol, ref });
+    const count = Number(seqs[symbol] ?? 0) - shardCodec.clockSeq(text);
+    if (count > 0) behind.push({ symbol, count });
+  }
   const stacks = new Map<string, Buffer | null>();
-  if (wanted.length > 0) {
+  const ticks = new Map<string, Tick[]>();
+  if (wanted.length + behind.length > 0) {
     const multi = redis.multi();
     for (const { symbol, ref } of wanted) multi.getBuffer(keys.extremaStack(symbol, ref.series, ref.kind));
+    for (const { symbol, count } of behind)
+      multi.getrangeBuffer(keys.recentTicks(symbol), -count * RECENT_TICK_BYTES, -1);
     const replies = await multi.exec();
     if (replies === null)
       throw new Error(`reading shard ${keys.shard}'s extrema: the Redis transaction was aborted`);
-    replies.forEach(([err, value], i) => {
-      if (err) throw err;
-      const { symbol, ref } = wanted[i]!;
-      stacks.set(keys.extremaStack(symbol, ref.series, ref.kind), value as Buffer | null);
+    for (const [err] of replies) if (err) throw err;
+    wanted.forEach(({ symbol, ref }, i) => {
+      stacks.set(keys.extremaStack(symbol, ref.series, ref.kind), replies[i]![1] as Buffer | null);
+    });
+    behind.forEach(({ symbol, count }, i) => {
+      const since = shardCodec.unpackTicks(replies[wanted.length + i]![1] as Buffer, symbol);
+      if (since.length !== count)
+        throw new Error(
+          `${symbol}: ${count} ticks since its stored clock, ${since.length} in its recent ticks`,
+        );
+      ticks.set(symbol, since);
     });
   }
   const clocks = new Map<string, BookClock>();
-  for (const [symbol, text] of Object.entries(texts))
-    clocks.set(
-      symbol,
-      shardCodec.decodeBookClock(text, (ref) => stacks.get(keys.extremaStack(symbol, ref.series, ref.kind))),
+  for (const [symbol, text] of Object.entries(texts)) {
+    const stored = shardCodec.decodeBookClock(text, (ref) =>
+      stacks.get(keys.extremaStack(symbol, ref.series, ref.kind)),
     );
+    clocks.set(symbol, advanceClock(stored, ticks.get(symbol) ?? []));
+  }
   return clocks;
 }
 
@@ -298,7 +341,21 @@ export function readShard(redis: RedisClient, keys: ShardKeys, pageSize = LOAD_P
     redis.get(keys.progress),
     redis.get(keys.appliedAuto),
     redis.lrange(keys.appliedCustom, 0, -1),
-    redis.hgetall(keys.books).then((texts) => readBookClocks(redis, keys, texts)),
+    redis
+      .multi()
+      .hgetall(keys.books)
+      .hgetall(keys.bookSeqs)
+      .exec()
+      .then((replies) => {
+        if (replies === null)
+          throw new Error(`reading shard ${keys.shard}: the Redis transaction was aborted`);
+        for (const [err] of replies) if (err) throw err;
+        const [texts, seqs] = replies.map(([, value]) => value as Record<string, string>) as [
+          Record<string, string>,
+          Record<string, string>,
+        ];
+        return readBookClocks(redis, keys, texts, seqs);
+      }),
   ]);
   // Awaited by restoreShard, maybe later: marked handled meanwhile.
   head.catch(() => undefined);
@@ -369,26 +426,42 @@ export async function readOutcomes(
     .multi()
     .hmget(keys.signals, ...ids)
     .hmget(keys.outbox, ...ids.map((id) => OUTBOX_KEYS.closed(id)))
-    .hmget(keys.books, ...symbols);
-  // Every stack string the symbols may have, in the same MULTI as their clocks.
-  for (const s of symbols)
+    .hmget(keys.books, ...symbols)
+    .hmget(keys.bookSeqs, ...symbols);
+  // Every stack string the symbols may have, and the ticks their clocks may be behind (at most
+  // CLOCK_EVERY_MAX), in the same MULTI as the clocks.
+  for (const s of symbols) {
     for (const ref of ALL_STACKS) multi.getBuffer(keys.extremaStack(s, ref.series, ref.kind));
+    multi.getrangeBuffer(keys.recentTicks(s), -CLOCK_EVERY_MAX * RECENT_TICK_BYTES, -1);
+  }
   const replies = await multi.exec();
   if (replies === null) throw new Error(`reading shard ${keys.shard}: the Redis transaction was aborted`);
   for (const [err] of replies) if (err) throw err;
-  const [records, outbox, books] = replies.slice(0, 3).map(([, value]) => value as (string | null)[]) as [
+  const [records, outbox, books, seqs] = replies
+    .slice(0, 4)
+    .map(([, value]) => value as (string | null)[]) as [
+    (string | null)[],
     (string | null)[],
     (string | null)[],
     (string | null)[],
   ];
-  const stackReplies = replies.slice(3).map(([, value]) => value as Buffer | null);
+  const perSymbol = ALL_STACKS.length + 1;
+  const symbolReplies = replies.slice(4).map(([, value]) => value as Buffer | null);
   const clocks = new Map<string, BookClock>();
   symbols.forEach((s, i) => {
     const text = books[i];
     if (!text) return;
     const at = (ref: StackRef): Buffer | null =>
-      stackReplies[i * ALL_STACKS.length + ref.series * 2 + (ref.kind === 'max' ? 0 : 1)] ?? null;
-    clocks.set(s, shardCodec.decodeBookClock(text, at));
+      symbolReplies[i * perSymbol + ref.series * 2 + (ref.kind === 'max' ? 0 : 1)] ?? null;
+    const stored = shardCodec.decodeBookClock(text, at);
+    const count = Number(seqs[i] ?? 0) - stored.seq;
+    const recent = shardCodec.unpackTicks(
+      symbolReplies[i * perSymbol + ALL_STACKS.length] ?? Buffer.alloc(0),
+      s,
+    );
+    if (count > recent.length)
+      throw new Error(`${s}: ${count} ticks since its stored clock, ${recent.length} in its recent ticks`);
+    clocks.set(s, advanceClock(stored, count > 0 ? recent.slice(-count) : []));
   });
   const open: CheckpointRecord[] = [];
   ids.forEach((id, i) => {

@@ -31,6 +31,7 @@ import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { exportLines } from '../../src/cli/exportCommand.ts';
 import { generateSignals, seededRandom, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { QUEUE_NAMES, ShardKeys, shardOf, signalJobId } from '../../src/names.ts';
+import { appliedTickCount } from '../../src/live/shardStore.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { migrate } from '../../src/storage/migrate.ts';
 import { createTestKey } from '../support/apiKeys.ts';
@@ -566,8 +567,7 @@ describe('fault campaign', () => {
           ['ETHUSDT', binance.filter((t) => t.symbol === 'ETHUSDT').length],
         ] as const) {
           const keys = new ShardKeys(prefix, shardOf(symbol, SHARDS));
-          const book = await l.redis.hget(keys.books, symbol);
-          const seq = book === null ? null : (JSON.parse(book) as { seq: number }).seq;
+          const seq = await appliedTickCount(l.redis, keys, symbol);
           check(seq === count, `${symbol}: ${seq} ticks applied, ${count} published`);
         }
 

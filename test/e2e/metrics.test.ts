@@ -14,6 +14,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { ShardKeys, shardOf } from '../../src/names.ts';
+import { appliedTickCount } from '../../src/live/shardStore.ts';
 import { readDataTicks } from '../support/dataFile.ts';
 import {
   createPipelineClient,
@@ -258,8 +259,7 @@ describe('operators’ metrics over real processes', () => {
            FROM audit_logs WHERE event = 'rejected' GROUP BY 1, 2`,
         )
       ).rows;
-      const books = await run.client.redis.hgetall(new ShardKeys(ns.prefix, ibmShard).books);
-      const ibmSeq = (JSON.parse(books.IBM!) as { seq: number }).seq;
+      const ibmSeq = (await appliedTickCount(run.client.redis, new ShardKeys(ns.prefix, ibmShard), 'IBM'))!;
       expect(acceptedRows).toBe(viaQueue.length + 2 + viaHttp.length);
       expect(outcomeRows).toBeGreaterThan(10);
 

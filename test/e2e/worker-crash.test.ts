@@ -11,7 +11,7 @@ import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { ShardKeys, shardOf } from '../../src/names.ts';
 import { toWire } from '../../src/live/messages.ts';
-import { loadRecent } from '../../src/live/shardStore.ts';
+import { appliedTickCount, loadRecent } from '../../src/live/shardStore.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { readDataTicks } from '../support/dataFile.ts';
 import {
@@ -156,8 +156,7 @@ async function expectExactlyOnce({ live, signals }: Scenario): Promise<void> {
     ['ETHUSDT', binance.filter((t) => t.symbol === 'ETHUSDT')],
   ] as const) {
     const keys = new ShardKeys(ns.prefix, shardOf(symbol, SHARDS));
-    const clock = JSON.parse((await live.redis.hget(keys.books, symbol))!) as { seq: number };
-    expect(clock.seq, `${symbol}: ticks applied`).toBe(ticks.length);
+    expect(await appliedTickCount(live.redis, keys, symbol), `${symbol}: ticks applied`).toBe(ticks.length);
     const recent = await loadRecent(live.redis, keys, symbol);
     expect(recent.length, `${symbol}: recent-tick buffer`).toBe(ticks.length);
     const firstDifference = recent.findIndex(

@@ -63,11 +63,18 @@ function config(): PipelineConfig {
 /**
  * Rewrites every symbol's recent ticks as the previous version's checkpoint script left them:
  * a list of the last `BUFFER` ticks, one `shardCodec.encodeRecentTick` entry each (RPUSH, then
- * LTRIM to the buffer), and no packed string.
+ * LTRIM to the buffer), and no packed string. And its index clock, as that version wrote it
+ * every job: up to date, the stacks inline, no stack strings and no book-seqs entry.
  */
 async function downgradeRecentTicks(redis: RedisClient, symbols: string[]): Promise<void> {
   for (const symbol of symbols) {
     const keys = new ShardKeys(ns.prefix, shardOf(symbol, SHARDS));
+    const clock = (await loadShard(redis, keys, BUFFER)).bookClock(symbol);
+    expect(clock.seq, `${symbol}: ticks applied`).toBeGreaterThan(0);
+    await redis.hset(keys.books, symbol, JSON.stringify(clock));
+    await redis.hdel(keys.bookSeqs, symbol);
+    for (const series of [0, 1, 2, 3])
+      await redis.del(keys.extremaStack(symbol, series, 'max'), keys.extremaStack(symbol, series, 'min'));
     const ticks = await loadRecent(redis, keys, symbol, BUFFER);
     expect(ticks.length, `${symbol}: ticks to rewrite`).toBeGreaterThan(0);
     await redis.del(keys.recentTicks(symbol));

@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Tick } from '../../machines/types.ts';
 import { shardOf, ShardKeys } from '../../src/names.ts';
+import type { RedisClient } from '../../src/RedisClient.ts';
+import { appliedTickCount } from '../../src/live/shardStore.ts';
 import { useLivePipeline } from '../support/livePipeline.ts';
 import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
 
@@ -22,9 +24,8 @@ function ticks(symbol: string, from: number, count: number): Tick[] {
   return Array.from({ length: count }, (_, i) => ({ symbol, ts: from + i * 1000, price: 100 + (i % 7) }));
 }
 
-async function applied(redis: { hget(key: string, field: string): Promise<string | null> }, symbol: string) {
-  const book = await redis.hget(new ShardKeys(ns.prefix, shardOf(symbol, SHARDS)).books, symbol);
-  return book === null ? 0 : (JSON.parse(book) as { seq: number }).seq;
+async function applied(redis: RedisClient, symbol: string) {
+  return (await appliedTickCount(redis, new ShardKeys(ns.prefix, shardOf(symbol, SHARDS)), symbol)) ?? 0;
 }
 
 describe('ticks published under a batch id', () => {

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Tick } from '../../machines/types.ts';
 import { shardOf, ShardKeys, WebKeys } from '../../src/names.ts';
+import { appliedTickCount } from '../../src/live/shardStore.ts';
 import { tickIdempotency } from '../../src/web/v1/tickIdempotency.ts';
 import { createTestKey } from '../support/apiKeys.ts';
 import { useLivePipeline } from '../support/livePipeline.ts';
@@ -55,8 +56,9 @@ describe('POST /v1/ticks with an Idempotency-Key', () => {
     await pool.end();
     /** How many ticks of `symbol` its shard has applied. */
     const applied = async (symbol: string) => {
-      const book = await live.redis.hget(new ShardKeys(ns.prefix, shardOf(symbol, SHARDS)).books, symbol);
-      return book === null ? 0 : (JSON.parse(book) as { seq: number }).seq;
+      return (
+        (await appliedTickCount(live.redis, new ShardKeys(ns.prefix, shardOf(symbol, SHARDS)), symbol)) ?? 0
+      );
     };
     return { live, web, acme, globex, applied };
   }

@@ -10,7 +10,7 @@
 import { isBullmqJobId } from '../../src/names.ts';
 import type { Tick } from '../../machines/types.ts';
 import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
-import type { BookClock } from '../../src/engine/SymbolBook.ts';
+import { advanceClock, type BookClock } from '../../src/engine/SymbolBook.ts';
 import { idsOf, type CheckpointRecord, type ShardJobData } from '../../src/live/messages.ts';
 import { RECENT_TICK_BYTES, shardCodec, type EncodedDelta } from '../../src/live/shardCodec.ts';
 import {
@@ -27,6 +27,8 @@ export class MemoryShardStore {
   readonly signals = new Map<string, string>();
   readonly ids = new Map<string, string>();
   readonly books = new Map<string, string>();
+  /** Per symbol: its tick count at the last commit (the book-seqs hash). */
+  readonly seqs = new Map<string, string>();
   readonly outbox = new Map<string, string>();
   /** Per symbol: its packed recent ticks, as the recent-ticks string holds them. */
   readonly recent = new Map<string, Buffer>();
@@ -44,7 +46,7 @@ export class MemoryShardStore {
     c.progress = this.progress;
     c.appliedAuto = this.appliedAuto;
     c.appliedCustom = [...this.appliedCustom];
-    for (const name of ['signals', 'ids', 'books', 'outbox'] as const)
+    for (const name of ['signals', 'ids', 'books', 'seqs', 'outbox'] as const)
       for (const [k, v] of this[name]) c[name].set(k, v);
     for (const [symbol, bytes] of this.recent) c.recent.set(symbol, Buffer.from(bytes));
     for (const [symbol, list] of this.recentList) c.recentList.set(symbol, [...list]);
@@ -62,6 +64,7 @@ export class MemoryShardStore {
     for (const [id, state] of d.ids) this.ids.set(id, state);
     for (const id of d.forget) if (this.ids.get(id) === 'closed') this.ids.delete(id);
     for (const [symbol, value] of d.books) this.books.set(symbol, value);
+    for (const [symbol, value] of d.seqs) this.seqs.set(symbol, value);
     for (const [key, value] of d.outbox) this.outbox.set(key, value);
     if (this.bufferSize > 0) {
       const keep = this.bufferSize * RECENT_TICK_BYTES;
@@ -129,11 +132,22 @@ export class MemoryShardStore {
     );
   }
 
-  /** A symbol's stored index clock with its extrema stacks, as `loadShard` reads it; undefined if none. */
+  /**
+   * A symbol's stored index clock with its extrema stacks, brought forward over the ticks since
+   * (book-seqs and the recent ticks), as `loadShard` reads it; undefined if none.
+   */
   bookClock(symbol: string): BookClock | undefined {
     const text = this.books.get(symbol);
     if (text === undefined) return undefined;
-    return shardCodec.decodeBookClock(text, (ref) => this.stacks.get(stackKey(symbol, ref.series, ref.kind)));
+    const stored = shardCodec.decodeBookClock(text, (ref) =>
+      this.stacks.get(stackKey(symbol, ref.series, ref.kind)),
+    );
+    const count = Number(this.seqs.get(symbol) ?? 0) - stored.seq;
+    if (count <= 0) return stored;
+    const recent = shardCodec.unpackTicks(this.recent.get(symbol) ?? Buffer.alloc(0), symbol);
+    if (recent.length < count)
+      throw new Error(`${symbol}: ${count} ticks since its clock, ${recent.length} kept`);
+    return advanceClock(stored, recent.slice(-count));
   }
 
   /** A symbol's last `bufferSize` recent ticks, as the worker's `loadRecent` reads them. */

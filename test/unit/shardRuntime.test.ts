@@ -301,13 +301,12 @@ describe('ShardRuntime: restored from the codec, a shard continues exactly as th
     expect(restored.runtime.openCount).toBe(signals.length);
     expect(restored.runtime.hasApplied(`${before.length}`), 'knows the last job applied').toBe(true);
     for (const job of after) {
-      // The index clocks are compared as stored: the restored runtime writes its extrema stacks
-      // whole on its first checkpoint, the original only what the job changed.
-      const { books: expectedBooks, ...expected } = original.run(job);
-      const { books, ...delta } = restored.run(job);
+      // The index clocks are compared as stored: the restored runtime writes its clocks at its
+      // first checkpoint, the original only every so many ticks (and only what changed).
+      const { books: _expectedBooks, ...expected } = original.run(job);
+      const { books: _books, ...delta } = restored.run(job);
       expect(delta, `the delta of a ${job.kind} job`).toEqual(expected);
-      expect([...books.keys()], `the clocks a ${job.kind} job writes`).toEqual([...expectedBooks.keys()]);
-      for (const symbol of books.keys())
+      for (const symbol of delta.seqs.keys())
         expect(restored.store.bookClock(symbol), `${symbol}'s stored clock`).toEqual(
           original.store.bookClock(symbol),
         );
