@@ -326,22 +326,19 @@ export const shardCodec = {
     const writes: StackWrite[] = [];
     clock.extrema.forEach((t, series) => {
       if (t === null) return;
-      if (t.maxSeq.length > 0)
-        writes.push({
-          symbol,
-          series,
-          kind: 'max',
-          offset: t.maxFrom * STACK_ENTRY_BYTES,
-          bytes: shardCodec.packStack(t.maxSeq, t.maxVal),
-        });
-      if (t.minSeq.length > 0)
-        writes.push({
-          symbol,
-          series,
-          kind: 'min',
-          offset: t.minFrom * STACK_ENTRY_BYTES,
-          bytes: shardCodec.packStack(t.minSeq, t.minVal),
-        });
+      for (const [kind, from, seqs, values] of [
+        ['max', t.maxFrom, t.maxSeq, t.maxVal],
+        ['min', t.minFrom, t.minSeq, t.minVal],
+      ] as const) {
+        if (seqs.length > 0)
+          writes.push({
+            symbol,
+            series,
+            kind,
+            offset: from * STACK_ENTRY_BYTES,
+            bytes: shardCodec.packStack(seqs, values),
+          });
+      }
     });
     return writes;
   },

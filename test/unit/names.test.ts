@@ -34,7 +34,17 @@ describe('names', () => {
   it('keeps every key of a shard in its hash tag (one Redis Cluster slot)', () => {
     const keys = new ShardKeys('bull', 3);
     const recent = [keys.recentTicks('IBM'), keys.recentList('IBM')];
-    for (const key of [keys.signals, keys.ids, keys.books, keys.outbox, keys.progress, ...recent])
+    const stacks = [keys.extremaStack('IBM', 0, 'max'), keys.extremaStack('IBM', 3, 'min')];
+    for (const key of [
+      keys.signals,
+      keys.ids,
+      keys.books,
+      keys.bookSeqs,
+      keys.outbox,
+      keys.progress,
+      ...recent,
+      ...stacks,
+    ])
       expect(key.startsWith('bull:{ticks-3}:'), key).toBe(true);
     expect(outboxLedgerKey(3, OUTBOX_KEYS.op('17'), 'abc')).toBe('{ticks-3}|op:17|abc');
     expect(OUTBOX_KEYS.closed('s:1')).toBe('closed:s:1');
