@@ -147,9 +147,7 @@ export class SymbolBook {
     this.ticksSinceClock = 0;
     this.clockForced = false;
     return {
-      seq: this.seq,
-      lastTs: Number.isFinite(this.lastTs) ? this.lastTs : null,
-      lastValue: Array.from(this.lastValue),
+      ...this.clockHead(),
       extrema: this.extrema.map((log, s) => {
         if (this.trackingCount[s]! > 0) return log.exportTail();
         log.forgetSaved(); // written as null: when tracked again, the stacks go whole
@@ -171,10 +169,17 @@ export class SymbolBook {
   /** This book's clock and whole extrema stacks (what a restore needs). */
   exportClock(): BookClock {
     return {
+      ...this.clockHead(),
+      extrema: this.extrema.map((log, s) => (this.trackingCount[s]! > 0 ? log.export() : null)),
+    };
+  }
+
+  /** The clock without its stacks: tick count, last tick's time, each series' last value. */
+  private clockHead(): Omit<BookClock, 'extrema'> {
+    return {
       seq: this.seq,
       lastTs: Number.isFinite(this.lastTs) ? this.lastTs : null,
       lastValue: Array.from(this.lastValue),
-      extrema: this.extrema.map((log, s) => (this.trackingCount[s]! > 0 ? log.export() : null)),
     };
   }
 

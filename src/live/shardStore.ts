@@ -169,6 +169,26 @@ export async function appliedTickCount(
   return clock === null ? null : shardCodec.clockSeq(clock);
 }
 
+/**
+ * A stored clock brought forward to its symbol's tick count in book-seqs (`seq`, absent for a
+ * clock written before book-seqs) over the last of `recent`, the symbol's recent ticks as read:
+ * a string shorter than the clock is behind throws (a read torn by a commit, retried).
+ */
+export function clockAt(
+  symbol: string,
+  stored: BookClock,
+  seq: string | null | undefined,
+  recent: readonly Tick[],
+): BookClock {
+  const behind = Number(seq ?? 0) - stored.seq;
+  if (behind <= 0) return stored;
+  if (recent.length < behind)
+    throw new Error(
+      `${symbol}: ${behind} ticks since its stored clock, ${recent.length} in its recent ticks`,
+    );
+  return advanceClock(stored, recent.slice(-behind));
+}
+
 /** The registration state of `ids` on this shard. */
 export async function lookupIds(redis: RedisClient, keys: ShardKeys, ids: string[]): Promise<KnownIds> {
   const known: KnownIds = new Map();
@@ -312,13 +332,8 @@ async function readBookClocks(
     wanted.forEach(({ symbol, ref }, i) => {
       stacks.set(keys.extremaStack(symbol, ref.series, ref.kind), replies[i]![1] as Buffer | null);
     });
-    behind.forEach(({ symbol, count }, i) => {
-      const since = shardCodec.unpackTicks(replies[wanted.length + i]![1] as Buffer, symbol);
-      if (since.length !== count)
-        throw new Error(
-          `${symbol}: ${count} ticks since its stored clock, ${since.length} in its recent ticks`,
-        );
-      ticks.set(symbol, since);
+    behind.forEach(({ symbol }, i) => {
+      ticks.set(symbol, shardCodec.unpackTicks(replies[wanted.length + i]![1] as Buffer, symbol));
     });
   }
   const clocks = new Map<string, BookClock>();
@@ -326,7 +341,7 @@ async function readBookClocks(
     const stored = shardCodec.decodeBookClock(text, (ref) =>
       stacks.get(keys.extremaStack(symbol, ref.series, ref.kind)),
     );
-    clocks.set(symbol, advanceClock(stored, ticks.get(symbol) ?? []));
+    clocks.set(symbol, clockAt(symbol, stored, seqs[symbol], ticks.get(symbol) ?? []));
   }
   return clocks;
 }
@@ -454,14 +469,8 @@ export async function readOutcomes(
     const at = (ref: StackRef): Buffer | null =>
       symbolReplies[i * perSymbol + ref.series * 2 + (ref.kind === 'max' ? 0 : 1)] ?? null;
     const stored = shardCodec.decodeBookClock(text, at);
-    const count = Number(seqs[i] ?? 0) - stored.seq;
-    const recent = shardCodec.unpackTicks(
-      symbolReplies[i * perSymbol + ALL_STACKS.length] ?? Buffer.alloc(0),
-      s,
-    );
-    if (count > recent.length)
-      throw new Error(`${s}: ${count} ticks since its stored clock, ${recent.length} in its recent ticks`);
-    clocks.set(s, advanceClock(stored, count > 0 ? recent.slice(-count) : []));
+    const recent = symbolReplies[i * perSymbol + ALL_STACKS.length] ?? Buffer.alloc(0);
+    clocks.set(s, clockAt(s, stored, seqs[i], shardCodec.unpackTicks(recent, s)));
   });
   const open: CheckpointRecord[] = [];
   ids.forEach((id, i) => {

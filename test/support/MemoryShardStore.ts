@@ -10,7 +10,8 @@
 import { isBullmqJobId } from '../../src/names.ts';
 import type { Tick } from '../../machines/types.ts';
 import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
-import { advanceClock, type BookClock } from '../../src/engine/SymbolBook.ts';
+import type { BookClock } from '../../src/engine/SymbolBook.ts';
+import { clockAt } from '../../src/live/shardStore.ts';
 import { idsOf, type CheckpointRecord, type ShardJobData } from '../../src/live/messages.ts';
 import { RECENT_TICK_BYTES, shardCodec, type EncodedDelta } from '../../src/live/shardCodec.ts';
 import {
@@ -142,12 +143,8 @@ export class MemoryShardStore {
     const stored = shardCodec.decodeBookClock(text, (ref) =>
       this.stacks.get(stackKey(symbol, ref.series, ref.kind)),
     );
-    const count = Number(this.seqs.get(symbol) ?? 0) - stored.seq;
-    if (count <= 0) return stored;
     const recent = shardCodec.unpackTicks(this.recent.get(symbol) ?? Buffer.alloc(0), symbol);
-    if (recent.length < count)
-      throw new Error(`${symbol}: ${count} ticks since its clock, ${recent.length} kept`);
-    return advanceClock(stored, recent.slice(-count));
+    return clockAt(symbol, stored, this.seqs.get(symbol), recent);
   }
 
   /** A symbol's last `bufferSize` recent ticks, as the worker's `loadRecent` reads them. */
