@@ -40,10 +40,7 @@ export interface BookClock {
  * What a checkpoint writes of a book: its clock, and of each extrema stack only what changed
  * since the book's previous checkpoint ({@link ExtremaTail}). Null: a series nobody tracks.
  */
-export interface BookClockDelta {
-  seq: number;
-  lastTs: number | null;
-  lastValue: number[];
+export interface BookClockDelta extends Omit<BookClock, 'extrema'> {
   extrema: (ExtremaTail | null)[];
 }
 
