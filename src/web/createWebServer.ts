@@ -70,7 +70,7 @@ function isBoardPath(url: string): boolean {
 
 /**
  * The HTTP side (docs/OPERATIONS.md "Web", docs/API.md): `GET /health` and `GET /ready` for
- * anyone; behind an API key, Bull Board at `/admin/queues` (read to look, admin to act),
+ * anyone; behind an API key, Bull Board at `/admin/queues` (admin: it shows every tenant),
  * the dashboard at `/dashboard` (read; docs/DASHBOARD.md) and `GET /metrics` (read). Every request passes the Host check, the key check and the rate limit
  * first (authenticate.ts). Returns the fastify instance, ready but not listening; closing it closes the
  * queues it opened (not `redis`, `connection` or `pool`, which the caller owns).
@@ -153,10 +153,10 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
           })
         : null,
     basicAuth: (request) => isBoardPath(request.url),
-    // Bull Board declares no scopes: looking needs read, acting (every non-GET) needs admin.
-    // Any other route that forgets to declare one needs admin.
-    scopeOf: (request) =>
-      isBoardPath(request.url) && (request.method === 'GET' || request.method === 'HEAD') ? 'read' : 'admin',
+    // Bull Board declares no scopes, and any other route that forgets to declare one: admin.
+    // Bull Board shows every tenant's job payloads, so looking needs admin too: only an admin
+    // key spans tenants (a read key of one tenant must not see another's signals).
+    scopeOf: () => 'admin',
     browser: DASHBOARD_ACCESS,
   });
 
@@ -190,25 +190,6 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
   });
   board.setBasePath(BULL_BOARD_PATH);
   await app.register(board.registerPlugin(), { prefix: BULL_BOARD_PATH });
-  // A read key may look but not act: its actions answer 403 anyway (scopeOf above); showing
-  // every queue read-only to it also spares it buttons that could only fail.
-  app.addHook('onSend', async (request, _reply, payload) => {
-    if (
-      request.principal === null ||
-      request.principal.admin ||
-      request.routeOptions.url !== `${BULL_BOARD_PATH}/api/queues` ||
-      typeof payload !== 'string'
-    )
-      return payload;
-    const body = JSON.parse(payload) as { queues?: Record<string, unknown>[] };
-    for (const queue of body.queues ?? []) {
-      queue.readOnlyMode = true;
-      queue.allowRetries = false;
-      queue.allowCompletedRetries = false;
-    }
-    return JSON.stringify(body);
-  });
-
   const registry = createMetricsRegistry({
     redis: opts.redis,
     queues,

@@ -150,7 +150,7 @@ describe('the front door', () => {
       revoked: denied,
       'wrong scheme': denied,
       submit: row(200, 403, 200, 403, 403, 403, 404),
-      read: row(200, 200, 403, 200, 200, 403, 404),
+      read: row(200, 200, 403, 200, 403, 403, 404),
       admin: row(200, 200, 200, 200, 200, 200, 404),
     });
     await close();
@@ -263,7 +263,7 @@ describe('the front door', () => {
     await b.close();
   });
 
-  it('signs a browser into Bull Board with HTTP Basic: a read key sees every queue read-only and may not act, an admin key may', async () => {
+  it('signs a browser into Bull Board with HTTP Basic: only an admin key (it spans tenants) may look or act', async () => {
     const { app, close } = await server(resources);
     const pool = resources.pool(db.url, 'keys');
     const read = await createTestKey(pool, 'acme', ['read']);
@@ -274,6 +274,12 @@ describe('the front door', () => {
       new Queue(QUEUE_NAMES.analyze, { connection: producer, prefix: ns.prefix }),
       'queue',
     );
+    // Another tenant's signal waiting in the intake: Bull Board would show its payload.
+    const intake = resources.track(
+      new Queue(QUEUE_NAMES.trackSignal, { connection: producer, prefix: ns.prefix }),
+      'queue',
+    );
+    await intake.add('track-signal', { id: 'globex-secret-1', tenant: 'globex', symbol: 'IBM' });
 
     const prompt = await get(app, '/admin/queues');
     expect(prompt.statusCode).toBe(401);
@@ -288,14 +294,18 @@ describe('the front door', () => {
     expect(metrics.statusCode).toBe(401);
     expect(metrics.headers['www-authenticate']).toBe('Bearer realm="outcome-tracker"');
 
-    const page = await get(app, '/admin/queues', read.basic);
-    expect(page.statusCode).toBe(200);
-    expect(page.body).toMatch(/<html/i);
-    const readView = (await get(app, '/admin/queues/api/queues', read.basic)).json() as {
-      queues: { name: string; readOnlyMode: boolean }[];
-    };
-    expect(readView.queues).toHaveLength(4 + SHARDS);
-    expect(readView.queues.every((q) => q.readOnlyMode)).toBe(true);
+    // A tenant's read key sees no queue: not the page, not its API, not a job.
+    for (const url of [
+      '/admin/queues',
+      '/admin/queues/api/queues',
+      `/admin/queues/api/queues/${QUEUE_NAMES.trackSignal}/waiting`,
+      `/admin/queues/api/queues/${QUEUE_NAMES.trackSignal}/1`,
+    ]) {
+      const res = await get(app, url, read.basic);
+      expect(res.statusCode, url).toBe(403);
+      expect(res.json()).toMatchObject({ error: { code: 'SCOPE_FORBIDDEN' } });
+      expect(res.body).not.toContain('globex-secret-1');
+    }
     for (const [method, url] of [
       ['PUT', `/admin/queues/api/queues/${QUEUE_NAMES.analyze}/pause`],
       ['PUT', `/admin/queues/api/queues/${QUEUE_NAMES.analyze}/obliterate`],
@@ -308,6 +318,9 @@ describe('the front door', () => {
     }
     expect(await analyze.isPaused()).toBe(false);
 
+    const page = await get(app, '/admin/queues', admin.basic);
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toMatch(/<html/i);
     const adminView = (await get(app, '/admin/queues/api/queues', admin.basic)).json() as {
       queues: { name: string; readOnlyMode: boolean }[];
     };
@@ -327,7 +340,17 @@ describe('the front door', () => {
     // Bearer works on Bull Board too (scripts).
     expect((await get(app, '/admin/queues/api/queues', admin.bearer)).statusCode).toBe(200);
 
+    expect(adminView.queues).toHaveLength(4 + SHARDS);
+    const waiting = await get(
+      app,
+      `/admin/queues/api/queues?activeQueue=${QUEUE_NAMES.trackSignal}&status=waiting&page=1`,
+      admin.basic,
+    );
+    expect(waiting.statusCode).toBe(200);
+    expect(waiting.body).toContain('globex-secret-1');
+
     await analyze.close();
+    await intake.close();
     await quit(producer);
     await close();
   });
