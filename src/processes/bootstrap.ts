@@ -25,6 +25,9 @@ export const LOG_REDACT_PATHS = [
   '*.key',
   '*.password',
   '*.secret',
+  // PostgreSQL's "Failing row contains (…)" repeats a refused row's values, a webhook's secret
+  // among them: the logged error keeps its message and code, not that detail.
+  'err.detail',
 ];
 
 /** The options of every root logger (createLogger; tests build theirs from them). */

@@ -7,7 +7,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { loggerOptions } from '../../src/processes/bootstrap.ts';
 import { createTestKey } from '../support/apiKeys.ts';
 import { createPipelineClient, startInProcessWorkers, type PipelineConfig } from '../support/livePipeline.ts';
 import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
@@ -194,5 +197,57 @@ describe('webhooks', () => {
     }
     await pool.end();
     await web.close();
+  });
+
+  it('takes a secret of 16 to 200 printable ASCII characters only: anything else is a 400 naming the rule, and no secret reaches the logs', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const log = pino(loggerOptions({ LOG_LEVEL: 'trace' }, 'web'), sink);
+    const web = await webServer(tracker, { databaseUrl: db.url, prefix: ns.prefix, allowPrivate: true, log });
+    const pool = tracker.pool(db.url);
+    const acme = await createTestKey(pool, 'acme', ['read', 'submit']);
+    const create = (secret: unknown) =>
+      fetch(`${web.url}/v1/webhooks`, {
+        method: 'POST',
+        headers: { ...acme.bearer, 'content-type': 'application/json' },
+        body: JSON.stringify({ url: 'http://127.0.0.1:9/hook', secret }),
+      });
+    const refused = [
+      // Sixteen to JavaScript (UTF-16 units), eight to PostgreSQL's length(): this one got a 500.
+      '\u{1F600}'.repeat(8),
+      'fifteen-chars-x',
+      'x'.repeat(201),
+      'sixteen-chars-\u0000x',
+      'sixteen-chars-\u00e9\u00e9',
+      'sixteen-chars-\ud800x',
+      42,
+    ];
+    for (const secret of refused) {
+      const res = await create(secret);
+      expect(res.status, JSON.stringify(secret)).toBe(400);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('BAD_REQUEST');
+      expect(body.error.message).toMatch(/^secret: 16 to 200 printable ASCII characters/);
+    }
+    const accepted = 'a secret: ~!@#$%^&*() 16+';
+    const ok = await create(accepted);
+    expect(ok.status).toBe(201);
+    expect(((await ok.json()) as { secret: string }).secret).toBe(accepted);
+    const stored = await pool.query<{ secret: string }>('SELECT secret FROM webhooks WHERE tenant = $1', [
+      'acme',
+    ]);
+    expect(stored.rows.map((r) => r.secret)).toContain(accepted);
+    await pool.end();
+    await web.close();
+    const output = lines.join('');
+    expect(output).toContain('"statusCode":400'); // the requests were logged
+    for (const secret of [...refused.filter((s) => typeof s === 'string'), accepted])
+      expect(output).not.toContain(JSON.stringify(secret).slice(1, -1));
+    expect(output).not.toContain('INTERNAL_ERROR');
   });
 });

@@ -2,7 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { DEFAULT_GUARDS } from '../../src/live/createIntakeWorkers.ts';
 import { createWebServer } from '../../src/web/createWebServer.ts';
@@ -49,6 +49,8 @@ export async function webServer(
     maxBufferBytes?: number;
     /** Also the `/v1` routes, publishing ticks in shard jobs of `tickBatchSize`. */
     api?: { tickBatchSize: number };
+    /** The server's logger. @defaultValue silent */
+    log?: Logger;
   },
 ): Promise<Web> {
   const redis = tracker.redis();
@@ -61,7 +63,7 @@ export async function webServer(
     pool,
     prefix: options.prefix,
     shards,
-    log: silent,
+    log: options.log ?? silent,
     ...(options.api === undefined
       ? {}
       : {
