@@ -1,6 +1,15 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 
 const int = (min: number) => z.coerce.number().int().min(min);
+/** A node-cron expression (five fields, or six with seconds first), refused at start-up if it is not one. */
+const cronExpr = (fallback: string) =>
+  z
+    .string()
+    .refine((v) => cron.validate(v), {
+      message: 'must be a cron expression (minute hour day month weekday, optionally seconds first)',
+    })
+    .default(fallback);
 const onOff = z
   .enum(['on', 'off', 'true', 'false', '1', '0'])
   .transform((v) => v === 'on' || v === 'true' || v === '1');
@@ -87,9 +96,9 @@ const schema = z.object({
   /** Grace after a deadline before the sweep closes a signal without ticks. @defaultValue 60000 */
   STALE_GRACE_MS: int(0).default(60_000),
   /** node-cron schedule of the stale sweep. @defaultValue every 10 s */
-  SWEEP_CRON: z.string().default('*/10 * * * * *'),
+  SWEEP_CRON: cronExpr('*/10 * * * * *'),
   /** node-cron schedule of the analyzer. @defaultValue every 15 min */
-  ANALYZE_CRON: z.string().default('*/15 * * * *'),
+  ANALYZE_CRON: cronExpr('*/15 * * * *'),
   /**
    * Position sizing behind the analyzer's daily returns (docs/METRICS.md "Periods and grouping"):
    * equal_risk (f · R per signal) or equal_notional (f · net return). @defaultValue equal_risk
@@ -183,7 +192,14 @@ const schema = z.object({
    */
   AUDIT_RETENTION_DAYS: int(0).default(0),
   /** node-cron schedule (UTC) of the daily regulatory reports' catch-up run. @defaultValue hourly at :15 */
-  REPORT_CRON: z.string().default('15 * * * *'),
+  REPORT_CRON: cronExpr('15 * * * *'),
+  /**
+   * Days a webhook delivery attempt stays in `webhook_deliveries` (the scheduler prunes older ones
+   * hourly); 0 keeps them all. @defaultValue 30
+   */
+  WEBHOOK_DELIVERIES_RETENTION_DAYS: int(0).max(36_500).default(30),
+  /** node-cron schedule (UTC) of that pruning. @defaultValue hourly at :45 */
+  PRUNE_CRON: cronExpr('45 * * * *'),
   /** pino level. @defaultValue info */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

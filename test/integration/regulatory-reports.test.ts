@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { verifyAudit } from '../../src/audit/verifyAudit.ts';
 import { main } from '../../src/cli/main.ts';
 import { regulatoryReportCommand } from '../../src/cli/regulatoryReportCommand.ts';
-import { scheduleReports } from '../../src/reports/scheduleReports.ts';
+import { scheduleRecurring } from '../../src/processes/scheduleRecurring.ts';
 import { writeDailyReports } from '../../src/reports/writeDailyReports.ts';
 import { REPORT_CSV_COLUMNS } from '../../src/reports/reportText.ts';
 import { readRegulatoryReports, type RegulatoryReport } from '../../src/storage/pageRegulatoryReports.ts';
@@ -159,7 +159,13 @@ describe('daily regulatory reports', () => {
       const pools = [resources.pool(db.url), resources.pool(db.url)];
       // Each schedule runs once at start; stopping waits for that run.
       const stops = pools.map((pool) =>
-        scheduleReports({ db: pool, cron: '15 * * * *', log, now: () => NOW }),
+        scheduleRecurring({
+          name: 'regulatory-reports',
+          cron: '15 * * * *',
+          log,
+          run: () => writeDailyReports({ db: pool, now: () => NOW }),
+          failure: 'reports failed',
+        }),
       );
       for (const stop of stops) await stop();
 

@@ -49,6 +49,36 @@ describe('configuration', () => {
     for (const name of ['SHARDS', 'STALE_SWEEP', 'REDIS_URL']) expect(message).toContain(name);
   });
 
+  it('refuses a schedule that is not a cron expression and a negative delivery retention, at start-up', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        SWEEP_CRON: 'every ten seconds',
+        ANALYZE_CRON: '*/15 * *',
+        REPORT_CRON: '99 * * * *',
+        PRUNE_CRON: 'hourly',
+        WEBHOOK_DELIVERIES_RETENTION_DAYS: '-1',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of [
+      'SWEEP_CRON',
+      'ANALYZE_CRON',
+      'REPORT_CRON',
+      'PRUNE_CRON',
+      'WEBHOOK_DELIVERIES_RETENTION_DAYS',
+    ])
+      expect(message).toContain(name);
+    expect(message).toMatch(/must be a cron expression/);
+    const c = loadConfig({ PRUNE_CRON: '0 3 * * *', WEBHOOK_DELIVERIES_RETENTION_DAYS: '0' });
+    expect(c.PRUNE_CRON).toBe('0 3 * * *');
+    expect(c.WEBHOOK_DELIVERIES_RETENTION_DAYS).toBe(0);
+    expect(loadConfig({}).WEBHOOK_DELIVERIES_RETENTION_DAYS).toBe(30);
+  });
+
   it('refuses to start a process without the services it needs', () => {
     expect(() => requireSettings(loadConfig({}), 'REDIS_URL', 'DATABASE_URL')).toThrow(
       /REDIS_URL, DATABASE_URL/,
