@@ -6,6 +6,7 @@
 import { loadConfig, redisTargetOf, requireSettings, retentionOf } from '../src/config.ts';
 import {
   createLogger,
+  guardStartup,
   createPool,
   createRedis,
   onShutdown,
@@ -15,6 +16,7 @@ import { createProcessRegistry } from '../src/telemetry/createProcessRegistry.ts
 import { runFlusher } from '../src/processes/runFlusher.ts';
 import { migrate } from '../src/storage/migrate.ts';
 
+const started = guardStartup('flusher');
 const config = requireSettings(loadConfig(), 'DATABASE_URL');
 const log = createLogger(config, 'flusher');
 const registry = createProcessRegistry('flusher');
@@ -28,6 +30,7 @@ const pool = createPool(config.DATABASE_URL, log, 'flusher', 2);
 const running = runFlusher(config, { redis, pool, log }, { registry });
 log.info({ shards: config.SHARDS, batchSize: config.FLUSH_BATCH_SIZE, pid: process.pid }, 'flusher started');
 
+started();
 onShutdown(log, async () => {
   await running.close(); // the batch in flight commits (or fails) first; no new one starts
   await metrics?.close();

@@ -5,6 +5,7 @@
 import { loadConfig, redisTargetOf } from '../src/config.ts';
 import {
   createLogger,
+  guardStartup,
   createPool,
   createRedis,
   onShutdown,
@@ -13,6 +14,7 @@ import {
 import { createProcessRegistry } from '../src/telemetry/createProcessRegistry.ts';
 import { runScheduler } from '../src/processes/runScheduler.ts';
 
+const started = guardStartup('scheduler');
 const config = loadConfig();
 const log = createLogger(config, 'scheduler');
 const registry = createProcessRegistry('scheduler');
@@ -33,6 +35,7 @@ log.info(
   'scheduler started',
 );
 
+started();
 onShutdown(log, async () => {
   await running.close();
   await metrics?.close();

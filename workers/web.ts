@@ -4,10 +4,17 @@
  * balancer.
  */
 import { loadConfig, redisTargetOf, requireSettings, retentionOf } from '../src/config.ts';
-import { createLogger, createPool, createRedis, onShutdown } from '../src/processes/bootstrap.ts';
+import {
+  createLogger,
+  createPool,
+  createRedis,
+  guardStartup,
+  onShutdown,
+} from '../src/processes/bootstrap.ts';
 import { runWeb } from '../src/processes/runWeb.ts';
 import { migrate } from '../src/storage/migrate.ts';
 
+const started = guardStartup('web');
 const config = requireSettings(loadConfig(), 'DATABASE_URL');
 const log = createLogger(config, 'web');
 if (config.MIGRATE_ON_START)
@@ -18,6 +25,7 @@ const pool = createPool(config.DATABASE_URL, log, 'web', 4);
 
 const running = await runWeb(config, { redis, connection, pool, log });
 
+started();
 onShutdown(log, async () => {
   await running.close(); // stops accepting, lets requests in flight finish, closes the queues
   await pool.end();

@@ -6,6 +6,7 @@
 import { loadConfig, redisTargetOf, requireSettings, retentionOf } from '../src/config.ts';
 import {
   createLogger,
+  guardStartup,
   createPool,
   createRedis,
   onShutdown,
@@ -16,6 +17,7 @@ import { createProcessRegistry } from '../src/telemetry/createProcessRegistry.ts
 import { runWorker } from '../src/processes/runWorker.ts';
 import { migrate } from '../src/storage/migrate.ts';
 
+const started = guardStartup('worker');
 const config = requireSettings(loadConfig(), 'DATABASE_URL');
 const log = createLogger(config, 'worker');
 const registry = createProcessRegistry('worker');
@@ -30,6 +32,7 @@ await warnIfRedisNotPersistent(redis, log);
 const running = await runWorker(config, { redis, connection, pool, log }, { registry });
 log.info({ shards: running.shards, pid: process.pid }, 'worker started');
 
+started();
 onShutdown(log, async () => {
   await running.close();
   await metrics?.close();

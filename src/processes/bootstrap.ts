@@ -2,7 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
-import type { Config, RedisTarget } from '../config.ts';
+import { ConfigError, type Config, type RedisTarget } from '../config.ts';
 import type { RedisClient } from '../RedisClient.ts';
 import { serveMetrics, type MetricsServer } from '../telemetry/serveMetrics.ts';
 
@@ -119,6 +119,34 @@ export function onShutdown(log: Logger, close: () => Promise<void>, timeoutMs = 
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Exit code of a process refused its settings (as the CLI's for bad input). */
+export const EXIT_BAD_CONFIG = 2;
+/** Exit code of a process that could not start otherwise (a service unreachable, say). */
+export const EXIT_START_FAILED = 1;
+
+/**
+ * Guards a Procfile process's start: until the returned function is called, an error that
+ * escapes (bad settings from loadConfig, PostgreSQL unreachable for the migration) ends the
+ * process with one line on stderr naming the process and the problem, never a stack trace:
+ * exit code {@link EXIT_BAD_CONFIG} for settings (every bad variable listed), else
+ * {@link EXIT_START_FAILED}. Once started, errors go to the process's log as usual.
+ */
+export function guardStartup(name: string): () => void {
+  const fail = (err: unknown): void => {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(
+      err instanceof ConfigError ? `${name}: ${message}\n` : `${name} could not start: ${message}\n`,
+    );
+    process.exit(err instanceof ConfigError ? EXIT_BAD_CONFIG : EXIT_START_FAILED);
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  return () => {
+    process.off('uncaughtException', fail);
+    process.off('unhandledRejection', fail);
+  };
 }
 
 /**
