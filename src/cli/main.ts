@@ -1,4 +1,5 @@
 import { version } from '../version.ts';
+import { ConfigError } from '../config.ts';
 import { TickFileError } from '../ticks/readTicks.ts';
 import { InputError } from './inputError.ts';
 import { replayCommand, replayUsage } from './replayCommand.ts';
@@ -74,7 +75,7 @@ const commands: Record<string, { run: () => Promise<Command>; usage: string }> =
 
 const EXIT_CODES_HELP =
   'exit codes: 0 ok, 1 failure (a service unreachable, a file unreadable or unwritable), ' +
-  '2 bad arguments or unusable input, 3 verify-audit found the audit log altered';
+  '2 bad arguments, bad settings or unusable input, 3 verify-audit found the audit log altered';
 
 function usage(): string {
   return (
@@ -131,6 +132,9 @@ export async function main(argv: string[], io: CliIo = process): Promise<number>
       return EXIT.usageOrInput;
     }
     io.stderr.write(`${name}: ${message}\n`);
-    return err instanceof InputError || err instanceof TickFileError ? EXIT.usageOrInput : EXIT.failure;
+    // Bad settings (environment variables) are bad input too, as for the Procfile's processes.
+    return err instanceof InputError || err instanceof TickFileError || err instanceof ConfigError
+      ? EXIT.usageOrInput
+      : EXIT.failure;
   }
 }

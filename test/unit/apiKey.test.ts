@@ -84,4 +84,18 @@ describe('outcome-tracker api-key arguments', () => {
       else process.env.DATABASE_URL = saved;
     }
   });
+
+  it('exits 2 naming a bad setting, as for bad arguments', async () => {
+    const saved = process.env.PRUNE_CRON;
+    process.env.PRUNE_CRON = 'hourly';
+    try {
+      const { io, stderr } = captureIo();
+      expect(await main(['api-key', 'list'], io)).toBe(2);
+      expect(stderr()).toMatch(/^api-key: invalid configuration:.*PRUNE_CRON: must be a cron expression/);
+      expect(stderr().trim().split('\n')).toHaveLength(1);
+    } finally {
+      if (saved === undefined) delete process.env.PRUNE_CRON;
+      else process.env.PRUNE_CRON = saved;
+    }
+  });
 });
