@@ -87,14 +87,18 @@ const CREATE_SCHEMA = {
       },
     },
   },
-  response: responses({
-    201: {
-      description: 'Created; the secret is shown here only.',
-      ...WEBHOOK_SCHEMA,
-      required: [...WEBHOOK_SCHEMA.required, 'secret'],
-      properties: { ...WEBHOOK_SCHEMA.properties, secret: { type: 'string' } },
+  response: responses(
+    {
+      201: {
+        description: 'Created; the secret is shown here only.',
+        ...WEBHOOK_SCHEMA,
+        required: [...WEBHOOK_SCHEMA.required, 'secret'],
+        properties: { ...WEBHOOK_SCHEMA.properties, secret: { type: 'string' } },
+      },
     },
-  }),
+    413,
+    415,
+  ),
 };
 
 const LIST_SCHEMA = {

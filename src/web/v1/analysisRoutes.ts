@@ -139,13 +139,17 @@ export function analysisRoutes(app: FastifyInstance, deps: ApiDeps): void {
             groupKind: { enum: [...GROUP_KINDS], description: 'Default: every group kind.' },
           },
         },
-        response: responses({
-          202: {
-            type: 'object',
-            required: ['jobIds'],
-            properties: { jobIds: { type: 'array', items: { type: 'string' } } },
+        response: responses(
+          {
+            202: {
+              type: 'object',
+              required: ['jobIds'],
+              properties: { jobIds: { type: 'array', items: { type: 'string' } } },
+            },
           },
-        }),
+          413,
+          415,
+        ),
       },
     },
     async (request, reply) => {

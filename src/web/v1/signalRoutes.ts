@@ -193,7 +193,7 @@ export function signalRoutes(app: FastifyInstance, deps: ApiDeps): void {
           ...secured('submit'),
           params: ID_PARAMS,
           ...(op === 'cancel' ? {} : { body: OPERATION_REFS[op] }),
-          response: responses({ 202: OPERATION_ACCEPTED_SCHEMA }, 404, 409, 413, 422),
+          response: responses({ 202: OPERATION_ACCEPTED_SCHEMA }, 404, 409, 413, 415, 422),
         },
       },
       async (request, reply) => {

@@ -119,6 +119,7 @@ export function tickRoutes(app: FastifyInstance, deps: ApiDeps): void {
           },
           409,
           413,
+          415,
           422,
         ),
       },
