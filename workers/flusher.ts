@@ -3,10 +3,11 @@
  * shards' Redis outboxes to PostgreSQL (docs/OPERATIONS.md "Flusher"; src/processes/runFlusher.ts).
  * Any number may run; one is usually enough.
  */
-import { loadConfig, redisTargetOf, requireSettings, retentionOf } from '../src/config.ts';
+import { loadConfig, redisTargetOf, requireSettings } from '../src/config.ts';
 import {
   createLogger,
   guardStartup,
+  migrateOnStart,
   createPool,
   createRedis,
   onShutdown,
@@ -14,15 +15,13 @@ import {
 } from '../src/processes/bootstrap.ts';
 import { createProcessRegistry } from '../src/telemetry/createProcessRegistry.ts';
 import { runFlusher } from '../src/processes/runFlusher.ts';
-import { migrate } from '../src/storage/migrate.ts';
 
 const started = guardStartup('flusher');
 const config = requireSettings(loadConfig(), 'DATABASE_URL');
 const log = createLogger(config, 'flusher');
 const registry = createProcessRegistry('flusher');
 const metrics = await serveConfiguredMetrics(config, registry, log);
-if (config.MIGRATE_ON_START)
-  await migrate({ databaseUrl: config.DATABASE_URL, log, retention: retentionOf(config) });
+await migrateOnStart(config, log);
 const redis = createRedis(redisTargetOf(config), log, 'flusher');
 // One transaction at a time per flusher; a spare connection for the pool's own bookkeeping.
 const pool = createPool(config.DATABASE_URL, log, 'flusher', 2);

@@ -3,22 +3,21 @@
  * (docs/OPERATIONS.md "Web"; src/processes/runWeb.ts). Stateless: run any number behind a load
  * balancer.
  */
-import { loadConfig, redisTargetOf, requireSettings, retentionOf } from '../src/config.ts';
+import { loadConfig, redisTargetOf, requireSettings } from '../src/config.ts';
 import {
   createLogger,
   createPool,
   createRedis,
   guardStartup,
+  migrateOnStart,
   onShutdown,
 } from '../src/processes/bootstrap.ts';
 import { runWeb } from '../src/processes/runWeb.ts';
-import { migrate } from '../src/storage/migrate.ts';
 
 const started = guardStartup('web');
 const config = requireSettings(loadConfig(), 'DATABASE_URL');
 const log = createLogger(config, 'web');
-if (config.MIGRATE_ON_START)
-  await migrate({ databaseUrl: config.DATABASE_URL, log, retention: retentionOf(config) });
+await migrateOnStart(config, log);
 const redis = createRedis(redisTargetOf(config), log, 'web');
 const connection = createRedis(redisTargetOf(config), log, 'web-bullmq');
 const pool = createPool(config.DATABASE_URL, log, 'web', 4);

@@ -3,10 +3,11 @@
  * serves (WORKER_SHARDS, default all) and the analyzer worker (src/processes/runWorker.ts).
  * Run any number of them.
  */
-import { loadConfig, redisTargetOf, requireSettings, retentionOf } from '../src/config.ts';
+import { loadConfig, redisTargetOf, requireSettings } from '../src/config.ts';
 import {
   createLogger,
   guardStartup,
+  migrateOnStart,
   createPool,
   createRedis,
   onShutdown,
@@ -15,15 +16,13 @@ import {
 } from '../src/processes/bootstrap.ts';
 import { createProcessRegistry } from '../src/telemetry/createProcessRegistry.ts';
 import { runWorker } from '../src/processes/runWorker.ts';
-import { migrate } from '../src/storage/migrate.ts';
 
 const started = guardStartup('worker');
 const config = requireSettings(loadConfig(), 'DATABASE_URL');
 const log = createLogger(config, 'worker');
 const registry = createProcessRegistry('worker');
 const metrics = await serveConfiguredMetrics(config, registry, log);
-if (config.MIGRATE_ON_START)
-  await migrate({ databaseUrl: config.DATABASE_URL, log, retention: retentionOf(config) });
+await migrateOnStart(config, log);
 const redis = createRedis(redisTargetOf(config), log, 'worker');
 const connection = createRedis(redisTargetOf(config), log, 'worker-bullmq');
 const pool = createPool(config.DATABASE_URL, log, 'worker');

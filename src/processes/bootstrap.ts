@@ -2,7 +2,9 @@ import { Cluster, Redis } from 'ioredis';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
-import { ConfigError, type Config, type RedisTarget } from '../config.ts';
+import { ConfigError, retentionOf, type Config, type RedisTarget } from '../config.ts';
+import { createTransientRetry } from '../live/retryTransient.ts';
+import { migrate } from '../storage/migrate.ts';
 import type { RedisClient } from '../RedisClient.ts';
 import { serveMetrics, type MetricsServer } from '../telemetry/serveMetrics.ts';
 
@@ -147,6 +149,31 @@ export function guardStartup(name: string): () => void {
     process.off('uncaughtException', fail);
     process.off('unhandledRejection', fail);
   };
+}
+
+/**
+ * Applies the migrations at start-up when MIGRATE_ON_START is on, waiting out PostgreSQL being
+ * unreachable (refused, starting, shutting down) for up to TRANSIENT_RETRY_MS, with one warning
+ * per outage: a process restarted while PostgreSQL is briefly down starts late instead of
+ * exiting (under a Procfile runner, one process exiting stops them all).
+ */
+export async function migrateOnStart(
+  config: Pick<
+    Config,
+    'MIGRATE_ON_START' | 'TRANSIENT_RETRY_MS' | 'RETENTION_DAYS' | 'AUDIT_RETENTION_DAYS'
+  > & {
+    DATABASE_URL: string;
+  },
+  log: Logger,
+): Promise<void> {
+  if (!config.MIGRATE_ON_START) return;
+  const retry = createTransientRetry({
+    log: log.child({ component: 'migrate' }),
+    dependency: 'PostgreSQL',
+    budgetMs: config.TRANSIENT_RETRY_MS,
+    now: Date.now,
+  });
+  await retry.run(() => migrate({ databaseUrl: config.DATABASE_URL, log, retention: retentionOf(config) }));
 }
 
 /**

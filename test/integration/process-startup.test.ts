@@ -1,10 +1,12 @@
 /**
  * The Procfile's processes refuse bad settings the way the CLI refuses bad arguments: one message
- * on stderr naming the process and every bad variable, exit code 2, no stack trace; a service
- * unreachable at start is exit code 1, one line as well.
+ * on stderr naming the process and every bad variable, exit code 2, no stack trace. PostgreSQL
+ * unreachable at start is waited out (TRANSIENT_RETRY_MS), then exit code 1, one line as well.
  */
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { databaseUrl, redisUrl } from '../support/services.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -28,6 +30,17 @@ function start(
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stderr, stdout });
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
     });
   });
 }
@@ -61,16 +74,78 @@ describe('process start-up', () => {
     expect(stderr).not.toMatch(STACK_FRAME);
   }, 60_000);
 
-  it('PostgreSQL unreachable for the migration at start: one line, exit code 1, no stack trace', async () => {
-    const { code, stderr } = await start('workers/web.ts', {
+  it('PostgreSQL unreachable for longer than TRANSIENT_RETRY_MS at start: one line, exit code 1, no stack trace', async () => {
+    const t0 = Date.now();
+    const { code, stderr, stdout } = await start('workers/web.ts', {
       REDIS_URL: 'redis://127.0.0.1:1',
       DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
       MIGRATE_ON_START: 'on',
-      LOG_LEVEL: 'silent',
+      TRANSIENT_RETRY_MS: '1500',
     });
     expect(code).toBe(1);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1500); // it waited first
+    expect(stdout).toMatch(/PostgreSQL/); // the warning while it waited
     expect(stderr).toMatch(/^web could not start: /);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).not.toMatch(STACK_FRAME);
+  }, 60_000);
+
+  it('waits out PostgreSQL unreachable at start, then starts and serves', async () => {
+    // PostgreSQL behind a port that refuses connections for two seconds, then forwards them.
+    const target = new URL(databaseUrl());
+    const port = await freePort();
+    const forwarder = net.createServer((socket) => {
+      const upstream = net.connect(Number(target.port || 5432), target.hostname);
+      socket.pipe(upstream).pipe(socket);
+      const end = () => {
+        socket.destroy();
+        upstream.destroy();
+      };
+      socket.on('error', end);
+      upstream.on('error', end);
+    });
+    const opened = new Promise<void>((resolve) =>
+      setTimeout(() => forwarder.listen(port, '127.0.0.1', () => resolve()), 2000),
+    );
+    const via = new URL(target.href);
+    via.hostname = '127.0.0.1';
+    via.port = String(port);
+    const httpPort = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'workers/web.ts'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        REDIS_URL: redisUrl(),
+        DATABASE_URL: via.href,
+        HTTP_PORT: String(httpPort),
+        QUEUE_PREFIX: `startup${process.pid}`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
+    try {
+      await opened;
+      let health = 0;
+      for (let i = 0; i < 150 && health !== 200 && child.exitCode === null; i++) {
+        health = await fetch(`http://127.0.0.1:${httpPort}/health`).then(
+          (r) => r.status,
+          () => 0,
+        );
+        if (health !== 200) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(child.exitCode, output).toBeNull();
+      expect(health, output).toBe(200);
+      expect(output).toMatch(/PostgreSQL/); // it said what it waited for
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('close', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await new Promise((resolve) => forwarder.close(resolve));
+    }
   }, 60_000);
 });
