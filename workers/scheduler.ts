@@ -20,10 +20,12 @@ const log = createLogger(config, 'scheduler');
 const registry = createProcessRegistry('scheduler');
 const metrics = await serveConfiguredMetrics(config, registry, log);
 const redis = createRedis(redisTargetOf(config), log, 'scheduler');
-// The daily regulatory reports need PostgreSQL; without DATABASE_URL the scheduler runs without them.
+// The daily regulatory reports and the pruning of webhook delivery attempts need PostgreSQL;
+// without DATABASE_URL the scheduler runs without them.
 const pool =
   config.DATABASE_URL === undefined ? undefined : createPool(config.DATABASE_URL, log, 'scheduler', 2);
-if (pool === undefined) log.warn('DATABASE_URL is not set: no daily regulatory reports are written');
+if (pool === undefined)
+  log.warn('DATABASE_URL is not set: no daily regulatory reports are written, no webhook deliveries pruned');
 const running = runScheduler(config, { redis, log, ...(pool ? { pool } : {}) }, { registry });
 log.info(
   {
@@ -31,6 +33,7 @@ log.info(
     sweepCron: config.SWEEP_CRON,
     analyzeCron: config.ANALYZE_CRON,
     reportCron: pool ? config.REPORT_CRON : null,
+    deliveriesKeptDays: pool ? config.WEBHOOK_DELIVERIES_RETENTION_DAYS || null : null,
   },
   'scheduler started',
 );
