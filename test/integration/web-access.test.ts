@@ -3,19 +3,18 @@
  * and scopes, revocation, tenants, the shared rate limit, Bull Board behind the keys, the Host
  * check, secrets kept out of the logs, and /ready.
  */
-import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { loggerOptions } from '../../src/processes/bootstrap.ts';
 import { QUEUE_NAMES, shardQueueName } from '../../src/names.ts';
 import { migrate } from '../../src/storage/migrate.ts';
 import { revokeApiKey } from '../../src/storage/revokeApiKey.ts';
 import { shippedMigrations } from '../../src/web/checkReady.ts';
 import { createWebServer, type WebAccess } from '../../src/web/createWebServer.ts';
 import { tenantScope } from '../../src/web/tenantScope.ts';
+import { captureLog } from '../support/captureLog.ts';
 import { createTestKey, OPEN_ACCESS } from '../support/apiKeys.ts';
 import {
   createTestDatabase,
@@ -387,14 +386,7 @@ describe('the front door', () => {
   });
 
   it('never writes a key to the logs, whatever the request or a route logs', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    const log = pino(loggerOptions({ LOG_LEVEL: 'trace' }, 'web'), sink);
+    const { log, output: logged } = captureLog('web');
     const { app, close } = await server(resources, { log, access: { rateLimitPerMinute: 1000 } });
     const pool = resources.pool(db.url, 'keys');
     const read = await createTestKey(pool, 'acme', ['read']);
@@ -412,7 +404,7 @@ describe('the front door', () => {
       await app.inject({ method: 'PUT', url: '/admin/queues/api/queues/pause', headers });
     }
     await close();
-    const output = lines.join('');
+    const output = logged();
     expect(output).toContain('"msg":"probe"');
     expect(output).toContain('[redacted]');
     expect(output).toContain(read.id); // the key's id is what identifies it in the logs

@@ -7,11 +7,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { loggerOptions } from '../../src/processes/bootstrap.ts';
 import { createTestKey } from '../support/apiKeys.ts';
+import { captureLog } from '../support/captureLog.ts';
 import { createPipelineClient, startInProcessWorkers, type PipelineConfig } from '../support/livePipeline.ts';
 import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
 import { payload, T, ticks, webServer } from '../support/liveWeb.ts';
@@ -200,14 +198,7 @@ describe('webhooks', () => {
   });
 
   it('takes a secret of 16 to 200 printable ASCII characters only: anything else is a 400 naming the rule, and no secret reaches the logs', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    const log = pino(loggerOptions({ LOG_LEVEL: 'trace' }, 'web'), sink);
+    const { log, output: logged } = captureLog('web');
     const web = await webServer(tracker, { databaseUrl: db.url, prefix: ns.prefix, allowPrivate: true, log });
     const pool = tracker.pool(db.url);
     const acme = await createTestKey(pool, 'acme', ['read', 'submit']);
@@ -244,7 +235,7 @@ describe('webhooks', () => {
     expect(stored.rows.map((r) => r.secret)).toContain(accepted);
     await pool.end();
     await web.close();
-    const output = lines.join('');
+    const output = logged();
     expect(output).toContain('"statusCode":400'); // the requests were logged
     for (const secret of [...refused.filter((s) => typeof s === 'string'), accepted])
       expect(output).not.toContain(JSON.stringify(secret).slice(1, -1));

@@ -2,25 +2,12 @@
  * What every process's logger hides (loggerOptions): credentials in headers, fields named key,
  * password or secret, and a logged error's `detail`, where PostgreSQL repeats a refused row.
  */
-import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { loggerOptions } from '../../src/processes/bootstrap.ts';
-
-function capture(): { log: Logger; output: () => string } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  return { log: pino(loggerOptions({ LOG_LEVEL: 'info' }, 'test'), sink), output: () => lines.join('') };
-}
+import { captureLog } from '../support/captureLog.ts';
 
 describe('log redaction', () => {
   it("keeps a PostgreSQL error's message and code but not its detail (the refused row's values)", () => {
-    const { log, output } = capture();
+    const { log, output } = captureLog('test', 'info');
     const err = Object.assign(new Error('new row for relation "webhooks" violates check constraint'), {
       code: '23514',
       detail: 'Failing row contains (7, acme, https://example.com/h, {}, whsec_do-not-log-me, …).',
@@ -34,7 +21,7 @@ describe('log redaction', () => {
   });
 
   it('hides credentials in request headers and fields named key, password or secret', () => {
-    const { log, output } = capture();
+    const { log, output } = captureLog('test', 'info');
     log.info(
       {
         req: {
