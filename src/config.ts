@@ -155,6 +155,11 @@ const schema = z.object({
    */
   HTTP_BODY_LIMIT_BYTES: int(1024).default(8 * 1024 * 1024),
   /**
+   * How long a Redis command of the web process may wait (Redis down or restarting) before the
+   * request is answered 503 SERVICE_UNAVAILABLE instead of hanging. @defaultValue 5000
+   */
+  HTTP_REDIS_TIMEOUT_MS: int(100).max(600_000).default(5000),
+  /**
    * Entries the events stream keeps (about: Redis trims whole nodes), so that SSE clients and
    * the webhook feeder can resume after a pause; a resume from before them gets a `gap` event.
    * @defaultValue 500000

@@ -18,8 +18,9 @@ const started = guardStartup('web');
 const config = requireSettings(loadConfig(), 'DATABASE_URL');
 const log = createLogger(config, 'web');
 await migrateOnStart(config, log);
-const redis = createRedis(redisTargetOf(config), log, 'web');
-const connection = createRedis(redisTargetOf(config), log, 'web-bullmq');
+// A request waits at most HTTP_REDIS_TIMEOUT_MS for Redis, then answers 503 (docs/API.md "Errors").
+const redis = createRedis(redisTargetOf(config), log, 'web', config.HTTP_REDIS_TIMEOUT_MS);
+const connection = createRedis(redisTargetOf(config), log, 'web-bullmq', config.HTTP_REDIS_TIMEOUT_MS);
 const pool = createPool(config.DATABASE_URL, log, 'web', 4);
 
 const running = await runWeb(config, { redis, connection, pool, log });

@@ -89,7 +89,7 @@ export function createEventReader(opts: EventReaderOptions): EventReader {
   }
 
   async function run(): Promise<void> {
-    blocking = duplicateClient(opts.redis, { maxRetriesPerRequest: null });
+    blocking = duplicateClient(opts.redis, { maxRetriesPerRequest: null, commandTimeout: undefined });
     blocking.on('error', (err) => opts.log.warn({ err }, 'events stream reader: Redis error'));
     let lastId = '0-0';
     let failures = 0;

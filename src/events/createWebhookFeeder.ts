@@ -63,7 +63,7 @@ export function createWebhookFeeder(opts: WebhookFeederOptions): { close(): Prom
     prefix: opts.prefix,
   });
   queue.on('error', (err) => log.error({ err }, 'webhooks queue error'));
-  const blocking = duplicateClient(opts.redis, { maxRetriesPerRequest: null });
+  const blocking = duplicateClient(opts.redis, { maxRetriesPerRequest: null, commandTimeout: undefined });
   blocking.on('error', (err) => log.warn({ err }, 'webhook feeder: Redis error'));
   const cache = new Map<string, { ids: string[]; until: number }>();
   let closing = false;

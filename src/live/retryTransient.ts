@@ -132,10 +132,20 @@ const TRANSIENT_REDIS_MESSAGES = [/Connection is closed/i, /Stream isn't writeab
 /** Whether `err` is a transient Redis failure (see above) or a lost connection. */
 export function isTransientRedisError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
+  return isRedisUnavailable(err) || isRetryablePgError({ code: (err as { code?: unknown }).code });
+}
+
+/**
+ * Whether `err` is Redis's own answer or client error for being unavailable for now (the
+ * replies and messages above, or a command over the client's `commandTimeout`), as opposed to
+ * a network error code that PostgreSQL's client gives too.
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
   const message = String((err as { message?: unknown }).message ?? '');
   return (
     TRANSIENT_REDIS_REPLIES.test(message) ||
     TRANSIENT_REDIS_MESSAGES.some((re) => re.test(message)) ||
-    isRetryablePgError({ code: (err as { code?: unknown }).code })
+    /^Command timed out\b/.test(message)
   );
 }

@@ -47,11 +47,18 @@ export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, name: string): L
  * one server, or (REDIS_CLUSTER_NODES) to a Redis Cluster, whose other nodes it discovers and
  * follows through resharding (MOVED/ASK) and failover.
  */
-export function createRedis(target: RedisTarget, log: Logger, role: string): RedisClient {
+export function createRedis(
+  target: RedisTarget,
+  log: Logger,
+  role: string,
+  /** Fail a command not answered within this (the web process: a request answers 503 rather than hang); absent: wait. */
+  commandTimeoutMs?: number,
+): RedisClient {
   const options = {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
     connectionName: `outcome-tracker ${role}`,
+    ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
   };
   const redis =
     'url' in target

@@ -19,6 +19,8 @@ import { createMetricsRegistry } from './createMetricsRegistry.ts';
 import { createRateLimiter } from './createRateLimiter.ts';
 import { DASHBOARD_ACCESS, dashboardRoutes } from './dashboard/dashboardRoutes.ts';
 import { HttpError, sendError } from './httpErrors.ts';
+import { isRedisUnavailable } from '../live/retryTransient.ts';
+import { isRetryablePgError } from '../storage/retryablePg.ts';
 import { liveRoutes, type LiveOptions } from './liveRoutes.ts';
 
 export interface WebServerOptions {
@@ -57,6 +59,22 @@ export interface WebAccess {
   rateLimitPerMinute: number;
   /** API_KEY_CACHE_MS. */
   keyCacheMs: number;
+}
+
+/** Seconds a client is told to wait (`Retry-After`) when Redis or PostgreSQL is unavailable. */
+const RETRY_AFTER_OUTAGE_S = 5;
+
+/**
+ * Which service an error says is unreachable for now, or null: PostgreSQL refusing or dropping
+ * connections, starting or shutting down (the retryable codes); Redis with its connection lost,
+ * refusing writes for now, or not answering within HTTP_REDIS_TIMEOUT_MS.
+ */
+function unavailableService(err: unknown): 'PostgreSQL' | 'Redis' | null {
+  // ioredis rejects a command with messages of its own (connection closed, timed out); a bare
+  // network code (ECONNREFUSED…) reaching a route comes from node-postgres.
+  if (isRedisUnavailable(err)) return 'Redis';
+  if (isRetryablePgError(err)) return 'PostgreSQL';
+  return null;
 }
 
 /** Where Bull Board is served. */
@@ -98,6 +116,19 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     if (err instanceof HttpError) return sendError(reply, err);
     const status = err.statusCode ?? 500;
     if (status < 500) return sendError(reply, clientError(err, status));
+    const unavailable = unavailableService(err);
+    if (unavailable !== null) {
+      // An outage, not a bug: a warning, and the client told to come back.
+      request.log.warn({ err, service: unavailable }, 'request refused: a service is unavailable');
+      void reply.header('retry-after', String(RETRY_AFTER_OUTAGE_S));
+      return sendError(
+        reply,
+        new HttpError(
+          'SERVICE_UNAVAILABLE',
+          `${unavailable} is unavailable for now; retry in ${RETRY_AFTER_OUTAGE_S} s`,
+        ),
+      );
+    }
     request.log.error({ err }, 'request failed');
     return sendError(reply, new HttpError('INTERNAL_ERROR', `the server failed (request ${request.id})`));
   });

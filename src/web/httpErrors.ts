@@ -38,6 +38,11 @@ export const HTTP_ERRORS = {
   IDEMPOTENCY_KEY_REUSED: { status: 409, meaning: 'the Idempotency-Key was used for another request' },
   /** Something failed on our side (logged with the request id). */
   INTERNAL_ERROR: { status: 500, meaning: 'the server failed' },
+  /**
+   * Redis or PostgreSQL cannot be reached for now (down, restarting, over HTTP_REDIS_TIMEOUT_MS);
+   * `Retry-After` says when to try again (docs/API.md "Errors": what a resend may repeat).
+   */
+  SERVICE_UNAVAILABLE: { status: 503, meaning: 'a service the tracker needs is unavailable for now' },
 } as const;
 
 export type HttpErrorCode = keyof typeof HTTP_ERRORS;

@@ -4,9 +4,10 @@
  * unreachable at start is waited out (TRANSIENT_RETRY_MS), then exit code 1, one line as well.
  */
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../support/realProcesses.ts';
 import { databaseUrl, redisUrl } from '../support/services.ts';
+import { TcpProxy } from '../support/tcpProxy.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -30,17 +31,6 @@ function start(
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stderr, stdout });
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
     });
   });
 }
@@ -91,22 +81,15 @@ describe('process start-up', () => {
   }, 60_000);
 
   it('waits out PostgreSQL unreachable at start, then starts and serves', async () => {
-    // PostgreSQL behind a port that refuses connections for two seconds, then forwards them.
+    // PostgreSQL behind a port that refuses connections until the process has said it waits
+    // for PostgreSQL, then forwards them.
     const target = new URL(databaseUrl());
-    const port = await freePort();
-    const forwarder = net.createServer((socket) => {
-      const upstream = net.connect(Number(target.port || 5432), target.hostname);
-      socket.pipe(upstream).pipe(socket);
-      const end = () => {
-        socket.destroy();
-        upstream.destroy();
-      };
-      socket.on('error', end);
-      upstream.on('error', end);
-    });
-    const opened = new Promise<void>((resolve) =>
-      setTimeout(() => forwarder.listen(port, '127.0.0.1', () => resolve()), 2000),
+    const proxy = await TcpProxy.start(
+      { host: target.hostname, port: Number(target.port || 5432) },
+      await freePort(),
+      { refusing: true },
     );
+    const port = proxy.port;
     const via = new URL(target.href);
     via.hostname = '127.0.0.1';
     via.port = String(port);
@@ -127,7 +110,10 @@ describe('process start-up', () => {
     child.stdout.on('data', (b: Buffer) => (output += b.toString()));
     child.stderr.on('data', (b: Buffer) => (output += b.toString()));
     try {
-      await opened;
+      for (let i = 0; i < 300 && !/PostgreSQL/.test(output) && child.exitCode === null; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(output, 'it said it waits for PostgreSQL').toMatch(/PostgreSQL/);
+      await proxy.restore();
       let health = 0;
       for (let i = 0; i < 150 && health !== 200 && child.exitCode === null; i++) {
         health = await fetch(`http://127.0.0.1:${httpPort}/health`).then(
@@ -138,14 +124,13 @@ describe('process start-up', () => {
       }
       expect(child.exitCode, output).toBeNull();
       expect(health, output).toBe(200);
-      expect(output).toMatch(/PostgreSQL/); // it said what it waited for
     } finally {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('close', resolve));
         child.kill('SIGTERM');
         await exited;
       }
-      await new Promise((resolve) => forwarder.close(resolve));
+      await proxy.close();
     }
   }, 60_000);
 });
