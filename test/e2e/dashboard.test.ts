@@ -442,7 +442,12 @@ describe('the dashboard', () => {
     );
     await until(page, `${MIX_TOTAL} === ${before + 1}`, 20_000);
     expect(await page.evaluate('window.__sameDocument')).toBe(42);
-    expect(await page.locator('#open-signals tr[data-signal="acme-live-1"]').count()).toBe(0);
+    // The open signals are reloaded after the charts (refreshOutcomes): wait for that too.
+    await until(
+      page,
+      `document.querySelectorAll('#open-signals tr[data-signal="acme-live-1"]').length === 0`,
+      20_000,
+    );
 
     // Its levels: entry at the fill, both TPs, the stop stepping from 90 to breakeven at 100.
     await page.locator('#recent-outcomes tr[data-signal="acme-live-1"] button').click();

@@ -465,7 +465,7 @@ describe('every command: --help, --version, one-line errors', () => {
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(stdout).toMatch(new RegExp(`^usage: outcome-tracker ${name}`));
-    expect(stdout).toMatch(/exit codes: 0 ok, 1 failure .*, 2 bad arguments or unusable input/);
+    expect(stdout).toMatch(/exit codes: 0 ok, 1 failure .*, 2 bad arguments, bad settings or unusable input/);
   });
 
   it.each([...names.map((n) => [n, '--version']), ['--version'], ['-V']])(
