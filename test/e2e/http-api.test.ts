@@ -19,6 +19,7 @@ import {
   tail,
 } from '../support/livePipeline.ts';
 import { createKey, freePort, useRealProcesses } from '../support/realProcesses.ts';
+import { undocumentedAnswers, type SeenAnswer } from '../support/openApiConformance.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
 import {
   createTestDatabase,
@@ -60,7 +61,7 @@ interface Answer {
   text: string;
 }
 
-function api(base: string) {
+function api(base: string, seen: SeenAnswer[] = []) {
   return async (method: string, path: string, key: string | null, body?: unknown): Promise<Answer> => {
     const headers: Record<string, string> = {};
     if (key !== null) headers.authorization = `Bearer ${key}`;
@@ -77,6 +78,13 @@ function api(base: string) {
     } catch {
       // JSON lines, CSV: the caller reads `text`.
     }
+    seen.push({
+      method,
+      url: path,
+      status: res.status,
+      contentType: res.headers.get('content-type'),
+      body: parsed,
+    });
     return { status: res.status, body: parsed, text };
   };
 }
@@ -109,7 +117,9 @@ describe('the HTTP API over real processes', () => {
       createKey(cliTarget(), 'globex', 'submit,read'),
     ]);
     await Promise.all([worker.waitForOutput('worker started'), flusher.waitForOutput('flusher started')]);
-    const call = api(base);
+    // Every answer, checked against the OpenAPI document at the end.
+    const seen: SeenAnswer[] = [];
+    const call = api(base, seen);
     const deadline = Date.now() + 30_000;
     for (;;) {
       const ready = await call('GET', '/ready', null).catch(() => null);
@@ -274,6 +284,10 @@ describe('the HTTP API over real processes', () => {
     }
     expect(closedIds(expectedA).length).toBeGreaterThan(10);
     expect(closedIds(expectedB).length).toBeGreaterThan(5);
+
+    // A client generated from the document would have met no answer it does not describe.
+    expect(seen.filter((a) => a.url.startsWith('/v1/')).length).toBeGreaterThan(20);
+    expect(undocumentedAnswers(doc.body, seen)).toEqual([]);
 
     expect(await run.client.failedShardJobs()).toEqual([]);
     await run.client.close();

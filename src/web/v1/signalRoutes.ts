@@ -59,10 +59,10 @@ const SIGNAL_STATE_SCHEMA = {
   required: ['id', 'state'],
   additionalProperties: true,
   description:
-    'The signal in SPEC.md\'s replay-line format (state open, pending or closed, with its outcome), or state "rejected" with the reasons; and its history.',
+    'The signal in SPEC.md\'s replay-line format (state pending, open, partial or closed, with its outcome), or state "rejected" with the reasons; and its history.',
   properties: {
     id: { type: 'string' },
-    state: { enum: ['open', 'pending', 'closed', 'rejected'] },
+    state: { enum: ['pending', 'open', 'partial', 'closed', 'rejected'] },
     history: {
       type: 'array',
       items: {
