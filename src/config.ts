@@ -176,6 +176,11 @@ const schema = z.object({
    * at configuration and at every delivery). @defaultValue off
    */
   WEBHOOK_ALLOW_PRIVATE: onOff.default('off'),
+  /**
+   * Webhooks a tenant may have at once: every event is sent to each, so this bounds what one
+   * tenant can make the workers send. @defaultValue 25
+   */
+  WEBHOOKS_PER_TENANT: int(1).max(10_000).default(25),
   /** Attempts per webhook delivery before it fails for good. @defaultValue 10 */
   WEBHOOK_MAX_ATTEMPTS: int(1).max(100).default(10),
   /** First retry delay of a webhook delivery, ms; doubles each attempt. @defaultValue 1000 */
@@ -338,12 +343,16 @@ export function eventRetentionOf(config: Pick<Config, 'EVENTS_RETENTION' | 'EVEN
 
 /** The web process's live stream and webhook routes. */
 export function liveOf(
-  config: Pick<Config, 'SSE_HEARTBEAT_MS' | 'SSE_MAX_BUFFER_BYTES' | 'WEBHOOK_ALLOW_PRIVATE'>,
-): { heartbeatMs: number; maxBufferBytes: number; allowPrivateWebhooks: boolean } {
+  config: Pick<
+    Config,
+    'SSE_HEARTBEAT_MS' | 'SSE_MAX_BUFFER_BYTES' | 'WEBHOOK_ALLOW_PRIVATE' | 'WEBHOOKS_PER_TENANT'
+  >,
+): { heartbeatMs: number; maxBufferBytes: number; allowPrivateWebhooks: boolean; webhooksPerTenant: number } {
   return {
     heartbeatMs: config.SSE_HEARTBEAT_MS,
     maxBufferBytes: config.SSE_MAX_BUFFER_BYTES,
     allowPrivateWebhooks: config.WEBHOOK_ALLOW_PRIVATE,
+    webhooksPerTenant: config.WEBHOOKS_PER_TENANT,
   };
 }
 

@@ -16,6 +16,8 @@ export interface LiveOptions {
   maxBufferBytes: number;
   /** WEBHOOK_ALLOW_PRIVATE. */
   allowPrivateWebhooks: boolean;
+  /** WEBHOOKS_PER_TENANT. @defaultValue 25 */
+  webhooksPerTenant?: number;
 }
 
 /**
@@ -35,6 +37,12 @@ export function liveRoutes(
     await app.register(
       streamRoute({ reader, heartbeatMs: opts.heartbeatMs, maxBufferBytes: opts.maxBufferBytes }),
     );
-    await app.register(webhookRoutes({ pool: opts.pool, allowPrivate: opts.allowPrivateWebhooks }));
+    await app.register(
+      webhookRoutes({
+        pool: opts.pool,
+        allowPrivate: opts.allowPrivateWebhooks,
+        perTenant: opts.webhooksPerTenant ?? 25,
+      }),
+    );
   };
 }

@@ -17,6 +17,8 @@ export interface WebhookRoutesOptions {
   pool: pg.Pool;
   /** WEBHOOK_ALLOW_PRIVATE. */
   allowPrivate: boolean;
+  /** WEBHOOKS_PER_TENANT: a tenant's webhooks at most (not deleted). */
+  perTenant: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -96,6 +98,7 @@ const CREATE_SCHEMA = {
         properties: { ...WEBHOOK_SCHEMA.properties, secret: { type: 'string' } },
       },
     },
+    409,
     413,
     415,
   ),
@@ -211,7 +214,12 @@ export function webhookRoutes(opts: WebhookRoutesOptions) {
       const url = await checkUrl(body.url, opts.allowPrivate);
       const eventTypes = checkTypes(body.eventTypes);
       const secret = checkSecret(body.secret);
-      const info = await insertWebhook(opts.pool, { tenant, url, eventTypes, secret });
+      const info = await insertWebhook(opts.pool, { tenant, url, eventTypes, secret }, opts.perTenant);
+      if (info === null)
+        throw new HttpError(
+          'CONFLICT',
+          `tenant ${JSON.stringify(tenant)} has ${opts.perTenant} webhooks already (WEBHOOKS_PER_TENANT): delete one first`,
+        );
       // The secret is shown here, once: only the receiver needs it afterwards.
       return reply.code(201).send({ ...info, secret });
     });

@@ -3,6 +3,7 @@
  * WEBHOOK_DELIVERIES_RETENTION_DAYS (a run at start, then on PRUNE_CRON), in batches, and keeps
  * the rest; 0 keeps everything.
  */
+import type pg from 'pg';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
@@ -17,14 +18,14 @@ const NOW = Date.parse('2026-06-15T12:00:00Z');
 const DAY = 86_400_000;
 
 /** A webhook with one attempt at each of `ages` (days before NOW); answers its id. */
-async function seed(db: Queryable, ages: number[]): Promise<string> {
+async function seed(db: pg.Pool, ages: number[]): Promise<string> {
   await db.query('DELETE FROM webhook_deliveries'); // each test starts from none
-  const hook = await insertWebhook(db, {
+  const hook = (await insertWebhook(db, {
     tenant: 'acme',
     url: 'https://example.com/hook',
     eventTypes: [],
     secret: 'a secret of sixteen+',
-  });
+  }))!;
   for (const [i, age] of ages.entries()) {
     await db.query(
       `INSERT INTO webhook_deliveries (webhook_id, delivery_id, event_key, event_type, attempt, at, status_code, duration_ms)

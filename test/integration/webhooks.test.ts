@@ -241,4 +241,47 @@ describe('webhooks', () => {
       expect(output).not.toContain(JSON.stringify(secret).slice(1, -1));
     expect(output).not.toContain('INTERNAL_ERROR');
   });
+
+  it('takes at most WEBHOOKS_PER_TENANT webhooks a tenant: one more is a 409 naming the limit, also when created at once; deleted ones do not count', async () => {
+    const web = await webServer(tracker, {
+      databaseUrl: db.url,
+      prefix: ns.prefix,
+      allowPrivate: true,
+      webhooksPerTenant: 3,
+    });
+    const pool = tracker.pool(db.url);
+    const tenant = `limit-${Date.now()}`;
+    const key = await createTestKey(pool, tenant, ['read', 'submit']);
+    const other = await createTestKey(pool, `${tenant}-other`, ['read', 'submit']);
+    const create = (who: { bearer: Record<string, string> }, n: number) =>
+      fetch(`${web.url}/v1/webhooks`, {
+        method: 'POST',
+        headers: { ...who.bearer, 'content-type': 'application/json' },
+        body: JSON.stringify({ url: `http://127.0.0.1:9/hook-${n}` }),
+      });
+    // Five at once for a limit of three: three are created, two refused.
+    const first = await Promise.all([1, 2, 3, 4, 5].map((n) => create(key, n)));
+    expect(first.map((r) => r.status).sort()).toEqual([201, 201, 201, 409, 409]);
+    const refused = (await first.find((r) => r.status === 409)!.json()) as {
+      error: { code: string; message: string };
+    };
+    expect(refused.error.code).toBe('CONFLICT');
+    expect(refused.error.message).toMatch(/has 3 webhooks already \(WEBHOOKS_PER_TENANT\)/);
+    const listed = (await (await fetch(`${web.url}/v1/webhooks`, { headers: key.bearer })).json()) as {
+      webhooks: { id: string }[];
+    };
+    expect(listed.webhooks).toHaveLength(3);
+    // Another tenant has its own three.
+    expect((await create(other, 1)).status).toBe(201);
+    // A deleted one frees its place.
+    const gone = await fetch(`${web.url}/v1/webhooks/${listed.webhooks[0]!.id}`, {
+      method: 'DELETE',
+      headers: key.bearer,
+    });
+    expect(gone.status).toBe(204);
+    expect((await create(key, 6)).status).toBe(201);
+    expect((await create(key, 7)).status).toBe(409);
+    await pool.end();
+    await web.close();
+  });
 });

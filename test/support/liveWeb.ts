@@ -51,6 +51,8 @@ export async function webServer(
     api?: { tickBatchSize: number };
     /** The server's logger. @defaultValue silent */
     log?: Logger;
+    /** WEBHOOKS_PER_TENANT. @defaultValue 25 */
+    webhooksPerTenant?: number;
   },
 ): Promise<Web> {
   const redis = tracker.redis();
@@ -86,6 +88,7 @@ export async function webServer(
       heartbeatMs: 200,
       maxBufferBytes: options.maxBufferBytes ?? 1 << 20,
       allowPrivateWebhooks: options.allowPrivate ?? true,
+      ...(options.webhooksPerTenant === undefined ? {} : { webhooksPerTenant: options.webhooksPerTenant }),
     },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
