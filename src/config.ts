@@ -171,6 +171,8 @@ const schema = z.object({
   SSE_HEARTBEAT_MS: int(100).default(15_000),
   /** An SSE client whose unsent output grows past this many bytes is dropped. @defaultValue 1048576 */
   SSE_MAX_BUFFER_BYTES: int(1024).default(1_048_576),
+  /** Live streams one API key may hold open on one web process at once. @defaultValue 16 */
+  SSE_MAX_STREAMS_PER_KEY: int(1).max(100_000).default(16),
   /**
    * Webhook URLs may point at private, loopback or link-local addresses (refused by default,
    * at configuration and at every delivery). @defaultValue off
@@ -345,12 +347,23 @@ export function eventRetentionOf(config: Pick<Config, 'EVENTS_RETENTION' | 'EVEN
 export function liveOf(
   config: Pick<
     Config,
-    'SSE_HEARTBEAT_MS' | 'SSE_MAX_BUFFER_BYTES' | 'WEBHOOK_ALLOW_PRIVATE' | 'WEBHOOKS_PER_TENANT'
+    | 'SSE_HEARTBEAT_MS'
+    | 'SSE_MAX_BUFFER_BYTES'
+    | 'SSE_MAX_STREAMS_PER_KEY'
+    | 'WEBHOOK_ALLOW_PRIVATE'
+    | 'WEBHOOKS_PER_TENANT'
   >,
-): { heartbeatMs: number; maxBufferBytes: number; allowPrivateWebhooks: boolean; webhooksPerTenant: number } {
+): {
+  heartbeatMs: number;
+  maxBufferBytes: number;
+  maxStreamsPerKey: number;
+  allowPrivateWebhooks: boolean;
+  webhooksPerTenant: number;
+} {
   return {
     heartbeatMs: config.SSE_HEARTBEAT_MS,
     maxBufferBytes: config.SSE_MAX_BUFFER_BYTES,
+    maxStreamsPerKey: config.SSE_MAX_STREAMS_PER_KEY,
     allowPrivateWebhooks: config.WEBHOOK_ALLOW_PRIVATE,
     webhooksPerTenant: config.WEBHOOKS_PER_TENANT,
   };

@@ -14,6 +14,8 @@ export interface LiveOptions {
   heartbeatMs: number;
   /** SSE_MAX_BUFFER_BYTES. */
   maxBufferBytes: number;
+  /** SSE_MAX_STREAMS_PER_KEY. @defaultValue 16 */
+  maxStreamsPerKey?: number;
   /** WEBHOOK_ALLOW_PRIVATE. */
   allowPrivateWebhooks: boolean;
   /** WEBHOOKS_PER_TENANT. @defaultValue 25 */
@@ -35,7 +37,12 @@ export function liveRoutes(
     const reader = createEventReader({ redis: opts.redis, keys: new EventKeys(opts.prefix), log: opts.log });
     app.addHook('onClose', () => reader.close());
     await app.register(
-      streamRoute({ reader, heartbeatMs: opts.heartbeatMs, maxBufferBytes: opts.maxBufferBytes }),
+      streamRoute({
+        reader,
+        heartbeatMs: opts.heartbeatMs,
+        maxBufferBytes: opts.maxBufferBytes,
+        maxStreamsPerKey: opts.maxStreamsPerKey ?? 16,
+      }),
     );
     await app.register(
       webhookRoutes({

@@ -11,6 +11,8 @@ export interface StreamRouteOptions {
   heartbeatMs: number;
   /** SSE_MAX_BUFFER_BYTES. */
   maxBufferBytes: number;
+  /** SSE_MAX_STREAMS_PER_KEY: streams one key may hold open on this process at once. */
+  maxStreamsPerKey: number;
 }
 
 /** Entries read per XRANGE while a resuming client catches up. */
@@ -40,7 +42,7 @@ const STREAM_ROUTE = {
       '(or `?lastEventId=`) gets every event after that id, once, preceded by `event: gap` when some were trimmed. ' +
       'Comment lines (`: heartbeat`) keep it alive; a client that reads too slowly receives `event: error` ' +
       '(`SLOW_CONSUMER`) and is disconnected. Errors found before the stream starts (bad filter, bad ' +
-      "`Last-Event-ID`, another tenant) are answered as JSON, like every route's.",
+      "`Last-Event-ID`, another tenant, more than SSE_MAX_STREAMS_PER_KEY streams of one key: 429) are answered as JSON, like every route's.",
     ...secured('read'),
     querystring: {
       type: 'object',
@@ -110,6 +112,8 @@ interface Filter {
 export function streamRoute(opts: StreamRouteOptions) {
   return async (app: FastifyInstance): Promise<void> => {
     const open = new Set<() => void>();
+    /** Streams open per API key id, on this process. */
+    const perKey = new Map<string, number>();
     // SSE connections never end by themselves: end them first, or close() would wait forever.
     app.addHook('preClose', async () => {
       for (const end of [...open]) end();
@@ -118,6 +122,16 @@ export function streamRoute(opts: StreamRouteOptions) {
     app.get('/v1/stream', STREAM_ROUTE, async (request, reply) => {
       const filter = parseFilter(request);
       const lastEventId = lastEventIdOf(request);
+      const keyId = request.principal!.keyId;
+      const held = perKey.get(keyId) ?? 0;
+      if (held >= opts.maxStreamsPerKey) {
+        void reply.header('retry-after', '5');
+        throw new HttpError(
+          'RATE_LIMITED',
+          `this API key holds ${held} live streams open already (SSE_MAX_STREAMS_PER_KEY): close one first`,
+        );
+      }
+      perKey.set(keyId, held + 1);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -168,6 +182,9 @@ export function streamRoute(opts: StreamRouteOptions) {
       const end = (): void => {
         if (done) return;
         done = true;
+        const left = (perKey.get(keyId) ?? 1) - 1;
+        if (left > 0) perKey.set(keyId, left);
+        else perKey.delete(keyId);
         unsubscribe();
         clearInterval(heartbeat);
         open.delete(end);

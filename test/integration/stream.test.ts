@@ -282,6 +282,41 @@ describe('a client that reads too slowly', () => {
   });
 });
 
+describe('streams per key', () => {
+  it('holds at most SSE_MAX_STREAMS_PER_KEY streams of one key open: one more is a 429 naming the limit until one closes; other keys are not counted', async () => {
+    const pool = tracker.pool(db.url);
+    const key = await createTestKey(pool, 'acme', ['read']);
+    const other = await createTestKey(pool, 'acme', ['read']);
+    await pool.end();
+    const web = await webServer(tracker, { databaseUrl: db.url, prefix: ns.prefix, maxStreamsPerKey: 2 });
+    const first = tracker.track(connectSse(`${web.url}/v1/stream`, key.bearer), 'sse');
+    const second = tracker.track(connectSse(`${web.url}/v1/stream`, key.bearer), 'sse');
+    expect([await first.status(), await second.status()]).toEqual([200, 200]);
+    const third = await fetch(`${web.url}/v1/stream`, { headers: key.bearer });
+    expect(third.status).toBe(429);
+    expect(third.headers.get('retry-after')).toBe('5');
+    const body = (await third.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('RATE_LIMITED');
+    expect(body.error.message).toMatch(/holds 2 live streams open already \(SSE_MAX_STREAMS_PER_KEY\)/);
+    const another = tracker.track(connectSse(`${web.url}/v1/stream`, other.bearer), 'sse');
+    expect(await another.status()).toBe(200);
+    // One closed: its place is free once the server has seen it go.
+    await first.close();
+    let again: SseClient | null = null;
+    for (let i = 0; i < 50 && again === null; i++) {
+      const probe = connectSse(`${web.url}/v1/stream`, key.bearer);
+      if ((await probe.status()) === 200) again = tracker.track(probe, 'sse');
+      else {
+        await probe.close();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    expect(again, 'a stream once one closed').not.toBeNull();
+    await Promise.all([second.close(), another.close(), again!.close()]);
+    await web.close();
+  });
+});
+
 describe('the output gate', () => {
   let services: IsolatedServices | undefined;
   beforeAll(async () => {

@@ -53,6 +53,8 @@ export async function webServer(
     log?: Logger;
     /** WEBHOOKS_PER_TENANT. @defaultValue 25 */
     webhooksPerTenant?: number;
+    /** SSE_MAX_STREAMS_PER_KEY. @defaultValue 16 */
+    maxStreamsPerKey?: number;
   },
 ): Promise<Web> {
   const redis = tracker.redis();
@@ -89,6 +91,7 @@ export async function webServer(
       maxBufferBytes: options.maxBufferBytes ?? 1 << 20,
       allowPrivateWebhooks: options.allowPrivate ?? true,
       ...(options.webhooksPerTenant === undefined ? {} : { webhooksPerTenant: options.webhooksPerTenant }),
+      ...(options.maxStreamsPerKey === undefined ? {} : { maxStreamsPerKey: options.maxStreamsPerKey }),
     },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
