@@ -18,7 +18,7 @@ export const HTTP_ERRORS = {
   HOST_FORBIDDEN: { status: 403, meaning: 'the Host header is not an allowed host' },
   /** More requests than HTTP_RATE_LIMIT_PER_MINUTE; `Retry-After` says when to come back. */
   RATE_LIMITED: { status: 429, meaning: 'too many requests' },
-  /** No such route. */
+  /** No such route; also no webhook with that id for this key. */
   NOT_FOUND: { status: 404, meaning: 'no such route' },
   /** No signal with this id that the key may see (another tenant's answers the same: existence is not leaked). */
   SIGNAL_NOT_FOUND: { status: 404, meaning: 'no such signal' },
@@ -32,7 +32,7 @@ export const HTTP_ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'the body must be JSON' },
   /** Well-formed, but the tracker's rules refuse it; `details` carries each reason with its code (docs/ERRORS.md). */
   UNPROCESSABLE: { status: 422, meaning: 'the request breaks the rules of the tracker' },
-  /** The request conflicts with the state of its target (an operation on a closed signal). */
+  /** The request conflicts with the state of its target (an operation on a closed signal, a webhook over the tenant's limit). */
   CONFLICT: { status: 409, meaning: 'the request conflicts with the current state' },
   /** An `Idempotency-Key` this tenant already sent, within its 24 hours, with another request. */
   IDEMPOTENCY_KEY_REUSED: { status: 409, meaning: 'the Idempotency-Key was used for another request' },
