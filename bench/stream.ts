@@ -84,6 +84,8 @@ export async function run(report: Report, args: string[]): Promise<void> {
     const redis = new Redis(redisUrl);
     const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
     const pool = new pg.Pool({ connectionString: scratch.url });
+    // Dropping the scratch database at the end ends any connection still open: not an error here.
+    pool.on('error', () => {});
     const { key, hash } = createApiKey();
     await insertApiKey(pool, { tenant: 'bench', scopes: ['read'], hash, label: 'bench' });
     const app = await createWebServer({
@@ -94,7 +96,14 @@ export async function run(report: Report, args: string[]): Promise<void> {
       shards: 1,
       log: pino({ level: 'silent' }),
       access: { allowedHosts: '*', listenHost: '127.0.0.1', rateLimitPerMinute: 0, keyCacheMs: 60_000 },
-      live: { heartbeatMs: 15_000, maxBufferBytes: 16 << 20, allowPrivateWebhooks: false },
+      live: {
+        heartbeatMs: 15_000,
+        maxBufferBytes: 16 << 20,
+        // Every client here is the one bench key's: let them all in (SSE_MAX_STREAMS_PER_KEY).
+        maxStreamsPerKey: clients,
+        allowPrivateWebhooks: false,
+        webhooksPerTenant: 25,
+      },
       now: Date.now,
     });
     await app.listen({ host: '127.0.0.1', port: 0 });

@@ -14,12 +14,12 @@ export interface LiveOptions {
   heartbeatMs: number;
   /** SSE_MAX_BUFFER_BYTES. */
   maxBufferBytes: number;
-  /** SSE_MAX_STREAMS_PER_KEY. @defaultValue 16 */
-  maxStreamsPerKey?: number;
+  /** SSE_MAX_STREAMS_PER_KEY. */
+  maxStreamsPerKey: number;
   /** WEBHOOK_ALLOW_PRIVATE. */
   allowPrivateWebhooks: boolean;
-  /** WEBHOOKS_PER_TENANT. @defaultValue 25 */
-  webhooksPerTenant?: number;
+  /** WEBHOOKS_PER_TENANT. */
+  webhooksPerTenant: number;
 }
 
 /**
@@ -41,14 +41,14 @@ export function liveRoutes(
         reader,
         heartbeatMs: opts.heartbeatMs,
         maxBufferBytes: opts.maxBufferBytes,
-        maxStreamsPerKey: opts.maxStreamsPerKey ?? 16,
+        maxStreamsPerKey: opts.maxStreamsPerKey,
       }),
     );
     await app.register(
       webhookRoutes({
         pool: opts.pool,
         allowPrivate: opts.allowPrivateWebhooks,
-        perTenant: opts.webhooksPerTenant ?? 25,
+        perTenant: opts.webhooksPerTenant,
       }),
     );
   };

@@ -4,6 +4,7 @@
  * scope matrix driven from the OpenAPI document, tenants kept apart on every route, and a
  * signal submitted over HTTP ending as replay ends it.
  */
+import { liveOf, loadConfig } from '../../src/config.ts';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -80,7 +81,7 @@ describe('the /v1 API', () => {
       log,
       access: OPEN_ACCESS,
       // The live routes too: the OpenAPI document must list them (they share its scope).
-      live: { heartbeatMs: 15_000, maxBufferBytes: 1 << 20, allowPrivateWebhooks: true },
+      live: { ...liveOf(loadConfig({})), allowPrivateWebhooks: true },
       routes: v1Routes({
         pool,
         redis,

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
+import { liveOf, loadConfig } from '../../src/config.ts';
 import { DEFAULT_GUARDS } from '../../src/live/createIntakeWorkers.ts';
 import { createWebServer } from '../../src/web/createWebServer.ts';
 import { v1Routes } from '../../src/web/v1/v1Routes.ts';
@@ -87,6 +88,8 @@ export async function webServer(
     access: OPEN_ACCESS,
     now: Date.now,
     live: {
+      // The settings' defaults, as a web process without them in its environment has them.
+      ...liveOf(loadConfig({})),
       heartbeatMs: 200,
       maxBufferBytes: options.maxBufferBytes ?? 1 << 20,
       allowPrivateWebhooks: options.allowPrivate ?? true,
