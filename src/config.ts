@@ -171,8 +171,11 @@ const schema = z.object({
   SSE_HEARTBEAT_MS: int(100).default(15_000),
   /** An SSE client whose unsent output grows past this many bytes is dropped. @defaultValue 1048576 */
   SSE_MAX_BUFFER_BYTES: int(1024).default(1_048_576),
-  /** Live streams one API key may hold open on one web process at once. @defaultValue 16 */
-  SSE_MAX_STREAMS_PER_KEY: int(1).max(100_000).default(16),
+  /**
+   * Live streams one API key may hold open on one web process at once: enough for a service that
+   * fans one key out to many readers, a bound on what one key can hold. @defaultValue 1000
+   */
+  SSE_MAX_STREAMS_PER_KEY: int(1).max(100_000).default(1000),
   /**
    * Webhook URLs may point at private, loopback or link-local addresses (refused by default,
    * at configuration and at every delivery). @defaultValue off
