@@ -53,7 +53,7 @@ export function settings(flags: string[]): Settings {
     latencySeconds: quick ? 5 : 20,
     latencyIntervalMs: num('interval', 10),
     intakeJobs: quick ? 2000 : 20_000,
-    intakeConcurrency: num('intake-concurrency', 16), // INTAKE_CONCURRENCY default
+    intakeConcurrency: num('intake-concurrency', 64), // INTAKE_CONCURRENCY default
     flushOutcomes: quick ? 2000 : 20_000,
     recoverySignals: quick ? 100_000 : 1_000_000,
     recoveryHistory: quick ? 2000 : 20_000,
