@@ -50,7 +50,7 @@ export function settings(flags: string[]): Settings {
     pipelineHistory: quick ? 200 : 1000,
     ticks: num('ticks', quick ? 400_000 : 6_000_000),
     latencyRate: num('rate', 20_000),
-    latencySeconds: quick ? 5 : 20,
+    latencySeconds: num('latency-seconds', quick ? 5 : 20),
     latencyIntervalMs: num('interval', 10),
     intakeJobs: quick ? 2000 : 20_000,
     intakeConcurrency: num('intake-concurrency', 64), // INTAKE_CONCURRENCY default
