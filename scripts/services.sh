@@ -205,7 +205,7 @@ redis_launch() {
   # appendonly: a restart (redis-restart) keeps checkpoints and queues, as a production Redis with
   # AOF would; no RDB snapshots. The AOF is rewritten when it has grown to five times its last
   # rewrite, not twice (Redis's default): each rewrite's child takes a core for a moment, which on
-  # two cores sets the checkpoint latency's tail (docs/OPERATIONS.md "Persistence").
+  # two cores sets most of the checkpoint latency's tail (docs/OPERATIONS.md "Persistence").
   # Bound to loopback only.
   "$(find_redis)" --port "$port" --bind 127.0.0.1 --protected-mode yes \
     --dir "$dir" --appendonly yes --appendfsync everysec --save '' --auto-aof-rewrite-percentage 400 \
