@@ -23,6 +23,8 @@ export interface Settings {
   intakeJobs: number;
   /** INTAKE_CONCURRENCY of the intake and of its no-op baseline. */
   intakeConcurrency: number;
+  /** Intake processes sharing the queue (each with INTAKE_CONCURRENCY), and no-op ones likewise. */
+  intakeWorkers: number;
   flushOutcomes: number;
   recoverySignals: number;
   recoveryHistory: number;
@@ -54,6 +56,7 @@ export function settings(flags: string[]): Settings {
     latencyIntervalMs: num('interval', 10),
     intakeJobs: quick ? 2000 : 20_000,
     intakeConcurrency: num('intake-concurrency', 64), // INTAKE_CONCURRENCY default
+    intakeWorkers: num('intake-workers', 1),
     flushOutcomes: quick ? 2000 : 20_000,
     recoverySignals: quick ? 100_000 : 1_000_000,
     recoveryHistory: quick ? 2000 : 20_000,

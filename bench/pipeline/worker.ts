@@ -62,6 +62,8 @@ export type ChildMessage =
   | { e: 'done'; shard: number; id: string; pub: number; at: number; n: number }
   | { e: 'failed'; shard?: number; id?: string; error: string }
   | { e: 'finished'; t0: number; t1: number; count: number; failed: number }
+  /** Intake jobs finished since the last tally (`n`, `failed` of them), the last at `at`. */
+  | { e: 'tally'; t0: number; at: number; n: number; failed: number }
   | {
       e: 'cpu';
       cpuMs: number;
@@ -168,14 +170,29 @@ switch (cfg.mode) {
     }
     let count = 0;
     let failed = 0;
-    const finish = (): void => {
+    // Tallies for a run of several intake processes (each sees only its share): at most every
+    // 250 jobs, and 20 ms after the last one.
+    const tally = { n: 0, failed: 0, at: 0 };
+    let flushTimer: NodeJS.Timeout | null = null;
+    const flushTally = (): void => {
+      flushTimer = null;
+      if (tally.n === 0) return;
+      send({ e: 'tally', t0, at: tally.at, n: tally.n, failed: tally.failed });
+      tally.n = tally.failed = 0;
+    };
+    const finish = (jobFailed: boolean): void => {
+      tally.n++;
+      if (jobFailed) tally.failed++;
+      tally.at = Date.now();
+      if (tally.n >= 250) flushTally();
+      else flushTimer ??= setTimeout(flushTally, 20);
       if (++count === cfg.expect) send({ e: 'finished', t0, t1: Date.now(), count, failed });
     };
-    worker.on('completed', finish);
+    worker.on('completed', () => finish(false));
     worker.on('failed', (job, err) => {
       failed++;
       if (failed <= 3) send({ e: 'failed', id: job?.id ?? '?', error: String(err) });
-      finish();
+      finish(true);
     });
     close = async () => {
       await stopIntake();
