@@ -52,15 +52,7 @@ export async function intakeBench(
       set.childV8,
     );
     try {
-      if (set.intakeWorkers === 1) {
-        await fleet.until(() => fleet.messages.some((m) => m.e === 'finished'));
-        const m = fleet.messages.find(
-          (x): x is Extract<ChildMessage, { e: 'finished' }> => x.e === 'finished',
-        )!;
-        if (m.failed > 0) throw new Error(`${mode}: ${m.failed} jobs failed`);
-        return m.count / ((m.t1 - m.t0) / 1000);
-      }
-      // Several processes share the queue: from the first one's start to the last job anywhere.
+      // The processes share the queue: from the first one's start to the last job anywhere.
       const tallies = (): Extract<ChildMessage, { e: 'tally' }>[] =>
         fleet.messages.filter((x): x is Extract<ChildMessage, { e: 'tally' }> => x.e === 'tally');
       await fleet.until(() => tallies().reduce((a, t) => a + t.n, 0) >= payloads.length);

@@ -168,10 +168,9 @@ switch (cfg.mode) {
       });
       stopIntake = () => worker.close();
     }
-    let count = 0;
     let failed = 0;
-    // Tallies for a run of several intake processes (each sees only its share): at most every
-    // 250 jobs, and 20 ms after the last one.
+    // Tallies rather than a count to reach: with several intake processes each sees only its
+    // share. At most every 250 jobs, and 20 ms after the last one.
     const tally = { n: 0, failed: 0, at: 0 };
     let flushTimer: NodeJS.Timeout | null = null;
     const flushTally = (): void => {
@@ -186,7 +185,6 @@ switch (cfg.mode) {
       tally.at = Date.now();
       if (tally.n >= 250) flushTally();
       else flushTimer ??= setTimeout(flushTally, 20);
-      if (++count === cfg.expect) send({ e: 'finished', t0, t1: Date.now(), count, failed });
     };
     worker.on('completed', () => finish(false));
     worker.on('failed', (job, err) => {
