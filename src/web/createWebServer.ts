@@ -96,6 +96,9 @@ function isBoardPath(url: string): boolean {
 export async function createWebServer(opts: WebServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: opts.log.child({ component: 'web' }),
+    // A signal id may be 128 characters (docs/QUEUES.md), percent-encoded in a path up to 12
+    // bytes each; fastify's default (100) refused long ids with 400.
+    maxParamLength: 2048,
     // Errors fastify raises before any route runs (a URL whose percent-encoding is not UTF-8),
     // in our error shape too: its own body is not the documented one.
     frameworkErrors: (err, _request, reply) =>
@@ -110,6 +113,9 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
       ),
   }) as unknown as FastifyInstance;
   const log = opts.log.child({ component: 'web' });
+  // Bodies are JSON (docs/API.md): fastify's built-in text/plain parser would hand a route a
+  // string, answered as invalid JSON rather than 415 as for any other media type.
+  app.removeContentTypeParser('text/plain');
 
   // Errors of our routes in one shape ({"error":{"code","message","details"}}; docs/API.md).
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {

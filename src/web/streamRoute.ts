@@ -309,12 +309,16 @@ function parseFilter(request: FastifyRequest): Filter {
 }
 
 /** The resume position: the `Last-Event-ID` header, or `?lastEventId=` for clients that cannot set headers. */
+const MAX_U64 = 2n ** 64n - 1n;
+
 function lastEventIdOf(request: FastifyRequest): string | null {
   const header = request.headers['last-event-id'];
   const q = (request.query ?? {}) as Record<string, unknown>;
   const value = typeof header === 'string' && header !== '' ? header : q.lastEventId;
   if (value === undefined || value === '') return null;
-  if (typeof value !== 'string' || !/^\d{1,20}-\d{1,20}$/.test(value))
+  // Redis stream ids are two unsigned 64-bit integers: a larger part is refused by Redis, mid-stream.
+  const parts = typeof value === 'string' ? /^(\d{1,20})-(\d{1,20})$/.exec(value) : null;
+  if (parts === null || BigInt(parts[1]!) > MAX_U64 || BigInt(parts[2]!) > MAX_U64)
     throw new HttpError('BAD_REQUEST', 'Last-Event-ID: not an id this stream gave (<ms>-<seq>)');
-  return value;
+  return value as string;
 }

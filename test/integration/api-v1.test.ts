@@ -215,6 +215,7 @@ describe('the /v1 API', () => {
       const documented = Object.keys((op as LiveOperation).responses);
       for (const [what, headers, payload] of [
         ['xml', { 'content-type': 'application/xml' }, '<signal/>'],
+        ['text', { 'content-type': 'text/plain' }, '{}'],
         ['too large', { 'content-type': 'application/json' }, JSON.stringify({ x: 'y'.repeat(300 * 1024) })],
       ] as const) {
         const res = await app.inject({
@@ -227,6 +228,9 @@ describe('the /v1 API', () => {
           undocumented.push(
             `${method} ${path}, ${what}: ${res.statusCode} not in [${documented.join(', ')}]`,
           );
+        // A body that is not JSON is 415, whatever its type (text/plain included).
+        if (what !== 'too large' && res.statusCode !== 415)
+          undocumented.push(`${method} ${path}, ${what}: ${res.statusCode}, not 415`);
       }
     }
     expect(undocumented).toEqual([]);
@@ -455,10 +459,18 @@ describe('the /v1 API', () => {
       cursor = page.nextCursor;
     } while (cursor !== null);
     expect(seen).toEqual(signals.map((s) => s.id));
+    const cursorOf = (position: unknown): string =>
+      Buffer.from(JSON.stringify(position), 'utf8').toString('base64url');
     for (const url of [
       '/v1/outcomes?limit=0',
       '/v1/outcomes?cursor=nonsense',
       '/v1/outcomes?closedFrom=soon',
+      // Times JavaScript reads but PostgreSQL cannot hold: bad input, not a server failure.
+      `/v1/outcomes?cursor=${cursorOf([1e20, 'a'])}`,
+      `/v1/outcomes?cursor=${cursorOf([1e16, 'a'])}`,
+      '/v1/outcomes?closedFrom=-8640000000000001',
+      '/v1/outcomes?closedFrom=-271821-04-20T00:00:00Z',
+      '/v1/reports?from=0000-01-01',
     ]) {
       const r = await call(app, 'GET', url, k.readA.bearer);
       expect([url, r.statusCode, r.json().error.code]).toEqual([url, 400, 'VALIDATION_FAILED']);
@@ -471,6 +483,10 @@ describe('the /v1 API', () => {
     });
     expect(badTicks.statusCode).toBe(422);
     expect(badTicks.json().error.details).toHaveLength(2);
+    // The longest ids validation accepts are reachable by path (fastify's default cut them at 100).
+    const longId = `${'L'.repeat(126)}-x`;
+    const missing = await call(app, 'GET', `/v1/signals/${encodeURIComponent(longId)}`, k.readA.bearer);
+    expect([missing.statusCode, missing.json().error.code]).toEqual([404, 'SIGNAL_NOT_FOUND']);
     await close();
   });
 

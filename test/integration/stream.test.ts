@@ -99,6 +99,17 @@ describe('GET /v1/stream', () => {
     const badType = connectSse(`${web.url}/v1/stream?type=signal.teleported`, acme.bearer);
     expect(await badType.status()).toBe(400);
     await badType.close();
+    // A resume id Redis would refuse mid-stream (a part above 2^64 - 1) is refused up front;
+    // the largest id Redis takes is not.
+    for (const [id, status] of [
+      ['99999999999999999999-0', 400],
+      ['1-18446744073709551616', 400],
+      ['18446744073709551615-18446744073709551615', 200],
+    ] as const) {
+      const resume = connectSse(`${web.url}/v1/stream?lastEventId=${id}`, acme.bearer);
+      expect([id, await resume.status()]).toEqual([id, status]);
+      await resume.close();
+    }
     await web.close();
   });
 

@@ -10,6 +10,7 @@ import { tenantScope } from '../tenantScope.ts';
 import type { ApiDeps } from './ApiDeps.ts';
 import { responses, secured, TENANT_QUERY } from './apiSchemas.ts';
 import { decodeCursor, encodeCursor } from './pageCursor.ts';
+import { isQueryTime } from './timeBounds.ts';
 import { preferredType } from './preferredType.ts';
 
 /** The columns of an outcome row, in CSV order. */
@@ -42,7 +43,7 @@ const OUTCOME_COLUMNS: readonly (keyof OutcomeRecord)[] = [
 
 const TIME_PARAM = {
   type: 'string',
-  description: 'Epoch milliseconds or an ISO 8601 time.',
+  description: 'Epoch milliseconds or an ISO 8601 time, within the years 0001 to 9999.',
 };
 
 const OUTCOME_ROW_SCHEMA = {
@@ -55,8 +56,8 @@ const OUTCOME_ROW_SCHEMA = {
 function parseTime(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = /^-?\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isSafeInteger(ms)) {
-    const message = `querystring.${name}: ${JSON.stringify(value)} is neither epoch ms nor an ISO 8601 time`;
+  if (!isQueryTime(ms)) {
+    const message = `querystring.${name}: ${JSON.stringify(value)} is neither epoch ms nor an ISO 8601 time of the years 0001 to 9999`;
     throw new HttpError('VALIDATION_FAILED', message, [{ code: 'PAYLOAD_SCHEMA', message }]);
   }
   return ms;

@@ -1,4 +1,5 @@
 import { HttpError } from '../httpErrors.ts';
+import { isQueryTime } from './timeBounds.ts';
 
 /** Where a page of (closed_at, signal_id)-ordered rows resumes: after this row. */
 export interface PagePosition {
@@ -18,7 +19,8 @@ export function decodeCursor(cursor: string): PagePosition {
     if (
       Array.isArray(value) &&
       value.length === 2 &&
-      Number.isInteger(value[0]) &&
+      typeof value[0] === 'number' &&
+      isQueryTime(value[0]) &&
       typeof value[1] === 'string'
     )
       return { closedAt: value[0] as number, signalId: value[1] };

@@ -7,6 +7,7 @@ import { tenantScope } from '../tenantScope.ts';
 import type { ApiDeps } from './ApiDeps.ts';
 import { responses, secured, TENANT_QUERY } from './apiSchemas.ts';
 import { preferredType } from './preferredType.ts';
+import { isQueryTime } from './timeBounds.ts';
 
 const COUNTS = { type: 'object', additionalProperties: { type: 'integer' } };
 
@@ -51,8 +52,8 @@ const DAY = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' };
 function dayParam(name: string, value: string | undefined): string | null {
   if (value === undefined) return null;
   const date = new Date(`${value}T00:00:00Z`);
-  if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value) {
-    const message = `querystring.${name}: ${JSON.stringify(value)} is not a day (YYYY-MM-DD)`;
+  if (!isQueryTime(date.getTime()) || date.toISOString().slice(0, 10) !== value) {
+    const message = `querystring.${name}: ${JSON.stringify(value)} is not a day (YYYY-MM-DD, years 0001 to 9999)`;
     throw new HttpError('VALIDATION_FAILED', message, [{ code: 'PAYLOAD_SCHEMA', message }]);
   }
   return value;
