@@ -3,6 +3,8 @@ import fastifyCookie from '@fastify/cookie';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { Queue, type ConnectionOptions } from 'bullmq';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifySchemaValidationError } from 'fastify';
 import { trackerError } from '../errors.ts';
 import { isCluster, type RedisClient } from '../RedisClient.ts';
@@ -18,7 +20,7 @@ import { createKeyLookup } from './createKeyLookup.ts';
 import { createMetricsRegistry } from './createMetricsRegistry.ts';
 import { createRateLimiter } from './createRateLimiter.ts';
 import { DASHBOARD_ACCESS, dashboardRoutes } from './dashboard/dashboardRoutes.ts';
-import { HttpError, sendError } from './httpErrors.ts';
+import { HTTP_ERRORS, HttpError, sendError, type HttpErrorCode } from './httpErrors.ts';
 import { isRedisUnavailable } from '../live/retryTransient.ts';
 import { isRetryablePgError } from '../storage/retryablePg.ts';
 import { liveRoutes, type LiveOptions } from './liveRoutes.ts';
@@ -99,6 +101,9 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     // A signal id may be 128 characters (docs/QUEUES.md), percent-encoded in a path up to 12
     // bytes each; fastify's default (100) refused long ids with 400.
     maxParamLength: 2048,
+    // What Node refuses before fastify sees a request (a URL or headers over 16 KiB, a client
+    // too slow), answered in our error shape too.
+    clientErrorHandler: answerClientError,
     // Errors fastify raises before any route runs (a URL whose percent-encoding is not UTF-8),
     // in our error shape too: its own body is not the documented one.
     frameworkErrors: (err, _request, reply) =>
@@ -270,6 +275,29 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     });
   await app.ready();
   return app;
+}
+
+/**
+ * fastify's `clientErrorHandler`: Node's own refusals (431 for a request line and headers over
+ * its limit, 408 for a client too slow, 400 for what it cannot parse) with our error body
+ * instead of fastify's `{"error","message","statusCode"}`.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, message]: [HttpErrorCode, string] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? ['HEADERS_TOO_LARGE', 'the URL or the headers are larger than 16 KiB']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ['REQUEST_TIMEOUT', 'the request did not arrive in time']
+        : ['BAD_REQUEST', 'the request is not valid HTTP'];
+  const status = HTTP_ERRORS[code].status;
+  const body = JSON.stringify({ error: { code, message, details: [] } });
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  socket.destroy(err);
 }
 
 /**

@@ -28,6 +28,10 @@ export const HTTP_ERRORS = {
   VALIDATION_FAILED: { status: 400, meaning: 'the request does not match the route' },
   /** The body is larger than HTTP_BODY_LIMIT_BYTES, or a batch holds more items than allowed. */
   PAYLOAD_TOO_LARGE: { status: 413, meaning: 'the request body is too large' },
+  /** The request line and headers are larger than Node's limit (16 KiB): a query string too long. */
+  HEADERS_TOO_LARGE: { status: 431, meaning: 'the URL or the headers are too large' },
+  /** The request did not arrive whole within Node's request timeout. */
+  REQUEST_TIMEOUT: { status: 408, meaning: 'the request did not arrive in time' },
   /** The body is not JSON (`Content-Type: application/json`). */
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'the body must be JSON' },
   /** Well-formed, but the tracker's rules refuse it; `details` carries each reason with its code (docs/ERRORS.md). */

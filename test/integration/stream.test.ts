@@ -110,6 +110,13 @@ describe('GET /v1/stream', () => {
       expect([id, await resume.status()]).toEqual([id, status]);
       await resume.close();
     }
+    // A query string over Node's 16 KiB is refused before any route: 431, in the API's error
+    // shape (not fastify's own; api-v1 checks that every operation lists it).
+    const huge = await fetch(`${web.url}/v1/stream?strategy=${'x'.repeat(20_000)}`, { headers: acme.bearer });
+    expect([huge.status, ((await huge.json()) as { error: { code: string } }).error.code]).toEqual([
+      431,
+      'HEADERS_TOO_LARGE',
+    ]);
     await web.close();
   });
 

@@ -67,16 +67,17 @@ const DESCRIPTIONS: Record<number, string> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
   422: 'UNPROCESSABLE: each reason with its code in details',
   429: 'RATE_LIMITED (see Retry-After)',
+  431: 'HEADERS_TOO_LARGE: the URL (a query string) or the headers over 16 KiB',
   503: 'SERVICE_UNAVAILABLE: Redis or PostgreSQL unreachable for now (see Retry-After)',
 };
 
 /**
  * The `response` map of a protected route: its success answer and the errors every protected
- * route may give (400, 401, 403, 429, 503), plus `extra` ones.
+ * route may give (400, 401, 403, 429, 431, 503), plus `extra` ones.
  */
 export function responses(ok: Record<number, object>, ...extra: number[]): Record<number, object> {
   const out: Record<number, object> = { ...ok };
-  for (const status of [400, 401, 403, ...extra, 429, 503].sort((a, b) => a - b))
+  for (const status of [400, 401, 403, ...extra, 429, 431, 503].sort((a, b) => a - b))
     out[status] = { description: DESCRIPTIONS[status], ...ERROR_REF };
   return out;
 }
