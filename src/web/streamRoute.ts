@@ -308,9 +308,9 @@ function parseFilter(request: FastifyRequest): Filter {
   };
 }
 
-/** The resume position: the `Last-Event-ID` header, or `?lastEventId=` for clients that cannot set headers. */
 const MAX_U64 = 2n ** 64n - 1n;
 
+/** The resume position: the `Last-Event-ID` header, or `?lastEventId=` for clients that cannot set headers. */
 function lastEventIdOf(request: FastifyRequest): string | null {
   const header = request.headers['last-event-id'];
   const q = (request.query ?? {}) as Record<string, unknown>;
