@@ -243,6 +243,21 @@ describe('the /v1 API', () => {
     await close();
   });
 
+  it("answers duplicate for an id another tenant's signal holds while still queued, not accepted and then dropped", async () => {
+    // No intake runs: the submissions stay in the queue.
+    const { app, close } = await server();
+    const k = await keys();
+    const post = (who: { bearer: Headers }) => call(app, 'POST', '/v1/signals', who.bearer, signal('q-shared'));
+    const first = await post(k.submitA);
+    expect(first.json().signals).toEqual([{ id: 'q-shared', status: 'accepted', jobId: signalJobId('q-shared') }]);
+    const other = await post(k.submitB);
+    expect([other.statusCode, other.json().signals]).toEqual([202, [{ id: 'q-shared', status: 'duplicate' }]]);
+    // The same tenant again is a resubmission, as before: its one job.
+    const again = await post(k.submitA);
+    expect(again.json().signals).toEqual([{ id: 'q-shared', status: 'accepted', jobId: signalJobId('q-shared') }]);
+    await close();
+  });
+
   it('takes signals over HTTP: accepted once, duplicates and rejections named, other tenants refused', async () => {
     const live = await pipeline.start();
     const { app, close } = await server();

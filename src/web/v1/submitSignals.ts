@@ -1,3 +1,4 @@
+import type { Queue } from 'bullmq';
 import type { TrackerError } from '../../errors.ts';
 import { signalJobId } from '../../names.ts';
 import { findAcceptedIds } from '../../storage/findAcceptedIds.ts';
@@ -17,10 +18,38 @@ export type SubmissionResult =
 export const MAX_SIGNALS_PER_REQUEST = 1000;
 
 /**
+ * Of these signals, the ids whose `track-signal` job is already queued with another tenant's
+ * signal. Ids are global (docs/API.md): without this, the job id being derived from the id
+ * alone, BullMQ would keep the other tenant's job and drop this one while the answer said
+ * `accepted`. The reads go out together (ioredis pipelines what is sent at once).
+ */
+async function queuedForOthers(
+  queue: Queue,
+  signals: readonly { id: string; tenant: string }[],
+): Promise<Set<string>> {
+  const jobs = await Promise.all(
+    // A job whose data is not JSON (a foreign producer's) takes no id: the intake rejects it.
+    signals.map((s) =>
+      queue.getJob(signalJobId(s.id)).catch((err: unknown) => {
+        if (err instanceof SyntaxError) return undefined;
+        throw err;
+      }),
+    ),
+  );
+  const taken = new Set<string>();
+  signals.forEach((s, i) => {
+    const data = jobs[i]?.data as { tenant?: unknown } | undefined;
+    if (data !== undefined && (data.tenant ?? 'default') !== s.tenant) taken.add(s.id);
+  });
+  return taken;
+}
+
+/**
  * `POST /v1/signals`: decides each payload with the live intake's own checks (checkSignal),
  * then
  * - rejected: stored as the intake stores a rejection (recordRejected), answered with the reasons;
- * - an id with an accepted row (or repeated earlier in the batch): `duplicate`, nothing queued;
+ * - an id with an accepted row, queued by another tenant, or repeated earlier in the batch:
+ *   `duplicate`, nothing queued;
  * - otherwise queued on `track-signal` with job id `sig-<sha256(id)>` (docs/QUEUES.md): the
  *   intake worker stores it and registers it on its shard exactly as a queue producer's. A
  *   resubmission while the first job is still in the queue is dropped by BullMQ (same job id).
@@ -53,6 +82,10 @@ export async function submitSignals(
   const checks = owned.map((payload) => checkSignal(payload, deps.guards, wallNow));
   const validIds = checks.flatMap((c) => (c.ok ? [c.signal.id] : []));
   const accepted = await findAcceptedIds(deps.pool, validIds);
+  const taken = await queuedForOthers(
+    deps.queues.trackSignal,
+    checks.flatMap((c) => (c.ok && !accepted.has(c.signal.id) ? [c.signal] : [])),
+  );
 
   const results: SubmissionResult[] = [];
   const jobs: { name: string; data: unknown; opts: { jobId: string } }[] = [];
@@ -67,7 +100,7 @@ export async function submitSignals(
       continue;
     }
     const id = check.signal.id;
-    if (accepted.has(id) || seen.has(id)) {
+    if (accepted.has(id) || taken.has(id) || seen.has(id)) {
       results.push({ id, status: 'duplicate' });
       continue;
     }
