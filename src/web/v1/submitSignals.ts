@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { TrackerError } from '../../errors.ts';
 import { signalJobId } from '../../names.ts';
+import type { RedisClient } from '../../RedisClient.ts';
 import { findAcceptedIds } from '../../storage/findAcceptedIds.ts';
 import { recordRejected } from '../../storage/recordRejected.ts';
 import { checkSignal } from '../../validation/checkSignal.ts';
@@ -21,25 +22,33 @@ export const MAX_SIGNALS_PER_REQUEST = 1000;
  * Of these signals, the ids whose `track-signal` job is already queued with another tenant's
  * signal. Ids are global (docs/API.md): without this, the job id being derived from the id
  * alone, BullMQ would keep the other tenant's job and drop this one while the answer said
- * `accepted`. The reads go out together (ioredis pipelines what is sent at once).
+ * `accepted`. One script reads the jobs' data: one command and one reply for the whole batch.
  */
+const JOB_DATA_LUA = `
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HGET', KEYS[i], 'data') end
+return out`;
+
 async function queuedForOthers(
+  redis: RedisClient,
   queue: Queue,
   signals: readonly { id: string; tenant: string }[],
 ): Promise<Set<string>> {
-  const jobs = await Promise.all(
-    // A job whose data is not JSON (a foreign producer's) takes no id: the intake rejects it.
-    signals.map((s) =>
-      queue.getJob(signalJobId(s.id)).catch((err: unknown) => {
-        if (err instanceof SyntaxError) return undefined;
-        throw err;
-      }),
-    ),
-  );
   const taken = new Set<string>();
+  if (signals.length === 0) return taken;
+  // The jobs' hashes are BullMQ's (`<prefix>:<queue>:<job id>`, one slot on a cluster).
+  const keys = signals.map((s) => queue.toKey(signalJobId(s.id)));
+  const found = (await redis.eval(JOB_DATA_LUA, keys.length, ...keys)) as (string | null)[];
   signals.forEach((s, i) => {
-    const data = jobs[i]?.data as { tenant?: unknown } | undefined;
-    if (data !== undefined && (data.tenant ?? 'default') !== s.tenant) taken.add(s.id);
+    const data = found[i];
+    if (typeof data !== 'string') return;
+    let tenant: unknown;
+    try {
+      tenant = (JSON.parse(data) as { tenant?: unknown } | null)?.tenant;
+    } catch {
+      return; // not JSON (a foreign producer's job): the intake rejects it, it takes no id
+    }
+    if ((tenant ?? 'default') !== s.tenant) taken.add(s.id);
   });
   return taken;
 }
@@ -58,7 +67,7 @@ async function queuedForOthers(
  * whole request (403 TENANT_FORBIDDEN) before anything is stored, unless the key is admin.
  */
 export async function submitSignals(
-  deps: Pick<ApiDeps, 'pool' | 'guards' | 'queues' | 'now' | 'onRejected'>,
+  deps: Pick<ApiDeps, 'pool' | 'redis' | 'guards' | 'queues' | 'now' | 'onRejected'>,
   principal: Principal,
   payloads: readonly unknown[],
 ): Promise<SubmissionResult[]> {
@@ -83,6 +92,7 @@ export async function submitSignals(
   const validIds = checks.flatMap((c) => (c.ok ? [c.signal.id] : []));
   const accepted = await findAcceptedIds(deps.pool, validIds);
   const taken = await queuedForOthers(
+    deps.redis,
     deps.queues.trackSignal,
     checks.flatMap((c) => (c.ok && !accepted.has(c.signal.id) ? [c.signal] : [])),
   );
