@@ -247,14 +247,22 @@ describe('the /v1 API', () => {
     // No intake runs: the submissions stay in the queue.
     const { app, close } = await server();
     const k = await keys();
-    const post = (who: { bearer: Headers }) => call(app, 'POST', '/v1/signals', who.bearer, signal('q-shared'));
+    const post = (who: { bearer: Headers }) =>
+      call(app, 'POST', '/v1/signals', who.bearer, signal('q-shared'));
     const first = await post(k.submitA);
-    expect(first.json().signals).toEqual([{ id: 'q-shared', status: 'accepted', jobId: signalJobId('q-shared') }]);
+    expect(first.json().signals).toEqual([
+      { id: 'q-shared', status: 'accepted', jobId: signalJobId('q-shared') },
+    ]);
     const other = await post(k.submitB);
-    expect([other.statusCode, other.json().signals]).toEqual([202, [{ id: 'q-shared', status: 'duplicate' }]]);
+    expect([other.statusCode, other.json().signals]).toEqual([
+      202,
+      [{ id: 'q-shared', status: 'duplicate' }],
+    ]);
     // The same tenant again is a resubmission, as before: its one job.
     const again = await post(k.submitA);
-    expect(again.json().signals).toEqual([{ id: 'q-shared', status: 'accepted', jobId: signalJobId('q-shared') }]);
+    expect(again.json().signals).toEqual([
+      { id: 'q-shared', status: 'accepted', jobId: signalJobId('q-shared') },
+    ]);
     await close();
   });
 
