@@ -18,17 +18,18 @@ export type SubmissionResult =
 /** The most signals one request may carry. */
 export const MAX_SIGNALS_PER_REQUEST = 1000;
 
+/** The `data` of each job hash in KEYS (nil where there is none). */
+const JOB_DATA_LUA = `
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HGET', KEYS[i], 'data') end
+return out`;
+
 /**
  * Of these signals, the ids whose `track-signal` job is already queued with another tenant's
  * signal. Ids are global (docs/API.md): without this, the job id being derived from the id
  * alone, BullMQ would keep the other tenant's job and drop this one while the answer said
  * `accepted`. One script reads the jobs' data: one command and one reply for the whole batch.
  */
-const JOB_DATA_LUA = `
-local out = {}
-for i = 1, #KEYS do out[i] = redis.call('HGET', KEYS[i], 'data') end
-return out`;
-
 async function queuedForOthers(
   redis: RedisClient,
   queue: Queue,
