@@ -54,7 +54,7 @@ export async function webServer(
     log?: Logger;
     /** WEBHOOKS_PER_TENANT. @defaultValue 25 */
     webhooksPerTenant?: number;
-    /** SSE_MAX_STREAMS_PER_KEY. @defaultValue 16 */
+    /** SSE_MAX_STREAMS_PER_KEY. @defaultValue the config's (1000) */
     maxStreamsPerKey?: number;
   },
 ): Promise<Web> {
