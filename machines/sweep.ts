@@ -12,7 +12,11 @@ export function timeDeadline(ctx: SignalContext): number | null {
 
 /** Whether the stale sweep closes this signal at market clock `clock` (SPEC.md, live only). */
 export function sweepDue(ctx: SignalContext, ev: SweepEvent): boolean {
-  const deadline = timeDeadline(ctx);
+  return sweepDueAt(timeDeadline(ctx), ev);
+}
+
+/** `sweepDue` of a signal whose `timeDeadline` is `deadline`. */
+export function sweepDueAt(deadline: number | null, ev: SweepEvent): boolean {
   return deadline !== null && ev.clock >= deadline + ev.graceMs;
 }
 

@@ -2,7 +2,7 @@ import { signalUnknown } from '../../machines/operations.ts';
 import type { SignalContext } from '../../machines/signalContext.ts';
 import type { Operation, Tick } from '../../machines/types.ts';
 import type { TrackerError } from '../errors.ts';
-import { SymbolBook, type OperationEvent, type SymbolBookHooks } from './SymbolBook.ts';
+import { SymbolBook, type DeferredSignal, type OperationEvent, type SymbolBookHooks } from './SymbolBook.ts';
 
 /**
  * The open signals of many symbols: one `SymbolBook` each, and where every open signal lives.
@@ -16,6 +16,7 @@ export class Engine {
 
   constructor(hooks: SymbolBookHooks = {}) {
     this.hooks = {
+      decode: hooks.decode,
       onChange: hooks.onChange,
       onClose: (context) => {
         this.where.delete(context.id);
@@ -36,6 +37,13 @@ export class Engine {
     if (this.where.has(context.id)) throw new Error(`signal ${context.id} is already open`);
     const book = this.book(context.symbol);
     this.where.set(context.id, { book, slot: book.add(context, syncSeq) });
+  }
+
+  /** Adds a restored signal whose context is decoded when first needed (hooks.decode). */
+  addDeferred(signal: DeferredSignal): void {
+    if (this.where.has(signal.id)) throw new Error(`signal ${signal.id} is already open`);
+    const book = this.book(signal.symbol);
+    this.where.set(signal.id, { book, slot: book.addDeferred(signal) });
   }
 
   has(id: string): boolean {

@@ -5,7 +5,8 @@ import type { SignalContext } from '../../machines/signalContext.ts';
 import { sendToSignal, syncSignal } from '../../machines/signalMachine.ts';
 import { SERIES, seriesPrice, type Series } from '../../machines/triggerPrice.ts';
 import type { Tick } from '../../machines/types.ts';
-import { watchOf } from '../../machines/watch.ts';
+import { timeDeadline } from '../../machines/sweep.ts';
+import { watchOf, type Watch } from '../../machines/watch.ts';
 import { ExtremaLog, type ExtremaState, type ExtremaTail } from './ExtremaLog.ts';
 import { SlotHeap } from './SlotHeap.ts';
 import { TrailBook } from './TrailBook.ts';
@@ -44,7 +45,29 @@ export interface BookClockDelta extends Omit<BookClock, 'extrema'> {
   extrema: (ExtremaTail | null)[];
 }
 
+/**
+ * A restored signal whose context is decoded only when something first needs it (a tick it
+ * watches, an operation, a sweep that closes it, an export): its checkpoint text and what the
+ * index needs meanwhile. Most of a take-over's open signals wait far from every level, so a
+ * take-over keeps their text instead of building a context for each (docs/ARCHITECTURE.md
+ * "Take-over").
+ */
+export interface DeferredSignal {
+  id: string;
+  symbol: string;
+  /** The tick number of its last event. */
+  sync: number;
+  /** Its checkpoint text, which `SymbolBookHooks.decode` turns into its context. */
+  text: string;
+  /** `watchOf` its context: without a trailing stop (whose level follows the context's side). */
+  watch: Watch;
+  /** `timeDeadline` of its context. */
+  deadline: number | null;
+}
+
 export interface SymbolBookHooks {
+  /** Decodes a deferred signal's text into its context (needed once a book holds one). */
+  decode?: (text: string) => SignalContext;
   /**
    * A signal changed (any event that reached the machine); its new context and the one before
    * (both immutable: the machine returns a new context, so comparing them is cheap).
@@ -70,7 +93,10 @@ export class SymbolBook {
   lateTicks = 0;
   openCount = 0;
 
-  private contexts: (SignalContext | undefined)[] = [];
+  /** A slot's context, or the text of a deferred signal not decoded yet ({@link DeferredSignal}). */
+  private contexts: (SignalContext | string | undefined)[] = [];
+  /** A deferred signal's `timeDeadline` (NaN: none). */
+  private deferredDeadline = new Float64Array(16);
   private vers = new Uint32Array(16);
   private syncSeq = new Float64Array(16);
   private seriesOf = new Uint8Array(16);
@@ -130,8 +156,24 @@ export class SymbolBook {
     this.contexts[slot] = context;
     this.syncSeq[slot] = syncSeq;
     this.openCount++;
-    this.watch(slot);
+    this.watch(slot, watchOf(context));
     if (context.trailActive && syncSeq < this.seq) this.current(slot);
+    return slot;
+  }
+
+  /** Adds a restored signal without decoding it ({@link DeferredSignal}); returns its slot. */
+  addDeferred(signal: DeferredSignal): number {
+    if (signal.watch.trail !== null)
+      throw new Error(`signal ${signal.id}: a trailing stop cannot be deferred`);
+    if (this.hooks.decode === undefined)
+      throw new Error(`book ${this.symbol} cannot decode deferred signals`);
+    const slot = this.freeSlots.pop() ?? this.contexts.length;
+    if (slot >= this.vers.length) this.grow();
+    this.contexts[slot] = signal.text;
+    this.deferredDeadline[slot] = signal.deadline ?? NaN;
+    this.syncSeq[slot] = signal.sync;
+    this.openCount++;
+    this.watch(slot, signal.watch);
     return slot;
   }
 
@@ -191,14 +233,20 @@ export class SymbolBook {
     this.clockForced = true;
   }
 
-  /** The signal in `slot` as stored (excursions may lag; see `current`). */
-  peek(slot: number): SignalContext | undefined {
-    return this.contexts[slot];
+  /**
+   * The market time at which the signal in `slot` closes by time alone (`timeDeadline`), or
+   * null; a deferred signal stays undecoded.
+   */
+  timeDeadline(slot: number): number | null {
+    const stored = this.contexts[slot]!;
+    if (typeof stored !== 'string') return timeDeadline(stored);
+    const deadline = this.deferredDeadline[slot]!;
+    return Number.isNaN(deadline) ? null : deadline;
   }
 
   /** The signal in `slot` with every applied tick folded in. */
   current(slot: number): SignalContext {
-    const context = this.contexts[slot]!;
+    const context = this.context(slot);
     const catchUp = this.catchUp(slot, this.seq);
     if (catchUp === null) return context;
     return this.settle(slot, syncSignal(context, catchUp), this.seq);
@@ -260,7 +308,7 @@ export class SymbolBook {
       const event: SignalEvent = { type: 'TICK', ts: tick.ts, price: tick.price, ...catchUp };
       if (tick.bid !== undefined) event.bid = tick.bid;
       if (tick.ask !== undefined) event.ask = tick.ask;
-      this.settle(slot, sendToSignal(this.contexts[slot]!, event), cur);
+      this.settle(slot, sendToSignal(this.context(slot), event), cur);
     }
 
     for (let s = 0; s < SERIES_COUNT; s++) {
@@ -284,7 +332,7 @@ export class SymbolBook {
    * far. Returns the reasons it does not apply ([] when it did).
    */
   applyOperation(slot: number, op: OperationEvent): TrackerError[] {
-    const context = this.contexts[slot]!;
+    const context = this.context(slot);
     const event = { ...op, ...this.catchUp(slot, this.seq) };
     const errors = operationErrors(context, event, event.last ?? context.lastP);
     if (errors.length > 0) return errors;
@@ -295,7 +343,7 @@ export class SymbolBook {
   /** Sends any other event (the live stale sweep) to the signal in `slot`. */
   send(slot: number, event: SignalEvent): SignalContext {
     const withCatchUp = { ...event, ...this.catchUp(slot, this.seq) };
-    return this.settle(slot, sendToSignal(this.contexts[slot]!, withCatchUp), this.seq);
+    return this.settle(slot, sendToSignal(this.context(slot), withCatchUp), this.seq);
   }
 
   /** Every open signal's slot. */
@@ -312,8 +360,17 @@ export class SymbolBook {
     return { hi: log.maxAfter(after)!, lo: log.minAfter(after)!, last: this.lastValue[s]! };
   }
 
+  /** The context in `slot` as stored (excursions may lag), a deferred signal's decoded now. */
+  private context(slot: number): SignalContext {
+    const stored = this.contexts[slot]!;
+    if (typeof stored !== 'string') return stored;
+    const context = this.hooks.decode!(stored);
+    this.contexts[slot] = context;
+    return context;
+  }
+
   private settle(slot: number, next: SignalContext, seq: number): SignalContext {
-    const previous = this.contexts[slot]!;
+    const previous = this.context(slot);
     this.unwatch(slot);
     this.syncSeq[slot] = seq;
     if (next.phase === 'closed') {
@@ -326,15 +383,14 @@ export class SymbolBook {
       return next;
     }
     this.contexts[slot] = next;
-    this.watch(slot);
+    this.watch(slot, watchOf(next));
     this.hooks.onChange?.(next, previous);
     return next;
   }
 
-  private watch(slot: number): void {
-    const context = this.contexts[slot]!;
+  /** Files the slot's thresholds `w` (its `watchOf`) in the index. */
+  private watch(slot: number, w: Watch): void {
     const ver = ++this.vers[slot]!;
-    const w = watchOf(context);
     const s = SERIES_INDEX[w.series];
     this.seriesOf[slot] = s;
     if (w.tracksExtremes) {
@@ -349,7 +405,7 @@ export class SymbolBook {
       this.everyVers.push(ver);
     }
     if (w.trail !== null) {
-      this.trails[2 * s + (context.dir > 0 ? 0 : 1)]!.add(slot, ver, w.trail.peak, w.trail.factor);
+      this.trails[2 * s + (this.context(slot).dir > 0 ? 0 : 1)]!.add(slot, ver, w.trail.peak, w.trail.factor);
     }
   }
 
@@ -395,6 +451,7 @@ export class SymbolBook {
     vers.set(this.vers);
     this.vers = vers;
     this.syncSeq = grow64(this.syncSeq);
+    this.deferredDeadline = grow64(this.deferredDeadline);
     this.dueMark = grow64(this.dueMark);
     this.seriesOf = grow8(this.seriesOf);
     this.tracking = grow8(this.tracking);

@@ -3,12 +3,18 @@ import { signalClosed, signalUnknown } from '../../machines/operations.ts';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { NormalizedSignal, SignalContext } from '../../machines/signalContext.ts';
 import { persistSignal, startSignal } from '../../machines/signalMachine.ts';
-import { sweepDue } from '../../machines/sweep.ts';
+import { sweepDueAt } from '../../machines/sweep.ts';
 import type { Operation, Tick } from '../../machines/types.ts';
 import { Engine } from '../engine/Engine.ts';
 import { codesOf, messagesOf, type TrackerError } from '../errors.ts';
-import { SymbolBook, type BookClock, type BookClockDelta } from '../engine/SymbolBook.ts';
+import {
+  SymbolBook,
+  type BookClock,
+  type BookClockDelta,
+  type DeferredSignal,
+} from '../engine/SymbolBook.ts';
 import { isBullmqJobId } from '../names.ts';
+import { shardCodec } from './shardCodec.ts';
 import { TickRing } from './TickRing.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
 import { fromWire, outboxKey, type CheckpointRecord, type ShardJobData } from './messages.ts';
@@ -84,6 +90,7 @@ export class ShardRuntime {
   ) {
     this.clockEvery = Math.min(clockEvery, clockInterval(bufferSize));
     this.engine = new Engine({
+      decode: (text) => shardCodec.decodeRecord(text).context,
       onChange: (c, previous) => {
         this.noteEvents(previous, c);
         if (c.phase === 'closed') return;
@@ -98,7 +105,7 @@ export class ShardRuntime {
     bufferSize: number,
     progress: { appliedJob: string | null; appliedAuto?: string | null; appliedCustom?: readonly string[] },
     books: Map<string, BookClock>,
-    records: Iterable<CheckpointRecord>,
+    records: Iterable<CheckpointRecord | DeferredSignal>,
     recent: Map<string, Tick[]>,
   ): ShardRuntime {
     const rt = new ShardRuntime(bufferSize);
@@ -115,11 +122,16 @@ export class ShardRuntime {
 
   /**
    * Adds checkpointed open signals to a runtime being restored (its clocks already imported),
-   * so that a large shard can be restored a slice at a time. A signal already here is skipped:
-   * HSCAN may return a record twice (when the hash is resized during the scan).
+   * so that a large shard can be restored a slice at a time: decoded records, or deferred ones
+   * (`shardCodec.restoreRecord`). A signal already here is skipped: HSCAN may return a record
+   * twice (when the hash is resized during the scan).
    */
-  restoreSignals(records: Iterable<CheckpointRecord>): void {
-    for (const r of records) if (!this.engine.has(r.context.id)) this.engine.addAt(r.context, r.sync);
+  restoreSignals(records: Iterable<CheckpointRecord | DeferredSignal>): void {
+    for (const r of records) {
+      if ('text' in r) {
+        if (!this.engine.has(r.id)) this.engine.addDeferred(r);
+      } else if (!this.engine.has(r.context.id)) this.engine.addAt(r.context, r.sync);
+    }
     // Catching trailing signals up may have noted changes: they are the checkpoint's already.
     this.delta = emptyDelta();
   }
@@ -326,7 +338,7 @@ export class ShardRuntime {
     this.at = clock;
     for (const book of this.engine.symbolBooks()) {
       for (const slot of [...book.slots()]) {
-        if (sweepDue(book.peek(slot)!, event)) book.send(slot, event);
+        if (sweepDueAt(book.timeDeadline(slot), event)) book.send(slot, event);
       }
     }
   }

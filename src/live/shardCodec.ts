@@ -1,6 +1,9 @@
 import type { SignalContext } from '../../machines/signalContext.ts';
 import type { Tick } from '../../machines/types.ts';
-import type { BookClock, BookClockDelta } from '../engine/SymbolBook.ts';
+import { timeDeadline } from '../../machines/sweep.ts';
+import { SERIES } from '../../machines/triggerPrice.ts';
+import { watchOf, type Watch } from '../../machines/watch.ts';
+import type { BookClock, BookClockDelta, DeferredSignal } from '../engine/SymbolBook.ts';
 import type { ExtremaState } from '../engine/ExtremaLog.ts';
 import { isBullmqJobId } from '../names.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
@@ -96,18 +99,32 @@ export interface AppliedJobs {
  */
 const RECORD_FORM = 1;
 
+/**
+ * Marks the compact form followed by the signal's index entries, which let a take-over file
+ * the signal without decoding it ({@link DeferredSignal}): `[2, sync, ...as form 1...,
+ * [series, below, above, at, every, tracksExtremes, deadline]]`, the `watchOf` and
+ * `timeDeadline` of the context, ±Infinity and none as null. Written for every open signal
+ * without an active trailing stop. The entries are derived from the context, so a change to
+ * `watchOf` or `timeDeadline` needs a new mark (records under the old one then decoded in
+ * full, as form 1); the entries hold only numbers, so they open at the record's last `[`.
+ */
+const DEFERRABLE_FORM = 2;
+
 /** A checkpoint record as the compact form's JSON array holds it. */
-type CompactRecord = [typeof RECORD_FORM, number, ...unknown[]];
+type CompactRecord = [typeof RECORD_FORM | typeof DEFERRABLE_FORM, number, ...unknown[]];
+
+/** The index entries at the end of a {@link DEFERRABLE_FORM} record. */
+type StoredWatch = [number, number | null, number | null, number | null, 0 | 1, 0 | 1, number | null];
 
 /*
  * Why an array: a record is about 45 fields of short values, and their names were most of its
  * 831 bytes; recovery parses a million of them (docs/BENCHMARKS.md). Same values, same JSON,
  * about 320 bytes.
  */
-function compactRecord(record: CheckpointRecord): unknown[] {
+function compactRecord(record: CheckpointRecord, form = RECORD_FORM): unknown[] {
   const c = record.context;
   return [
-    RECORD_FORM,
+    form,
     record.sync,
     c.id,
     c.symbol,
@@ -156,6 +173,39 @@ function compactRecord(record: CheckpointRecord): unknown[] {
 }
 
 /**
+ * The index of the closing quote of the JSON string that opens at `from`, or -1 when no string
+ * opens there. A backslash escapes the character after it (a `\\uXXXX` escape's digits are no
+ * quote), so the first unescaped quote ends the string.
+ */
+function stringEnd(text: string, from: number): number {
+  if (text.charCodeAt(from) !== 34) return -1;
+  for (let i = from + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92) i++;
+    else if (c === 34) return i;
+  }
+  return -1;
+}
+
+/** The JSON string from the quote at `from` to the one at `to`, unescaped. */
+function stringAt(text: string, from: number, to: number): string {
+  const raw = text.slice(from + 1, to);
+  return raw.includes('\\') ? (JSON.parse(text.slice(from, to + 1)) as string) : raw;
+}
+
+/** The comma-separated JSON numbers and nulls from `from` to `to` (inclusive). */
+function numbersIn(text: string, from: number, to: number): (number | null)[] {
+  const values: (number | null)[] = [];
+  for (let start = from; start <= to;) {
+    let end = text.indexOf(',', start);
+    if (end < 0 || end > to) end = to + 1;
+    values.push(text.charCodeAt(start) === 110 ? null : Number(text.slice(start, end))); // 110: 'n'ull
+    start = end + 1;
+  }
+  return values;
+}
+
+/**
  * A compact record's value, typed never so that it takes its field's type: the compiler still
  * checks that expandRecord sets every field of SignalContext, and no other.
  */
@@ -164,7 +214,8 @@ function at(a: CompactRecord, i: number): never {
 }
 
 function expandRecord(a: CompactRecord): CheckpointRecord {
-  if (a[0] !== RECORD_FORM) throw new Error(`checkpoint record of an unknown form ${String(a[0])}`);
+  if (a[0] !== RECORD_FORM && a[0] !== DEFERRABLE_FORM)
+    throw new Error(`checkpoint record of an unknown form ${String(a[0])}`);
   const context: SignalContext = {
     id: at(a, 2),
     symbol: at(a, 3),
@@ -254,7 +305,54 @@ export const shardCodec = {
       c.notional === undefined
     )
       return JSON.stringify(record);
-    return JSON.stringify(compactRecord(record));
+    if (c.phase === 'closed') return JSON.stringify(compactRecord(record));
+    const w = watchOf(c);
+    if (w.trail !== null) return JSON.stringify(compactRecord(record));
+    const stored: StoredWatch = [
+      SERIES.indexOf(w.series),
+      w.below,
+      w.above,
+      w.at,
+      w.every ? 1 : 0,
+      w.tracksExtremes ? 1 : 0,
+      timeDeadline(c),
+    ];
+    const a = compactRecord(record, DEFERRABLE_FORM);
+    a.push(stored);
+    return JSON.stringify(a); // ±Infinity become null
+  },
+  /**
+   * A record as a take-over files it: deferred (its id, symbol, tick number and index entries
+   * read from the text alone) when it was written with its index entries, else decoded.
+   */
+  restoreRecord(text: string): CheckpointRecord | DeferredSignal {
+    if (!text.startsWith('[2,')) return shardCodec.decodeRecord(text);
+    // `[2,sync,"id","symbol",…,[entries]]`: read without parsing the rest (most of a take-over).
+    const syncEnd = text.indexOf(',', 3);
+    const idEnd = stringEnd(text, syncEnd + 1);
+    const symbolEnd = idEnd < 0 ? -1 : stringEnd(text, idEnd + 2);
+    const open = text.lastIndexOf('[', text.length - 2);
+    if (symbolEnd < 0 || open <= symbolEnd) return shardCodec.decodeRecord(text);
+    const entries = numbersIn(text, open + 1, text.length - 3);
+    if (entries.length !== 7) return shardCodec.decodeRecord(text);
+    const [series, below, above, at, every, tracks, deadline] = entries;
+    const watch: Watch = {
+      series: SERIES[series!]!,
+      below: below ?? -Infinity,
+      above: above ?? Infinity,
+      at: at ?? Infinity,
+      every: every === 1,
+      trail: null,
+      tracksExtremes: tracks === 1,
+    };
+    return {
+      id: stringAt(text, syncEnd + 1, idEnd),
+      symbol: stringAt(text, idEnd + 2, symbolEnd),
+      sync: Number(text.slice(3, syncEnd)),
+      text,
+      watch,
+      deadline: deadline ?? null,
+    };
   },
   /** Either form: the compact array, or the `{ value, context, sync }` JSON of earlier versions. */
   decodeRecord(text: string): CheckpointRecord {

@@ -1,7 +1,7 @@
 import type { RedisClient } from '../RedisClient.ts';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { OutcomeLine, Tick } from '../../machines/types.ts';
-import { advanceClock, type BookClock } from '../engine/SymbolBook.ts';
+import { advanceClock, type BookClock, type DeferredSignal } from '../engine/SymbolBook.ts';
 import { isBullmqJobId, OUTBOX_KEYS, type ShardKeys } from '../names.ts';
 import type { CheckpointRecord } from './messages.ts';
 import { RECENT_TICK_BYTES, shardCodec, type StackRef } from './shardCodec.ts';
@@ -381,10 +381,12 @@ export function readShard(redis: RedisClient, keys: ShardKeys, pageSize = LOAD_P
  * Rebuilds a shard's runtime from a {@link readShard}: progress marker, index clocks, open
  * signals (recent ticks later, on demand).
  *
- * A shard may hold a million records, too many to hold their text at once, and decoding them
- * is most of a take-over: they are decoded page by page as they arrive, in slices of
- * {@link LOAD_SLICE} with a yield to the event loop after each, so that the process renews its
- * job locks and runs the jobs of shards it has loaded already while it loads this one.
+ * A shard may hold a million records, and filing them is most of a take-over: a record written
+ * with its index entries is filed without being decoded (its context is built when first
+ * needed, `shardCodec.restoreRecord`), others are decoded. They are filed page by page as they
+ * arrive, in slices of {@link LOAD_SLICE} with a yield to the event loop after each, so that
+ * the process renews its job locks and runs the jobs of shards it has loaded already while it
+ * loads this one.
  */
 export async function restoreShard(reading: ShardReading, bufferSize: number): Promise<ShardRuntime> {
   const [progress, appliedAuto, appliedCustom, books] = await reading.head;
@@ -396,10 +398,10 @@ export async function restoreShard(reading: ShardReading, bufferSize: number): P
     [],
     new Map(),
   );
-  const records: CheckpointRecord[] = [];
+  const records: (CheckpointRecord | DeferredSignal)[] = [];
   for (let flat = await reading.records.next(); flat !== null; flat = await reading.records.next()) {
     for (let i = 1; i < flat.length; i += 2) {
-      records.push(shardCodec.decodeRecord(flat[i]!));
+      records.push(shardCodec.restoreRecord(flat[i]!));
       if (records.length === LOAD_SLICE || i + 2 >= flat.length) {
         runtime.restoreSignals(records);
         records.length = 0;

@@ -12,7 +12,7 @@ import type { Tick } from '../../machines/types.ts';
 import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
 import type { BookClock } from '../../src/engine/SymbolBook.ts';
 import { clockAt } from '../../src/live/shardStore.ts';
-import { idsOf, type CheckpointRecord, type ShardJobData } from '../../src/live/messages.ts';
+import { idsOf, type ShardJobData } from '../../src/live/messages.ts';
 import { RECENT_TICK_BYTES, shardCodec, type EncodedDelta } from '../../src/live/shardCodec.ts';
 import {
   APPLIED_CUSTOM_KEPT,
@@ -123,7 +123,7 @@ export class MemoryShardStore {
   load(): ShardRuntime {
     const books = new Map<string, BookClock>();
     for (const symbol of this.books.keys()) books.set(symbol, this.bookClock(symbol)!);
-    const records: CheckpointRecord[] = [...this.signals.values()].map((t) => shardCodec.decodeRecord(t));
+    const records = [...this.signals.values()].map((t) => shardCodec.restoreRecord(t));
     return ShardRuntime.restore(
       this.bufferSize,
       shardCodec.decodeProgress(this.progress, this.appliedAuto, this.appliedCustom),

@@ -12,6 +12,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Operation, OutcomeLine, SignalPayload, Tick } from '../../machines/types.ts';
+import { timeDeadline } from '../../machines/sweep.ts';
+import { watchOf } from '../../machines/watch.ts';
 import { generateSignals, seededRandom, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { toWire } from '../../src/live/messages.ts';
 import { shardCodec } from '../../src/live/shardCodec.ts';
@@ -229,9 +231,33 @@ for (const dataset of DATASETS) {
       }
       expect(stackWrites).toBeGreaterThan(0);
       expect(behind, 'jobs that stored a tick count without the clock').toBeGreaterThan(0);
+      // A take-over files most records without decoding them: their stored index entries must
+      // be the decoded context's own.
+      let deferred = 0;
+      let decoded = 0;
       for (const delta of deltas)
-        for (const record of delta.set.values())
-          expect(shardCodec.decodeRecord(shardCodec.encodeRecord(record))).toEqual(record);
+        for (const record of delta.set.values()) {
+          const text = shardCodec.encodeRecord(record);
+          expect(shardCodec.decodeRecord(text)).toEqual(record);
+          const filed = shardCodec.restoreRecord(text);
+          if (!('text' in filed)) {
+            expect(filed).toEqual(record);
+            decoded++;
+            continue;
+          }
+          deferred++;
+          const c = record.context;
+          expect(filed, `${c.id} filed for a take-over`).toEqual({
+            id: c.id,
+            symbol: c.symbol,
+            sync: record.sync,
+            text,
+            watch: watchOf(c),
+            deadline: timeDeadline(c),
+          });
+        }
+      expect(deferred, 'records filed without decoding').toBeGreaterThan(100);
+      expect(decoded, 'records decoded at once (active trailing stops)').toBeGreaterThan(0);
       expect(store.signals.size).toBe(runtime.openCount);
     });
   });

@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { initialContext, type SignalContext } from '../../machines/signalContext.ts';
+import { timeDeadline } from '../../machines/sweep.ts';
+import { watchOf } from '../../machines/watch.ts';
 import type { CheckpointRecord } from '../../src/live/messages.ts';
 import { shardCodec } from '../../src/live/shardCodec.ts';
 import { ShardRuntime } from '../../src/live/ShardRuntime.ts';
@@ -107,8 +109,78 @@ describe('checkpoint records', () => {
   });
 
   it('refuse a compact form of an unknown mark rather than misread it', () => {
-    const text = shardCodec.encodeRecord(record(busyContext(), 1)).replace(/^\[1,/, '[2,');
-    expect(() => shardCodec.decodeRecord(text)).toThrow(/unknown form 2/);
+    const text = shardCodec.encodeRecord(record(busyContext(), 1)).replace(/^\[1,/, '[3,');
+    expect(text.startsWith('[3,')).toBe(true);
+    expect(() => shardCodec.decodeRecord(text)).toThrow(/unknown form 3/);
+  });
+});
+
+describe('checkpoint records a take-over files without decoding', () => {
+  /** busyContext without its trailing stop, at several points of its life. */
+  const variants = (): [string, SignalContext][] => {
+    const busy = { ...busyContext(), trailActive: false, peak: null };
+    const base = initialContext(normalize([minimal()])[0]!);
+    const limit = initialContext(
+      normalize([{ ...minimal(), entry: { type: 'limit', price: 99 }, entryExpiresAt: T + 60_000 }])[0]!,
+    );
+    return [
+      ['partial, armed levels, return table', busy],
+      ['nothing armed', { ...busy, armStop: null, armTp: [null, null] }],
+      ['pending, no tick seen', base],
+      ['pending limit entry, ticks seen', { ...limit, seen: true, lastP: 100 }],
+      [
+        'open, no stop, no deadline',
+        { ...busy, armStop: null, armTp: [null, null], stop: null, timeLimitMs: null, roiAfterMs: null },
+      ],
+    ];
+  };
+
+  for (const [name, context] of variants()) {
+    it(`carry the index entries watchOf and timeDeadline give the decoded context: ${name}`, () => {
+      const r = record(context, 99);
+      const text = shardCodec.encodeRecord(r);
+      expect(text.startsWith('[2,')).toBe(true);
+      expect(shardCodec.decodeRecord(text)).toEqual(r);
+      const filed = shardCodec.restoreRecord(text);
+      expect('text' in filed, 'filed without decoding').toBe(true);
+      expect(filed).toEqual({
+        id: context.id,
+        symbol: context.symbol,
+        sync: 99,
+        text,
+        watch: watchOf(context),
+        deadline: timeDeadline(context),
+      });
+    });
+  }
+
+  it('read ids and symbols with quotes, backslashes, brackets and commas from the text alone', () => {
+    const awkward: [string, string][] = [
+      ['a"b\\c,]"', 'X[1],"y"'],
+      ['\\', '\\"'],
+      ['id\u2028 é ✓ 𝄞', 'Ω,"]'],
+    ];
+    for (const [id, symbol] of awkward) {
+      const context = { ...initialContext(normalize([minimal()])[0]!), id, symbol };
+      const filed = shardCodec.restoreRecord(shardCodec.encodeRecord(record(context, 5)));
+      expect(filed).toMatchObject({ id, symbol, sync: 5 });
+    }
+  });
+
+  it('decode a signal with an active trailing stop at once (its level follows the context)', () => {
+    const r = record(busyContext(), 7);
+    const text = shardCodec.encodeRecord(r);
+    expect(text.startsWith('[1,')).toBe(true);
+    expect(shardCodec.restoreRecord(text)).toEqual(r);
+  });
+
+  it('decode the object form and the form without entries as before', () => {
+    const r = record({ ...busyContext(), trailActive: false, peak: null }, 3);
+    expect(shardCodec.restoreRecord(JSON.stringify(r))).toEqual(r);
+    const formOne = JSON.stringify(
+      (JSON.parse(shardCodec.encodeRecord(r)) as unknown[]).slice(0, -1),
+    ).replace(/^\[2,/, '[1,');
+    expect(shardCodec.restoreRecord(formOne)).toEqual(r);
   });
 });
 

@@ -4,11 +4,12 @@
  * Redis. Job validation, applied-job bookkeeping and the basic `forget` rule are in
  * shardJobs.test.ts.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
 import type { OutcomeLine, SignalPayload } from '../../machines/types.ts';
-import type { ShardJobData, WireTick } from '../../src/live/messages.ts';
+import type { CheckpointRecord, ShardJobData, WireTick } from '../../src/live/messages.ts';
+import { shardCodec } from '../../src/live/shardCodec.ts';
 import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
 import { ShardRuntime, type ShardDelta } from '../../src/live/ShardRuntime.ts';
 import { MemoryShardStore } from '../support/MemoryShardStore.ts';
@@ -372,5 +373,58 @@ describe('ShardRuntime: signal events beside the checkpoint', () => {
     shard.run(ticks(T - 1000, 100, 104, 111));
     const delta = shard.run({ kind: 'register', signal: signal('late') });
     expect(events(delta).map(([key]) => key)).toEqual(['ev:late:filled', 'ev:late:leg:0']);
+  });
+});
+
+describe('ShardRuntime: a take-over files signals without decoding them until they are needed', () => {
+  const signals = [
+    signal('expiring', {
+      entry: { type: 'limit', price: 80 },
+      stopLoss: { price: 70 },
+      entryExpiresAt: T + 10_000,
+    }),
+    signal('timed', { timeLimitMs: 30_000 }),
+    signal('far', { takeProfits: [{ price: 500, fraction: 1 }], stopLoss: { price: 1 } }),
+    signal('near', { takeProfits: [{ price: 102, fraction: 1 }] }),
+    signal('trail', { takeProfits: [], trailing: { distanceBps: 800, activation: 'fill' } }),
+  ];
+
+  it('decodes only what a job needs, and every job gives the original delta', () => {
+    const original = new Shard(100);
+    for (const s of signals) original.run({ kind: 'register', signal: s });
+    original.run(ticks(T, 100, 100.5));
+    const restored = original.fork();
+    const decode = vi.spyOn(shardCodec, 'decodeRecord');
+    try {
+      const decodedIds = (): string[] =>
+        decode.mock.results.map((r) => (r.value as CheckpointRecord).context.id);
+      const after: [ShardJobData, string[]][] = [
+        // The stale sweep reads each signal's deadline from its stored entries: only the one it closes is decoded.
+        [{ kind: 'sweep', clock: T + 15_000, graceMs: 1000 }, ['expiring']],
+        [{ kind: 'sweep', clock: T + 40_000, graceMs: 1000 }, ['expiring', 'timed']],
+        // A tick reaches only the signals whose levels it crosses.
+        [ticks(T + 50_000, 101, 102.5), ['expiring', 'timed', 'near']],
+        [{ kind: 'op', op: { op: 'exit', id: 'far', ts: T + 52_000 } }, ['expiring', 'timed', 'near', 'far']],
+      ];
+      for (const [job, decodedSoFar] of after) {
+        const expected = original.run(job);
+        const delta = restored.run(job);
+        expect(delta.del, `closed by the ${job.kind} job`).toEqual(expected.del);
+        const { books: _expectedBooks, ...rest } = expected;
+        const { books: _books, ...got } = delta;
+        expect(got, `the delta of a ${job.kind} job`).toEqual(rest);
+        expect(decodedIds(), `decoded after the ${job.kind} job`).toEqual(decodedSoFar);
+      }
+      expect(restored.lines()).toEqual(original.lines());
+      expect([...original.lines().values()].map((l) => [l.id, l.outcome])).toEqual([
+        ['expiring', 'EXPIRED'],
+        ['timed', 'TIME_EXIT'],
+        ['near', 'TP_HIT'],
+        ['far', 'MANUAL_EXIT'],
+        ['trail', undefined],
+      ]);
+    } finally {
+      decode.mockRestore();
+    }
   });
 });
