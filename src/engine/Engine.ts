@@ -39,11 +39,15 @@ export class Engine {
     this.where.set(context.id, { book, slot: book.add(context, syncSeq) });
   }
 
-  /** Adds a restored signal whose context is decoded when first needed (hooks.decode). */
-  addDeferred(signal: DeferredSignal): void {
-    if (this.where.has(signal.id)) throw new Error(`signal ${signal.id} is already open`);
+  /**
+   * Adds a restored signal whose context is decoded when first needed (hooks.decode); false,
+   * adding nothing, when its id is open already (a take-over's scan may return a record twice).
+   */
+  addDeferred(signal: DeferredSignal): boolean {
+    if (this.where.has(signal.id)) return false;
     const book = this.book(signal.symbol);
     this.where.set(signal.id, { book, slot: book.addDeferred(signal) });
+    return true;
   }
 
   has(id: string): boolean {

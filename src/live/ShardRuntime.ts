@@ -128,9 +128,8 @@ export class ShardRuntime {
    */
   restoreSignals(records: Iterable<CheckpointRecord | DeferredSignal>): void {
     for (const r of records) {
-      if ('text' in r) {
-        if (!this.engine.has(r.id)) this.engine.addDeferred(r);
-      } else if (!this.engine.has(r.context.id)) this.engine.addAt(r.context, r.sync);
+      if ('text' in r) this.engine.addDeferred(r);
+      else if (!this.engine.has(r.context.id)) this.engine.addAt(r.context, r.sync);
     }
     // Catching trailing signals up may have noted changes: they are the checkpoint's already.
     this.delta = emptyDelta();

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { initialContext, type SignalContext } from '../../machines/signalContext.ts';
 import { timeDeadline } from '../../machines/sweep.ts';
 import { watchOf } from '../../machines/watch.ts';
+import type { DeferredSignal } from '../../src/engine/SymbolBook.ts';
 import type { CheckpointRecord } from '../../src/live/messages.ts';
 import { shardCodec } from '../../src/live/shardCodec.ts';
 import { ShardRuntime } from '../../src/live/ShardRuntime.ts';
@@ -189,6 +190,20 @@ describe('restoring a shard in slices', () => {
     const contexts = ['a', 'b', 'c'].map((id) => initialContext(normalize([minimal(id)])[0]!));
     const records = contexts.map((c) => record(c, 0));
     const [a, b, c] = records as [CheckpointRecord, CheckpointRecord, CheckpointRecord];
+    const rt = ShardRuntime.restore(0, { appliedJob: '9' }, new Map(), [a, b, b], new Map());
+    rt.restoreSignals([c, a]);
+    expect(rt.openCount).toBe(3);
+    expect([...rt.openSignals()].map((c) => c.id).sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('adds a deferred record that a scan returned twice once', () => {
+    const filed = ['a', 'b', 'c'].map((id) =>
+      shardCodec.restoreRecord(
+        shardCodec.encodeRecord(record(initialContext(normalize([minimal(id)])[0]!), 0)),
+      ),
+    );
+    expect(filed.every((r) => 'text' in r)).toBe(true);
+    const [a, b, c] = filed as [DeferredSignal, DeferredSignal, DeferredSignal];
     const rt = ShardRuntime.restore(0, { appliedJob: '9' }, new Map(), [a, b, b], new Map());
     rt.restoreSignals([c, a]);
     expect(rt.openCount).toBe(3);
