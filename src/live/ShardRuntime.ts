@@ -14,7 +14,7 @@ import {
   type DeferredSignal,
 } from '../engine/SymbolBook.ts';
 import { isBullmqJobId } from '../names.ts';
-import { shardCodec } from './shardCodec.ts';
+import { shardCodec, UnreadableRecordError } from './shardCodec.ts';
 import { TickRing } from './TickRing.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
 import { fromWire, outboxKey, type CheckpointRecord, type ShardJobData } from './messages.ts';
@@ -90,7 +90,13 @@ export class ShardRuntime {
   ) {
     this.clockEvery = Math.min(clockEvery, clockInterval(bufferSize));
     this.engine = new Engine({
-      decode: (text) => shardCodec.decodeRecord(text).context,
+      decode: (text) => {
+        try {
+          return shardCodec.decodeRecord(text).context;
+        } catch (err) {
+          throw new UnreadableRecordError(text, err);
+        }
+      },
       onChange: (c, previous) => {
         this.noteEvents(previous, c);
         if (c.phase === 'closed') return;

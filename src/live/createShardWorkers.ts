@@ -7,6 +7,7 @@ import { checkShardJob, idsOf, type ShardJobData } from './messages.ts';
 import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
 import { commitShard, loadRecent, lookupIds, readShard, restoreShard } from './shardStore.ts';
+import { UnreadableRecordError } from './shardCodec.ts';
 import { storableJson } from '../validation/checkStorable.ts';
 import type { ShardDelta, ShardRuntime } from './ShardRuntime.ts';
 
@@ -168,6 +169,8 @@ export async function createShardWorkers(
         } catch (err) {
           // The memory may be half-applied: drop it, and skip the job as poison.
           runtimes.delete(shard);
+          // Not the job's fault: a stored record is unreadable, as if the load had failed.
+          if (err instanceof UnreadableRecordError) throw err;
           const cause = coerceError(err);
           poison = trackerError(cause.code, `could not be applied: ${cause.message}`);
           continue;

@@ -93,38 +93,77 @@ export interface AppliedJobs {
 
 /**
  * Marks (first element) the compact record form: `[1, sync, ...the context's fields in the
- * order of compactRecord]`. The state value is not stored: it is always the context's phase
- * (persistSignal). A new context field goes at the end, under a new mark if old readers must
- * not meet it; the decoder keeps reading every mark written before.
+ * order of compactRecord]`, optionally followed by the signal's index entries
+ * ({@link IndexEntries}). The state value is not stored: it is always the context's phase
+ * (persistSignal). A new context field needs a new mark (the element after the fields is the
+ * entries'); the decoder keeps reading every mark written before.
  */
 const RECORD_FORM = 1;
 
-/**
- * Marks the compact form followed by the signal's index entries, which let a take-over file
- * the signal without decoding it ({@link DeferredSignal}): `[2, sync, ...as form 1...,
- * [series, below, above, at, every, tracksExtremes, deadline]]`, the `watchOf` and
- * `timeDeadline` of the context, ±Infinity and none as null. Written for every open signal
- * without an active trailing stop. The entries are derived from the context, so a change to
- * `watchOf` or `timeDeadline` needs a new mark (records under the old one then decoded in
- * full, as form 1); the entries hold only numbers, so they open at the record's last `[`.
- */
-const DEFERRABLE_FORM = 2;
-
 /** A checkpoint record as the compact form's JSON array holds it. */
-type CompactRecord = [typeof RECORD_FORM | typeof DEFERRABLE_FORM, number, ...unknown[]];
+type CompactRecord = [typeof RECORD_FORM, number, ...unknown[]];
 
-/** The index entries at the end of a {@link DEFERRABLE_FORM} record. */
-type StoredWatch = [number, number | null, number | null, number | null, 0 | 1, 0 | 1, number | null];
+/**
+ * Versions the index entries. They are derived from the context (`watchOf`, `timeDeadline`),
+ * so a change to either needs a new version: entries of another version are ignored and their
+ * record decoded in full.
+ */
+const ENTRIES_VERSION = 1;
+
+/**
+ * A signal's index entries, the last element of its compact record when present: `[version,
+ * series, below, above, at, every, tracksExtremes, deadline]`, its `watchOf` (the series as
+ * 0–3; below −Infinity, above and at +Infinity as null) and `timeDeadline`. With them a
+ * take-over files the signal without decoding it ({@link DeferredSignal}). They hold only
+ * numbers, so they open at the record's last `[`; the last context field (`stale`) is never an
+ * array, so a record ends in `]]` exactly when it has them. Readers of the previous version
+ * ignore the extra element.
+ */
+type IndexEntries = [
+  typeof ENTRIES_VERSION,
+  number,
+  number | null,
+  number | null,
+  number | null,
+  0 | 1,
+  0 | 1,
+  number | null,
+];
+
+/** The index entries of an open context, or null when it is filed from its context only. */
+function indexEntries(c: SignalContext): IndexEntries | null {
+  if (c.phase === 'closed') return null;
+  const w = watchOf(c);
+  // A trailing stop's level follows the context's side and peak; a threshold or deadline that
+  // overflowed to the other infinity (or NaN) has no null to stand for it.
+  if (w.trail !== null) return null;
+  const deadline = timeDeadline(c);
+  if (!(w.below === -Infinity || Number.isFinite(w.below))) return null;
+  if (!(w.above === Infinity || Number.isFinite(w.above))) return null;
+  if (!(w.at === Infinity || Number.isFinite(w.at))) return null;
+  if (deadline !== null && !Number.isFinite(deadline)) return null;
+  const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+  return [
+    ENTRIES_VERSION,
+    SERIES.indexOf(w.series),
+    finite(w.below),
+    finite(w.above),
+    finite(w.at),
+    w.every ? 1 : 0,
+    w.tracksExtremes ? 1 : 0,
+    deadline,
+  ];
+}
 
 /*
  * Why an array: a record is about 45 fields of short values, and their names were most of its
  * 831 bytes; recovery parses a million of them (docs/BENCHMARKS.md). Same values, same JSON,
  * about 320 bytes.
  */
-function compactRecord(record: CheckpointRecord, form = RECORD_FORM): unknown[] {
+function compactRecord(record: CheckpointRecord): unknown[] {
   const c = record.context;
   return [
-    form,
+    RECORD_FORM,
     record.sync,
     c.id,
     c.symbol,
@@ -173,6 +212,19 @@ function compactRecord(record: CheckpointRecord, form = RECORD_FORM): unknown[] 
 }
 
 /**
+ * A deferred signal's record that does not decode (a corrupt or hand-edited record): raised
+ * when the signal is first needed, it fails that job as a failed load of the shard would
+ * (retried, the shard waits), instead of poisoning the job.
+ */
+export class UnreadableRecordError extends Error {
+  constructor(text: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`checkpoint record ${JSON.stringify(text.slice(0, 80))}… cannot be decoded: ${reason}`);
+    this.name = 'UnreadableRecordError';
+  }
+}
+
+/**
  * The index of the closing quote of the JSON string that opens at `from`, or -1 when no string
  * opens there. A backslash escapes the character after it (a `\\uXXXX` escape's digits are no
  * quote), so the first unescaped quote ends the string.
@@ -187,10 +239,17 @@ function stringEnd(text: string, from: number): number {
   return -1;
 }
 
-/** The JSON string from the quote at `from` to the one at `to`, unescaped. */
+/**
+ * The JSON string from the quote at `from` to the one at `to`, unescaped, in a string of its
+ * own: V8 makes a longer slice a view of the whole record, which would keep the record's text
+ * alive as long as the id (an engine key) after the signal is decoded.
+ */
 function stringAt(text: string, from: number, to: number): string {
-  const raw = text.slice(from + 1, to);
-  return raw.includes('\\') ? (JSON.parse(text.slice(from, to + 1)) as string) : raw;
+  if (to - from - 1 < 13) {
+    const raw = text.slice(from + 1, to);
+    if (!raw.includes('\\')) return raw; // short slices are copies
+  }
+  return JSON.parse(text.slice(from, to + 1)) as string;
 }
 
 /** The comma-separated JSON numbers and nulls from `from` to `to` (inclusive). */
@@ -214,8 +273,7 @@ function at(a: CompactRecord, i: number): never {
 }
 
 function expandRecord(a: CompactRecord): CheckpointRecord {
-  if (a[0] !== RECORD_FORM && a[0] !== DEFERRABLE_FORM)
-    throw new Error(`checkpoint record of an unknown form ${String(a[0])}`);
+  if (a[0] !== RECORD_FORM) throw new Error(`checkpoint record of an unknown form ${String(a[0])}`);
   const context: SignalContext = {
     id: at(a, 2),
     symbol: at(a, 3),
@@ -291,7 +349,8 @@ function expandRecord(a: CompactRecord): CheckpointRecord {
  */
 export const shardCodec = {
   /**
-   * A checkpoint record in its compact form (an array, see {@link RECORD_FORM}); a context
+   * A checkpoint record in its compact form (an array, see {@link RECORD_FORM}, with the
+   * signal's {@link IndexEntries} when it has them); a context
    * without the v1.2 fields (restored from a checkpoint older than v1.2, SPEC.md: evaluated as
    * in v1.1) keeps the object form, whose absent fields the array could not tell from null.
    */
@@ -305,37 +364,26 @@ export const shardCodec = {
       c.notional === undefined
     )
       return JSON.stringify(record);
-    if (c.phase === 'closed') return JSON.stringify(compactRecord(record));
-    const w = watchOf(c);
-    if (w.trail !== null) return JSON.stringify(compactRecord(record));
-    const stored: StoredWatch = [
-      SERIES.indexOf(w.series),
-      w.below,
-      w.above,
-      w.at,
-      w.every ? 1 : 0,
-      w.tracksExtremes ? 1 : 0,
-      timeDeadline(c),
-    ];
-    const a = compactRecord(record, DEFERRABLE_FORM);
-    a.push(stored);
-    return JSON.stringify(a); // ±Infinity become null
+    const a = compactRecord(record);
+    const entries = indexEntries(c);
+    if (entries !== null) a.push(entries);
+    return JSON.stringify(a);
   },
   /**
    * A record as a take-over files it: deferred (its id, symbol, tick number and index entries
    * read from the text alone) when it was written with its index entries, else decoded.
    */
   restoreRecord(text: string): CheckpointRecord | DeferredSignal {
-    if (!text.startsWith('[2,')) return shardCodec.decodeRecord(text);
-    // `[2,sync,"id","symbol",…,[entries]]`: read without parsing the rest (most of a take-over).
+    if (!text.startsWith('[1,') || !text.endsWith(']]')) return shardCodec.decodeRecord(text);
+    // `[1,sync,"id","symbol",…,[entries]]`: read without parsing the rest (most of a take-over).
     const syncEnd = text.indexOf(',', 3);
     const idEnd = stringEnd(text, syncEnd + 1);
     const symbolEnd = idEnd < 0 ? -1 : stringEnd(text, idEnd + 2);
     const open = text.lastIndexOf('[', text.length - 2);
     if (symbolEnd < 0 || open <= symbolEnd) return shardCodec.decodeRecord(text);
     const entries = numbersIn(text, open + 1, text.length - 3);
-    if (entries.length !== 7) return shardCodec.decodeRecord(text);
-    const [series, below, above, at, every, tracks, deadline] = entries;
+    if (entries.length !== 8 || entries[0] !== ENTRIES_VERSION) return shardCodec.decodeRecord(text);
+    const [, series, below, above, at, every, tracks, deadline] = entries;
     const watch: Watch = {
       series: SERIES[series!]!,
       below: below ?? -Infinity,

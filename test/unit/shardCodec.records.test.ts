@@ -110,9 +110,9 @@ describe('checkpoint records', () => {
   });
 
   it('refuse a compact form of an unknown mark rather than misread it', () => {
-    const text = shardCodec.encodeRecord(record(busyContext(), 1)).replace(/^\[1,/, '[3,');
-    expect(text.startsWith('[3,')).toBe(true);
-    expect(() => shardCodec.decodeRecord(text)).toThrow(/unknown form 3/);
+    const text = shardCodec.encodeRecord(record(busyContext(), 1)).replace(/^\[1,/, '[2,');
+    expect(text.startsWith('[2,')).toBe(true);
+    expect(() => shardCodec.decodeRecord(text)).toThrow(/unknown form 2/);
   });
 });
 
@@ -140,8 +140,12 @@ describe('checkpoint records a take-over files without decoding', () => {
     it(`carry the index entries watchOf and timeDeadline give the decoded context: ${name}`, () => {
       const r = record(context, 99);
       const text = shardCodec.encodeRecord(r);
-      expect(text.startsWith('[2,')).toBe(true);
+      expect(text.startsWith('[1,') && text.endsWith(']]'), 'compact, with its index entries').toBe(true);
       expect(shardCodec.decodeRecord(text)).toEqual(r);
+      // The previous version reads the fields and ignores the one element after them.
+      const fields = (JSON.parse(text) as unknown[]).slice(0, -1);
+      expect(fields).toHaveLength(45);
+      expect(shardCodec.decodeRecord(JSON.stringify(fields))).toEqual(r);
       const filed = shardCodec.restoreRecord(text);
       expect('text' in filed, 'filed without decoding').toBe(true);
       expect(filed).toEqual({
@@ -171,17 +175,50 @@ describe('checkpoint records a take-over files without decoding', () => {
   it('decode a signal with an active trailing stop at once (its level follows the context)', () => {
     const r = record(busyContext(), 7);
     const text = shardCodec.encodeRecord(r);
-    expect(text.startsWith('[1,')).toBe(true);
+    expect(text.startsWith('[1,') && text.endsWith('false]'), 'no index entries').toBe(true);
     expect(shardCodec.restoreRecord(text)).toEqual(r);
   });
 
-  it('decode the object form and the form without entries as before', () => {
+  it('decode at once a signal whose thresholds overflow to an infinity null cannot stand for', () => {
+    const long = { ...initialContext(normalize([minimal()])[0]!), phase: 'open' as const, seen: true };
+    const overflowing: [string, SignalContext][] = [
+      [
+        'a long stop above the tolerance',
+        { ...long, fill: { ts: T, price: 1.75e308 }, stop: 1.7e308, toleranceBps: 999 },
+      ],
+      [
+        'a short take-profit above it',
+        {
+          ...long,
+          dir: -1,
+          fill: { ts: T, price: 1e308 },
+          tpPrices: [1.7e308],
+          toleranceBps: 999,
+          stop: null,
+        },
+      ],
+    ];
+    for (const [name, context] of overflowing) {
+      const w = watchOf(context);
+      expect(Number.isFinite(w.below) && Number.isFinite(w.above), `${name}: a threshold overflows`).toBe(
+        false,
+      );
+      const r = record(context, 2);
+      const text = shardCodec.encodeRecord(r);
+      expect(text.endsWith(']]'), `${name}: no index entries`).toBe(false);
+      expect(shardCodec.restoreRecord(text), name).toEqual(r);
+    }
+  });
+
+  it('decode the object form, the form without entries and entries of another version as before', () => {
     const r = record({ ...busyContext(), trailActive: false, peak: null }, 3);
     expect(shardCodec.restoreRecord(JSON.stringify(r))).toEqual(r);
-    const formOne = JSON.stringify(
-      (JSON.parse(shardCodec.encodeRecord(r)) as unknown[]).slice(0, -1),
-    ).replace(/^\[2,/, '[1,');
-    expect(shardCodec.restoreRecord(formOne)).toEqual(r);
+    const a = JSON.parse(shardCodec.encodeRecord(r)) as unknown[];
+    expect(shardCodec.restoreRecord(JSON.stringify(a.slice(0, -1)))).toEqual(r);
+    const entries = a.at(-1) as unknown[];
+    expect(entries[0], 'the entries version').toBe(1);
+    const otherVersion = JSON.stringify([...a.slice(0, -1), [2, ...entries.slice(1)]]);
+    expect(shardCodec.restoreRecord(otherVersion)).toEqual(r);
   });
 });
 

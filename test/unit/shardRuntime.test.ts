@@ -9,7 +9,7 @@ import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
 import type { OutcomeLine, SignalPayload } from '../../machines/types.ts';
 import type { CheckpointRecord, ShardJobData, WireTick } from '../../src/live/messages.ts';
-import { shardCodec } from '../../src/live/shardCodec.ts';
+import { shardCodec, UnreadableRecordError } from '../../src/live/shardCodec.ts';
 import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
 import { ShardRuntime, type ShardDelta } from '../../src/live/ShardRuntime.ts';
 import { MemoryShardStore } from '../support/MemoryShardStore.ts';
@@ -425,6 +425,58 @@ describe('ShardRuntime: a take-over files signals without decoding them until th
       ]);
     } finally {
       decode.mockRestore();
+    }
+  });
+});
+
+describe('ShardRuntime: a deferred record that does not decode', () => {
+  it('fails the job that first needs it with an error naming the record, not as bad job data', () => {
+    const shard = new Shard(100);
+    shard.run({ kind: 'register', signal: signal('broken') });
+    shard.run(ticks(T, 100));
+    const text = shard.store.signals.get('broken')!;
+    expect(shardCodec.restoreRecord(text)).toHaveProperty('text');
+    // Header and index entries intact, a field in between cut: filed, then unreadable.
+    shard.store.signals.set('broken', text.replace('"market",', '"market'));
+    shard.takeOver();
+    expect(shard.runtime.openCount).toBe(1);
+    let thrown: unknown = null;
+    try {
+      shard.run(ticks(T + 1000, 111));
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(UnreadableRecordError);
+    expect((thrown as Error).message).toMatch(/checkpoint record .*broken.* cannot be decoded/);
+  });
+});
+
+describe('ShardRuntime: levels that overflow to an infinity', () => {
+  it('are filed from the decoded context after a take-over, and close as without one', () => {
+    const big = [
+      signal('short-roi', {
+        side: 'short',
+        stopLoss: { price: 1.7e308 },
+        takeProfits: [],
+        roi: [{ afterMs: 0, returnBps: -9999 }],
+      }),
+      signal('long-stop', { stopLoss: { price: 1.7e308 }, takeProfits: [], toleranceBps: 999 }),
+    ];
+    for (const [s, fill, next] of [
+      [big[0]!, 1e308, 1.01e308],
+      [big[1]!, 1.75e308, 1.72e308],
+    ] as const) {
+      const original = new Shard(100);
+      original.run({ kind: 'register', signal: s });
+      original.run(ticks(T, fill));
+      expect(original.store.signals.get(s.id)!.endsWith(']]'), `${s.id}: stored without index entries`).toBe(
+        false,
+      );
+      const restored = original.fork();
+      const { books: _e, ...expected } = original.run(ticks(T + 1000, next));
+      const { books: _b, ...delta } = restored.run(ticks(T + 1000, next));
+      expect(delta).toEqual(expected);
+      expect(expected.del.has(s.id), `${s.id} closed by the tick`).toBe(true);
     }
   });
 });
