@@ -241,6 +241,50 @@ describe('custom job ids on a shard queue', () => {
   });
 });
 
+describe('a checkpoint record that no longer decodes', () => {
+  it('stops its shard at the job that needs the signal, skips nothing, and goes on once the record is readable', async () => {
+    const live = await start();
+    const signal = {
+      v: 1,
+      id: 'unreadable',
+      symbol: 'xyz',
+      side: 'long',
+      createdAt: T,
+      entry: { type: 'market' },
+      takeProfits: [{ price: 110, fraction: 1 }],
+      stopLoss: { price: 90 },
+    };
+    await live.submitSignals([signal]);
+    await live.waitUntilDrained();
+    const ticks: Tick[] = [100, 104, 111].map((price, i) => ({ symbol: 'XYZ', ts: T + 1 + i, price }));
+    await live.publishTicks(ticks.slice(0, 2));
+    await live.waitUntilDrained();
+    await stop();
+
+    // A take-over files the signal from the record's index entries without decoding the rest:
+    // cut a field in the middle, and the load succeeds; the tick that reaches the signal cannot.
+    const shard = shardOf('XYZ', SHARDS);
+    const keys = new ShardKeys(ns.prefix, shard);
+    const restarted = await start();
+    const text = (await restarted.redis.hget(keys.signals, 'unreadable'))!;
+    expect(text.endsWith(']]'), 'the record carries its index entries').toBe(true);
+    const progress = await restarted.redis.get(keys.progress);
+    await restarted.redis.hset(keys.signals, 'unreadable', text.replace('"market",', '"market'));
+    await restarted.publishTicks(ticks.slice(2));
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(await restarted.poisonEntries(), 'nothing skipped as poison').toEqual([]);
+    expect(await restarted.redis.get(keys.progress), 'the shard waits at the job').toBe(progress);
+    expect(await restarted.failedShardJobs()).toEqual([]);
+
+    await restarted.redis.hset(keys.signals, 'unreadable', text);
+    await restarted.waitUntilDrained({ timeoutMs: 30_000 });
+    expect(await restarted.poisonEntries()).toEqual([]);
+    const expected = await replay({ signals: [signal], ticks });
+    expect(expected.lines[0], 'replay: the last tick takes profit').toMatchObject({ outcome: 'TP_HIT' });
+    expect(describeDifference(await restarted.collectOutcomes(['unreadable']), expected.lines)).toBeNull();
+  });
+});
+
 describe('intake jobs whose data is not JSON', () => {
   it('fails a track-signal and a signal-ops job once, unrecoverably, and stores each as rejected', async () => {
     const live = await start();
