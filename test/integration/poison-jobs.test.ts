@@ -10,13 +10,13 @@
 import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.ts';
-import type { Tick } from '../../machines/types.ts';
+import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { ShardKeys, shardOf } from '../../src/names.ts';
 import { toWire } from '../../src/live/messages.ts';
 import { loadRecent } from '../../src/live/shardStore.ts';
 import { SHARD_JOB_OPTIONS } from '../../src/live/shardQueues.ts';
 import { replay } from '../../src/replay/replay.ts';
-import { useLivePipeline } from '../support/livePipeline.ts';
+import { useLivePipeline, type PipelineClient } from '../support/livePipeline.ts';
 import { addRawJob, rawJobRecord } from '../support/rawJob.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
 import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
@@ -38,6 +38,23 @@ function parseError(raw: string): string {
     return (err as Error).message;
   }
   throw new Error(`test bug: ${raw} is valid JSON`);
+}
+
+/** Submits a long signal on XYZ (market entry, take-profit 110, stop 90) and waits until it is registered. */
+async function submitTp110(live: PipelineClient, id: string): Promise<SignalPayload> {
+  const signal: SignalPayload = {
+    v: 1,
+    id,
+    symbol: 'xyz',
+    side: 'long',
+    createdAt: T,
+    entry: { type: 'market' },
+    takeProfits: [{ price: 110, fraction: 1 }],
+    stopLoss: { price: 90 },
+  };
+  await live.submitSignals([signal]);
+  await live.waitUntilDrained();
+  return signal;
 }
 
 /** Jobs may ask for retries; bad input must not use them. */
@@ -169,18 +186,7 @@ describe('poison jobs on a live shard', () => {
 describe('custom job ids on a shard queue', () => {
   it("takes no custom id made of digits for one of BullMQ's own: the jobs after a zero-padded or a 20-digit id are applied, also after a restart", async () => {
     const live = await start();
-    const signal = {
-      v: 1,
-      id: 'digit-ids',
-      symbol: 'xyz',
-      side: 'long',
-      createdAt: T,
-      entry: { type: 'market' },
-      takeProfits: [{ price: 110, fraction: 1 }],
-      stopLoss: { price: 90 },
-    };
-    await live.submitSignals([signal]);
-    await live.waitUntilDrained();
+    const signal = await submitTp110(live, 'digit-ids');
     const shard = shardOf('XYZ', SHARDS);
     const queue = live.shardQueue(shard);
     const prices = [100, 99, 103, 98, 105, 97, 107, 96, 108, 95];
@@ -244,18 +250,7 @@ describe('custom job ids on a shard queue', () => {
 describe('a checkpoint record that no longer decodes', () => {
   it('stops its shard at the job that needs the signal, skips nothing, and goes on once the record is readable', async () => {
     const live = await start();
-    const signal = {
-      v: 1,
-      id: 'unreadable',
-      symbol: 'xyz',
-      side: 'long',
-      createdAt: T,
-      entry: { type: 'market' },
-      takeProfits: [{ price: 110, fraction: 1 }],
-      stopLoss: { price: 90 },
-    };
-    await live.submitSignals([signal]);
-    await live.waitUntilDrained();
+    const signal = await submitTp110(live, 'unreadable');
     const ticks: Tick[] = [100, 104, 111].map((price, i) => ({ symbol: 'XYZ', ts: T + 1 + i, price }));
     await live.publishTicks(ticks.slice(0, 2));
     await live.waitUntilDrained();
