@@ -247,39 +247,6 @@ describe('custom job ids on a shard queue', () => {
   });
 });
 
-describe('a checkpoint record that no longer decodes', () => {
-  it('stops its shard at the job that needs the signal, skips nothing, and goes on once the record is readable', async () => {
-    const live = await start();
-    const signal = await submitTp110(live, 'unreadable');
-    const ticks: Tick[] = [100, 104, 111].map((price, i) => ({ symbol: 'XYZ', ts: T + 1 + i, price }));
-    await live.publishTicks(ticks.slice(0, 2));
-    await live.waitUntilDrained();
-    await stop();
-
-    // A take-over files the signal from the record's index entries without decoding the rest:
-    // cut a field in the middle, and the load succeeds; the tick that reaches the signal cannot.
-    const shard = shardOf('XYZ', SHARDS);
-    const keys = new ShardKeys(ns.prefix, shard);
-    const restarted = await start();
-    const text = (await restarted.redis.hget(keys.signals, 'unreadable'))!;
-    expect(text.endsWith(']]'), 'the record carries its index entries').toBe(true);
-    const progress = await restarted.redis.get(keys.progress);
-    await restarted.redis.hset(keys.signals, 'unreadable', text.replace('"market",', '"market'));
-    await restarted.publishTicks(ticks.slice(2));
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    expect(await restarted.poisonEntries(), 'nothing skipped as poison').toEqual([]);
-    expect(await restarted.redis.get(keys.progress), 'the shard waits at the job').toBe(progress);
-    expect(await restarted.failedShardJobs()).toEqual([]);
-
-    await restarted.redis.hset(keys.signals, 'unreadable', text);
-    await restarted.waitUntilDrained({ timeoutMs: 30_000 });
-    expect(await restarted.poisonEntries()).toEqual([]);
-    const expected = await replay({ signals: [signal], ticks });
-    expect(expected.lines[0], 'replay: the last tick takes profit').toMatchObject({ outcome: 'TP_HIT' });
-    expect(describeDifference(await restarted.collectOutcomes(['unreadable']), expected.lines)).toBeNull();
-  });
-});
-
 describe('intake jobs whose data is not JSON', () => {
   it('fails a track-signal and a signal-ops job once, unrecoverably, and stores each as rejected', async () => {
     const live = await start();
@@ -343,18 +310,7 @@ describe('intake jobs whose data is not JSON', () => {
 describe('shard jobs that broke the poison path (found by fuzzing, docs/FUZZING.md)', () => {
   it('records data nested 50,000 deep, or a registration with a NUL in its id, as poison and applies the jobs behind it (the first used to stop the shard, retried forever)', async () => {
     const live = await start();
-    const signal = {
-      v: 1,
-      id: 'behind-deep',
-      symbol: 'xyz',
-      side: 'long',
-      createdAt: T,
-      entry: { type: 'market' },
-      takeProfits: [{ price: 110, fraction: 1 }],
-      stopLoss: { price: 90 },
-    };
-    await live.submitSignals([signal]);
-    await live.waitUntilDrained();
+    const signal = await submitTp110(live, 'behind-deep');
     const shard = shardOf('XYZ', SHARDS);
     const queue = live.shardQueue(shard);
     const ticks: Tick[] = [100, 104, 111].map((price, i) => ({ symbol: 'XYZ', ts: T + 1 + i, price }));
@@ -380,5 +336,39 @@ describe('shard jobs that broke the poison path (found by fuzzing, docs/FUZZING.
     expect((await queue.getJob(after.id!))!.returnvalue).toMatchObject({ poisonTicks: 0, closed: 1 });
     const expected = await replay({ signals: [signal], ticks });
     expect(describeDifference(await live.collectOutcomes(['behind-deep']), expected.lines)).toBeNull();
+  });
+});
+
+// Last in the file: its signal closes, and the audit rows the test above reads are all but accepted ones.
+describe('a checkpoint record that no longer decodes', () => {
+  it('stops its shard at the job that needs the signal, skips nothing, and goes on once the record is readable', async () => {
+    const live = await start();
+    const signal = await submitTp110(live, 'unreadable');
+    const ticks: Tick[] = [100, 104, 111].map((price, i) => ({ symbol: 'XYZ', ts: T + 1 + i, price }));
+    await live.publishTicks(ticks.slice(0, 2));
+    await live.waitUntilDrained();
+    await stop();
+
+    // A take-over files the signal from the record's index entries without decoding the rest:
+    // cut a field in the middle, and the load succeeds; the tick that reaches the signal cannot.
+    const shard = shardOf('XYZ', SHARDS);
+    const keys = new ShardKeys(ns.prefix, shard);
+    const restarted = await start();
+    const text = (await restarted.redis.hget(keys.signals, 'unreadable'))!;
+    expect(text.endsWith(']]'), 'the record carries its index entries').toBe(true);
+    const progress = await restarted.redis.get(keys.progress);
+    await restarted.redis.hset(keys.signals, 'unreadable', text.replace('"market",', '"market'));
+    await restarted.publishTicks(ticks.slice(2));
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(await restarted.poisonEntries(), 'nothing skipped as poison').toEqual([]);
+    expect(await restarted.redis.get(keys.progress), 'the shard waits at the job').toBe(progress);
+    expect(await restarted.failedShardJobs()).toEqual([]);
+
+    await restarted.redis.hset(keys.signals, 'unreadable', text);
+    await restarted.waitUntilDrained({ timeoutMs: 30_000 });
+    expect(await restarted.poisonEntries()).toEqual([]);
+    const expected = await replay({ signals: [signal], ticks });
+    expect(expected.lines[0], 'replay: the last tick takes profit').toMatchObject({ outcome: 'TP_HIT' });
+    expect(describeDifference(await restarted.collectOutcomes(['unreadable']), expected.lines)).toBeNull();
   });
 });
