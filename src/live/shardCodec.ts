@@ -372,8 +372,9 @@ export const shardCodec = {
   /**
    * A record as a take-over files it: deferred (its id, symbol, tick number and index entries
    * read from the text alone) when it was written with its index entries, else decoded.
+   * `field`: the record's field in the signals hash (its id), which spares a copy of the id.
    */
-  restoreRecord(text: string): CheckpointRecord | DeferredSignal {
+  restoreRecord(text: string, field?: string): CheckpointRecord | DeferredSignal {
     if (!text.startsWith('[1,') || !text.endsWith(']]')) return shardCodec.decodeRecord(text);
     // `[1,sync,"id","symbol",…,[entries]]`: read without parsing the rest (most of a take-over).
     const syncEnd = text.indexOf(',', 3);
@@ -394,7 +395,11 @@ export const shardCodec = {
       tracksExtremes: tracks === 1,
     };
     return {
-      id: stringAt(text, syncEnd + 1, idEnd),
+      // The hash field is the id: taken as it is when the text spells it without escapes.
+      id:
+        field !== undefined && idEnd === syncEnd + 2 + field.length && text.startsWith(field, syncEnd + 2)
+          ? field
+          : stringAt(text, syncEnd + 1, idEnd),
       symbol: stringAt(text, idEnd + 2, symbolEnd),
       sync: Number(text.slice(3, syncEnd)),
       text,

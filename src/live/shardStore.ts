@@ -401,7 +401,7 @@ export async function restoreShard(reading: ShardReading, bufferSize: number): P
   const records: (CheckpointRecord | DeferredSignal)[] = [];
   for (let flat = await reading.records.next(); flat !== null; flat = await reading.records.next()) {
     for (let i = 1; i < flat.length; i += 2) {
-      records.push(shardCodec.restoreRecord(flat[i]!));
+      records.push(shardCodec.restoreRecord(flat[i]!, flat[i - 1]));
       if (records.length === LOAD_SLICE || i + 2 >= flat.length) {
         runtime.restoreSignals(records);
         records.length = 0;

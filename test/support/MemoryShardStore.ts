@@ -123,7 +123,7 @@ export class MemoryShardStore {
   load(): ShardRuntime {
     const books = new Map<string, BookClock>();
     for (const symbol of this.books.keys()) books.set(symbol, this.bookClock(symbol)!);
-    const records = [...this.signals.values()].map((t) => shardCodec.restoreRecord(t));
+    const records = [...this.signals].map(([id, text]) => shardCodec.restoreRecord(text, id));
     return ShardRuntime.restore(
       this.bufferSize,
       shardCodec.decodeProgress(this.progress, this.appliedAuto, this.appliedCustom),

@@ -167,8 +167,12 @@ describe('checkpoint records a take-over files without decoding', () => {
     ];
     for (const [id, symbol] of awkward) {
       const context = { ...initialContext(normalize([minimal()])[0]!), id, symbol };
-      const filed = shardCodec.restoreRecord(shardCodec.encodeRecord(record(context, 5)));
-      expect(filed).toMatchObject({ id, symbol, sync: 5 });
+      const text = shardCodec.encodeRecord(record(context, 5));
+      expect(shardCodec.restoreRecord(text)).toMatchObject({ id, symbol, sync: 5 });
+      // With the hash field (the id) given: the same, also when the field is not the text's id.
+      expect(shardCodec.restoreRecord(text, id)).toMatchObject({ id, symbol, sync: 5 });
+      expect(shardCodec.restoreRecord(text, `${id}x`)).toMatchObject({ id, symbol, sync: 5 });
+      expect(shardCodec.restoreRecord(text, id.slice(0, -1))).toMatchObject({ id, symbol, sync: 5 });
     }
   });
 
