@@ -328,8 +328,9 @@ function expandRecord(a: CompactRecord): CheckpointRecord {
  * text, except the ledger's and the progress markers' plain strings and the packed recent ticks:
  *
  * - signals hash: id → `CheckpointRecord` (XState's persisted `{ value, context }` and `sync`,
- *   the tick number of the signal's last event), as a compact array (`RECORD_FORM`) or, as
- *   written before it and still for contexts older than v1.2, that object;
+ *   the tick number of the signal's last event), as a compact array (`RECORD_FORM`, ending
+ *   in the signal's `IndexEntries` when it has them, which `restoreRecord` files without
+ *   decoding) or, as written before it and still for contexts older than v1.2, that object;
  * - books hash: symbol → the index's tick count, clock and extrema stack lengths
  *   (`encodeBookClock`), written every so many ticks of the symbol; clocks written before the
  *   stack strings hold the stacks inline;
