@@ -384,8 +384,12 @@ export const shardCodec = {
     const open = text.lastIndexOf('[', text.length - 2);
     if (symbolEnd < 0 || open <= symbolEnd) return shardCodec.decodeRecord(text);
     const entries = numbersIn(text, open + 1, text.length - 3);
-    if (entries.length !== 8 || entries[0] !== ENTRIES_VERSION) return shardCodec.decodeRecord(text);
+    // Entries of another version, or not numbers where numbers belong (a record edited by
+    // hand): the context decides.
+    if (entries.length !== 8 || entries[0] !== ENTRIES_VERSION || entries.some((x) => Number.isNaN(x)))
+      return shardCodec.decodeRecord(text);
     const [, series, below, above, at, every, tracks, deadline] = entries;
+    if (SERIES[series!] === undefined) return shardCodec.decodeRecord(text);
     const watch: Watch = {
       series: SERIES[series!]!,
       below: below ?? -Infinity,

@@ -223,6 +223,15 @@ describe('checkpoint records a take-over files without decoding', () => {
     expect(entries[0], 'the entries version').toBe(1);
     const otherVersion = JSON.stringify([...a.slice(0, -1), [2, ...entries.slice(1)]]);
     expect(shardCodec.restoreRecord(otherVersion)).toEqual(r);
+    // Entries edited by hand: no such series, a threshold that is not a number.
+    for (const edited of [
+      [1, 7, ...entries.slice(2)],
+      [1, entries[1], 'x', ...entries.slice(3)],
+    ]) {
+      const text = JSON.stringify([...a.slice(0, -1), edited]);
+      expect(text.endsWith(']]')).toBe(true);
+      expect(shardCodec.restoreRecord(text)).toEqual(r);
+    }
   });
 });
 
