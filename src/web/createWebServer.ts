@@ -100,7 +100,7 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     loggerInstance: opts.log.child({ component: 'web' }),
     // A signal id may be 128 characters (docs/QUEUES.md), percent-encoded in a path up to 12
     // bytes each; fastify's default (100) refused long ids with 400.
-    maxParamLength: 2048,
+    routerOptions: { maxParamLength: 2048 },
     // What Node refuses before fastify sees a request (a URL or headers over 16 KiB, a client
     // too slow), answered in our error shape too.
     clientErrorHandler: answerClientError,

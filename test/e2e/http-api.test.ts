@@ -128,6 +128,9 @@ describe('the HTTP API over real processes', () => {
         throw new Error(`the web process did not become ready\n${outputs()}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    // Node prints a deprecation or other runtime warning as "(node:PID) … Warning: …" on stderr:
+    // an operator starting the processes would see it.
+    for (const p of [web, worker, flusher]) expect(p.output()).not.toMatch(/^\(node:\d+\) .*Warning/m);
     run.client = tracker.track(
       createPipelineClient({
         redisUrl: redisUrl(),
