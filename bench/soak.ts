@@ -1,10 +1,14 @@
 /**
  * `npm run bench -- soak [--minutes=30] [--rate=20000] [--sample-seconds=30]
- *  [--warmup-seconds=N] [--signals-per-sec=5] [--shards=8] [--workers=1] [--interval=10]`
- *  (--interval: milliseconds between publishes, as the pipeline group's latency bench)
+ *  [--warmup-seconds=N] [--signals-per-sec=5] [--shards=8] [--workers=1] [--interval=10]
+ *  [--open-signals=0]`
+ *  (--interval: milliseconds between publishes, as the pipeline group's latency bench;
+ *  --open-signals: signals that stay open, submitted through `track-signal` before the soak
+ *  starts, so that every process is measured beside that many open signals)
  *
- * The soak of issue 12: the real processes (workers/worker.ts ×--workers, workers/flusher.ts,
- * workers/scheduler.ts, each with METRICS_PORT=0, and workers/web.ts on a free port) against
+ * The soak of issue 12: the real processes, as the Procfile starts them (workers/worker.ts
+ * ×--workers, workers/flusher.ts, workers/scheduler.ts, each with METRICS_PORT=0, and
+ * workers/web.ts on a free port) against
  * the Redis and PostgreSQL of REDIS_URL / DATABASE_URL (private ones when unset), fed real
  * ticks paced at --rate ticks/s for --minutes while signals are submitted at --signals-per-sec,
  * every other batch through `track-signal` and the others through `POST /v1/signals`, so
@@ -35,7 +39,7 @@ import { QUEUE_NAMES, shardQueueName, ShardKeys } from '../src/names.ts';
 import { migrate } from '../src/storage/migrate.ts';
 import { insertApiKey } from '../src/storage/insertApiKey.ts';
 import { createApiKey } from '../src/web/apiKey.ts';
-import { loadStreams, SYMBOLS } from './pipeline/TickStreams.ts';
+import { farSignals, loadStreams, SYMBOLS } from './pipeline/TickStreams.ts';
 import { scratchDatabase, quietLog } from './pipeline/scratchDatabase.ts';
 import { withServices } from './privateServices.ts';
 import type { Report } from './Report.ts';
@@ -53,6 +57,7 @@ interface Settings {
   shards: number;
   workers: number;
   intervalMs: number;
+  openSignals: number;
 }
 
 function settings(flags: string[]): Settings {
@@ -74,6 +79,7 @@ function settings(flags: string[]): Settings {
     shards: num('shards', 8),
     workers: num('workers', 1),
     intervalMs: num('interval', 10),
+    openSignals: flags.some((x) => x.startsWith('--open-signals=')) ? num('open-signals', 1) : 0,
   };
 }
 
@@ -130,10 +136,10 @@ export async function run(report: Report, flags: string[]): Promise<void> {
     const stream = new AbortController();
     try {
       const starting = [
-        ...Array.from({ length: set.workers }, (_, i) => start(`worker${i + 1}`, 'workers/worker.ts', env)),
-        start('flusher', 'workers/flusher.ts', env),
-        start('scheduler', 'workers/scheduler.ts', env),
-        start('web', 'workers/web.ts', { ...env, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' }, bearer),
+        ...Array.from({ length: set.workers }, (_, i) => start(`worker${i + 1}`, 'worker', env)),
+        start('flusher', 'flusher', env),
+        start('scheduler', 'scheduler', env),
+        start('web', 'web', { ...env, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' }, bearer),
       ];
       procs.push(...(await Promise.all(starting)));
       const web = procs.find((p) => p.name === 'web')!.metricsUrl.replace(/\/metrics$/, '');
@@ -159,6 +165,8 @@ export async function run(report: Report, flags: string[]): Promise<void> {
         batchSize: 2000,
         onError: (err) => say(`publisher: ${err.message}`),
       });
+
+      if (set.openSignals > 0) await openFarSignals(set.openSignals, streams, intake, keys, redis);
 
       let published = 0;
       let submitted = 0;
@@ -371,6 +379,39 @@ function writeCsv(procs: Proc[], samples: Sample[]): void {
   writeFileSync(CSV, [head.join(','), ...rows].join('\n') + '\n');
 }
 
+/**
+ * Submits `count` signals whose levels lie far from the price (bench/farSignal.ts: a few near
+ * ones close during the soak) through `track-signal`, as a producer would, and waits until the
+ * workers hold all of them: they are stored and forwarded by the real intake. They are market
+ * signals created before the first tick, so the soak's first tick of each symbol fills all of
+ * that symbol's at once (the soak's first minutes are that mass fill).
+ */
+async function openFarSignals(
+  count: number,
+  streams: Awaited<ReturnType<typeof loadStreams>>,
+  intake: Queue,
+  keys: ShardKeys[],
+  redis: Redis,
+): Promise<void> {
+  const t = performance.now();
+  const signals = farSignals(streams, count, 'open-');
+  for (let i = 0; i < signals.length; i += 5000)
+    await intake.addBulk(signals.slice(i, i + 5000).map((data) => ({ name: 'signal', data })));
+  say(`open signals: ${count} queued in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  let held = 0;
+  let progressAt = performance.now();
+  while (held < count) {
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const now = await sum(keys.map((k) => redis.hlen(k.signals)));
+    if (now > held) progressAt = performance.now();
+    else if (performance.now() - progressAt > 120_000)
+      throw new Error(`open signals: stuck at ${held} of ${count} for two minutes`);
+    held = now;
+    say(`open signals: ${held} of ${count} held by the workers`);
+  }
+  say(`open signals: ${count} open in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+}
+
 /** Submits signals through `POST /v1/signals`, as an HTTP producer does. */
 async function postSignals(web: string, bearer: Record<string, string>, signals: unknown[]): Promise<void> {
   const res = await fetch(`${web}/v1/signals`, {
@@ -395,17 +436,31 @@ async function readStream(url: string, bearer: Record<string, string>, signal: A
   return events;
 }
 
+/** The node arguments of a Procfile entry (`worker: node --max-semi-space-size=64 --import tsx …`). */
+function procfileArgs(entry: string): string[] {
+  const line = readFileSync(new URL('../Procfile', import.meta.url), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${entry}:`));
+  const words =
+    line
+      ?.slice(entry.length + 1)
+      .trim()
+      .split(/\s+/) ?? [];
+  if (words[0] !== 'node') throw new Error(`Procfile: no "${entry}: node …" line`);
+  return words.slice(1);
+}
+
 /**
- * Spawns a process and resolves with its metrics address once it logged its start-up line (the
- * web process: once it listens; its /metrics needs `headers`).
+ * Spawns a Procfile entry and resolves with its metrics address once it logged its start-up
+ * line (the web process: once it listens; its /metrics needs `headers`).
  */
 function start(
   name: string,
-  script: string,
+  entry: string,
   env: Record<string, string>,
   headers?: Record<string, string>,
 ): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const child = spawn(process.execPath, procfileArgs(entry), {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
