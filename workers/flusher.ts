@@ -27,8 +27,6 @@ const redis = createRedis(redisTargetOf(config), log, 'flusher');
 const pool = createPool(config.DATABASE_URL, log, 'flusher', 2);
 
 const running = runFlusher(config, { redis, pool, log }, { registry });
-log.info({ shards: config.SHARDS, batchSize: config.FLUSH_BATCH_SIZE, pid: process.pid }, 'flusher started');
-
 started();
 onShutdown(log, async () => {
   await running.close(); // the batch in flight commits (or fails) first; no new one starts
@@ -36,3 +34,5 @@ onShutdown(log, async () => {
   await pool.end();
   redis.disconnect();
 });
+// Announced once SIGTERM stops it gracefully: a supervisor may act on this line at once.
+log.info({ shards: config.SHARDS, batchSize: config.FLUSH_BATCH_SIZE, pid: process.pid }, 'flusher started');

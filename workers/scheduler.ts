@@ -27,6 +27,14 @@ const pool =
 if (pool === undefined)
   log.warn('DATABASE_URL is not set: no daily regulatory reports are written, no webhook deliveries pruned');
 const running = runScheduler(config, { redis, log, ...(pool ? { pool } : {}) }, { registry });
+started();
+onShutdown(log, async () => {
+  await running.close();
+  await metrics?.close();
+  await pool?.end();
+  redis.disconnect();
+});
+// Announced once SIGTERM stops it gracefully: a supervisor may act on this line at once.
 log.info(
   {
     staleSweep: config.STALE_SWEEP,
@@ -37,11 +45,3 @@ log.info(
   },
   'scheduler started',
 );
-
-started();
-onShutdown(log, async () => {
-  await running.close();
-  await metrics?.close();
-  await pool?.end();
-  redis.disconnect();
-});

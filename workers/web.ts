@@ -32,3 +32,6 @@ onShutdown(log, async () => {
   redis.disconnect();
   connection.disconnect();
 });
+// Announced once SIGTERM stops it gracefully (fastify's "Server listening" line comes before):
+// a supervisor may act on this line at once.
+log.info({ pid: process.pid }, 'web started');

@@ -29,8 +29,6 @@ const pool = createPool(config.DATABASE_URL, log, 'worker');
 await warnIfRedisNotPersistent(redis, log);
 
 const running = await runWorker(config, { redis, connection, pool, log }, { registry });
-log.info({ shards: running.shards, pid: process.pid }, 'worker started');
-
 started();
 onShutdown(log, async () => {
   await running.close();
@@ -39,3 +37,5 @@ onShutdown(log, async () => {
   redis.disconnect();
   connection.disconnect();
 });
+// Announced once SIGTERM stops it gracefully: a supervisor may act on this line at once.
+log.info({ shards: running.shards, pid: process.pid }, 'worker started');

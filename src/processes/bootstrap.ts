@@ -1,5 +1,5 @@
 import { Cluster, Redis } from 'ioredis';
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { destination, pino, type Logger, type LoggerOptions } from 'pino';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
 import { ConfigError, retentionOf, type Config, type RedisTarget } from '../config.ts';
@@ -37,9 +37,17 @@ export function loggerOptions(config: Pick<Config, 'LOG_LEVEL'>, name: string): 
   return { name, level: config.LOG_LEVEL, redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' } };
 }
 
-/** One root logger per process. */
+/**
+ * One root logger per process, writing stdout synchronously. pino's default stdout stream is
+ * asynchronous and flushes what is pending synchronously at `process.exit`, retrying a failed
+ * write every 100 ms for ever (sonic-boom 4 retries any error of that flush): when stdout's
+ * reader had gone (a Procfile runner or log shipper that died), a process never exited, on
+ * SIGTERM or on its shutdown timeout. Written synchronously, a line's EPIPE is raised at once,
+ * pino stops writing to the dead stream, and nothing is pending at exit. These processes log
+ * events, not ticks (a few lines a job at most), so a write a line costs nothing measurable.
+ */
 export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, name: string): Logger {
-  return pino(loggerOptions(config, name));
+  return pino(loggerOptions(config, name), destination({ dest: 1, sync: true }));
 }
 
 /**
