@@ -1,10 +1,12 @@
 /**
  * `npm run bench -- soak [--minutes=30] [--rate=20000] [--sample-seconds=30]
  *  [--warmup-seconds=N] [--signals-per-sec=5] [--shards=8] [--workers=1] [--interval=10]
- *  [--open-signals=0]`
+ *  [--open-signals=0] [--split]`
  *  (--interval: milliseconds between publishes, as the pipeline group's latency bench;
  *  --open-signals: signals that stay open, submitted through `track-signal` before the soak
- *  starts, so that every process is measured beside that many open signals)
+ *  starts, so that every process is measured beside that many open signals; --split: each
+ *  worker serves its own shards, `WORKER_SHARDS` as docs/SCALING.md splits them, instead of
+ *  every worker serving every shard)
  *
  * The soak of issue 12: the real processes, as the Procfile starts them (workers/worker.ts
  * ×--workers, workers/flusher.ts, workers/scheduler.ts, each with METRICS_PORT=0, and
@@ -39,6 +41,7 @@ import { QUEUE_NAMES, shardQueueName, ShardKeys } from '../src/names.ts';
 import { migrate } from '../src/storage/migrate.ts';
 import { insertApiKey } from '../src/storage/insertApiKey.ts';
 import { createApiKey } from '../src/web/apiKey.ts';
+import { splitShards } from './pipeline/Fleet.ts';
 import { farSignals, loadStreams, SYMBOLS } from './pipeline/TickStreams.ts';
 import { scratchDatabase, quietLog } from './pipeline/scratchDatabase.ts';
 import { withServices } from './privateServices.ts';
@@ -58,6 +61,7 @@ interface Settings {
   workers: number;
   intervalMs: number;
   openSignals: number;
+  split: boolean;
 }
 
 function settings(flags: string[]): Settings {
@@ -80,6 +84,7 @@ function settings(flags: string[]): Settings {
     workers: num('workers', 1),
     intervalMs: num('interval', 10),
     openSignals: flags.some((x) => x.startsWith('--open-signals=')) ? num('open-signals', 1) : 0,
+    split: flags.includes('--split'),
   };
 }
 
@@ -136,7 +141,11 @@ export async function run(report: Report, flags: string[]): Promise<void> {
     const stream = new AbortController();
     try {
       const starting = [
-        ...Array.from({ length: set.workers }, (_, i) => start(`worker${i + 1}`, 'worker', env)),
+        ...(set.split
+          ? splitShards(set.shards, set.workers).map((shards, i) =>
+              start(`worker${i + 1}`, 'worker', { ...env, WORKER_SHARDS: shards.join(',') }),
+            )
+          : Array.from({ length: set.workers }, (_, i) => start(`worker${i + 1}`, 'worker', env))),
         start('flusher', 'flusher', env),
         start('scheduler', 'scheduler', env),
         start('web', 'web', { ...env, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' }, bearer),
