@@ -42,7 +42,7 @@ import { migrate } from '../src/storage/migrate.ts';
 import { insertApiKey } from '../src/storage/insertApiKey.ts';
 import { createApiKey } from '../src/web/apiKey.ts';
 import { splitShards } from './pipeline/Fleet.ts';
-import { farSignals, loadStreams, SYMBOLS } from './pipeline/TickStreams.ts';
+import { farSignals, loadStreams, SYMBOLS, type TickStreams } from './pipeline/TickStreams.ts';
 import { scratchDatabase, quietLog } from './pipeline/scratchDatabase.ts';
 import { withServices } from './privateServices.ts';
 import type { Report } from './Report.ts';
@@ -397,7 +397,7 @@ function writeCsv(procs: Proc[], samples: Sample[]): void {
  */
 async function openFarSignals(
   count: number,
-  streams: Awaited<ReturnType<typeof loadStreams>>,
+  streams: TickStreams,
   intake: Queue,
   keys: ShardKeys[],
   redis: Redis,

