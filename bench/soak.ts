@@ -139,6 +139,18 @@ export async function run(report: Report, flags: string[]): Promise<void> {
     await keyPool.end();
     const bearer = { authorization: `Bearer ${key}` };
     const stream = new AbortController();
+    // Ctrl-C or SIGTERM: the processes are told to stop at once (never left running), and the
+    // run ends through the clean-up below (scratch database and keys dropped); again: exit now.
+    const onSignal = (): void => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      stopping = true;
+      say('interrupted: stopping the processes, then dropping the scratch database and keys');
+      for (const p of procs) p.child.kill('SIGTERM');
+    };
+    // Before withServices' handler, which stops private services and exits.
+    process.prependListener('SIGINT', onSignal);
+    process.prependListener('SIGTERM', onSignal);
     try {
       const starting = [
         ...(set.split
@@ -232,6 +244,7 @@ export async function run(report: Report, flags: string[]): Promise<void> {
       for (let k = 1; ; k++) {
         const elapsed = performance.now() - t0;
         if (elapsed >= set.seconds * 1000) break;
+        throwIfInterrupted();
         const due = Math.floor((set.rate * elapsed) / 1000) - published;
         if (due > 0) {
           await publisher.publish(streams.take(published, due));
@@ -311,6 +324,8 @@ export async function run(report: Report, flags: string[]): Promise<void> {
       stream.abort();
       report({ name: 'soak.stream_events', value: await streamed, unit: 'events' });
     } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       stopping = true;
       stream.abort();
       await Promise.all(procs.map((p) => stop(p.child)));
@@ -319,11 +334,20 @@ export async function run(report: Report, flags: string[]): Promise<void> {
       await dropKeys(redis, prefix);
       redis.disconnect();
       await db.drop();
+      if (interrupted) {
+        say('interrupted: cleaned up');
+        process.exit(130);
+      }
     }
   });
 }
 
 let stopping = false;
+let interrupted = false;
+
+function throwIfInterrupted(): void {
+  if (interrupted) throw new Error('soak interrupted (SIGINT or SIGTERM)');
+}
 
 async function sum(xs: Promise<number>[]): Promise<number> {
   return (await Promise.all(xs)).reduce((a, b) => a + b, 0);
@@ -411,6 +435,7 @@ async function openFarSignals(
   let progressAt = performance.now();
   while (held < count) {
     await new Promise((resolve) => setTimeout(resolve, 5000));
+    throwIfInterrupted();
     const now = await sum(keys.map((k) => redis.hlen(k.signals)));
     if (now > held) progressAt = performance.now();
     else if (performance.now() - progressAt > 120_000)
