@@ -29,8 +29,6 @@ export interface AcceptedRecord {
   closed: boolean;
 }
 
-const SIGNAL_COLUMNS = 13;
-
 /**
  * Stores accepted signals and their `accepted` audit rows, once per id, and commits. The answer
  * for each submission is what storing them one after the other in this order would have given:
@@ -81,11 +79,39 @@ export async function recordAcceptedBatch(
   return inTransaction(pool, (client) => resolveOthers(client, submissions, first, inserted));
 }
 
+/**
+ * The insert of {@link insertNew}: one column array a parameter, so that its text is the same
+ * for every batch size and PostgreSQL parses and plans it once a connection (a named statement),
+ * where one placeholder a value made a new text of up to 13 × INTAKE_CONCURRENCY parameters for
+ * each batch size, parsed and planned every time (docs/BENCHMARKS.md "Intake: one statement
+ * text"). `ORDER BY n` keeps the submissions' order for `seq`, and so for the audit chain.
+ */
+const INSERT_NEW = {
+  name: 'outcome-tracker:record-accepted',
+  text: `WITH new AS (
+       INSERT INTO signals (id, status, tenant, symbol, side, strategy, model, model_version, timeframe,
+                            confidence, created_at, payload, normalized, job_id)
+       SELECT id, 'accepted', tenant, symbol, side, strategy, model, model_version, timeframe,
+              confidence, ${fromMs('created_ms')}, payload::jsonb, normalized::jsonb, job_id
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                   $8::text[], $9::float8[], $10::bigint[], $11::text[], $12::text[], $13::text[])
+              WITH ORDINALITY AS u (id, tenant, symbol, side, strategy, model, model_version,
+                                    timeframe, confidence, created_ms, payload, normalized, job_id, n)
+       ORDER BY n
+       ON CONFLICT (id) WHERE status = 'accepted' DO NOTHING
+       RETURNING seq, id, tenant, created_at, job_id
+     ), audit AS (
+       INSERT INTO audit_logs (at, signal_id, tenant, event, details)
+       SELECT created_at, id, tenant, 'accepted', jsonb_build_object('jobId', job_id) FROM new ORDER BY seq
+     )
+     SELECT id FROM new`,
+};
+
 /** Inserts the signals whose ids are not accepted yet, with their audit rows; answers their ids. */
 async function insertNew(db: Queryable, candidates: readonly AcceptedSubmission[]): Promise<Set<string>> {
-  const params: unknown[] = [];
-  const rows = candidates.map(({ signal, payload, jobId }, r) => {
-    params.push(
+  const columns: unknown[][] = Array.from({ length: 13 }, () => []);
+  for (const { signal, payload, jobId } of candidates) {
+    const row = [
       signal.id,
       signal.tenant,
       signal.symbol,
@@ -99,24 +125,10 @@ async function insertNew(db: Queryable, candidates: readonly AcceptedSubmission[
       JSON.stringify(payload),
       JSON.stringify(signal),
       jobId,
-    );
-    const p = (k: number): string => `$${r * SIGNAL_COLUMNS + k}`;
-    return `(${p(1)}, 'accepted', ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}::float8, ${fromMs(p(10))}, ${p(11)}::jsonb, ${p(12)}::jsonb, ${p(13)})`;
-  });
-  const result = await db.query<{ id: string }>(
-    `WITH new AS (
-       INSERT INTO signals (id, status, tenant, symbol, side, strategy, model, model_version, timeframe,
-                            confidence, created_at, payload, normalized, job_id)
-       VALUES ${rows.join(',\n')}
-       ON CONFLICT (id) WHERE status = 'accepted' DO NOTHING
-       RETURNING seq, id, tenant, created_at, job_id
-     ), audit AS (
-       INSERT INTO audit_logs (at, signal_id, tenant, event, details)
-       SELECT created_at, id, tenant, 'accepted', jsonb_build_object('jobId', job_id) FROM new ORDER BY seq
-     )
-     SELECT id FROM new`,
-    params,
-  );
+    ];
+    for (let c = 0; c < row.length; c++) columns[c]!.push(row[c]);
+  }
+  const result = await db.query<{ id: string }>({ ...INSERT_NEW, values: columns });
   return new Set(result.rows.map((r) => r.id));
 }
 
