@@ -1,6 +1,6 @@
 /**
  * The intake stores accepted signals in batches: the track-signal jobs running at once share one
- * multi-row INSERT (group commit). Each job still gets its own answer: a duplicate id is
+ * INSERT (group commit). Each job still gets its own answer: a duplicate id is
  * recognised within a batch as across batches, a retried job is not a duplicate of itself, a
  * bad signal fails its own job only, and a signal PostgreSQL refuses fails only its own job.
  */
@@ -191,6 +191,51 @@ describe('intake batches', () => {
       .flat()
       .filter((j) => (j.data as { kind: string }).kind === 'register');
     expect(registrations).toHaveLength(ids.length);
+  });
+
+  it('stores every column as submitted, whatever its text holds (the columns travel as arrays): quotes, backslashes, braces, commas, the word NULL, characters beyond the BMP; absent fields as NULL', async () => {
+    const pool = tracker.pool(db.url);
+    const awkward = {
+      tenant: 'desk "A", {north}',
+      strategy: 'a "quoted" \\ back\\slash, {brace} and , commas',
+      model: 'NULL',
+      modelVersion: 'null',
+      timeframe: '𝄞 ü 日本',
+      confidence: 0.1,
+      meta: { note: 'line\nbreak\ttab "q" \\', nested: [1, null, { x: '}{' }] },
+    };
+    const submitted = [
+      submission(payload('text-1', awkward), 'jt1'),
+      submission(payload('text-2'), 'jt2'),
+      submission(payload('text-3', { model: '', confidence: 1 }), 'jt3'),
+    ];
+    const records = await recordAcceptedBatch(pool, submitted);
+    expect(records.map((r) => r.inserted)).toEqual([true, true, true]);
+    const { rows } = await pool.query<Record<string, unknown>>(
+      `SELECT id, tenant, symbol, side, strategy, model, model_version, timeframe, confidence,
+              created_at, payload, normalized, job_id
+       FROM signals WHERE id IN ('text-1', 'text-2', 'text-3') AND status = 'accepted' ORDER BY seq`,
+    );
+    expect(rows).toEqual(
+      submitted.map(({ signal, payload: p, jobId }) => ({
+        id: signal.id,
+        tenant: signal.tenant,
+        symbol: signal.symbol,
+        side: signal.side,
+        strategy: signal.strategy ?? null,
+        model: signal.model ?? null,
+        model_version: signal.modelVersion ?? null,
+        timeframe: signal.timeframe ?? null,
+        confidence: signal.confidence ?? null,
+        created_at: new Date(signal.createdAt),
+        payload: p,
+        normalized: JSON.parse(JSON.stringify(signal)),
+        job_id: jobId,
+      })),
+    );
+    expect(rows[0]).toMatchObject({ tenant: awkward.tenant, model: 'NULL', model_version: 'null' });
+    expect(rows[2]).toMatchObject({ model: '', strategy: null, confidence: 1 });
+    await pool.end();
   });
 
   it('fails only the job of a signal PostgreSQL refuses; the others of its batch are stored and tracked', async () => {
