@@ -109,7 +109,7 @@ const INSERT_NEW = {
 
 /** Inserts the signals whose ids are not accepted yet, with their audit rows; answers their ids. */
 async function insertNew(db: Queryable, candidates: readonly AcceptedSubmission[]): Promise<Set<string>> {
-  const columns: unknown[][] = Array.from({ length: 13 }, () => []);
+  const columns: unknown[][] = [];
   for (const { signal, payload, jobId } of candidates) {
     const row = [
       signal.id,
@@ -126,7 +126,7 @@ async function insertNew(db: Queryable, candidates: readonly AcceptedSubmission[
       JSON.stringify(signal),
       jobId,
     ];
-    for (let c = 0; c < row.length; c++) columns[c]!.push(row[c]);
+    row.forEach((value, c) => (columns[c] ??= []).push(value));
   }
   const result = await db.query<{ id: string }>({ ...INSERT_NEW, values: columns });
   return new Set(result.rows.map((r) => r.id));
