@@ -3,18 +3,13 @@
  * Procfile runner or log shipper that read its stdout died): it used to retry its last log line
  * for ever at exit, and never exited (docs/OPERATIONS.md "Stopping processes").
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnProcess } from '../support/livePipeline.ts';
 import { freePort, useRealProcesses } from '../support/realProcesses.ts';
-import { createTestDatabase, redisUrl, useRedisNamespace, type TestDatabase } from '../support/services.ts';
+import { redisUrl, useRedisNamespace, useTestDatabase } from '../support/services.ts';
 
-let db: TestDatabase;
-beforeEach(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await db.drop();
-});
+// One database for the file: each test starts one process, and none reads another's rows.
+const db = useTestDatabase();
 const ns = useRedisNamespace('shutdown-e2e');
 const { processes } = useRealProcesses();
 
