@@ -36,6 +36,7 @@ import type { Tick } from '../machines/types.ts';
 import { seededRandom } from '../src/demo/generateSignals.ts';
 import { createTickPublisher } from '../src/live/createTickPublisher.ts';
 import { ShardKeys, shardOf, shardQueueName } from '../src/names.ts';
+import { countOpenRecords, readRecords } from '../src/live/shardStore.ts';
 import type { ShardJobData } from '../src/live/messages.ts';
 import { SHARD_JOB_OPTIONS } from '../src/live/shardQueues.ts';
 import { migrate } from '../src/storage/migrate.ts';
@@ -200,6 +201,7 @@ function stateKind(key: string, prefix: string): StateKind | null {
   if (m === null) return null;
   const rest = m[1]!;
   if (rest.startsWith('recent:') || rest.startsWith('recent-ticks:')) return 'recent';
+  if (/^signals:\d+$/.test(rest)) return 'signals'; // the record buckets
   return (STATE_KINDS as readonly string[]).includes(rest) ? (rest as StateKind) : null;
 }
 
@@ -285,7 +287,10 @@ async function pendingJobs(redis: Redis, prefix: string, shards: number): Promis
 
 async function sumHlen(redis: Redis, prefix: string, shards: number, key: 'signals' | 'ids' | 'outbox') {
   let n = 0;
-  for (let s = 0; s < shards; s++) n += await redis.hlen(new ShardKeys(prefix, s)[key]);
+  for (let s = 0; s < shards; s++) {
+    const keys = new ShardKeys(prefix, s);
+    n += key === 'signals' ? await countOpenRecords(redis, keys) : await redis.hlen(keys[key]);
+  }
   return n;
 }
 
@@ -407,12 +412,8 @@ async function measure(report: Report, set: Settings, url: string, databaseUrl: 
     // The raw baseline: the same records as plain HSET entries in one hash.
     const plainBefore = await usedMemory(redis);
     for (let n = 0; n < set.shards; n++) {
-      let cursor = '0';
-      do {
-        const [next, flat] = await redis.hscan(new ShardKeys(prefix, n).signals, cursor, 'COUNT', 1000);
-        if (flat.length > 0) await redis.hset(plainKey, ...flat);
-        cursor = next;
-      } while (cursor !== '0');
+      const flat = [...(await readRecords(redis, new ShardKeys(prefix, n)))].flat();
+      for (let i = 0; i < flat.length; i += 2000) await redis.hset(plainKey, ...flat.slice(i, i + 2000));
     }
     const [plainBytes] = await memoryUsage(redis, [plainKey]);
     const plainUsed = (await usedMemory(redis)) - plainBefore;

@@ -38,6 +38,7 @@ import pg from 'pg';
 import { generateSignals } from '../src/demo/generateSignals.ts';
 import { createTickPublisher } from '../src/live/createTickPublisher.ts';
 import { QUEUE_NAMES, shardQueueName, ShardKeys } from '../src/names.ts';
+import { countOpenRecords } from '../src/live/shardStore.ts';
 import { migrate } from '../src/storage/migrate.ts';
 import { insertApiKey } from '../src/storage/insertApiKey.ts';
 import { createApiKey } from '../src/web/apiKey.ts';
@@ -201,7 +202,7 @@ export async function run(report: Report, flags: string[]): Promise<void> {
           Promise.all(shardQueues.map((q) => q.getWaitingCount())),
           intake.getWaitingCount(),
           sum(keys.map((k) => redis.hlen(k.outbox))),
-          sum(keys.map((k) => redis.hlen(k.signals))),
+          sum(keys.map((k) => countOpenRecords(redis, k))),
           redis.info('memory').then((s) => Number(/^used_memory:(\d+)/m.exec(s)?.[1]) / 1e6),
         ]);
         const dt = (now - lastSample.at) / 1000;
@@ -436,7 +437,7 @@ async function openFarSignals(
   while (held < count) {
     await new Promise((resolve) => setTimeout(resolve, 5000));
     throwIfInterrupted();
-    const now = await sum(keys.map((k) => redis.hlen(k.signals)));
+    const now = await sum(keys.map((k) => countOpenRecords(redis, k)));
     if (now > held) progressAt = performance.now();
     else if (performance.now() - progressAt > 120_000)
       throw new Error(`open signals: stuck at ${held} of ${count} for two minutes`);

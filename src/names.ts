@@ -178,9 +178,28 @@ export class ShardKeys {
   ) {
     this.base = `${prefix}:${shardQueueName(shard)}`;
   }
-  /** Hash: signal id → checkpoint record (open signals). */
+  /**
+   * Hash: signal id → checkpoint record, as open signals were kept before
+   * {@link signalBucket}: still read at a take-over, emptied as its records are written again
+   * (docs/STORAGE.md "Redis: a shard's open-signal records").
+   */
   get signals(): string {
     return `${this.base}:signals`;
+  }
+  /**
+   * Hash `bucket` (0 to {@link SIGNAL_BUCKETS} − 1) of the shard's open signals: signal id →
+   * checkpoint record, for the ids of {@link signalBucketOf} `bucket`.
+   */
+  signalBucket(bucket: number): string {
+    return `${this.base}:signals:${bucket}`;
+  }
+  /** The {@link signalBucket} that holds signal `id`'s record. */
+  bucketOf(id: string): string {
+    return this.signalBucket(signalBucketOf(id));
+  }
+  /** Every one of the shard's {@link signalBucket} hashes, in bucket order. */
+  get signalBuckets(): string[] {
+    return Array.from({ length: SIGNAL_BUCKETS }, (_, b) => this.signalBucket(b));
   }
   /** Hash: signal id → "open" | "closed": every id ever registered here (registration is idempotent). */
   get ids(): string {
@@ -283,6 +302,19 @@ export function fnv1a(text: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+/**
+ * How many hashes a shard's open-signal records are spread over. A take-over reads each whole
+ * (HVALS), which costs Redis about a third of paging one large hash (HSCAN) and keeps a reply
+ * to a few MB up to some 100,000 open signals a bucket. Changing it moves every record: a
+ * storage format change (docs/STORAGE.md).
+ */
+export const SIGNAL_BUCKETS = 64;
+
+/** The {@link ShardKeys.signalBucket} that holds the record of signal `id`. */
+export function signalBucketOf(id: string): number {
+  return fnv1a(id) % SIGNAL_BUCKETS;
 }
 
 /** The shard of a symbol (upper-cased as SPEC normalises it). */

@@ -6,7 +6,7 @@ import { ShardKeys, shardQueueName } from '../names.ts';
 import { checkShardJob, idsOf, type ShardJobData } from './messages.ts';
 import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
-import { commitShard, loadRecent, lookupIds, readShard, restoreShard } from './shardStore.ts';
+import { commitShard, loadRecent, lookupIds, moveUnbucketed, readShard, restoreShard } from './shardStore.ts';
 import { UnreadableRecordError } from './shardCodec.ts';
 import { storableJson } from '../validation/checkStorable.ts';
 import type { ShardDelta, ShardRuntime } from './ShardRuntime.ts';
@@ -75,13 +75,37 @@ export async function createShardWorkers(
    * between slices). Their reads from Redis start at once, a few pages ahead of the decoding.
    */
   let loading: Promise<unknown> = Promise.resolve();
-  const loadInTurn = (keys: ShardKeys): Promise<ShardRuntime> => {
+  const loadInTurn = (keys: ShardKeys, log: Logger): Promise<ShardRuntime> => {
     const reading = readShard(opts.redis, keys);
     const loaded = loading.then(() => restoreShard(reading, opts.bufferSize));
     loading = loaded.catch(() => undefined); // a failed load (retried by its job) stops none behind it
+    const move = loaded.then(
+      () => moveAfterUpgrade(keys, log),
+      () => undefined,
+    );
+    moving.add(move);
+    void move.then(() => moving.delete(move));
     return loaded;
   };
   let closing = false;
+  /** Moves under way ({@link moveAfterUpgrade}): close() waits for them to stop. */
+  const moving = new Set<Promise<void>>();
+  /**
+   * Records written before the buckets (a shard last served by an earlier version) move to
+   * their buckets in the background once the shard is loaded, so that its next take-over reads
+   * buckets only; until then it reads both. Best effort: a failure is logged and the next load
+   * tries again.
+   */
+  const moveAfterUpgrade = async (keys: ShardKeys, log: Logger): Promise<void> => {
+    try {
+      if ((await opts.redis.exists(keys.signals)) === 0) return;
+      const moved = await moveUnbucketed(opts.redis, keys, () => closing);
+      log.info({ moved }, 'moved open-signal records written before the buckets to them');
+    } catch (err) {
+      if (!closing)
+        log.warn({ err }, 'moving open-signal records to their buckets failed; the next load tries again');
+    }
+  };
   const workers: TolerantWorker<ShardJobData, ShardJobResult>[] = [];
   // One writer per shard (DESIGN.md decision 3), whichever process serves it.
   const queues = createShardQueues({
@@ -136,7 +160,7 @@ export async function createShardWorkers(
       let runtime = runtimes.get(shard);
       try {
         if (runtime === undefined) {
-          runtime = await loadInTurn(keys);
+          runtime = await loadInTurn(keys, log);
           runtimes.set(shard, runtime);
           log.info({ open: runtime.openCount, progress: runtime.appliedJob }, 'shard loaded');
         }
@@ -228,7 +252,7 @@ export async function createShardWorkers(
     workers,
     async close() {
       closing = true;
-      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all([...workers.map((w) => w.close()), ...moving]);
     },
   };
 }

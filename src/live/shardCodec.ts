@@ -5,7 +5,7 @@ import { SERIES } from '../../machines/triggerPrice.ts';
 import { watchOf, type Watch } from '../../machines/watch.ts';
 import type { BookClock, BookClockDelta, DeferredSignal } from '../engine/SymbolBook.ts';
 import type { ExtremaState } from '../engine/ExtremaLog.ts';
-import { isBullmqJobId } from '../names.ts';
+import { isBullmqJobId, signalBucketOf } from '../names.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
 import { fromWire, toWire, type CheckpointRecord, type WireTick } from './messages.ts';
 import type { ShardDelta } from './ShardRuntime.ts';
@@ -15,10 +15,12 @@ import type { ShardDelta } from './ShardRuntime.ts';
  * that the script stores the strings as they are.
  */
 export interface CheckpointPayload {
-  /** Open signals: [id, encoded record]. */
-  set: [string, string][];
-  /** Signals that closed: their records go. */
-  del: string[];
+  /** Open signals: [id, encoded record, its bucket (`signalBucketOf`)]. */
+  set: [string, string, number][];
+  /** Signals that closed, [id, its bucket]: their records go. */
+  del: [string, number][];
+  /** The buckets of `set` and `del`, each once, ascending: the order of their keys (the last ones). */
+  buckets: number[];
   /** Registration ledger entries: [id, "open" | "closed"]. */
   ids: [string, LedgerState][];
   /** Ledger entries to remove if still "closed". */
@@ -322,12 +324,21 @@ function expandRecord(a: CompactRecord): CheckpointRecord {
   return { value: context.phase, context, sync: a[1] };
 }
 
+/** The buckets a delta's records are written to or deleted from, each once, ascending. */
+function bucketsOf(delta: ShardDelta): number[] {
+  const buckets = new Set<number>();
+  for (const id of delta.set.keys()) buckets.add(signalBucketOf(id));
+  for (const id of delta.del) buckets.add(signalBucketOf(id));
+  return [...buckets].sort((a, b) => a - b);
+}
+
 /**
  * The one format of everything a shard stores in Redis (pure: no I/O). `shardStore` reads and
  * writes the keys; this module turns their values into memory and back. Every value is JSON
  * text, except the ledger's and the progress markers' plain strings and the packed recent ticks:
  *
- * - signals hash: id → `CheckpointRecord` (XState's persisted `{ value, context }` and `sync`,
+ * - signal buckets (`signalBucketOf` the id; before them one signals hash a shard, still read):
+ *   id → `CheckpointRecord` (XState's persisted `{ value, context }` and `sync`,
  *   the tick number of the signal's last event), as a compact array (`RECORD_FORM`, ending
  *   in the signal's `IndexEntries` when it has them, which `restoreRecord` files without
  *   decoding) or, as written before it and still for contexts older than v1.2, that object;
@@ -614,8 +625,9 @@ export const shardCodec = {
       recent: symbols.map((s) => shardCodec.packTicks(delta.recent.get(s)!)),
       stacks: [...delta.books].flatMap(([symbol, clock]) => shardCodec.stackWrites(symbol, clock)),
       payload: {
-        set: [...delta.set].map(([id, record]) => [id, shardCodec.encodeRecord(record)]),
-        del: [...delta.del],
+        set: [...delta.set].map(([id, record]) => [id, shardCodec.encodeRecord(record), signalBucketOf(id)]),
+        del: [...delta.del].map((id) => [id, signalBucketOf(id)]),
+        buckets: bucketsOf(delta),
         ids: [...delta.ids],
         forget: [...delta.forget],
         books: [...delta.books].map(([symbol, clock]) => [symbol, shardCodec.encodeBookClock(clock)]),

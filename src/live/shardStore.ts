@@ -2,7 +2,7 @@ import type { RedisClient } from '../RedisClient.ts';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { OutcomeLine, Tick } from '../../machines/types.ts';
 import { advanceClock, type BookClock, type DeferredSignal } from '../engine/SymbolBook.ts';
-import { isBullmqJobId, OUTBOX_KEYS, type ShardKeys } from '../names.ts';
+import { isBullmqJobId, OUTBOX_KEYS, SIGNAL_BUCKETS, signalBucketOf, type ShardKeys } from '../names.ts';
 import type { CheckpointRecord } from './messages.ts';
 import { RECENT_TICK_BYTES, shardCodec, type StackRef } from './shardCodec.ts';
 import {
@@ -25,9 +25,10 @@ import {
  * rather than MULTI because the check and the writes must be one step and WATCH is
  * per-connection. Every key carries the shard's hash tag, so it is single-slot on Redis Cluster.
  *
- * KEYS: progress, signals, ids, books, outbox, clock, applied-auto, applied-custom, book-seqs,
- * then per symbol its recent-ticks string and the previous version's recent-ticks list, then
- * one extrema-stack string per stack write.
+ * KEYS: progress, signals (the hash of records written before the buckets), ids, books, outbox,
+ * clock, applied-auto, applied-custom, book-seqs, then per symbol its recent-ticks string and the
+ * previous version's recent-ticks list, then one extrema-stack string per stack write, then the
+ * signal buckets the delta writes or deletes in (`CheckpointPayload.buckets`, in that order).
  * ARGV: expected marker ('' for none), new marker, the delta (`CheckpointPayload` JSON), buffer size,
  * wall ms, custom ids kept, '1' when the new marker is one of BullMQ's own job ids
  * ({@link isBullmqJobId}) else '0', the number of recent-ticks symbols, then per symbol its new
@@ -62,9 +63,29 @@ local function hsetPairs(key, pairs)
   end
   if #args > 0 then redis.call('HSET', key, unpack(args)) end
 end
-hsetPairs(KEYS[2], d.set)
-for i = 1, #d.del, 500 do
-  redis.call('HDEL', KEYS[2], unpack(d.del, i, math.min(i + 499, #d.del)))
+local nb = #d.buckets
+local inBucket = {}
+for j = 1, nb do inBucket[d.buckets[j]] = { set = {}, del = {} } end
+for i = 1, #d.set do
+  local args = inBucket[d.set[i][3]].set
+  args[#args + 1] = d.set[i][1]
+  args[#args + 1] = d.set[i][2]
+end
+for i = 1, #d.del do
+  local ids = inBucket[d.del[i][2]].del
+  ids[#ids + 1] = d.del[i][1]
+end
+for j = 1, nb do
+  local key, w = KEYS[#KEYS - nb + j], inBucket[d.buckets[j]]
+  for i = 1, #w.set, 1000 do redis.call('HSET', key, unpack(w.set, i, math.min(i + 999, #w.set))) end
+  for i = 1, #w.del, 500 do redis.call('HDEL', key, unpack(w.del, i, math.min(i + 499, #w.del))) end
+end
+-- A record still in the hash of before the buckets goes from it when written or deleted.
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local ids = {}
+  for i = 1, #d.set do ids[#ids + 1] = d.set[i][1] end
+  for i = 1, #d.del do ids[#ids + 1] = d.del[i][1] end
+  for i = 1, #ids, 500 do redis.call('HDEL', KEYS[2], unpack(ids, i, math.min(i + 499, #ids))) end
 end
 hsetPairs(KEYS[3], d.ids)
 for i = 1, #d.forget do
@@ -84,7 +105,7 @@ if size > 0 then
     if len > 2 * keep then redis.call('SET', key, redis.call('GETRANGE', key, -keep, -1)) end
   end
 end
-for w = 1, #KEYS - 9 - 2 * recent do
+for w = 1, #KEYS - 9 - 2 * recent - nb do
   redis.call('SETRANGE', KEYS[9 + 2 * recent + w], tonumber(ARGV[7 + recent + 2 * w]), ARGV[8 + recent + 2 * w])
 end
 if d.clock ~= cjson.null then
@@ -128,7 +149,7 @@ export async function commitShard(
   const stackKeys = encoded.stacks.map((w) => keys.extremaStack(w.symbol, w.series, w.kind));
   const stackArgs = encoded.stacks.flatMap((w) => [w.offset, w.bytes]);
   const result = await withCheckpoint(redis).otCheckpoint(
-    9 + recentKeys.length + stackKeys.length,
+    9 + recentKeys.length + stackKeys.length + encoded.payload.buckets.length,
     keys.progress,
     keys.signals,
     keys.ids,
@@ -140,6 +161,7 @@ export async function commitShard(
     keys.bookSeqs,
     ...recentKeys,
     ...stackKeys,
+    ...encoded.payload.buckets.map((b) => keys.signalBucket(b)),
     expected ?? '',
     jobId,
     // cjson turns an empty Lua table into {}, and an empty JSON array into a table: both fine.
@@ -229,66 +251,85 @@ export async function loadRecent(
   return whole ? ticks : ticks.slice(-limit);
 }
 
-/** Records per HSCAN page while a shard is loaded (Redis's COUNT is a hint). */
+/** Records per HSCAN page while a shard's hash of before the buckets is read (Redis's COUNT is a hint). */
 const LOAD_PAGE = 10_000;
-/** Pages of a shard fetched ahead of its decoding, at most (about 3 MB of record text each). */
+/** Pages of a shard fetched ahead of their decoding, at most. */
 const LOAD_PAGES_AHEAD = 2;
 /** Records decoded and restored between two yields to the event loop while a shard is loaded. */
 const LOAD_SLICE = 1000;
 
-/** HSCAN pages of a hash, fetched ahead of their consumer (at most `ahead` pages waiting). */
-class ScanAhead {
-  private readonly pages: string[][] = [];
-  private done = false;
-  private error: unknown = null;
-  private wakeConsumer: (() => void) | null = null;
-  private wakeFetcher: (() => void) | null = null;
+/** Some of a shard's records as read: their texts, and their ids when the read returned them. */
+interface RecordPage {
+  texts: string[];
+  ids: string[] | null;
+}
+
+/**
+ * A shard's records page by page: its hash of before the buckets, paged (HSCAN: it may be
+ * large), then each bucket whole (HVALS: a third of HSCAN's cost to Redis, docs/BENCHMARKS.md).
+ * In that order, because records only ever move from the old hash to their buckets
+ * ({@link moveUnbucketed} and the checkpoint script): one moved while the shard is read is met
+ * in one place or the other, perhaps both (restored once, `ShardRuntime.restoreSignals`).
+ */
+async function* recordPages(
+  redis: RedisClient,
+  keys: ShardKeys,
+  pageSize: number,
+): AsyncGenerator<RecordPage> {
+  let cursor = '0';
+  do {
+    const [next, flat] = await redis.hscan(keys.signals, cursor, 'COUNT', pageSize);
+    if (flat.length > 0) {
+      const page: RecordPage = { texts: [], ids: [] };
+      for (let i = 1; i < flat.length; i += 2) {
+        page.ids!.push(flat[i - 1]!);
+        page.texts.push(flat[i]!);
+      }
+      yield page;
+    }
+    cursor = next;
+  } while (cursor !== '0');
+  for (const key of keys.signalBuckets) yield { texts: await redis.hvals(key), ids: null };
+}
+
+/** The pages of an async source, fetched ahead of their consumer (at most `ahead` waiting). */
+class ReadAhead<T> {
+  private readonly waiting: Promise<IteratorResult<T>>[] = [];
+  private ended = false;
 
   constructor(
-    private readonly redis: RedisClient,
-    private readonly key: string,
-    private readonly pageSize: number,
+    private readonly source: AsyncIterator<T>,
     private readonly ahead: number,
   ) {
-    void this.fetch();
+    this.fill();
   }
 
-  private async fetch(): Promise<void> {
-    let cursor = '0';
-    try {
-      do {
-        while (this.pages.length >= this.ahead) await new Promise<void>((r) => (this.wakeFetcher = r));
-        const [next, flat] = await this.redis.hscan(this.key, cursor, 'COUNT', this.pageSize);
-        this.pages.push(flat);
-        cursor = next;
-        this.wakeConsumer?.();
-      } while (cursor !== '0');
-    } catch (err) {
-      this.error = err;
+  private fill(): void {
+    while (!this.ended && this.waiting.length < this.ahead) {
+      const next = this.source.next();
+      next.then(
+        (r) => (this.ended ||= r.done === true),
+        () => (this.ended = true),
+      );
+      this.waiting.push(next);
     }
-    this.done = true;
-    this.wakeConsumer?.();
   }
 
-  /** The next page (field, value, field, value…), or null after the last. */
-  async next(): Promise<string[] | null> {
-    for (;;) {
-      const page = this.pages.shift();
-      if (page !== undefined) {
-        this.wakeFetcher?.();
-        return page;
-      }
-      if (this.error !== null) throw this.error;
-      if (this.done) return null;
-      await new Promise<void>((r) => (this.wakeConsumer = r));
-    }
+  /** The next page, or null after the last; rethrows the source's error. */
+  async next(): Promise<T | null> {
+    const next = this.waiting.shift();
+    if (next === undefined) return null;
+    const r = await next;
+    if (r.done === true) return null;
+    this.fill();
+    return r.value;
   }
 }
 
 /** A shard's stored state on its way from Redis: started by {@link readShard}. */
 export interface ShardReading {
   readonly head: Promise<[string | null, string | null, string[], Map<string, BookClock>]>;
-  readonly records: ScanAhead;
+  readonly records: ReadAhead<RecordPage>;
 }
 
 /** Every stack string a clock may have: per series (SERIES order), max and min. */
@@ -374,7 +415,7 @@ export function readShard(redis: RedisClient, keys: ShardKeys, pageSize = LOAD_P
   ]);
   // Awaited by restoreShard, maybe later: marked handled meanwhile.
   head.catch(() => undefined);
-  return { head, records: new ScanAhead(redis, keys.signals, pageSize, LOAD_PAGES_AHEAD) };
+  return { head, records: new ReadAhead(recordPages(redis, keys, pageSize), LOAD_PAGES_AHEAD) };
 }
 
 /**
@@ -399,10 +440,11 @@ export async function restoreShard(reading: ShardReading, bufferSize: number): P
     new Map(),
   );
   const records: (CheckpointRecord | DeferredSignal)[] = [];
-  for (let flat = await reading.records.next(); flat !== null; flat = await reading.records.next()) {
-    for (let i = 1; i < flat.length; i += 2) {
-      records.push(shardCodec.restoreRecord(flat[i]!, flat[i - 1]));
-      if (records.length === LOAD_SLICE || i + 2 >= flat.length) {
+  for (let page = await reading.records.next(); page !== null; page = await reading.records.next()) {
+    const { texts, ids } = page;
+    for (let i = 0; i < texts.length; i++) {
+      records.push(shardCodec.restoreRecord(texts[i]!, ids?.[i]));
+      if (records.length === LOAD_SLICE || i + 1 === texts.length) {
         runtime.restoreSignals(records);
         records.length = 0;
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -410,6 +452,72 @@ export async function restoreShard(reading: ShardReading, bufferSize: number): P
     }
   }
   return runtime;
+}
+
+/**
+ * Moves records from one old hash to their buckets, as they are (KEYS: the old hash, then every
+ * bucket in order; ARGV: id, bucket, id, bucket…). A record no longer there (written or deleted
+ * by a checkpoint meanwhile, which writes to the bucket) is left alone: the script reads it in
+ * the same atomic step.
+ */
+const MOVE_LUA = `
+local moved = 0
+for i = 1, #ARGV, 2 do
+  local text = redis.call('HGET', KEYS[1], ARGV[i])
+  if text then
+    redis.call('HSET', KEYS[2 + tonumber(ARGV[i + 1])], ARGV[i], text)
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    moved = moved + 1
+  end
+end
+return moved
+`;
+
+type RedisWithMove = RedisClient & {
+  otMoveRecords(numKeys: number, ...args: (string | number)[]): Promise<number>;
+};
+
+/** Records moved a step by {@link moveUnbucketed} (a few milliseconds of Redis each). */
+const MOVE_PAGE = 1000;
+
+/**
+ * Moves a shard's records written before the buckets (its old signals hash) into their
+ * buckets, a page at a time, until the old hash is gone or `stop()` says so; returns how many
+ * it moved. A worker runs it after loading a shard that still has them (an upgrade), so that
+ * the next take-over reads buckets only (docs/STORAGE.md "Redis: a shard's open-signal records").
+ */
+export async function moveUnbucketed(
+  redis: RedisClient,
+  keys: ShardKeys,
+  stop: () => boolean = () => false,
+): Promise<number> {
+  const r = redis as RedisWithMove;
+  if (typeof r.otMoveRecords !== 'function') redis.defineCommand('otMoveRecords', { lua: MOVE_LUA });
+  let moved = 0;
+  let cursor = '0';
+  do {
+    const [next, flat] = await redis.hscan(keys.signals, cursor, 'COUNT', MOVE_PAGE);
+    const args: (string | number)[] = [];
+    for (let i = 0; i < flat.length; i += 2) args.push(flat[i]!, signalBucketOf(flat[i]!));
+    if (args.length > 0)
+      moved += await r.otMoveRecords(1 + SIGNAL_BUCKETS, keys.signals, ...keys.signalBuckets, ...args);
+    cursor = next;
+  } while (cursor !== '0' && !stop());
+  return moved;
+}
+
+/** How many open signals a shard holds: its records in every bucket and in its old hash. */
+export async function countOpenRecords(redis: RedisClient, keys: ShardKeys): Promise<number> {
+  const counts = await Promise.all([keys.signals, ...keys.signalBuckets].map((key) => redis.hlen(key)));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** Every open signal's record in a shard, by id (tests, benchmarks and diagnosis: one reply a hash). */
+export async function readRecords(redis: RedisClient, keys: ShardKeys): Promise<Map<string, string>> {
+  const records = new Map<string, string>();
+  for (const key of [keys.signals, ...keys.signalBuckets])
+    for (const [id, text] of Object.entries(await redis.hgetall(key))) records.set(id, text);
+  return records;
 }
 
 /** Reads and rebuilds a shard's runtime from Redis ({@link readShard}, {@link restoreShard}). */
@@ -439,12 +547,20 @@ export async function readOutcomes(
   if (signals.length === 0) return lines;
   const ids = signals.map((s) => s.id);
   const symbols = [...new Set(signals.map((s) => s.symbol))];
+  const inBucket = new Map<number, string[]>();
+  for (const id of ids) {
+    const b = signalBucketOf(id);
+    const list = inBucket.get(b);
+    if (list === undefined) inBucket.set(b, [id]);
+    else list.push(id);
+  }
   const multi = redis
     .multi()
     .hmget(keys.signals, ...ids)
     .hmget(keys.outbox, ...ids.map((id) => OUTBOX_KEYS.closed(id)))
     .hmget(keys.books, ...symbols)
     .hmget(keys.bookSeqs, ...symbols);
+  for (const [b, list] of inBucket) multi.hmget(keys.signalBucket(b), ...list);
   // Every stack string the symbols may have, and the ticks their clocks may be behind (at most
   // CLOCK_EVERY_MAX), in the same MULTI as the clocks.
   for (const s of symbols) {
@@ -454,7 +570,7 @@ export async function readOutcomes(
   const replies = await multi.exec();
   if (replies === null) throw new Error(`reading shard ${keys.shard}: the Redis transaction was aborted`);
   for (const [err] of replies) if (err) throw err;
-  const [records, outbox, books, seqs] = replies
+  const [unbucketed, outbox, books, seqs] = replies
     .slice(0, 4)
     .map(([, value]) => value as (string | null)[]) as [
     (string | null)[],
@@ -462,8 +578,17 @@ export async function readOutcomes(
     (string | null)[],
     (string | null)[],
   ];
+  // A record is in its bucket, or (written before the buckets) in the shard's old hash.
+  const bucketed = new Map<string, string>();
+  let next = 4;
+  for (const list of inBucket.values()) {
+    const texts = replies[next++]![1] as (string | null)[];
+    list.forEach((id, i) => {
+      if (texts[i]) bucketed.set(id, texts[i]!);
+    });
+  }
   const perSymbol = ALL_STACKS.length + 1;
-  const symbolReplies = replies.slice(4).map(([, value]) => value as Buffer | null);
+  const symbolReplies = replies.slice(next).map(([, value]) => value as Buffer | null);
   const clocks = new Map<string, BookClock>();
   symbols.forEach((s, i) => {
     const text = books[i];
@@ -482,7 +607,7 @@ export async function readOutcomes(
       if (entry.kind === 'closed') lines.set(id, entry.outcome);
       return;
     }
-    const text = records[i];
+    const text = bucketed.get(id) ?? unbucketed[i];
     if (text) open.push(shardCodec.decodeRecord(text));
   });
   if (open.length > 0) {

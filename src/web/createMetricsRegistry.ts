@@ -5,6 +5,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { createProcessRegistry } from '../telemetry/createProcessRegistry.ts';
 import { shardQueueName } from '../names.ts';
 import { shardCodec } from '../live/shardCodec.ts';
+import { countOpenRecords } from '../live/shardStore.ts';
 import { ShardKeys } from '../names.ts';
 import { withTimeout } from './checkHealth.ts';
 
@@ -111,7 +112,7 @@ export function createMetricsRegistry(opts: MetricsOptions): Registry {
     },
   });
 
-  // One round trip for both gauges: each shard's open signals (HLEN) and market clock (GET).
+  // One read for both gauges: each shard's open signals (HLEN of its record hashes) and market clock (GET).
   // prom-client collects the gauges of a scrape concurrently, so the two share one read.
   type ShardState = { open: number; lag: number | null };
   async function readShardState(): Promise<ShardState[] | null> {
@@ -119,7 +120,9 @@ export function createMetricsRegistry(opts: MetricsOptions): Registry {
       // Commands sent together, not a pipeline: on Redis Cluster the shards are on different
       // nodes, and a cluster pipeline must stay on one.
       const reads = Promise.all(
-        outboxKeys.map((keys) => Promise.all([opts.redis.hlen(keys.signals), opts.redis.get(keys.clock)])),
+        outboxKeys.map((keys) =>
+          Promise.all([countOpenRecords(opts.redis, keys), opts.redis.get(keys.clock)]),
+        ),
       );
       const replies = await withTimeout(reads, timeoutMs, 'shard state');
       const wall = now();

@@ -191,7 +191,7 @@ describe('export', () => {
 
     // C's checkpoint alone lags: its excursions after the fill never reached it as an event.
     // The export folds its symbol's index in, as a worker restoring the shard would.
-    const raw = await client.redis.hget(new ShardKeys(ns.prefix, shardOf('XC', SHARDS)).signals, 'C');
+    const raw = await client.redis.hget(new ShardKeys(ns.prefix, shardOf('XC', SHARDS)).bucketOf('C'), 'C');
     const lagging = outcomeLine(shardCodec.decodeRecord(raw!).context);
     expect(lagging.mfe).not.toBe(JSON.parse(exported[2]!).mfe);
     expect(JSON.parse(exported[2]!)).toMatchObject({ mfe: 0.2, mae: -0.2 });

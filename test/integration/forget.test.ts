@@ -12,6 +12,7 @@ import type { OutcomeLine, SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { ShardKeys, shardOf } from '../../src/names.ts';
 import { replay } from '../../src/replay/replay.ts';
+import { readRecords } from '../../src/live/shardStore.ts';
 import { readDataTicks } from '../support/dataFile.ts';
 import { type PipelineClient, useLivePipeline } from '../support/livePipeline.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
@@ -43,7 +44,7 @@ async function shardState(
     out.push({
       shard,
       ids: await live.redis.hgetall(keys.ids),
-      signals: (await live.redis.hkeys(keys.signals)).sort(),
+      signals: [...(await readRecords(live.redis, keys)).keys()].sort(),
       outbox: await live.redis.hlen(keys.outbox),
     });
   }

@@ -354,17 +354,21 @@ describe('a checkpoint record that no longer decodes', () => {
     const shard = shardOf('XYZ', SHARDS);
     const keys = new ShardKeys(ns.prefix, shard);
     const restarted = await start();
-    const text = (await restarted.redis.hget(keys.signals, 'unreadable'))!;
+    const text = (await restarted.redis.hget(keys.bucketOf('unreadable'), 'unreadable'))!;
     expect(text.endsWith(']]'), 'the record carries its index entries').toBe(true);
     const progress = await restarted.redis.get(keys.progress);
-    await restarted.redis.hset(keys.signals, 'unreadable', text.replace('"market",', '"market'));
+    await restarted.redis.hset(
+      keys.bucketOf('unreadable'),
+      'unreadable',
+      text.replace('"market",', '"market'),
+    );
     await restarted.publishTicks(ticks.slice(2));
     await new Promise((resolve) => setTimeout(resolve, 3000));
     expect(await restarted.poisonEntries(), 'nothing skipped as poison').toEqual([]);
     expect(await restarted.redis.get(keys.progress), 'the shard waits at the job').toBe(progress);
     expect(await restarted.failedShardJobs()).toEqual([]);
 
-    await restarted.redis.hset(keys.signals, 'unreadable', text);
+    await restarted.redis.hset(keys.bucketOf('unreadable'), 'unreadable', text);
     await restarted.waitUntilDrained({ timeoutMs: 30_000 });
     expect(await restarted.poisonEntries()).toEqual([]);
     const expected = await replay({ signals: [signal], ticks });

@@ -3,7 +3,8 @@
  * ticks"); the previous version kept them as a list of JSON wire ticks. A running system is
  * upgraded in place, so a shard whose buffers are lists must be loaded as they are, catch late
  * signals up from them exactly as before, and continue: new ticks go to the string, read after
- * the list's, and the list goes once the string alone holds a whole buffer. And
+ * the list's, and the list goes once the string alone holds a whole buffer (and the open
+ * signals' records, kept then in one hash a shard, move to their buckets). And
  * the packed form keeps the buffer's rule: the last TICK_BUFFER_SIZE ticks, every tick once, in
  * order, whatever size the jobs are.
  */
@@ -12,7 +13,7 @@ import type { SignalPayload, Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { toWire } from '../../src/live/messages.ts';
 import { RECENT_TICK_BYTES, shardCodec } from '../../src/live/shardCodec.ts';
-import { commitShard, loadRecent, loadShard } from '../../src/live/shardStore.ts';
+import { commitShard, loadRecent, loadShard, readRecords } from '../../src/live/shardStore.ts';
 import type { RedisClient } from '../../src/RedisClient.ts';
 import { ShardKeys, shardOf } from '../../src/names.ts';
 import { replay } from '../../src/replay/replay.ts';
@@ -86,6 +87,22 @@ async function downgradeRecentTicks(redis: RedisClient, symbols: string[]): Prom
   }
 }
 
+/**
+ * Every shard's open-signal records put back in the one hash a shard kept before the buckets
+ * (docs/STORAGE.md "Redis: a shard's open-signal records"); returns how many.
+ */
+async function unbucketRecords(redis: RedisClient): Promise<number> {
+  let moved = 0;
+  for (let shard = 0; shard < SHARDS; shard++) {
+    const keys = new ShardKeys(ns.prefix, shard);
+    const records = await readRecords(redis, keys);
+    for (const [id, text] of records) await redis.hset(keys.signals, id, text);
+    await redis.del(...keys.signalBuckets);
+    moved += records.size;
+  }
+  return moved;
+}
+
 describe('recent ticks kept by the previous version as lists', () => {
   it('are loaded as they are, catch late signals up exactly, and are read before the new ticks until a buffer follows them', async () => {
     const cfg = config();
@@ -126,8 +143,10 @@ describe('recent ticks kept by the previous version as lists', () => {
     await live.waitUntilDrained();
     await stopWorkers();
 
-    // What the previous version would have left in Redis; fresh workers take the shards over.
+    // What the previous versions would have left in Redis (records too: in one hash a shard);
+    // fresh workers take the shards over.
     await downgradeRecentTicks(live.redis, symbols);
+    expect(await unbucketRecords(live.redis), 'open records').toBeGreaterThan(50);
     workers = tracker.track(await startInProcessWorkers(cfg), 'workers after the upgrade');
     stopWorkers = () => workers.close();
     // The late registrations read the lists (no write to the symbols comes before them).
@@ -177,6 +196,14 @@ describe('recent ticks kept by the previous version as lists', () => {
     }
     expect(fullStrings.size, 'symbols whose list went').toBeGreaterThan(0);
     expect(fullStrings.size, 'symbols whose list stays').toBeLessThan(symbols.length);
+
+    // The workers moved the old hashes' records to their buckets once they had loaded the shards.
+    for (let shard = 0; shard < SHARDS; shard++) {
+      const keys = new ShardKeys(ns.prefix, shard);
+      for (let waited = 0; (await live.redis.exists(keys.signals)) === 1 && waited < 10_000; waited += 100)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await live.redis.exists(keys.signals), `shard ${shard}: records outside their buckets`).toBe(0);
+    }
   });
 
   it('reads every quote exactly, the list before the string, and deletes the list once the string holds a buffer', async () => {

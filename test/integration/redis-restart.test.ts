@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import type { Tick } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { ShardKeys, shardOf } from '../../src/names.ts';
-import { appliedTickCount } from '../../src/live/shardStore.ts';
+import { appliedTickCount, readRecords } from '../../src/live/shardStore.ts';
 import { replay } from '../../src/replay/replay.ts';
 import { migrate } from '../../src/storage/migrate.ts';
 import { readDataTicks } from '../support/dataFile.ts';
@@ -69,7 +69,7 @@ async function shardState(live: PipelineClient, prefix: string): Promise<Record<
     const parts = {
       progress: await live.redis.get(keys.progress),
       clock: await live.redis.get(keys.clock),
-      signals: sorted(await live.redis.hgetall(keys.signals)),
+      signals: sorted(Object.fromEntries(await readRecords(live.redis, keys))),
       ids: sorted(await live.redis.hgetall(keys.ids)),
       books: sorted(books),
       bookSeqs: sorted(await live.redis.hgetall(keys.bookSeqs)),

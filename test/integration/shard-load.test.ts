@@ -20,11 +20,13 @@ import {
   loadRecent,
   loadShard,
   lookupIds,
+  moveUnbucketed,
+  readRecords,
   readShard,
   restoreShard,
 } from '../../src/live/shardStore.ts';
 import { idsOf } from '../../src/live/messages.ts';
-import { ShardKeys } from '../../src/names.ts';
+import { ShardKeys, signalBucketOf } from '../../src/names.ts';
 import { readDataTicks } from '../support/dataFile.ts';
 import { normalize } from '../support/runEngine.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
@@ -92,16 +94,31 @@ describe('loading a shard from Redis', () => {
       (i: number) => i >= 0,
       undefined,
       true,
+      'none' as const,
     ],
     // Small pages: many of them, and the reads wait for the decoding to catch up.
-    ['both forms (an upgrade in place half done), read 97 at a time', (i: number) => i % 2 === 0, 97, false],
-    ['the compact form', () => false, undefined, false],
+    [
+      'both forms (an upgrade in place half done), read 97 at a time, then moved to their buckets',
+      (i: number) => i % 2 === 0,
+      97,
+      false,
+      'after' as const,
+    ],
+    // Read 97 at a time as they move: each record met once at least, in one place or the other.
+    [
+      'the old hash, moved to their buckets as they are read',
+      (i: number) => i >= 0,
+      97,
+      false,
+      'during' as const,
+    ],
+    ['the compact form', () => false, undefined, false, 'none' as const],
   ])(
     'continues exactly from records in %s',
-    async (_form, rewrite, pageSize, inlineClocks) => {
+    async (_form, rewrite, pageSize, inlineClocks, move) => {
       const redis = resources.redis();
       try {
-        await continuesExactly(redis, rewrite, pageSize, inlineClocks);
+        await continuesExactly(redis, rewrite, pageSize, inlineClocks, move);
       } finally {
         const ended = new Promise((resolve) => redis.once('end', resolve));
         redis.disconnect();
@@ -122,6 +139,7 @@ async function continuesExactly(
   rewrite: (i: number) => boolean,
   pageSize: number | undefined,
   inlineClocks: boolean,
+  move: 'none' | 'after' | 'during',
 ): Promise<void> {
   const keys = new ShardKeys(ns.prefix, 0);
   const expected = new Outcomes();
@@ -152,15 +170,18 @@ async function continuesExactly(
     }
   };
   await run(0, takeOver);
-  const written = await redis.hgetall(keys.signals);
-  const ids = Object.keys(written);
+  const written = await readRecords(redis, keys);
+  const ids = [...written.keys()];
   expect(ids.length, 'open signals at the take-over').toBeGreaterThan(1000);
-  expect(Object.values(written).every((t) => t.startsWith('['))).toBe(true);
-  // …its records rewritten as the previous version wrote them (the record object's JSON)…
+  expect([...written.values()].every((t) => t.startsWith('['))).toBe(true);
+  expect(await redis.exists(keys.signals), 'records outside their buckets').toBe(0);
+  // …its records rewritten as the previous versions wrote them (the record object's JSON, in the
+  // shard's one hash of before the buckets)…
   let rewritten = 0;
   for (const [i, id] of ids.entries()) {
     if (!rewrite(i)) continue;
-    await redis.hset(keys.signals, id, JSON.stringify(shardCodec.decodeRecord(written[id]!)));
+    await redis.hdel(keys.signalBucket(signalBucketOf(id)), id);
+    await redis.hset(keys.signals, id, JSON.stringify(shardCodec.decodeRecord(written.get(id)!)));
     rewritten++;
   }
   // …and its index clocks as the previous version wrote them: the whole stacks in the clock's
@@ -180,19 +201,30 @@ async function continuesExactly(
         await redis.del(keys.extremaStack(symbol, series, 'max'), keys.extremaStack(symbol, series, 'min'));
     }
   }
-  // …and the rest by another process that takes the shard over from Redis.
+  // …and the rest by another process that takes the shard over from Redis, while a third moves
+  // the old hash's records to their buckets ('during'), or …
+  const moving = move === 'during' ? moveUnbucketed(redis, keys) : null;
   runtime =
     pageSize === undefined
       ? await loadShard(redis, keys, BUFFER)
       : await restoreShard(readShard(redis, keys, pageSize), BUFFER);
   expect(runtime.appliedJob).toBe(`${takeOver}`);
-  expect(runtime.openCount).toBe(ids.length);
+  expect(runtime.openCount).toBe(ids.length); // each once: a record read twice is restored once
+  // …the new process then moves them ('after'), or its checkpoints move those they write.
+  if (moving !== null) expect(await moving).toBe(rewritten);
+  if (move === 'after') expect(await moveUnbucketed(redis, keys)).toBe(rewritten);
+  if (move !== 'none') expect(await redis.exists(keys.signals)).toBe(0);
   for (const symbol of symbols)
     expect(runtime.bookClock(symbol), `${symbol}'s clock`).toEqual(before.get(symbol));
   await run(takeOver, jobs.length);
 
   expect(describeDifference(actual.finish(runtime), expected.finish(uninterrupted))).toBeNull();
-  // The records the new process wrote it wrote in the compact form.
-  const after = Object.values(await redis.hgetall(keys.signals));
-  expect(after.filter((t) => t.startsWith('{')).length).toBeLessThanOrEqual(rewritten);
+  // The records the new process wrote it wrote in the compact form, each in its bucket and in
+  // its bucket only.
+  const after = await readRecords(redis, keys);
+  expect([...after.values()].filter((t) => t.startsWith('{')).length).toBeLessThanOrEqual(rewritten);
+  const unbucketed = await redis.hkeys(keys.signals);
+  const inBuckets = new Set((await Promise.all(keys.signalBuckets.map((k) => redis.hkeys(k)))).flat());
+  expect(unbucketed.filter((id) => inBuckets.has(id))).toEqual([]);
+  expect(after.size).toBe(runtime.openCount);
 }

@@ -61,7 +61,7 @@ export class MemoryShardStore {
     if ((this.progress ?? '') !== (expected ?? '')) return false;
     const d = encoded.payload;
     for (const [id, value] of d.set) this.signals.set(id, value);
-    for (const id of d.del) this.signals.delete(id);
+    for (const [id] of d.del) this.signals.delete(id);
     for (const [id, state] of d.ids) this.ids.set(id, state);
     for (const id of d.forget) if (this.ids.get(id) === 'closed') this.ids.delete(id);
     for (const [symbol, value] of d.books) this.books.set(symbol, value);

@@ -8,6 +8,8 @@ import {
   QUEUE_NAMES,
   queueNameOn,
   ShardKeys,
+  SIGNAL_BUCKETS,
+  signalBucketOf,
 } from '../../src/names.ts';
 
 /** The event list of the latest migration that (re)defines `audit_logs_event_check`, in its Up part. */
@@ -31,12 +33,24 @@ describe('names', () => {
     expect([...AUDIT_EVENTS].sort()).toEqual(allowed.sort());
   });
 
+  it("files a signal's record in a bucket its id alone decides, the same in every version", () => {
+    // A stored format: a record written by one version is read where the next one looks.
+    expect(['s:1', 'r123456', 'sig-0001', 'ÅÆ-ü'].map(signalBucketOf)).toEqual([27, 58, 26, 35]);
+    const keys = new ShardKeys('bull', 3);
+    expect(keys.signalBuckets).toHaveLength(SIGNAL_BUCKETS);
+    expect(new Set(keys.signalBuckets).size).toBe(SIGNAL_BUCKETS);
+    expect(keys.signalBuckets).not.toContain(keys.signals);
+    expect(keys.bucketOf('s:1')).toBe(keys.signalBuckets[27]);
+  });
+
   it('keeps every key of a shard in its hash tag (one Redis Cluster slot)', () => {
     const keys = new ShardKeys('bull', 3);
     const recent = [keys.recentTicks('IBM'), keys.recentList('IBM')];
     const stacks = [keys.extremaStack('IBM', 0, 'max'), keys.extremaStack('IBM', 3, 'min')];
     for (const key of [
       keys.signals,
+      ...keys.signalBuckets,
+      keys.bucketOf('s:1'),
       keys.ids,
       keys.books,
       keys.bookSeqs,
