@@ -324,11 +324,11 @@ function expandRecord(a: CompactRecord): CheckpointRecord {
   return { value: context.phase, context, sync: a[1] };
 }
 
-/** The buckets a delta's records are written to or deleted from, each once, ascending. */
-function bucketsOf(delta: ShardDelta): number[] {
+/** The buckets of a payload's records written and deleted, each once, ascending. */
+function bucketsOf(set: CheckpointPayload['set'], del: CheckpointPayload['del']): number[] {
   const buckets = new Set<number>();
-  for (const id of delta.set.keys()) buckets.add(signalBucketOf(id));
-  for (const id of delta.del) buckets.add(signalBucketOf(id));
+  for (const [, , bucket] of set) buckets.add(bucket);
+  for (const [, bucket] of del) buckets.add(bucket);
   return [...buckets].sort((a, b) => a - b);
 }
 
@@ -620,14 +620,20 @@ export const shardCodec = {
    */
   encodeDelta(delta: ShardDelta, wallMs?: number): EncodedDelta {
     const symbols = [...delta.recent.keys()];
+    const set: CheckpointPayload['set'] = [...delta.set].map(([id, record]) => [
+      id,
+      shardCodec.encodeRecord(record),
+      signalBucketOf(id),
+    ]);
+    const del: CheckpointPayload['del'] = [...delta.del].map((id) => [id, signalBucketOf(id)]);
     return {
       symbols,
       recent: symbols.map((s) => shardCodec.packTicks(delta.recent.get(s)!)),
       stacks: [...delta.books].flatMap(([symbol, clock]) => shardCodec.stackWrites(symbol, clock)),
       payload: {
-        set: [...delta.set].map(([id, record]) => [id, shardCodec.encodeRecord(record), signalBucketOf(id)]),
-        del: [...delta.del].map((id) => [id, signalBucketOf(id)]),
-        buckets: bucketsOf(delta),
+        set,
+        del,
+        buckets: bucketsOf(set, del),
         ids: [...delta.ids],
         forget: [...delta.forget],
         books: [...delta.books].map(([symbol, clock]) => [symbol, shardCodec.encodeBookClock(clock)]),
