@@ -39,6 +39,9 @@ export function queueNameOn(name: QueueName, cluster: boolean): string {
 export const JOB_NAMES = {
   /** A shard registration of an accepted signal. */
   register: (signalId: string) => `register:${signalId}`,
+  /** Several accepted signals of one intake batch registered on their shard in one job. */
+  registerBatch: (signalIds: readonly string[]) =>
+    `register:${signalIds[0]}${signalIds.length > 1 ? ` +${signalIds.length - 1}` : ''}`,
   /** An operation forwarded to its signal's shard (`exit:<id>`, `cancel:<id>`, `amend:<id>`). */
   operation: (op: string, signalId: string) => `${op}:${signalId}`,
   /** A batch of ticks on a shard queue. */

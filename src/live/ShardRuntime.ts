@@ -185,6 +185,9 @@ export class ShardRuntime {
       case 'register':
         this.register(data.signal, known.get(data.signal.id));
         break;
+      case 'register-batch':
+        for (const signal of data.signals) this.register(signal, known.get(signal.id));
+        break;
       case 'op':
         this.operation(data.op, known.get(data.op.id));
         break;
@@ -207,12 +210,17 @@ export class ShardRuntime {
   }
 
   /**
-   * The symbol whose recent ticks must be loaded from Redis before `data` can be applied (a
-   * registration that may need catching up on a restored shard), or null.
+   * The symbols whose recent ticks must be loaded from Redis before `data` can be applied
+   * (registrations that may need catching up on a restored shard); none for other jobs.
    */
-  needsRecent(data: ShardJobData): string | null {
-    if (data.kind !== 'register' || !this.recentInRedis.has(data.signal.symbol)) return null;
-    return this.engine.book(data.signal.symbol).lastTs >= data.signal.createdAt ? data.signal.symbol : null;
+  needsRecent(data: ShardJobData): string[] {
+    const signals =
+      data.kind === 'register' ? [data.signal] : data.kind === 'register-batch' ? data.signals : [];
+    const symbols = new Set<string>();
+    for (const s of signals)
+      if (this.recentInRedis.has(s.symbol) && this.engine.book(s.symbol).lastTs >= s.createdAt)
+        symbols.add(s.symbol);
+    return [...symbols];
   }
 
   /** Installs a symbol's recent ticks as read from Redis (everything committed so far). */
@@ -274,7 +282,9 @@ export class ShardRuntime {
    * replay would have it; a gap (ticks that already left the buffer) is reported.
    */
   private register(signal: NormalizedSignal, known: 'open' | 'closed' | undefined): void {
-    if (known !== undefined || this.engine.has(signal.id)) {
+    // A repeat within one job: the first may have closed at once in its catch-up, and so be in
+    // the delta but not the engine.
+    if (known !== undefined || this.engine.has(signal.id) || this.delta.ids.has(signal.id)) {
       this.delta.duplicates++;
       return;
     }

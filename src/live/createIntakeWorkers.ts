@@ -30,7 +30,7 @@ import {
 } from '../names.ts';
 import { publishEvents, type EventRetention } from '../events/publishEvents.ts';
 import type { KeyedEvent } from '../events/TrackerEvent.ts';
-import type { ShardJobData } from './messages.ts';
+import { MAX_BATCH_SIGNALS, type ShardJobData } from './messages.ts';
 import { createBatcher, type ItemOutcome } from './createBatcher.ts';
 import {
   createTransientRetry,
@@ -216,18 +216,18 @@ export function createIntakeWorkers(options: IntakeOptions): {
       else if (r.duplicate) opts.metrics?.signal('rejected', 'DUPLICATE_ID');
     }
     const fresh = records.filter((r) => !r.duplicate && !r.forwarded);
-    const byShard = new Map<number, { name: string; data: ShardJobData }[]>();
+    const byShard = new Map<number, NormalizedSignal[]>();
     for (const r of fresh) {
       if (r.closed) continue; // PostgreSQL answers for it: the shard need not hear of it.
       const shard = shardOf(r.signal.symbol, opts.shards);
-      const jobs = byShard.get(shard) ?? [];
-      // The name carries the id so that Bull Board shows whose job it is; nothing dispatches
-      // on names (the shard reads `kind`).
-      jobs.push({ name: JOB_NAMES.register(r.signal.id), data: { kind: 'register', signal: r.signal } });
-      byShard.set(shard, jobs);
+      const signals = byShard.get(shard) ?? [];
+      signals.push(r.signal);
+      byShard.set(shard, signals);
     }
     await Promise.all(
-      [...byShard].map(([shard, jobs]) => redisRetry.run(() => shardQueues.addBulk(shard, jobs))),
+      [...byShard].map(([shard, signals]) =>
+        redisRetry.run(() => shardQueues.addBulk(shard, registrationJobs(signals))),
+      ),
     );
     // Before markForwarded, for the same reason: a crash in between publishes them again (the
     // same keys), never not at all.
@@ -422,6 +422,28 @@ interface TrackResult {
 }
 
 /** Job data that is not JSON, as a rejection. */
+/**
+ * A batch's registrations for one shard: one `register-batch` job (at most MAX_BATCH_SIGNALS
+ * signals, in batch order), or a plain `register` job for a single signal. The name carries the
+ * ids so that Bull Board shows whose job it is; nothing dispatches on names (the shard reads
+ * `kind`).
+ */
+function registrationJobs(signals: NormalizedSignal[]): { name: string; data: ShardJobData }[] {
+  const jobs: { name: string; data: ShardJobData }[] = [];
+  for (let i = 0; i < signals.length; i += MAX_BATCH_SIGNALS) {
+    const part = signals.slice(i, i + MAX_BATCH_SIGNALS);
+    jobs.push(
+      part.length === 1
+        ? { name: JOB_NAMES.register(part[0]!.id), data: { kind: 'register', signal: part[0]! } }
+        : {
+            name: JOB_NAMES.registerBatch(part.map((s) => s.id)),
+            data: { kind: 'register-batch', signals: part },
+          },
+    );
+  }
+  return jobs;
+}
+
 function notJson(data: UnparseableJobData): TrackerError {
   return trackerError('PAYLOAD_NOT_JSON', `payload: ${data.describe()}`);
 }

@@ -184,8 +184,7 @@ export async function createShardWorkers(
         const data: ShardJobData =
           poison === null ? (job.data as ShardJobData) : { kind: 'ticks', ticks: [] };
         const known = await lookupIds(opts.redis, keys, idsOf(data));
-        const symbol = runtime.needsRecent(data);
-        if (symbol !== null)
+        for (const symbol of runtime.needsRecent(data))
           runtime.setRecent(symbol, await loadRecent(opts.redis, keys, symbol, opts.bufferSize));
         let delta;
         try {

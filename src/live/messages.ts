@@ -29,6 +29,11 @@ export function fromWire(w: WireTick): Tick {
  */
 export type ShardJobData =
   | { kind: 'register'; signal: NormalizedSignal }
+  /**
+   * From the intake: the signals of one committed batch that belong to this shard, registered
+   * in order as that many `register` jobs would be, in one job and one checkpoint.
+   */
+  | { kind: 'register-batch'; signals: NormalizedSignal[] }
   | { kind: 'ticks'; ticks: WireTick[] }
   | { kind: 'op'; op: Operation }
   | { kind: 'sweep'; clock: number; graceMs: number }
@@ -37,6 +42,11 @@ export type ShardJobData =
 
 /** How much of a poison job's reason is kept (it is logged and stored per job). */
 const MAX_REASON = 1000;
+/**
+ * The most signals a `register-batch` job may carry (the intake splits a larger batch's share
+ * of a shard): it keeps one job's checkpoint, and a poison record of it, bounded.
+ */
+export const MAX_BATCH_SIGNALS = 1000;
 
 /**
  * Whether `data` has the shape of a shard job. Shard queues are public (docs/QUEUES.md), so
@@ -61,24 +71,21 @@ export function checkShardJob(
         ? { ok: true, data: data as ShardJobData }
         : bad('ticks: must be an array');
     case 'register': {
-      const s = obj(d.signal);
-      if (s === null) return bad('signal: must be an object (a normalized signal)');
-      const problems = [
-        typeof s.id === 'string' && s.id !== '' ? null : 'signal.id: must be a non-empty string',
-        typeof s.symbol === 'string' && s.symbol !== '' ? null : 'signal.symbol: must be a non-empty string',
-        s.side === 'long' || s.side === 'short' ? null : 'signal.side: must be "long" or "short"',
-        Number.isSafeInteger(s.createdAt) ? null : 'signal.createdAt: must be an integer',
-        obj(s.entry) !== null ? null : 'signal.entry: must be an object',
-      ].filter((p) => p !== null);
-      if (problems.length > 0) return bad(problems.join('; '));
-      // What the intake refuses as unstorable (a NUL, a lone surrogate, deep nesting) PostgreSQL
-      // would refuse when the flusher writes the outcome: refused here, as the intake does.
-      const unstorable = checkStorable(s);
-      if (unstorable.length > 0) return bad(abbreviate(`signal: ${unstorable.join('; ')}`, MAX_REASON));
-      const valid = validateSignal(s);
-      return valid.ok
+      const problem = checkRegistration(d.signal, 'signal');
+      return problem === null ? { ok: true, data: data as ShardJobData } : bad(problem);
+    }
+    case 'register-batch': {
+      if (!Array.isArray(d.signals) || d.signals.length === 0)
+        return bad('signals: must be a non-empty array of normalized signals');
+      if (d.signals.length > MAX_BATCH_SIGNALS)
+        return bad(`signals: at most ${MAX_BATCH_SIGNALS} a job (got ${d.signals.length})`);
+      // Every bad one named: the job is refused whole, as one bad register job would be.
+      const problems = d.signals
+        .map((s, i) => checkRegistration(s, `signals[${i}]`))
+        .filter((p) => p !== null);
+      return problems.length === 0
         ? { ok: true, data: data as ShardJobData }
-        : bad(abbreviate(`signal: not a valid signal: ${describeErrors(valid.errors)}`, MAX_REASON));
+        : bad(abbreviate(problems.join('; '), MAX_REASON));
     }
     case 'op': {
       const op = obj(d.op);
@@ -105,9 +112,40 @@ export function checkShardJob(
   }
 }
 
+/**
+ * Why `x`, at `at` in a registration job, is not a signal a shard may track, or null. A
+ * registration must carry a signal that validation accepts: the intake forwards nothing else,
+ * and a foreign producer's half-formed signal (a take-profit at NaN, a negative stop) would
+ * otherwise be tracked.
+ */
+function checkRegistration(x: unknown, at: string): string | null {
+  if (typeof x !== 'object' || x === null || Array.isArray(x))
+    return `${at}: must be an object (a normalized signal)`;
+  const s = x as Record<string, unknown>;
+  const problems = [
+    typeof s.id === 'string' && s.id !== '' ? null : `${at}.id: must be a non-empty string`,
+    typeof s.symbol === 'string' && s.symbol !== '' ? null : `${at}.symbol: must be a non-empty string`,
+    s.side === 'long' || s.side === 'short' ? null : `${at}.side: must be "long" or "short"`,
+    Number.isSafeInteger(s.createdAt) ? null : `${at}.createdAt: must be an integer`,
+    typeof s.entry === 'object' && s.entry !== null && !Array.isArray(s.entry)
+      ? null
+      : `${at}.entry: must be an object`,
+  ].filter((p) => p !== null);
+  if (problems.length > 0) return problems.join('; ');
+  // What the intake refuses as unstorable (a NUL, a lone surrogate, deep nesting) PostgreSQL
+  // would refuse when the flusher writes the outcome: refused here, as the intake does.
+  const unstorable = checkStorable(s);
+  if (unstorable.length > 0) return abbreviate(`${at}: ${unstorable.join('; ')}`, MAX_REASON);
+  const valid = validateSignal(s);
+  return valid.ok
+    ? null
+    : abbreviate(`${at}: not a valid signal: ${describeErrors(valid.errors)}`, MAX_REASON);
+}
+
 /** The ids whose registration state a job needs, looked up before it is applied. */
 export function idsOf(data: ShardJobData): string[] {
   if (data.kind === 'register') return [data.signal.id];
+  if (data.kind === 'register-batch') return data.signals.map((s) => s.id);
   if (data.kind === 'op') return [data.op.id];
   if (data.kind === 'forget') return data.ids;
   return [];

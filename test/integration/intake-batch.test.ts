@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_GUARDS } from '../../src/live/createIntakeWorkers.ts';
+import type { ShardJobData } from '../../src/live/messages.ts';
 import { ShardKeys, shardOf } from '../../src/names.ts';
 import { recordAcceptedBatch, type AcceptedSubmission } from '../../src/storage/recordAcceptedBatch.ts';
 import { checkSignal } from '../../src/validation/checkSignal.ts';
@@ -185,12 +186,30 @@ describe('intake batches', () => {
       const keys = new ShardKeys(ns.prefix, shardOf(id.endsWith('b') ? 'XYZ' : 'ABC', SHARDS));
       expect(await live.redis.hget(keys.ids, id), `${id} in its shard ledger`).toBe('open');
     }
+    // One registration job a shard a batch (a batch holds at most INTAKE_CONCURRENCY jobs),
+    // each accepted signal in exactly one of them.
     const registrations = (
       await Promise.all(Array.from({ length: SHARDS }, (_, n) => live.shardQueue(n).getCompleted(0, 1000)))
     )
       .flat()
-      .filter((j) => (j.data as { kind: string }).kind === 'register');
-    expect(registrations).toHaveLength(ids.length);
+      .map((j) => ({ name: j.name, data: j.data as ShardJobData }))
+      .filter((j) => j.data.kind === 'register' || j.data.kind === 'register-batch');
+    const registered = registrations.flatMap(({ data }) =>
+      data.kind === 'register'
+        ? [data.signal.id]
+        : data.kind === 'register-batch'
+          ? data.signals.map((s) => s.id)
+          : [],
+    );
+    expect(registered.sort()).toEqual([...ids].sort());
+    const batches = registrations.filter((j) => j.data.kind === 'register-batch');
+    expect(batches.length, 'registered in batches').toBeGreaterThan(0);
+    expect(registrations.length, 'fewer jobs than signals').toBeLessThan(ids.length);
+    for (const { name, data } of batches)
+      if (data.kind === 'register-batch') {
+        expect(name).toBe(`register:${data.signals[0]!.id} +${data.signals.length - 1}`);
+        expect(new Set(data.signals.map((s) => shardOf(s.symbol, SHARDS))).size, 'one shard a job').toBe(1);
+      }
   });
 
   it('stores every column as submitted, whatever its text holds (the columns travel as arrays): quotes, backslashes, braces, commas, the word NULL, characters beyond the BMP; absent fields as NULL', async () => {

@@ -104,6 +104,13 @@ describe('poison jobs on a live shard', () => {
       'signal: must be an object (a normalized signal)',
     );
     valid.push(await queue.add('ticks', batch(2), SHARD_JOB_OPTIONS));
+    await addBad(
+      'a registration batch with a bad signal',
+      { kind: 'register-batch', signals: [{ id: 'fine?' }, 7] },
+      'signals[0].symbol: must be a non-empty string; signals[0].side: must be "long" or "short"; ' +
+        'signals[0].createdAt: must be an integer; signals[0].entry: must be an object; ' +
+        'signals[1]: must be an object (a normalized signal)',
+    );
     await addBad('op without an operation', { kind: 'op' }, 'op: must be an object (an operation)');
     valid.push(await queue.add('ticks', batch(3), SHARD_JOB_OPTIONS));
     await addBad('an unknown kind', { kind: 'explode' }, 'unknown job kind "explode"');

@@ -161,8 +161,8 @@ async function continuesExactly(
     for (let i = from; i < to; i++) {
       const data = jobs[i]!;
       const ids = await lookupIds(redis, keys, idsOf(data));
-      const symbol = runtime.needsRecent(data);
-      if (symbol !== null) runtime.setRecent(symbol, await loadRecent(redis, keys, symbol));
+      for (const symbol of runtime.needsRecent(data))
+        runtime.setRecent(symbol, await loadRecent(redis, keys, symbol));
       const delta = runtime.apply(`${i + 1}`, data, ids);
       expect(await commitShard(redis, keys, runtime.appliedJob, `${i + 1}`, delta, BUFFER, 0)).toBe(true);
       runtime.noteApplied(`${i + 1}`);

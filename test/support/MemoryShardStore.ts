@@ -100,8 +100,7 @@ export class MemoryShardStore {
    * only then the job noted as applied. Throws if the commit is refused (the marker moved).
    */
   process(runtime: ShardRuntime, jobId: string, data: ShardJobData, maxTickTs = Infinity): ShardDelta {
-    const symbol = runtime.needsRecent(data);
-    if (symbol !== null) runtime.setRecent(symbol, this.loadRecent(symbol));
+    for (const symbol of runtime.needsRecent(data)) runtime.setRecent(symbol, this.loadRecent(symbol));
     const delta = runtime.apply(jobId, data, this.lookupIds(idsOf(data)), maxTickTs);
     if (!this.commit(runtime.appliedJob, jobId, shardCodec.encodeDelta(delta)))
       throw new Error(`job ${jobId}: the stored marker is ${this.progress}, not ${runtime.appliedJob}`);

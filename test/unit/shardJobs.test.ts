@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkShardJob, type ShardJobData } from '../../src/live/messages.ts';
+import { checkShardJob, MAX_BATCH_SIGNALS, type ShardJobData } from '../../src/live/messages.ts';
 import { ShardRuntime, APPLIED_CUSTOM_KEPT } from '../../src/live/ShardRuntime.ts';
 import { normalize } from '../support/runEngine.ts';
 
@@ -36,6 +36,16 @@ describe('checkShardJob: anything a producer can put on a public shard queue', (
     [{ kind: 'ticks', ticks: 42 }, 'ticks: must be an array'],
     [{ kind: 'sweep', clock: 'soon', graceMs: 1 }, 'sweep: needs numbers "clock" and "graceMs"'],
     [{ kind: 'forget', ids: [1] }, 'forget: "ids" must be an array of strings'],
+    [{ kind: 'register-batch' }, 'signals: must be a non-empty array of normalized signals'],
+    [{ kind: 'register-batch', signals: [] }, 'signals: must be a non-empty array of normalized signals'],
+    [
+      { kind: 'register-batch', signals: [signal, 'x', { ...signal, side: 'up' }] },
+      'signals[1]: must be an object (a normalized signal); signals[2].side: must be "long" or "short"',
+    ],
+    [
+      { kind: 'register-batch', signals: Array.from({ length: MAX_BATCH_SIGNALS + 1 }, () => signal) },
+      `signals: at most ${MAX_BATCH_SIGNALS} a job (got ${MAX_BATCH_SIGNALS + 1})`,
+    ],
   ])('refuses %j: %s', (data, reason) => {
     expect(checkShardJob(data)).toEqual({ ok: false, reason });
   });
@@ -43,6 +53,7 @@ describe('checkShardJob: anything a producer can put on a public shard queue', (
   it.each<ShardJobData>([
     { kind: 'ticks', ticks: [['XYZ', T, 100]] },
     { kind: 'register', signal },
+    { kind: 'register-batch', signals: [signal, { ...signal, id: 's2' }] },
     { kind: 'op', op: { op: 'cancel', id: 's1', ts: T } },
     { kind: 'sweep', clock: T, graceMs: 60_000 },
     { kind: 'forget', ids: ['s1'] },
@@ -61,6 +72,15 @@ describe('checkShardJob: registrations and operations a foreign producer made (f
     const checked = checkShardJob({ kind: 'register', signal: bad });
     expect(checked.ok).toBe(false);
     if (!checked.ok) expect(checked.reason).toMatch(/^signal: not a valid signal: .+\[[A-Z_]+\]/);
+  });
+
+  it('refuses a batch whose one signal validation refuses, naming it by its place', () => {
+    const checked = checkShardJob({
+      kind: 'register-batch',
+      signals: [signal, { ...signal, id: 's2', stopLoss: { price: -5 } }],
+    });
+    expect(checked.ok).toBe(false);
+    if (!checked.ok) expect(checked.reason).toMatch(/^signals\[1\]: not a valid signal: .+\[[A-Z_]+\]/);
   });
 
   it('refuses an operation the signal-ops contract refuses, naming why', () => {

@@ -120,7 +120,9 @@ describe('ShardRuntime: a late registration catches up from the recent ticks', (
     const late = new Shard(100);
     late.run(ticks(T - 1000, ...path));
     late.takeOver();
-    expect(late.runtime.needsRecent({ kind: 'register', signal: s }), 'the buffer is needed').toBe('XYZ');
+    expect(late.runtime.needsRecent({ kind: 'register', signal: s }), 'the buffer is needed').toEqual([
+      'XYZ',
+    ]);
     const delta = late.run({ kind: 'register', signal: s });
     expect(entries(delta).filter((e) => e.kind === 'catchup_gap')).toEqual([]);
     expect(late.lines().get('s1')).toEqual(early.lines().get('s1'));
@@ -130,7 +132,7 @@ describe('ShardRuntime: a late registration catches up from the recent ticks', (
     const shard = new Shard(100);
     shard.run(ticks(T - 5000, 100, 101));
     shard.takeOver();
-    expect(shard.runtime.needsRecent({ kind: 'register', signal: signal('s1') })).toBeNull();
+    expect(shard.runtime.needsRecent({ kind: 'register', signal: signal('s1') })).toEqual([]);
   });
 });
 
@@ -202,6 +204,62 @@ describe('ShardRuntime: duplicate registrations are refused', () => {
     shard.run(ticks(T, 100, 111));
     expect(shard.store.ids.get('s1')).toBe('closed');
     expect(shard.run({ kind: 'register', signal: signal('s1') }).duplicates).toBe(1);
+  });
+});
+
+describe("ShardRuntime: a batch of registrations (the intake's register-batch job)", () => {
+  /** Ticks a second apart from `from`, alternating between XYZ and ABC at these prices. */
+  const twoSymbols = (from: number, ...prices: number[]): ShardJobData => ({
+    kind: 'ticks',
+    ticks: prices.map((p, i): WireTick => [i % 2 === 0 ? 'XYZ' : 'ABC', from + i * 1000, p]),
+  });
+  const batch = [
+    signal('a-closes'), // XYZ reaches 111 after T: closes in its catch-up
+    signal('b-open', { symbol: 'ABC', takeProfits: [{ price: 200, fraction: 1 }], stopLoss: { price: 50 } }),
+    signal('c-later', { createdAt: T + 10_000 }), // after the last tick: nothing to catch up
+    signal('d-trailing', {
+      symbol: 'ABC',
+      stopLoss: { price: 50 },
+      takeProfits: [],
+      trailing: { distanceBps: 200, activation: 'fill' },
+    }),
+  ];
+  const path = [100, 100, 104, 103, 111, 108, 95, 101];
+
+  it('ends as the same registrations one job each would, on a restored shard: lines and events', () => {
+    const one = new Shard(100);
+    one.run(twoSymbols(T - 1000, ...path));
+    one.takeOver();
+    const each = batch.map((s) => one.run({ kind: 'register', signal: s }));
+
+    const many = new Shard(100);
+    many.run(twoSymbols(T - 1000, ...path));
+    many.takeOver();
+    const data: ShardJobData = { kind: 'register-batch', signals: batch };
+    expect(many.runtime.needsRecent(data), "both symbols' buffers, once each").toEqual(['XYZ', 'ABC']);
+    const delta = many.run(data);
+
+    expect(one.lines().get('a-closes'), 'the path does what the case is about').toMatchObject({
+      state: 'closed',
+      outcome: 'TP_HIT',
+    });
+    expect(many.lines()).toEqual(one.lines());
+    expect(entries(delta)).toEqual(each.flatMap(entries));
+    expect(Object.fromEntries(delta.ids)).toEqual(Object.fromEntries(each.flatMap((d) => [...d.ids])));
+    expect(many.runtime.openCount).toBe(one.runtime.openCount);
+  });
+
+  it('counts a repeat within the batch as a duplicate, also of a signal its catch-up closed', () => {
+    const shard = new Shard(100);
+    shard.run(twoSymbols(T - 1000, ...path));
+    const delta = shard.run({
+      kind: 'register-batch',
+      signals: [batch[0]!, batch[1]!, { ...batch[0]!, takeProfits: [] }, batch[1]!],
+    });
+    expect(delta.duplicates).toBe(2);
+    expect(Object.fromEntries(delta.ids)).toEqual({ 'a-closes': 'closed', 'b-open': 'open' });
+    expect(entries(delta).filter((e) => e.kind === 'closed')).toHaveLength(1);
+    expect(shard.lines().get('a-closes')).toMatchObject({ state: 'closed', outcome: 'TP_HIT' });
   });
 });
 
