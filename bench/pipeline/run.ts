@@ -1,7 +1,7 @@
 /**
- * `npm run bench -- pipeline [--quick] [--only=ticks,latency,breakdown,intake,flush,recovery]`
+ * `npm run bench -- pipeline [--quick] [--only=ticks,latency,breakdown,intake,flush,register,recovery]`
  * Settings: `--shards=8 --workers=2 --batch=2000 --buffer=20000 --ticks=6000000 --signals=100000
- * --rate=20000 --interval=10 --latency-seconds=20 --intake-concurrency=64 --intake-workers=1`; `--metrics` makes the shard workers count into a Prometheus
+ * --rate=20000 --interval=10 --latency-seconds=20 --intake-concurrency=64 --intake-workers=1 --register-batch=8`; `--metrics` makes the shard workers count into a Prometheus
  * registry as the worker process does (its cost: compare a run with and one without). Diagnostics: `--profile` (CPU profiles of the worker processes in
  * .tmp/bench-profiles), `--v8=FLAG` (a V8 flag for the worker processes), `--dump=FILE` (every
  * paced job's publish and done time), `--keep-recovery` (leave the 1M-signal data set in Redis).
@@ -22,6 +22,8 @@
  *   INSERT of the same rows (skipped while src/live/createFlusher.ts does not exist).
  * - breakdown: one shard's job taken apart in this process (parse, apply, checkpoint; the
  *   checkpoint's Redis time from INFO commandstats; bytes of book clocks and recent ticks).
+ * - register: shard workers applying registrations, one job a signal and one job a shard for
+ *   every 8 signals (an intake batch's share), beside no-op workers taking the one-a-signal jobs.
  * - recovery: a worker process taking over shards that hold 1M open signals (and full
  *   recent-tick buffers) until it has applied the next tick on every one.
  *
@@ -33,7 +35,7 @@
  * scratch database (created and dropped) when the role may create one.
  *
  * This folder: run.ts (this file) with settings.ts; one file per benchmark (tickBenches.ts for
- * ticks and latency, breakdownBench.ts, recoveryBench.ts, intakeBench.ts, flushBench.ts); the
+ * ticks and latency, breakdownBench.ts, recoveryBench.ts, intakeBench.ts, flushBench.ts, registerBench.ts); the
  * helpers they share (TickStreams.ts, seedShards.ts, dropPrefix.ts, Fleet.ts, redisStats.ts,
  * scratchDatabase.ts, insertSignals.ts); worker.ts, the worker processes' side.
  */
@@ -43,6 +45,7 @@ import { breakdownBench } from './breakdownBench.ts';
 import { flushBench } from './flushBench.ts';
 import { intakeBench } from './intakeBench.ts';
 import { recoveryBench } from './recoveryBench.ts';
+import { registerBench } from './registerBench.ts';
 import { say, settings } from './settings.ts';
 import { tickBenches } from './tickBenches.ts';
 import { loadStreams } from './TickStreams.ts';
@@ -69,6 +72,7 @@ export async function run(report: Report, flags: string[]): Promise<void> {
         if (wants('flush')) await flushBench(report, set, streams, databaseUrl, base, redis);
       }
     }
+    if (wants('register')) await registerBench(report, set, redis, streams, base);
     if (wants('recovery')) await recoveryBench(report, set, redis, streams, base);
   } finally {
     redis.disconnect();

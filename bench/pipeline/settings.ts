@@ -21,6 +21,8 @@ export interface Settings {
   latencySeconds: number;
   latencyIntervalMs: number;
   intakeJobs: number;
+  /** Signals in one register-batch job of the registration bench (the intake's batch, 64, over 8 shards). */
+  registerBatch: number;
   /** INTAKE_CONCURRENCY of the intake and of its no-op baseline. */
   intakeConcurrency: number;
   /** Intake processes sharing the queue (each with INTAKE_CONCURRENCY), and no-op ones likewise. */
@@ -55,6 +57,7 @@ export function settings(flags: string[]): Settings {
     latencySeconds: num('latency-seconds', quick ? 5 : 20),
     latencyIntervalMs: num('interval', 10),
     intakeJobs: quick ? 2000 : 20_000,
+    registerBatch: num('register-batch', 8),
     intakeConcurrency: num('intake-concurrency', 64), // INTAKE_CONCURRENCY default
     intakeWorkers: num('intake-workers', 1),
     flushOutcomes: quick ? 2000 : 20_000,

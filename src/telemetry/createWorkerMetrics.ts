@@ -41,8 +41,14 @@ export function createWorkerMetrics(registry: Registry, now: () => number, shard
   });
   const jobs = new Counter({
     name: 'outcome_tracker_shard_jobs_total',
-    help: 'Shard jobs committed, by kind (ticks, register, op, sweep, forget, or poison: recorded and skipped).',
+    help: 'Shard jobs committed, by kind (ticks, register, register-batch, op, sweep, forget, or poison: recorded and skipped).',
     labelNames: ['shard', 'kind'],
+    registers,
+  });
+  const registered = new Counter({
+    name: 'outcome_tracker_signals_registered_total',
+    help: 'Signals registered by the shard (from register and register-batch jobs; repeats of a known id not counted).',
+    labelNames: ['shard'],
     registers,
   });
   const applied = new Counter({
@@ -104,6 +110,10 @@ export function createWorkerMetrics(registry: Registry, now: () => number, shard
     onShardCommitted({ shard: n, data, delta, queuedAt, poison }) {
       const shard = String(n);
       jobs.inc({ shard, kind: poison !== null ? 'poison' : data.kind });
+      if (poison === null && (data.kind === 'register' || data.kind === 'register-batch')) {
+        const n = (data.kind === 'register' ? 1 : data.signals.length) - delta.duplicates;
+        if (n > 0) registered.inc({ shard }, n);
+      }
       if (data.kind === 'ticks' && data.ticks.length > 0) {
         const skippedTicks = delta.poisonTicks + delta.futureTicks;
         applied.inc({ shard }, data.ticks.length - skippedTicks - delta.lateTicks);
