@@ -3,6 +3,7 @@
  * BullMQ worker with the same job count and concurrency.
  */
 import { Queue } from 'bullmq';
+import type { ShardJobData } from '../../src/live/messages.ts';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { generateSignals } from '../../src/demo/generateSignals.ts';
@@ -75,8 +76,19 @@ export async function intakeBench(
     const forwarded = (
       await Promise.all(
         Array.from({ length: set.shards }, async (_, n) => {
-          const q = new Queue(shardQueueName(n), { connection: redis, prefix: `${base}intake` });
-          return q.getWaitingCount();
+          const q = new Queue<ShardJobData>(shardQueueName(n), {
+            connection: redis,
+            prefix: `${base}intake`,
+          });
+          // Signals, not jobs: a batch's signals of one shard travel in one register-batch job.
+          const jobs = await q.getWaiting(0, -1);
+          await q.close();
+          return jobs.reduce(
+            (a, j) =>
+              a +
+              (j.data.kind === 'register' ? 1 : j.data.kind === 'register-batch' ? j.data.signals.length : 0),
+            0,
+          );
         }),
       )
     ).reduce((a, b) => a + b, 0);
