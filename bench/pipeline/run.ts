@@ -4,7 +4,9 @@
  * --rate=20000 --interval=10 --latency-seconds=20 --intake-concurrency=64 --intake-workers=1 --register-batch=8`; `--metrics` makes the shard workers count into a Prometheus
  * registry as the worker process does (its cost: compare a run with and one without). Diagnostics: `--profile` (CPU profiles of the worker processes in
  * .tmp/bench-profiles), `--v8=FLAG` (a V8 flag for the worker processes), `--dump=FILE` (every
- * paced job's publish and done time), `--keep-recovery` (leave the 1M-signal data set in Redis).
+ * paced job's publish and done time), `--keep-recovery` (leave the 1M-signal data set in Redis),
+ * `--rewrite-at=S` (ask Redis for an AOF rewrite S seconds into each measured paced run, the
+ * no-op's and the pipeline's: the latency tail with one rewrite, at a known time).
  *
  * The live pipeline against the Redis and PostgreSQL of REDIS_URL / DATABASE_URL (for private
  * ones: `scripts/services.sh start && eval "$(scripts/services.sh env)"`). Every figure is

@@ -20,6 +20,8 @@ export interface Settings {
   latencyRate: number;
   latencySeconds: number;
   latencyIntervalMs: number;
+  /** `--rewrite-at=S`: ask Redis for an AOF rewrite S seconds into each measured paced run (the tail with one). */
+  rewriteAt: number | null;
   intakeJobs: number;
   /** Signals in one register-batch job of the registration bench (the intake's batch, 64, over 8 shards). */
   registerBatch: number;
@@ -56,6 +58,7 @@ export function settings(flags: string[]): Settings {
     latencyRate: num('rate', 20_000),
     latencySeconds: num('latency-seconds', quick ? 5 : 20),
     latencyIntervalMs: num('interval', 10),
+    rewriteAt: flags.some((f) => f.startsWith('--rewrite-at=')) ? num('rewrite-at', 10) : null,
     intakeJobs: quick ? 2000 : 20_000,
     registerBatch: num('register-batch', 8),
     intakeConcurrency: num('intake-concurrency', 64), // INTAKE_CONCURRENCY default

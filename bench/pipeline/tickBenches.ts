@@ -63,7 +63,10 @@ async function driveFlat(
   };
 }
 
-/** Publishes at `rate` ticks/s for `seconds`, every `intervalMs`; returns every job's timing. */
+/**
+ * Publishes at `rate` ticks/s for `seconds`, every `intervalMs`; returns every job's timing.
+ * With `rewrite`, asks Redis for an AOF rewrite `rewrite.atSeconds` into the run (`--rewrite-at`).
+ */
 async function drivePaced(
   fleet: Fleet,
   publisher: TickPublisher,
@@ -72,6 +75,7 @@ async function drivePaced(
   rate: number,
   seconds: number,
   intervalMs: number,
+  rewrite: { redis: Redis; atSeconds: number } | null = null,
 ): Promise<{
   jobs: JobDone[];
   ticks: number;
@@ -84,6 +88,15 @@ async function drivePaced(
   const w0 = await fleet.cpuMs();
   fleet.recording = [];
   const t0 = performance.now();
+  const rewriting =
+    rewrite === null
+      ? null
+      : setTimeout(() => {
+          rewrite.redis.bgrewriteaof().then(
+            (r) => say(`paced: AOF rewrite asked for at ${rewrite.atSeconds} s: ${r}`),
+            (err: unknown) => say(`paced: AOF rewrite not started: ${(err as Error).message}`),
+          );
+        }, rewrite.atSeconds * 1000);
   let sent = 0;
   for (let k = 1; ; k++) {
     const elapsed = performance.now() - t0;
@@ -96,6 +109,7 @@ async function drivePaced(
     const wait = t0 + k * intervalMs - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   }
+  if (rewriting !== null) clearTimeout(rewriting);
   await fleet.until(() => fleet.completedTicks - startTicks >= sent);
   const jobs = fleet.recording;
   fleet.recording = null;
@@ -171,6 +185,7 @@ export async function tickBenches(
       set.latencyRate,
       set.latencySeconds,
       set.latencyIntervalMs,
+      set.rewriteAt === null ? null : { redis, atSeconds: set.rewriteAt },
     );
     const dump = flags.find((f) => f.startsWith('--dump='));
     if (dump !== undefined && !noop) {
