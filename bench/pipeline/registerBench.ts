@@ -7,9 +7,9 @@
 import type { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
 import type { NormalizedSignal } from '../../machines/signalContext.ts';
-import type { ShardJobData } from '../../src/live/messages.ts';
+import { registrationJobs, type ShardJobData } from '../../src/live/messages.ts';
 import { SHARD_JOB_OPTIONS } from '../../src/live/shardQueues.ts';
-import { JOB_NAMES, shardOf, shardQueueName } from '../../src/names.ts';
+import { shardOf, shardQueueName } from '../../src/names.ts';
 import { seededRandom } from '../../src/demo/generateSignals.ts';
 import { farSignal } from '../farSignal.ts';
 import type { Report } from '../Report.ts';
@@ -35,21 +35,7 @@ function newSignals(streams: TickStreams, count: number, tag: string, createdAt:
 function jobsByShard(signals: NormalizedSignal[], shards: number, batch: number): Job[][] {
   const byShard: NormalizedSignal[][] = Array.from({ length: shards }, () => []);
   for (const s of signals) byShard[shardOf(s.symbol, shards)]!.push(s);
-  return byShard.map((list) => {
-    const jobs: Job[] = [];
-    for (let i = 0; i < list.length; i += batch) {
-      const part = list.slice(i, i + batch);
-      jobs.push(
-        batch === 1
-          ? { name: JOB_NAMES.register(part[0]!.id), data: { kind: 'register', signal: part[0]! } }
-          : {
-              name: JOB_NAMES.registerBatch(part.map((s) => s.id)),
-              data: { kind: 'register-batch', signals: part },
-            },
-      );
-    }
-    return jobs;
-  });
+  return byShard.map((list) => registrationJobs(list, batch));
 }
 
 /** Queues every job with the shard queues paused, then times the fleet draining them. */

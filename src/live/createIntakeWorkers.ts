@@ -30,7 +30,7 @@ import {
 } from '../names.ts';
 import { publishEvents, type EventRetention } from '../events/publishEvents.ts';
 import type { KeyedEvent } from '../events/TrackerEvent.ts';
-import { MAX_BATCH_SIGNALS, type ShardJobData } from './messages.ts';
+import { registrationJobs } from './messages.ts';
 import { createBatcher, type ItemOutcome } from './createBatcher.ts';
 import {
   createTransientRetry,
@@ -422,28 +422,6 @@ interface TrackResult {
 }
 
 /** Job data that is not JSON, as a rejection. */
-/**
- * A batch's registrations for one shard: one `register-batch` job (at most MAX_BATCH_SIGNALS
- * signals, in batch order), or a plain `register` job for a single signal. The name carries the
- * ids so that Bull Board shows whose job it is; nothing dispatches on names (the shard reads
- * `kind`).
- */
-function registrationJobs(signals: NormalizedSignal[]): { name: string; data: ShardJobData }[] {
-  const jobs: { name: string; data: ShardJobData }[] = [];
-  for (let i = 0; i < signals.length; i += MAX_BATCH_SIGNALS) {
-    const part = signals.slice(i, i + MAX_BATCH_SIGNALS);
-    jobs.push(
-      part.length === 1
-        ? { name: JOB_NAMES.register(part[0]!.id), data: { kind: 'register', signal: part[0]! } }
-        : {
-            name: JOB_NAMES.registerBatch(part.map((s) => s.id)),
-            data: { kind: 'register-batch', signals: part },
-          },
-    );
-  }
-  return jobs;
-}
-
 function notJson(data: UnparseableJobData): TrackerError {
   return trackerError('PAYLOAD_NOT_JSON', `payload: ${data.describe()}`);
 }

@@ -1,5 +1,5 @@
 import { describeErrors } from '../errors.ts';
-import { OUTBOX_KEYS } from '../names.ts';
+import { JOB_NAMES, OUTBOX_KEYS } from '../names.ts';
 import { abbreviate, checkStorable } from '../validation/checkStorable.ts';
 import { validateOperation } from '../validation/validateOperation.ts';
 import { validateSignal } from '../validation/validateSignal.ts';
@@ -140,6 +140,32 @@ function checkRegistration(x: unknown, at: string): string | null {
   return valid.ok
     ? null
     : abbreviate(`${at}: not a valid signal: ${describeErrors(valid.errors)}`, MAX_REASON);
+}
+
+/**
+ * The registration jobs for one shard of `signals` (in their order): a `register-batch` job for
+ * every `perJob` of them (at most MAX_BATCH_SIGNALS), a plain `register` job for one left
+ * alone. The name carries the ids so that Bull Board shows whose job it is; nothing dispatches
+ * on names (the shard reads `kind`).
+ */
+export function registrationJobs(
+  signals: readonly NormalizedSignal[],
+  perJob = MAX_BATCH_SIGNALS,
+): { name: string; data: ShardJobData }[] {
+  const size = Math.max(1, Math.min(perJob, MAX_BATCH_SIGNALS));
+  const jobs: { name: string; data: ShardJobData }[] = [];
+  for (let i = 0; i < signals.length; i += size) {
+    const part = signals.slice(i, i + size);
+    jobs.push(
+      part.length === 1
+        ? { name: JOB_NAMES.register(part[0]!.id), data: { kind: 'register', signal: part[0]! } }
+        : {
+            name: JOB_NAMES.registerBatch(part.map((s) => s.id)),
+            data: { kind: 'register-batch', signals: part },
+          },
+    );
+  }
+  return jobs;
 }
 
 /** The ids whose registration state a job needs, looked up before it is applied. */

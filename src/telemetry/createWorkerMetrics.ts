@@ -111,8 +111,8 @@ export function createWorkerMetrics(registry: Registry, now: () => number, shard
       const shard = String(n);
       jobs.inc({ shard, kind: poison !== null ? 'poison' : data.kind });
       if (poison === null && (data.kind === 'register' || data.kind === 'register-batch')) {
-        const n = (data.kind === 'register' ? 1 : data.signals.length) - delta.duplicates;
-        if (n > 0) registered.inc({ shard }, n);
+        const fresh = (data.kind === 'register' ? 1 : data.signals.length) - delta.duplicates;
+        if (fresh > 0) registered.inc({ shard }, fresh);
       }
       if (data.kind === 'ticks' && data.ticks.length > 0) {
         const skippedTicks = delta.poisonTicks + delta.futureTicks;

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { checkShardJob, MAX_BATCH_SIGNALS, type ShardJobData } from '../../src/live/messages.ts';
+import {
+  checkShardJob,
+  MAX_BATCH_SIGNALS,
+  registrationJobs,
+  type ShardJobData,
+} from '../../src/live/messages.ts';
 import { ShardRuntime, APPLIED_CUSTOM_KEPT } from '../../src/live/ShardRuntime.ts';
 import { normalize } from '../support/runEngine.ts';
 
@@ -59,6 +64,42 @@ describe('checkShardJob: anything a producer can put on a public shard queue', (
     { kind: 'forget', ids: ['s1'] },
   ])('accepts a well-formed %s job', (data) => {
     expect(checkShardJob(data)).toEqual({ ok: true, data });
+  });
+});
+
+describe('registrationJobs: what the intake adds for one shard', () => {
+  const many = (n: number) => Array.from({ length: n }, (_, i) => ({ ...signal, id: `r${i}` }));
+
+  it('sends one signal as a plain register job, named by its id', () => {
+    expect(registrationJobs([signal])).toEqual([{ name: 'register:s1', data: { kind: 'register', signal } }]);
+  });
+
+  it(`sends more as register-batch jobs of at most ${MAX_BATCH_SIGNALS}, in order, each one a well-formed job`, () => {
+    const signals = many(MAX_BATCH_SIGNALS * 2 + 1);
+    const jobs = registrationJobs(signals);
+    expect(jobs.map((j) => j.name)).toEqual([
+      `register:r0 +${MAX_BATCH_SIGNALS - 1}`,
+      `register:r${MAX_BATCH_SIGNALS} +${MAX_BATCH_SIGNALS - 1}`,
+      `register:r${MAX_BATCH_SIGNALS * 2}`,
+    ]);
+    const ids = jobs.flatMap(({ data }) =>
+      data.kind === 'register-batch'
+        ? data.signals.map((s) => s.id)
+        : data.kind === 'register'
+          ? [data.signal.id]
+          : [],
+    );
+    expect(ids).toEqual(signals.map((s) => s.id));
+    for (const { data } of jobs) expect(checkShardJob(data)).toEqual({ ok: true, data });
+  });
+
+  it('cuts at the size asked for, never above the bound', () => {
+    expect(registrationJobs(many(5), 2).map((j) => j.data.kind)).toEqual([
+      'register-batch',
+      'register-batch',
+      'register',
+    ]);
+    expect(registrationJobs(many(1500), 5000)).toHaveLength(2);
   });
 });
 
