@@ -48,6 +48,30 @@ export class Fleet {
     return fleet;
   }
 
+  /**
+   * One worker process for each group of shards under `prefix` (REDIS_URL): the real shard
+   * workers, or workers that only acknowledge (`noop-shard`, the raw baselines).
+   */
+  static shards(
+    mode: 'shard' | 'noop-shard',
+    prefix: string,
+    groups: number[][],
+    opts: { bufferSize: number; v8: string[]; profile?: boolean; metrics?: boolean },
+  ): Promise<Fleet> {
+    return Fleet.spawn(
+      groups.map((shards) => ({
+        mode,
+        redisUrl: process.env.REDIS_URL!,
+        prefix,
+        shards,
+        bufferSize: opts.bufferSize,
+        ...(opts.metrics === true && { metrics: true }),
+      })),
+      opts.profile ?? false,
+      opts.v8,
+    );
+  }
+
   private onMessage(m: ChildMessage): void {
     if (m.e === 'done') {
       this.completedTicks += m.n;

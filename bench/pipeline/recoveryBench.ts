@@ -64,17 +64,11 @@ export async function recoveryBench(
       memory: { heapMb: number; rssMb: number; maxRssMb: number };
     }> => {
       await publisher.publish(streams.take(seeded.next + round * SYMBOLS, SYMBOLS));
-      const fleet = await Fleet.spawn(
-        groups.map((shards) => ({
-          mode: 'shard' as const,
-          redisUrl: url,
-          prefix,
-          shards,
-          bufferSize: set.bufferSize,
-        })),
-        set.profile,
+      const fleet = await Fleet.shards('shard', prefix, groups, {
+        bufferSize: set.bufferSize,
         v8,
-      );
+        profile: set.profile,
+      });
       try {
         await fleet.until(() => fleet.doneByShard.size === set.shards, 300_000);
         // From the first process's start (they start together).

@@ -74,7 +74,6 @@ export async function registerBench(
   streams: TickStreams,
   base: string,
 ): Promise<void> {
-  const url = process.env.REDIS_URL!;
   const count = set.quick ? 4000 : 40_000;
   const groups = splitShards(set.shards, set.workers);
   const createdAt = streams.t0 + set.pipelineHistory * SYMBOLS + 1;
@@ -85,17 +84,10 @@ export async function registerBench(
 
   // The raw baseline: the same one-job-a-signal jobs into workers that only acknowledge.
   const noopPrefix = `${base}regnoop`;
-  const noop = await Fleet.spawn(
-    groups.map((shards) => ({
-      mode: 'noop-shard',
-      redisUrl: url,
-      prefix: noopPrefix,
-      shards,
-      bufferSize: set.bufferSize,
-    })),
-    false,
-    set.childV8,
-  );
+  const noop = await Fleet.shards('noop-shard', noopPrefix, groups, {
+    bufferSize: set.bufferSize,
+    v8: set.childV8,
+  });
   try {
     const d = await drain(
       noop,
@@ -120,17 +112,11 @@ export async function registerBench(
     set.batch,
     set.bufferSize,
   );
-  const fleet = await Fleet.spawn(
-    groups.map((shards) => ({
-      mode: 'shard',
-      redisUrl: url,
-      prefix,
-      shards,
-      bufferSize: set.bufferSize,
-    })),
-    set.profile,
-    set.childV8,
-  );
+  const fleet = await Fleet.shards('shard', prefix, groups, {
+    bufferSize: set.bufferSize,
+    v8: set.childV8,
+    profile: set.profile,
+  });
   try {
     // Warm-up: every shard loads and the code gets compiled, through both forms.
     await drain(fleet, redis, prefix, jobsByShard(newSignals(streams, 800, 'w', createdAt), set.shards, 1));

@@ -210,17 +210,10 @@ export async function tickBenches(
     return g + run.ticks;
   };
   {
-    const fleet = await Fleet.spawn(
-      groups.map((shards) => ({
-        mode: 'noop-shard',
-        redisUrl: url,
-        prefix: noopPrefix,
-        shards,
-        bufferSize: set.bufferSize,
-      })),
-      false,
-      set.childV8,
-    );
+    const fleet = await Fleet.shards('noop-shard', noopPrefix, groups, {
+      bufferSize: set.bufferSize,
+      v8: set.childV8,
+    });
     const publisher = publisherFor(noopPrefix);
     try {
       let g = set.pipelineHistory * SYMBOLS;
@@ -261,18 +254,12 @@ export async function tickBenches(
       `${seeded.recentTicks} buffered ticks, in ${((performance.now() - t) / 1000).toFixed(1)} s`,
   );
   report({ name: 'pipeline.open_signals', value: seeded.open, unit: 'signals' });
-  const fleet = await Fleet.spawn(
-    groups.map((shards) => ({
-      mode: 'shard',
-      redisUrl: url,
-      prefix: livePrefix,
-      shards,
-      bufferSize: set.bufferSize,
-      metrics: set.metrics,
-    })),
-    set.profile,
-    set.childV8,
-  );
+  const fleet = await Fleet.shards('shard', livePrefix, groups, {
+    bufferSize: set.bufferSize,
+    v8: set.childV8,
+    profile: set.profile,
+    metrics: set.metrics,
+  });
   const publisher = publisherFor(livePrefix);
   try {
     let g = seeded.next;
