@@ -10,9 +10,9 @@ import { createWorkerMetrics } from '../../src/telemetry/createWorkerMetrics.ts'
 import type { Report } from '../Report.ts';
 import { dropPrefix } from './dropPrefix.ts';
 import { commandStats } from './redisStats.ts';
-import { seedShards } from './seedShards.ts';
+import { seedPipeline } from './seedShards.ts';
 import { say, type Settings } from './settings.ts';
-import { farSignals, SYMBOLS, type TickStreams } from './TickStreams.ts';
+import { SYMBOLS, type TickStreams } from './TickStreams.ts';
 
 export async function breakdownBench(
   report: Report,
@@ -23,16 +23,7 @@ export async function breakdownBench(
 ): Promise<void> {
   const prefix = `${base}parts`;
   try {
-    await seedShards(
-      redis,
-      prefix,
-      set.shards,
-      streams,
-      farSignals(streams, set.openSignals, 'b'),
-      set.pipelineHistory,
-      set.batch,
-      set.bufferSize,
-    );
+    await seedPipeline(redis, prefix, set, streams, 'b');
     const keys = new ShardKeys(prefix, 0);
     const runtime = await loadShard(redis, keys, set.bufferSize);
     const symbolsHere: number[] = [];

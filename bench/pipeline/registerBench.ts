@@ -16,9 +16,9 @@ import type { Report } from '../Report.ts';
 import { dropPrefix } from './dropPrefix.ts';
 import { Fleet, splitShards } from './Fleet.ts';
 import { redisCpuMs } from './redisStats.ts';
-import { seedShards } from './seedShards.ts';
+import { seedPipeline } from './seedShards.ts';
 import { say, type Settings } from './settings.ts';
-import { farSignals, SYMBOLS, type TickStreams } from './TickStreams.ts';
+import { SYMBOLS, type TickStreams } from './TickStreams.ts';
 
 type Job = { name: string; data: ShardJobData };
 
@@ -102,16 +102,7 @@ export async function registerBench(
   }
 
   const prefix = `${base}reg`;
-  await seedShards(
-    redis,
-    prefix,
-    set.shards,
-    streams,
-    farSignals(streams, set.openSignals, 'p'),
-    set.pipelineHistory,
-    set.batch,
-    set.bufferSize,
-  );
+  await seedPipeline(redis, prefix, set, streams);
   const fleet = await Fleet.shards('shard', prefix, groups, {
     bufferSize: set.bufferSize,
     v8: set.childV8,

@@ -7,7 +7,8 @@ import { toWire } from '../../src/live/messages.ts';
 import { shardCodec } from '../../src/live/shardCodec.ts';
 import { commitShard } from '../../src/live/shardStore.ts';
 import { emptyDelta, ShardRuntime, type ShardDelta } from '../../src/live/ShardRuntime.ts';
-import { SYMBOLS, type TickStreams } from './TickStreams.ts';
+import type { Settings } from './settings.ts';
+import { farSignals, SYMBOLS, type TickStreams } from './TickStreams.ts';
 
 /** Folds a later job's delta into `into`, as committing both in order would leave Redis. */
 function mergeDelta(into: ShardDelta, d: ShardDelta, bufferSize: number): void {
@@ -135,4 +136,27 @@ export async function seedShards(
   }
   result.recordBytes = sampled === 0 ? 0 : sampledBytes / Math.min(sampled, 2000);
   return result;
+}
+
+/**
+ * The pipeline benches' shards: `set.openSignals` open far signals (farSignals, ids tagged
+ * `tag`) and `set.pipelineHistory` rounds of ticks, in jobs of `set.batch` ticks.
+ */
+export function seedPipeline(
+  redis: Redis,
+  prefix: string,
+  set: Pick<Settings, 'shards' | 'openSignals' | 'pipelineHistory' | 'batch' | 'bufferSize'>,
+  streams: TickStreams,
+  tag = 'p',
+): Promise<Seeded> {
+  return seedShards(
+    redis,
+    prefix,
+    set.shards,
+    streams,
+    farSignals(streams, set.openSignals, tag),
+    set.pipelineHistory,
+    set.batch,
+    set.bufferSize,
+  );
 }

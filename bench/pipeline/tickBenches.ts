@@ -10,9 +10,9 @@ import type { Report } from '../Report.ts';
 import { dropPrefix } from './dropPrefix.ts';
 import { Fleet, splitShards, type JobDone } from './Fleet.ts';
 import { commandStats, redisCpuMs, statsDelta } from './redisStats.ts';
-import { seedShards } from './seedShards.ts';
+import { seedPipeline } from './seedShards.ts';
 import { say, type Settings } from './settings.ts';
-import { farSignals, SYMBOLS, type TickStreams } from './TickStreams.ts';
+import { SYMBOLS, type TickStreams } from './TickStreams.ts';
 
 interface Drive {
   seconds: number;
@@ -239,16 +239,7 @@ export async function tickBenches(
   // The real pipeline on open signals.
   const livePrefix = `${base}live`;
   const t = performance.now();
-  const seeded = await seedShards(
-    redis,
-    livePrefix,
-    set.shards,
-    streams,
-    farSignals(streams, set.openSignals, 'p'),
-    set.pipelineHistory,
-    set.batch,
-    set.bufferSize,
-  );
+  const seeded = await seedPipeline(redis, livePrefix, set, streams);
   say(
     `seeded ${seeded.open} open signals (${seeded.recordBytes.toFixed(0)} B per checkpoint record), ` +
       `${seeded.recentTicks} buffered ticks, in ${((performance.now() - t) / 1000).toFixed(1)} s`,

@@ -52,6 +52,9 @@ export type KnownIds = Map<string, 'open' | 'closed'>;
 /** How many custom job ids a shard remembers having applied. */
 export const APPLIED_CUSTOM_KEPT = 1000;
 
+/** What `needsRecent` answers when nothing needs loading (no allocation on the tick path). */
+const NONE: readonly string[] = Object.freeze([]);
+
 /**
  * A shard's signals in memory: the engine, each symbol's recent ticks (to catch up signals
  * that arrive late) and the last job applied. `apply` is pure computation over memory; the
@@ -213,9 +216,11 @@ export class ShardRuntime {
    * The symbols whose recent ticks must be loaded from Redis before `data` can be applied
    * (registrations that may need catching up on a restored shard); none for other jobs.
    */
-  needsRecent(data: ShardJobData): string[] {
-    const signals =
-      data.kind === 'register' ? [data.signal] : data.kind === 'register-batch' ? data.signals : [];
+  needsRecent(data: ShardJobData): readonly string[] {
+    // Nothing allocated for a tick job (the hot path), nor once every buffer is in memory.
+    if ((data.kind !== 'register' && data.kind !== 'register-batch') || this.recentInRedis.size === 0)
+      return NONE;
+    const signals = data.kind === 'register' ? [data.signal] : data.signals;
     const symbols = new Set<string>();
     for (const s of signals)
       if (this.recentInRedis.has(s.symbol) && this.engine.book(s.symbol).lastTs >= s.createdAt)
