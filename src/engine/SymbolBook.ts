@@ -125,6 +125,11 @@ export class SymbolBook {
     this.dueMark[slot] = this.markSeq;
     this.due.push(slot);
   };
+  /**
+   * Whether a heap entry's slot still holds the signal it was pushed for. A field, so that
+   * `compactIfSparse` (every tick) creates no closure.
+   */
+  private readonly live = (slot: number, ver: number): boolean => this.vers[slot] === ver;
   private readonly heaps: SlotHeap[];
   /** Ticks applied since the clock was last exported for a checkpoint (exportClockTail). */
   private ticksSinceClock = 0;
@@ -139,9 +144,9 @@ export class SymbolBook {
     readonly symbol: string,
     private readonly hooks: SymbolBookHooks = {},
   ) {
-    const live = (slot: number, ver: number): boolean => this.vers[slot] === ver;
     this.trails = [];
-    for (let s = 0; s < SERIES_COUNT; s++) this.trails.push(new TrailBook(1, live), new TrailBook(-1, live));
+    for (let s = 0; s < SERIES_COUNT; s++)
+      this.trails.push(new TrailBook(1, this.live), new TrailBook(-1, this.live));
     this.heaps = [...this.below, ...this.above, this.deadlines];
   }
 
@@ -429,9 +434,8 @@ export class SymbolBook {
 
   private compactIfSparse(): void {
     const limit = 2 * this.openCount + 1024;
-    const live = (slot: number, ver: number): boolean => this.vers[slot] === ver;
     for (const heap of this.heaps) {
-      if (heap.size > limit) heap.compact(live);
+      if (heap.size > limit) heap.compact(this.live);
     }
   }
 

@@ -409,7 +409,6 @@ export class ShardRuntime {
 }
 
 function isWellFormed(t: Tick): boolean {
-  const positive = (x: number | undefined): boolean => x === undefined || (Number.isFinite(x) && x > 0);
   return (
     typeof t.symbol === 'string' &&
     t.symbol !== '' &&
@@ -417,9 +416,19 @@ function isWellFormed(t: Tick): boolean {
     typeof t.price === 'number' &&
     Number.isFinite(t.price) &&
     t.price > 0 &&
-    positive(t.bid) &&
-    positive(t.ask)
+    absentOrPositive(t.bid) &&
+    absentOrPositive(t.ask)
   );
+}
+
+/**
+ * A quote that is absent or a positive number. At module level, as every helper on the tick
+ * path: the worker runs under tsx, which names each arrow function it creates (`__name`, an
+ * `Object.defineProperty`), so one declared inside `isWellFormed` cost a property definition
+ * per tick, about a sixth of a worker's CPU (docs/BENCHMARKS.md "Ticks: a closure a tick").
+ */
+function absentOrPositive(x: number | undefined): boolean {
+  return x === undefined || (Number.isFinite(x) && x > 0);
 }
 
 /** Stored clocks are at most this many of a symbol's ticks old. */

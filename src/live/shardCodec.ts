@@ -144,13 +144,12 @@ function indexEntries(c: SignalContext): IndexEntries | null {
   if (!(w.above === Infinity || Number.isFinite(w.above))) return null;
   if (!(w.at === Infinity || Number.isFinite(w.at))) return null;
   if (deadline !== null && !Number.isFinite(deadline)) return null;
-  const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
   return [
     ENTRIES_VERSION,
     SERIES.indexOf(w.series),
-    finite(w.below),
-    finite(w.above),
-    finite(w.at),
+    finiteOrNull(w.below),
+    finiteOrNull(w.above),
+    finiteOrNull(w.at),
     w.every ? 1 : 0,
     w.tracksExtremes ? 1 : 0,
     deadline,
@@ -649,3 +648,8 @@ export const shardCodec = {
     };
   },
 };
+
+/** A finite number as itself, an infinity (an absent level) as null: JSON has no infinities. */
+function finiteOrNull(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}

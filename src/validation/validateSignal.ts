@@ -59,18 +59,26 @@ type CrossFields = Pick<
   | 'roi'
 >;
 
+/** A level's price if it is a positive finite number (`{ price }`), else undefined. */
+function levelPrice(x: unknown): number | undefined {
+  return isRecord(x) && typeof x.price === 'number' && Number.isFinite(x.price) && x.price > 0
+    ? x.price
+    : undefined;
+}
+
+/** A level named in LEVEL_ORDER errors by its field. */
+function named(price: number, field: string): NamedLevel {
+  return { price, field, name: field };
+}
+
 /** The fields cross-field rules read, keeping only those that are well-formed on their own. */
 function wellFormedParts(p: Record<string, unknown>): CrossFields {
-  const price = (x: unknown): number | undefined =>
-    isRecord(x) && typeof x.price === 'number' && Number.isFinite(x.price) && x.price > 0
-      ? x.price
-      : undefined;
   const entry = isRecord(p.entry) ? p.entry : {};
-  const entryPrice = price(entry);
-  const stop = price(p.stopLoss);
+  const entryPrice = levelPrice(entry);
+  const stop = levelPrice(p.stopLoss);
   const tps = Array.isArray(p.takeProfits) ? p.takeProfits : [];
   const goodTps = tps.every(
-    (tp) => price(tp) !== undefined && isRecord(tp) && typeof tp.fraction === 'number',
+    (tp) => levelPrice(tp) !== undefined && isRecord(tp) && typeof tp.fraction === 'number',
   );
   return {
     side: p.side === 'short' ? 'short' : 'long',
@@ -111,7 +119,6 @@ function crossFieldErrors(s: CrossFields): TrackerError[] {
 
   const reference = s.entry.type === 'market' ? null : s.entry.price;
   const stop = s.stopLoss?.price;
-  const named = (price: number, field: string): NamedLevel => ({ price, field, name: field });
   errors.push(
     ...levelOrderErrors({
       side: s.side,
