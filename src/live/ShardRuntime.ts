@@ -423,9 +423,10 @@ function isWellFormed(t: Tick): boolean {
 
 /**
  * A quote that is absent or a positive number. At module level, as every helper on the tick
- * path: the worker runs under tsx, which names each arrow function it creates (`__name`, an
- * `Object.defineProperty`), so one declared inside `isWellFormed` cost a property definition
- * per tick, about a sixth of a worker's CPU (docs/BENCHMARKS.md "Ticks: a closure a tick").
+ * path (docs/ARCHITECTURE.md "Code that runs once a tick"): the worker runs under tsx, which
+ * names each arrow function bound to a name when it is created (an `Object.defineProperty`), so
+ * one declared inside `isWellFormed` cost a property definition a tick, about a sixth of a
+ * worker's CPU.
  */
 function absentOrPositive(x: number | undefined): boolean {
   return x === undefined || (Number.isFinite(x) && x > 0);
