@@ -253,17 +253,80 @@ function stringAt(text: string, from: number, to: number): string {
   return JSON.parse(text.slice(from, to + 1)) as string;
 }
 
-/** The comma-separated JSON numbers and nulls from `from` to `to` (inclusive). */
-function numbersIn(text: string, from: number, to: number): (number | null)[] {
-  const values: (number | null)[] = [];
+/** The count of values in a record's index entries. */
+const ENTRIES_LENGTH = 8;
+
+/**
+ * The values of the index entries {@link readEntries} read last (NaN for a JSON null): one
+ * array for every record, because a take-over reads a million of them, and an array and a
+ * string a value for each were about a tenth of filing them (docs/BENCHMARKS.md, "numbers read
+ * in place").
+ */
+const entryValues = new Float64Array(ENTRIES_LENGTH);
+
+/**
+ * Reads the comma-separated JSON numbers and nulls from `from` to `to` (inclusive) into
+ * {@link entryValues}; false when there are not exactly {@link ENTRIES_LENGTH} of them or one
+ * is neither a JSON number nor null (the record is then decoded in full).
+ */
+function readEntries(text: string, from: number, to: number): boolean {
+  let n = 0;
   for (let start = from; start <= to;) {
     let end = text.indexOf(',', start);
     if (end < 0 || end > to) end = to + 1;
-    values.push(text.charCodeAt(start) === 110 ? null : Number(text.slice(start, end))); // 110: 'n'ull
+    if (n === ENTRIES_LENGTH) return false;
+    if (end - start === 4 && text.startsWith('null', start)) entryValues[n++] = NaN;
+    else {
+      const value = jsonNumberIn(text, start, end);
+      if (Number.isNaN(value)) return false;
+      entryValues[n++] = value;
+    }
     start = end + 1;
   }
-  return values;
+  return n === ENTRIES_LENGTH;
 }
+
+/** Exact powers of ten: every one up to 1e22 is a double. */
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+/**
+ * The JSON number from `start` to `end` (exclusive), NaN when it is none. Without building a
+ * string for it: a plain decimal of at most 15 digits and 22 after the point is its digits as an
+ * integer divided by a power of ten, both exact doubles, so the one rounding of the division
+ * gives the nearest double, as `Number` does; anything else (an exponent, more digits) is
+ * read by `Number` itself.
+ */
+function jsonNumberIn(text: string, start: number, end: number): number {
+  let i = start;
+  const negative = text.charCodeAt(i) === 45; // '-'
+  if (negative) i++;
+  let digits = 0;
+  let mantissa = 0;
+  let point = -1;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (digits === 1 && mantissa === 0 && point < 0) return NaN; // a leading zero: no JSON
+      mantissa = mantissa * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && point < 0 && digits > 0)
+      point = digits; // '.'
+    else return generalNumber(text, start, end);
+  }
+  const decimals = point < 0 ? 0 : digits - point;
+  if (digits === 0 || (point >= 0 && decimals === 0)) return NaN;
+  if (digits > 15 || decimals > 22) return generalNumber(text, start, end);
+  const magnitude = decimals === 0 ? mantissa : mantissa / POW10[decimals]!;
+  return negative ? -magnitude : magnitude;
+}
+
+/** A JSON number the fast path does not take (NaN when it is no JSON number at all). */
+function generalNumber(text: string, start: number, end: number): number {
+  const raw = text.slice(start, end);
+  return JSON_NUMBER.test(raw) ? Number(raw) : NaN;
+}
+
+const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
 
 /**
  * A compact record's value, typed never so that it takes its field's type: the compiler still
@@ -392,22 +455,27 @@ export const shardCodec = {
     const idEnd = stringEnd(text, syncEnd + 1);
     const symbolEnd = idEnd < 0 ? -1 : stringEnd(text, idEnd + 2);
     const open = text.lastIndexOf('[', text.length - 2);
-    if (symbolEnd < 0 || open <= symbolEnd) return shardCodec.decodeRecord(text);
-    const entries = numbersIn(text, open + 1, text.length - 3);
+    const sync = jsonNumberIn(text, 3, syncEnd);
+    if (symbolEnd < 0 || open <= symbolEnd || Number.isNaN(sync)) return shardCodec.decodeRecord(text);
     // Entries of another version, or not numbers where numbers belong (a record edited by
     // hand): the context decides.
-    if (entries.length !== 8 || entries[0] !== ENTRIES_VERSION || entries.some((x) => Number.isNaN(x)))
+    if (!readEntries(text, open + 1, text.length - 3) || entryValues[0] !== ENTRIES_VERSION)
       return shardCodec.decodeRecord(text);
-    const [, series, below, above, at, every, tracks, deadline] = entries;
-    if (SERIES[series!] === undefined) return shardCodec.decodeRecord(text);
+    const series = SERIES[entryValues[1]!];
+    if (series === undefined) return shardCodec.decodeRecord(text);
+    // NaN stands for null: below −Infinity, above and at +Infinity, no deadline.
+    const below = entryValues[2]!;
+    const above = entryValues[3]!;
+    const at = entryValues[4]!;
+    const deadline = entryValues[7]!;
     const watch: Watch = {
-      series: SERIES[series!]!,
-      below: below ?? -Infinity,
-      above: above ?? Infinity,
-      at: at ?? Infinity,
-      every: every === 1,
+      series,
+      below: Number.isNaN(below) ? -Infinity : below,
+      above: Number.isNaN(above) ? Infinity : above,
+      at: Number.isNaN(at) ? Infinity : at,
+      every: entryValues[5] === 1,
       trail: null,
-      tracksExtremes: tracks === 1,
+      tracksExtremes: entryValues[6] === 1,
     };
     return {
       // The hash field is the id: taken as it is when the text spells it without escapes.
@@ -416,10 +484,10 @@ export const shardCodec = {
           ? field
           : stringAt(text, syncEnd + 1, idEnd),
       symbol: stringAt(text, idEnd + 2, symbolEnd),
-      sync: Number(text.slice(3, syncEnd)),
+      sync,
       text,
       watch,
-      deadline: deadline ?? null,
+      deadline: Number.isNaN(deadline) ? null : deadline,
     };
   },
   /** Either form: the compact array, or the `{ value, context, sync }` JSON of earlier versions. */

@@ -214,6 +214,55 @@ describe('checkpoint records a take-over files without decoding', () => {
     }
   });
 
+  it('read every number of the entries as JSON does, and decode a record whose entries are no JSON', () => {
+    const text = shardCodec.encodeRecord(record(initialContext(normalize([minimal()])[0]!), 4));
+    const open = text.lastIndexOf('[');
+    const entries = JSON.parse(text.slice(open, -1)) as unknown[];
+    /** The record with its below, above and at thresholds and its deadline spelled `raw`. */
+    const withLevels = (raw: string[]): string =>
+      `${text.slice(0, open)}[${[...entries.slice(0, 2), ...raw.slice(0, 3), ...entries.slice(5, 7), raw[3]].join(',')}]]`;
+    // Prices as feeds quote them, every magnitude a double has, and the shortest form of
+    // random doubles (up to 17 significant digits, exponents both ways).
+    const bits = new DataView(new ArrayBuffer(8));
+    let seed = 7;
+    const random = (): number => ((seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647) * 2 ** 32;
+    const values: number[] = [0, -0, 1, -1, 0.1, 0.3, 324.7814, 1e21, 1e-7, 5e-324, Number.MAX_VALUE];
+    for (let i = 0; i < 2000; i++) {
+      values.push(Math.round(random() / 2 ** 10) / 10 ** (i % 9)); // up to 6 digits, 0–8 decimals
+      bits.setUint32(0, random() % 0x7fe00000);
+      bits.setUint32(4, random());
+      values.push(bits.getFloat64(0) * (i % 2 === 0 ? 1 : -1));
+    }
+    for (let i = 0; i < values.length; i += 4) {
+      const raw = values.slice(i, i + 4).map((x) => JSON.stringify(x));
+      while (raw.length < 4) raw.push('null');
+      const filed = shardCodec.restoreRecord(withLevels(raw)) as DeferredSignal;
+      const [below, above, at, deadline] = raw.map((r) => JSON.parse(r) as number | null);
+      expect([filed.watch.below, filed.watch.above, filed.watch.at, filed.deadline], raw.join(',')).toEqual([
+        below ?? -Infinity,
+        above ?? Infinity,
+        at ?? Infinity,
+        deadline,
+      ]);
+    }
+    // Entries that are JSON but no number or null as the encoder spells them: the context decides.
+    for (const other of ['"1"', 'true', '[1]', '{}', ' 1']) {
+      const filed = shardCodec.restoreRecord(withLevels([other, 'null', 'null', 'null']));
+      expect('text' in filed, other).toBe(false);
+    }
+    // What Number would read but JSON does not: not filed either (the record is no JSON, and
+    // fails to load as any unreadable record does).
+    for (const bad of ['01', '1.', '.5', '+1', '1e', '0x10', 'Infinity', 'nul', 'null1', '', '1_0']) {
+      expect(() => shardCodec.restoreRecord(withLevels([bad, 'null', 'null', 'null'])), bad).toThrow(
+        SyntaxError,
+      );
+    }
+    for (const good of ['1.50', '-0.0', '1E5', '0.1e-3', '123456789012345678', '0.1234567890123456789']) {
+      const filed = shardCodec.restoreRecord(withLevels([good, 'null', 'null', 'null'])) as DeferredSignal;
+      expect(filed.watch.below, good).toBe(Number(good));
+    }
+  });
+
   it('decode the object form, the form without entries and entries of another version as before', () => {
     const r = record({ ...busyContext(), trailActive: false, peak: null }, 3);
     expect(shardCodec.restoreRecord(JSON.stringify(r))).toEqual(r);
