@@ -102,8 +102,24 @@ export async function recoveryBench(
       report({ name: 'recovery.worker_rss_mb', value: plain.memory.rssMb, unit: 'MB' });
       report({ name: 'recovery.worker_peak_rss_mb', value: plain.memory.maxRssMb, unit: 'MB' });
       report({ name: 'recovery.worker_heap_mb', value: plain.memory.heapMb, unit: 'MB' });
-      const semi = await takeOver(1, [...set.childV8, '--max-semi-space-size=64']);
+      // The Procfile's flags, `--recovery-rounds` times (the next round of ticks each time).
+      const semiRounds: Awaited<ReturnType<typeof takeOver>>[] = [];
+      for (let r = 0; r < set.recoveryRounds; r++)
+        semiRounds.push(await takeOver(1 + r, [...set.childV8, '--max-semi-space-size=64']));
+      const bySeconds = [...semiRounds].sort((a, b) => a.seconds - b.seconds);
+      const semi = bySeconds[(bySeconds.length - 1) >> 1]!;
       report({ name: 'recovery.seconds_semi_space_64mb', value: semi.seconds, unit: 's' });
+      if (semiRounds.length > 1) {
+        report({ name: 'recovery.seconds_semi_space_64mb_fastest', value: bySeconds[0]!.seconds, unit: 's' });
+        report({
+          name: 'recovery.seconds_semi_space_64mb_slowest',
+          value: bySeconds.at(-1)!.seconds,
+          unit: 's',
+        });
+        say(
+          `recovery: ${semiRounds.length} take-overs with the Procfile's flags: ${semiRounds.map((x) => x.seconds.toFixed(2)).join(', ')} s`,
+        );
+      }
       report({ name: 'recovery.first_shard_seconds_semi_space_64mb', value: semi.firstShard, unit: 's' });
       report({ name: 'recovery.worker_cpu_seconds_semi_space_64mb', value: semi.cpuSeconds, unit: 's' });
       report({
@@ -114,7 +130,11 @@ export async function recoveryBench(
       // The Procfile's worker scaled out: `--workers` processes (2 by default), the shards split
       // between them as WORKER_SHARDS would, each loading its own at once.
       const groups = splitShards(set.shards, set.workers);
-      const scaled = await takeOver(2, [...set.childV8, '--max-semi-space-size=64'], groups);
+      const scaled = await takeOver(
+        1 + set.recoveryRounds,
+        [...set.childV8, '--max-semi-space-size=64'],
+        groups,
+      );
       const tag = `${groups.length}_workers_semi_space_64mb`;
       report({ name: `recovery.seconds_${tag}`, value: scaled.seconds, unit: 's' });
       report({ name: `recovery.first_shard_seconds_${tag}`, value: scaled.firstShard, unit: 's' });

@@ -6,7 +6,8 @@
  * .tmp/bench-profiles), `--v8=FLAG` (a V8 flag for the worker processes), `--dump=FILE` (every
  * paced job's publish and done time), `--keep-recovery` (leave the 1M-signal data set in Redis),
  * `--rewrite-at=S` (ask Redis for an AOF rewrite S seconds into each measured paced run, the
- * no-op's and the pipeline's: the latency tail with one rewrite, at a known time).
+ * no-op's and the pipeline's: the latency tail with one rewrite, at a known time),
+ * `--recovery-rounds=N` (N take-overs with the Procfile's flags: their median, fastest and slowest).
  *
  * The live pipeline against the Redis and PostgreSQL of REDIS_URL / DATABASE_URL (for private
  * ones: `scripts/services.sh start && eval "$(scripts/services.sh env)"`). Every figure is

@@ -32,6 +32,12 @@ export interface Settings {
   flushOutcomes: number;
   recoverySignals: number;
   recoveryHistory: number;
+  /**
+   * `--recovery-rounds=N`: take-overs with the Procfile's flags on the one seeded data set; their
+   * median is the figure, beside their fastest and slowest (a take-over's time moves with the
+   * machine's other load more than most figures here).
+   */
+  recoveryRounds: number;
 }
 
 export function settings(flags: string[]): Settings {
@@ -66,6 +72,7 @@ export function settings(flags: string[]): Settings {
     flushOutcomes: quick ? 2000 : 20_000,
     recoverySignals: quick ? 100_000 : 1_000_000,
     recoveryHistory: quick ? 2000 : 20_000,
+    recoveryRounds: Math.max(1, num('recovery-rounds', 1)),
   };
 }
 
