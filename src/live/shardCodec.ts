@@ -259,8 +259,8 @@ const ENTRIES_LENGTH = 8;
 /**
  * The values of the index entries {@link readEntries} read last (NaN for a JSON null): one
  * array for every record, because a take-over reads a million of them, and an array and a
- * string a value for each were about a tenth of filing them (docs/BENCHMARKS.md, "numbers read
- * in place").
+ * string a value for each were about 8 % of filing them (docs/BENCHMARKS.md, "numbers read in
+ * place").
  */
 const entryValues = new Float64Array(ENTRIES_LENGTH);
 
