@@ -11,32 +11,46 @@ import { SymbolBook, type DeferredSignal, type OperationEvent, type SymbolBookHo
  */
 export class Engine {
   private readonly books = new Map<string, SymbolBook>();
-  private readonly where = new Map<string, { book: SymbolBook; slot: number }>();
+  /** Where each open signal lives, by id: one map, or one a part ({@link IdParts}). */
+  private readonly where: Map<string, Place>[];
+  private readonly partOf: ((id: string) => number) | null;
+  private open = 0;
   private readonly hooks: SymbolBookHooks;
 
-  constructor(hooks: SymbolBookHooks = {}) {
+  constructor(hooks: SymbolBookHooks = {}, parts?: IdParts) {
+    this.where = Array.from({ length: parts?.count ?? 1 }, () => new Map<string, Place>());
+    this.partOf = parts?.of ?? null;
     this.hooks = {
       decode: hooks.decode,
       onChange: hooks.onChange,
       onClose: (context) => {
-        this.where.delete(context.id);
+        if (this.placesOf(context.id).delete(context.id)) this.open--;
         hooks.onClose?.(context);
       },
     };
   }
 
+  /** The map that holds (or would hold) `id`. */
+  private placesOf(id: string): Map<string, Place> {
+    return this.partOf === null ? this.where[0]! : this.where[this.partOf(id)]!;
+  }
+
   /** Adds an open signal (new or restored). Its id must not be open already. */
   add(context: SignalContext): void {
-    if (this.where.has(context.id)) throw new Error(`signal ${context.id} is already open`);
+    const places = this.placesOf(context.id);
+    if (places.has(context.id)) throw new Error(`signal ${context.id} is already open`);
     const book = this.book(context.symbol);
-    this.where.set(context.id, { book, slot: book.add(context) });
+    places.set(context.id, { book, slot: book.add(context) });
+    this.open++;
   }
 
   /** Adds a restored signal whose last event was at tick number `syncSeq` of its symbol. */
   addAt(context: SignalContext, syncSeq: number): void {
-    if (this.where.has(context.id)) throw new Error(`signal ${context.id} is already open`);
+    const places = this.placesOf(context.id);
+    if (places.has(context.id)) throw new Error(`signal ${context.id} is already open`);
     const book = this.book(context.symbol);
-    this.where.set(context.id, { book, slot: book.add(context, syncSeq) });
+    places.set(context.id, { book, slot: book.add(context, syncSeq) });
+    this.open++;
   }
 
   /**
@@ -44,14 +58,16 @@ export class Engine {
    * adding nothing, when its id is open already (a take-over's scan may return a record twice).
    */
   addDeferred(signal: DeferredSignal): boolean {
-    if (this.where.has(signal.id)) return false;
+    const places = this.placesOf(signal.id);
+    if (places.has(signal.id)) return false;
     const book = this.book(signal.symbol);
-    this.where.set(signal.id, { book, slot: book.addDeferred(signal) });
+    places.set(signal.id, { book, slot: book.addDeferred(signal) });
+    this.open++;
     return true;
   }
 
   has(id: string): boolean {
-    return this.where.has(id);
+    return this.placesOf(id).has(id);
   }
 
   /** The book of `symbol`, created on first use. */
@@ -71,7 +87,7 @@ export class Engine {
 
   /** Applies an operation; returns why it was rejected, or [] when applied. */
   applyOperation(op: Operation): TrackerError[] {
-    const at = this.where.get(op.id);
+    const at = this.placesOf(op.id).get(op.id);
     // Callers that keep closed signals (replay, the shard runtime) say SIGNAL_CLOSED before this.
     if (at === undefined) return [signalUnknown(op.id)];
     return at.book.applyOperation(at.slot, toEvent(op));
@@ -79,7 +95,7 @@ export class Engine {
 
   /** An open signal with every applied tick folded in. */
   current(id: string): SignalContext | undefined {
-    const at = this.where.get(id);
+    const at = this.placesOf(id).get(id);
     return at === undefined ? undefined : at.book.current(at.slot);
   }
 
@@ -96,8 +112,25 @@ export class Engine {
   }
 
   get openCount(): number {
-    return this.where.size;
+    return this.open;
   }
+}
+
+/** An open signal's book and slot. */
+interface Place {
+  book: SymbolBook;
+  slot: number;
+}
+
+/**
+ * The id index split in parts: `of(id)` is the part of `id`, in `[0, count)`. The shard runtime
+ * splits it as the signals' records are stored (their buckets), because a take-over reads and
+ * files them one bucket at a time: it then fills one small map after another instead of one
+ * large one that grows and is rehashed throughout (docs/BENCHMARKS.md, "the id index in parts").
+ */
+export interface IdParts {
+  count: number;
+  of(id: string): number;
 }
 
 /** The machine event of an operation. */
