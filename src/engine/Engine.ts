@@ -11,46 +11,32 @@ import { SymbolBook, type DeferredSignal, type OperationEvent, type SymbolBookHo
  */
 export class Engine {
   private readonly books = new Map<string, SymbolBook>();
-  /** Where each open signal lives, by id: one map, or one a part ({@link IdParts}). */
-  private readonly where: Map<string, Place>[];
-  private readonly partOf: ((id: string) => number) | null;
-  private open = 0;
+  private readonly where = new Map<string, { book: SymbolBook; slot: number }>();
   private readonly hooks: SymbolBookHooks;
 
-  constructor(hooks: SymbolBookHooks = {}, parts?: IdParts) {
-    this.where = Array.from({ length: parts?.count ?? 1 }, () => new Map<string, Place>());
-    this.partOf = parts?.of ?? null;
+  constructor(hooks: SymbolBookHooks = {}) {
     this.hooks = {
       decode: hooks.decode,
       onChange: hooks.onChange,
       onClose: (context) => {
-        if (this.placesOf(context.id).delete(context.id)) this.open--;
+        this.where.delete(context.id);
         hooks.onClose?.(context);
       },
     };
   }
 
-  /** The map that holds (or would hold) `id`. */
-  private placesOf(id: string): Map<string, Place> {
-    return this.partOf === null ? this.where[0]! : this.where[this.partOf(id)]!;
-  }
-
   /** Adds an open signal (new or restored). Its id must not be open already. */
   add(context: SignalContext): void {
-    const places = this.placesOf(context.id);
-    if (places.has(context.id)) throw new Error(`signal ${context.id} is already open`);
+    if (this.where.has(context.id)) throw new Error(`signal ${context.id} is already open`);
     const book = this.book(context.symbol);
-    places.set(context.id, { book, slot: book.add(context) });
-    this.open++;
+    this.where.set(context.id, { book, slot: book.add(context) });
   }
 
   /** Adds a restored signal whose last event was at tick number `syncSeq` of its symbol. */
   addAt(context: SignalContext, syncSeq: number): void {
-    const places = this.placesOf(context.id);
-    if (places.has(context.id)) throw new Error(`signal ${context.id} is already open`);
+    if (this.where.has(context.id)) throw new Error(`signal ${context.id} is already open`);
     const book = this.book(context.symbol);
-    places.set(context.id, { book, slot: book.add(context, syncSeq) });
-    this.open++;
+    this.where.set(context.id, { book, slot: book.add(context, syncSeq) });
   }
 
   /**
@@ -58,16 +44,14 @@ export class Engine {
    * adding nothing, when its id is open already (a take-over's scan may return a record twice).
    */
   addDeferred(signal: DeferredSignal): boolean {
-    const places = this.placesOf(signal.id);
-    if (places.has(signal.id)) return false;
+    if (this.where.has(signal.id)) return false;
     const book = this.book(signal.symbol);
-    places.set(signal.id, { book, slot: book.addDeferred(signal) });
-    this.open++;
+    this.where.set(signal.id, { book, slot: book.addDeferred(signal) });
     return true;
   }
 
   has(id: string): boolean {
-    return this.placesOf(id).has(id);
+    return this.where.has(id);
   }
 
   /** The book of `symbol`, created on first use. */
@@ -87,7 +71,7 @@ export class Engine {
 
   /** Applies an operation; returns why it was rejected, or [] when applied. */
   applyOperation(op: Operation): TrackerError[] {
-    const at = this.placesOf(op.id).get(op.id);
+    const at = this.where.get(op.id);
     // Callers that keep closed signals (replay, the shard runtime) say SIGNAL_CLOSED before this.
     if (at === undefined) return [signalUnknown(op.id)];
     return at.book.applyOperation(at.slot, toEvent(op));
@@ -95,7 +79,7 @@ export class Engine {
 
   /** An open signal with every applied tick folded in. */
   current(id: string): SignalContext | undefined {
-    const at = this.placesOf(id).get(id);
+    const at = this.where.get(id);
     return at === undefined ? undefined : at.book.current(at.slot);
   }
 
@@ -112,25 +96,8 @@ export class Engine {
   }
 
   get openCount(): number {
-    return this.open;
+    return this.where.size;
   }
-}
-
-/** An open signal's book and slot. */
-interface Place {
-  book: SymbolBook;
-  slot: number;
-}
-
-/**
- * The id index split in parts: `of(id)` is the part of `id`, in `[0, count)`. The shard runtime
- * splits it as the signals' records are stored (their buckets), because a take-over reads and
- * files them one bucket at a time: it then fills one small map after another instead of one
- * large one that grows and is rehashed throughout (docs/BENCHMARKS.md, "the id index in parts").
- */
-export interface IdParts {
-  count: number;
-  of(id: string): number;
 }
 
 /** The machine event of an operation. */

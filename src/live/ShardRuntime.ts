@@ -13,7 +13,7 @@ import {
   type BookClockDelta,
   type DeferredSignal,
 } from '../engine/SymbolBook.ts';
-import { isBullmqJobId, SIGNAL_BUCKETS, signalBucketOf } from '../names.ts';
+import { isBullmqJobId } from '../names.ts';
 import { shardCodec, UnreadableRecordError } from './shardCodec.ts';
 import { TickRing } from './TickRing.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
@@ -94,26 +94,22 @@ export class ShardRuntime {
     clockEvery = clockInterval(bufferSize),
   ) {
     this.clockEvery = Math.min(clockEvery, clockInterval(bufferSize));
-    this.engine = new Engine(
-      {
-        decode: (text) => {
-          try {
-            return shardCodec.decodeRecord(text).context;
-          } catch (err) {
-            throw new UnreadableRecordError(text, err);
-          }
-        },
-        onChange: (c, previous) => {
-          if (this.restoring) return; // what a restore's catching up changes is dropped: see restoreSignals
-          this.noteEvents(previous, c);
-          if (c.phase === 'closed') return;
-          this.delta.set.set(c.id, this.record(c));
-        },
-        onClose: (c) => this.closed(c),
+    this.engine = new Engine({
+      decode: (text) => {
+        try {
+          return shardCodec.decodeRecord(text).context;
+        } catch (err) {
+          throw new UnreadableRecordError(text, err);
+        }
       },
-      // Split as the records are stored: a take-over files them a bucket at a time.
-      { count: SIGNAL_BUCKETS, of: signalBucketOf },
-    );
+      onChange: (c, previous) => {
+        if (this.restoring) return; // what a restore's catching up changes is dropped: see restoreSignals
+        this.noteEvents(previous, c);
+        if (c.phase === 'closed') return;
+        this.delta.set.set(c.id, this.record(c));
+      },
+      onClose: (c) => this.closed(c),
+    });
   }
 
   /** A runtime continuing from checkpointed state. */
