@@ -29,3 +29,10 @@ export function statsDelta(a: Map<string, [number, number]>, b: Map<string, [num
     .slice(0, 8);
   return rows.map(([cmd, calls, usec]) => `${cmd} ${calls} calls ${(usec / 1000).toFixed(0)} ms`).join(', ');
 }
+
+/** Redis's AOF rewrites so far (INFO persistence): how many, and whether one is running now. */
+export async function aofRewrites(redis: Redis): Promise<{ count: number; running: boolean }> {
+  const info = await redis.info('persistence');
+  const get = (k: string): number => Number(new RegExp(`${k}:(\\d+)`).exec(info)?.[1] ?? 0);
+  return { count: get('aof_rewrites'), running: get('aof_rewrite_in_progress') === 1 };
+}

@@ -18,7 +18,7 @@
  *   the same producer and batches into workers that only acknowledge.
  * - latency: a producer paced at 20,000 ticks/s; per tick, the time from its batch's publish
  *   (job.timestamp, set by addBulk) to the worker finishing the job (checkpoint committed, job
- *   marked completed).
+ *   marked completed); with the count of Redis's AOF rewrites that overlapped each measured run.
  * - intake: track-signal jobs validated, stored in PostgreSQL and forwarded, beside a no-op
  *   BullMQ worker with the same job count and concurrency.
  * - flush: the flusher draining closed outcomes into PostgreSQL, beside a plain multi-row

@@ -9,7 +9,7 @@ import { shardOf } from '../../src/names.ts';
 import type { Report } from '../Report.ts';
 import { dropPrefix } from './dropPrefix.ts';
 import { Fleet, splitShards, type JobDone } from './Fleet.ts';
-import { commandStats, redisCpuMs, statsDelta } from './redisStats.ts';
+import { aofRewrites, commandStats, redisCpuMs, statsDelta } from './redisStats.ts';
 import { seedPipeline } from './seedShards.ts';
 import { say, type Settings } from './settings.ts';
 import { SYMBOLS, type TickStreams } from './TickStreams.ts';
@@ -177,6 +177,8 @@ export async function tickBenches(
   ): Promise<number> => {
     const settle = await drivePaced(fleet, publisher, streams, g, set.latencyRate, 2, set.latencyIntervalMs);
     g += settle.ticks;
+    // AOF rewrites in the window: what most often sets the tail (docs/BENCHMARKS.md).
+    const rewrites0 = await aofRewrites(redis);
     const run = await drivePaced(
       fleet,
       publisher,
@@ -191,6 +193,10 @@ export async function tickBenches(
     if (dump !== undefined && !noop) {
       writeFileSync(dump.slice(7), run.jobs.map((j) => `${j.pub} ${j.at} ${j.n}`).join('\n'));
     }
+    const rewrites1 = await aofRewrites(redis);
+    // Those that overlapped the run: started during it (Redis counts a rewrite when it starts),
+    // or running when it began.
+    const rewrites = rewrites1.count - rewrites0.count + (rewrites0.running ? 1 : 0);
     const name = noop ? 'pipeline.noop_tick_to_ack' : 'pipeline.tick_to_checkpoint';
     if (!noop)
       report({
@@ -201,6 +207,11 @@ export async function tickBenches(
     report({ name: `${name}_p50_ms`, value: quantile(run.jobs, 0.5), unit: 'ms' });
     report({ name: `${name}_p99_ms`, value: quantile(run.jobs, 0.99), unit: 'ms' });
     if (!noop) report({ name: `${name}_max_ms`, value: quantile(run.jobs, 1), unit: 'ms' });
+    report({
+      name: noop ? 'pipeline.noop_aof_rewrites_in_paced_run' : 'pipeline.aof_rewrites_in_paced_run',
+      value: rewrites,
+      unit: 'rewrites',
+    });
     say(
       `${noop ? 'noop ' : ''}paced: ${run.ticks} ticks in ${run.jobs.length} jobs (${(run.ticks / run.jobs.length).toFixed(0)} ticks/job), ` +
         `publishing every ${set.latencyIntervalMs} ms; CPU ms per job: workers ${(run.workerCpuMs / run.jobs.length).toFixed(2)}, ` +
