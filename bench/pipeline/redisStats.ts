@@ -30,9 +30,16 @@ export function statsDelta(a: Map<string, [number, number]>, b: Map<string, [num
   return rows.map(([cmd, calls, usec]) => `${cmd} ${calls} calls ${(usec / 1000).toFixed(0)} ms`).join(', ');
 }
 
-/** Redis's AOF rewrites so far (INFO persistence): how many, and whether one is running now. */
-export async function aofRewrites(redis: Redis): Promise<{ count: number; running: boolean }> {
+/**
+ * Redis's AOF rewrites so far (INFO persistence): how many (null before Redis 7, which does not
+ * count them), and whether one is running now.
+ */
+export async function aofRewrites(redis: Redis): Promise<{ count: number | null; running: boolean }> {
   const info = await redis.info('persistence');
-  const get = (k: string): number => Number(new RegExp(`${k}:(\\d+)`).exec(info)?.[1] ?? 0);
-  return { count: get('aof_rewrites'), running: get('aof_rewrite_in_progress') === 1 };
+  const get = (k: string): string | undefined => new RegExp(`${k}:(\\d+)`).exec(info)?.[1];
+  const count = get('aof_rewrites');
+  return {
+    count: count === undefined ? null : Number(count),
+    running: get('aof_rewrite_in_progress') === '1',
+  };
 }

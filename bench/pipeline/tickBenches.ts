@@ -196,7 +196,10 @@ export async function tickBenches(
     const rewrites1 = await aofRewrites(redis);
     // Those that overlapped the run: started during it (Redis counts a rewrite when it starts),
     // or running when it began.
-    const rewrites = rewrites1.count - rewrites0.count + (rewrites0.running ? 1 : 0);
+    const rewrites =
+      rewrites0.count === null || rewrites1.count === null
+        ? null
+        : rewrites1.count - rewrites0.count + (rewrites0.running ? 1 : 0);
     const name = noop ? 'pipeline.noop_tick_to_ack' : 'pipeline.tick_to_checkpoint';
     if (!noop)
       report({
@@ -207,11 +210,12 @@ export async function tickBenches(
     report({ name: `${name}_p50_ms`, value: quantile(run.jobs, 0.5), unit: 'ms' });
     report({ name: `${name}_p99_ms`, value: quantile(run.jobs, 0.99), unit: 'ms' });
     if (!noop) report({ name: `${name}_max_ms`, value: quantile(run.jobs, 1), unit: 'ms' });
-    report({
-      name: noop ? 'pipeline.noop_aof_rewrites_in_paced_run' : 'pipeline.aof_rewrites_in_paced_run',
-      value: rewrites,
-      unit: 'rewrites',
-    });
+    if (rewrites !== null)
+      report({
+        name: noop ? 'pipeline.noop_aof_rewrites_in_paced_run' : 'pipeline.aof_rewrites_in_paced_run',
+        value: rewrites,
+        unit: 'rewrites',
+      });
     say(
       `${noop ? 'noop ' : ''}paced: ${run.ticks} ticks in ${run.jobs.length} jobs (${(run.ticks / run.jobs.length).toFixed(0)} ticks/job), ` +
         `publishing every ${set.latencyIntervalMs} ms; CPU ms per job: workers ${(run.workerCpuMs / run.jobs.length).toFixed(2)}, ` +
