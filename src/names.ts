@@ -102,9 +102,10 @@ export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
 /**
  * What an API key may do (docs/API.md "Scopes"), as `api_keys.scopes` stores them. `admin`
- * implies the others.
+ * implies the others. `metrics` reaches the web process's Prometheus counters, which total
+ * every tenant, and nothing of any tenant.
  */
-export const SCOPES = ['submit', 'read', 'admin'] as const;
+export const SCOPES = ['submit', 'read', 'metrics', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** Outbox entry keys (a shard's outbox hash): the same event always gets the same key. */

@@ -43,7 +43,7 @@ const commands: Record<string, { run: () => Promise<Command>; usage: string }> =
   'api-key': {
     run: async () => (await import('./apiKeyCommand.ts')).apiKeyCommand,
     usage:
-      'outcome-tracker api-key create --tenant T --scopes submit,read,admin [--label L] [--json]\n' +
+      'outcome-tracker api-key create --tenant T --scopes submit,read,metrics,admin [--label L] [--json]\n' +
       '  outcome-tracker api-key list [--tenant T] [--json]\n' +
       '  outcome-tracker api-key revoke ID [--json]   (DATABASE_URL)',
   },

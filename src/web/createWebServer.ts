@@ -91,8 +91,9 @@ function isBoardPath(url: string): boolean {
 /**
  * The HTTP side (docs/OPERATIONS.md "Web", docs/API.md): `GET /health` and `GET /ready` for
  * anyone; behind an API key, Bull Board at `/admin/queues` (admin: it shows every tenant),
- * the dashboard at `/dashboard` (read; docs/DASHBOARD.md) and `GET /metrics` (read). Every request passes the Host check, the key check and the rate limit
- * first (authenticate.ts). Returns the fastify instance, ready but not listening; closing it closes the
+ * the dashboard at `/dashboard` (read; docs/DASHBOARD.md) and `GET /metrics` (metrics: its
+ * counters total every tenant, so a tenant's read key does not reach them). Every request passes
+ * the Host check, the key check and the rate limit first (authenticate.ts). Returns the fastify instance, ready but not listening; closing it closes the
  * queues it opened (not `redis`, `connection` or `pool`, which the caller owns).
  */
 export async function createWebServer(opts: WebServerOptions): Promise<FastifyInstance> {
@@ -256,7 +257,7 @@ export async function createWebServer(opts: WebServerOptions): Promise<FastifyIn
     return reply.code(report.status === 'ready' ? 200 : 503).send(report);
   });
 
-  app.get('/metrics', { logLevel: 'warn', config: { scope: 'read' } }, async (_request, reply) => {
+  app.get('/metrics', { logLevel: 'warn', config: { scope: 'metrics' } }, async (_request, reply) => {
     const text = await registry.metrics();
     return reply.type(registry.contentType).send(text);
   });

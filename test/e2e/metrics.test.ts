@@ -1,7 +1,7 @@
 /**
  * Operators' metrics end to end (docs/OPERATIONS.md "Metrics"): the four processes as the
  * Procfile runs them (`node --import tsx workers/…`), each scraped as Prometheus would (the
- * worker, flusher and scheduler on METRICS_PORT, the web process's `/metrics` with a read key).
+ * worker, flusher and scheduler on METRICS_PORT, the web process's `/metrics` with a `metrics` key).
  * Signals, ticks and operations go in through the queues and the HTTP API, and every counter
  * must have moved by what was sent, or by what PostgreSQL and Redis hold afterwards (counted
  * independently of the metrics); each scrape passes `promtool check metrics`. The alert rules
@@ -117,6 +117,7 @@ describe('operators’ metrics over real processes', () => {
     const scheduler = spawnProcess('scheduler', 'workers/scheduler.ts', env);
     processes.push(web, worker, flusher, scheduler);
     const key = await createKey(cliTarget(), 'acme', 'submit,read');
+    const scraperKey = await createKey(cliTarget(), 'ops', 'metrics');
     await Promise.all([
       worker.waitForOutput('worker started'),
       flusher.waitForOutput('flusher started'),
@@ -277,7 +278,11 @@ describe('operators’ metrics over real processes', () => {
       );
       const unauthorised = await fetch(`${base}/metrics`);
       expect(unauthorised.status).toBe(401);
-      const wb = await scrape(`${base}/metrics`, key);
+      // The tenant's key is refused: the web process's counters total every tenant.
+      expect((await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(
+        403,
+      );
+      const wb = await scrape(`${base}/metrics`, scraperKey);
       for (const [label, x] of [
         ['worker', w],
         ['flusher', flushed],

@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SCOPES } from '../../src/names.ts';
 import { migrate, MIGRATIONS_DIR, MIGRATIONS_TABLE } from '../../src/storage/migrate.ts';
 import {
   createTestDatabase,
@@ -235,6 +236,18 @@ describe('schema on plain PostgreSQL', () => {
     await expect(
       client.query(`INSERT INTO signals (id, status, payload) VALUES (NULL, 'accepted', '{}')`),
     ).rejects.toThrow(/signals_accepted_complete/);
+  });
+
+  it('lets an API key hold the scopes the code knows, and no other', async () => {
+    const insert = (scopes: string[]) =>
+      client.query(`INSERT INTO api_keys (tenant, scopes, hash) VALUES ('ops', $1, $2) RETURNING scopes`, [
+        scopes,
+        Buffer.alloc(32, scopes.length),
+      ]);
+    expect((await insert([...SCOPES])).rows).toEqual([{ scopes: [...SCOPES] }]);
+    expect((await insert(['metrics'])).rows).toEqual([{ scopes: ['metrics'] }]);
+    await expect(insert(['read', 'write'])).rejects.toThrow(/api_keys_scopes_check/);
+    await expect(insert([])).rejects.toThrow(/api_keys_scopes_check/);
   });
 
   it('writes an outcome once per signal through the closed_signals ledger', async () => {
