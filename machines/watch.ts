@@ -22,11 +22,11 @@ export interface Watch {
   /** Deliver every tick (a level is armed and waits for confirmation). */
   every: boolean;
   /**
-   * Active trailing stop: the peak so far (null only in a pre-v1.1 checkpoint) and the factor
-   * that turns a peak into the touching price, (1−d)(1+t) long, (1+d)(1−t) short. The index
-   * follows the peak itself and delivers when `dir·(p − peak·factor) <= 0`.
+   * Active trailing stop: the peak so far (null only in a pre-v1.1 checkpoint), the factor
+   * that turns a peak into the touching price, (1−d)(1+t) long, (1+d)(1−t) short, and the
+   * signal's side. The index follows the peak itself and delivers when `dir·(p − peak·factor) <= 0`.
    */
-  trail: { peak: number | null; factor: number } | null;
+  trail: { peak: number | null; factor: number; dir: 1 | -1 } | null;
   /** Whether the index must track the series' extremes for this signal's catch-up. */
   tracksExtremes: boolean;
 }
@@ -83,7 +83,9 @@ export function watchOf(c: SignalContext): Watch {
     above: c.dir > 0 ? favourable : adverse,
     at,
     every: armed,
-    trail: c.trailActive ? { peak: c.peak, factor: c.dir > 0 ? (1 - d) * (1 + t) : (1 + d) * (1 - t) } : null,
+    trail: c.trailActive
+      ? { peak: c.peak, factor: c.dir > 0 ? (1 - d) * (1 + t) : (1 + d) * (1 - t), dir: c.dir }
+      : null,
     tracksExtremes: true,
   };
 }

@@ -59,7 +59,10 @@ export interface DeferredSignal {
   sync: number;
   /** Its checkpoint text, which `SymbolBookHooks.decode` turns into its context. */
   text: string;
-  /** `watchOf` its context: without a trailing stop (whose level follows the context's side). */
+  /**
+   * `watchOf` its context. An active trailing stop's peak is the context's, as of tick `sync`:
+   * the book raises it over the ticks applied since ({@link SymbolBook.addDeferred}).
+   */
   watch: Watch;
   /** `timeDeadline` of its context. */
   deadline: number | null;
@@ -166,19 +169,38 @@ export class SymbolBook {
     return slot;
   }
 
-  /** Adds a restored signal without decoding it ({@link DeferredSignal}); returns its slot. */
+  /**
+   * Adds a restored signal without decoding it ({@link DeferredSignal}); returns its slot. An
+   * active trailing stop is filed at its peak raised over the ticks after `sync`, from the
+   * extrema logs: where the trailing book of the process before had it. The context catches up
+   * (peak, stop, excursions) from the same logs at its next event, as a signal that no tick
+   * reached does.
+   */
   addDeferred(signal: DeferredSignal): number {
-    if (signal.watch.trail !== null)
-      throw new Error(`signal ${signal.id}: a trailing stop cannot be deferred`);
     if (this.hooks.decode === undefined)
       throw new Error(`book ${this.symbol} cannot decode deferred signals`);
+    const { trail } = signal.watch;
+    if (trail !== null && trail.peak === null)
+      throw new Error(`signal ${signal.id}: a trailing stop without a peak cannot be deferred`);
     const slot = this.freeSlots.pop() ?? this.contexts.length;
     if (slot >= this.vers.length) this.grow();
     this.contexts[slot] = signal.text;
     this.deferredDeadline[slot] = signal.deadline ?? NaN;
     this.syncSeq[slot] = signal.sync;
     this.openCount++;
-    this.watch(slot, signal.watch);
+    if (trail === null || signal.sync >= this.seq) this.watch(slot, signal.watch);
+    else {
+      // As catchUpInPlace raises a context's peak (trailTo), over the extremes catchUp gives.
+      const log = this.extrema[SERIES_INDEX[signal.watch.series]]!;
+      const since = trail.dir > 0 ? log.maxAfter(signal.sync) : log.minAfter(signal.sync);
+      const peak =
+        since === undefined
+          ? trail.peak
+          : trail.dir > 0
+            ? Math.max(trail.peak!, since)
+            : Math.min(trail.peak!, since);
+      this.watch(slot, { ...signal.watch, trail: { ...trail, peak } });
+    }
     return slot;
   }
 
@@ -410,7 +432,7 @@ export class SymbolBook {
       this.everyVers.push(ver);
     }
     if (w.trail !== null) {
-      this.trails[2 * s + (this.context(slot).dir > 0 ? 0 : 1)]!.add(slot, ver, w.trail.peak, w.trail.factor);
+      this.trails[2 * s + (w.trail.dir > 0 ? 0 : 1)]!.add(slot, ver, w.trail.peak, w.trail.factor);
     }
   }
 

@@ -139,7 +139,8 @@ export class ShardRuntime {
    * twice (when the hash is resized during the scan).
    */
   restoreSignals(records: Iterable<CheckpointRecord | DeferredSignal>): void {
-    // Catching trailing signals up changes their contexts (their peaks): those changes are the
+    // Catching decoded trailing signals up (records without index entries: written before
+    // 2026-12-04, or without a peak) changes their contexts (their peaks): those changes are the
     // checkpoint's already, so none is noted (building a record and events for each was about
     // 4 % of a 1M-signal take-over's CPU in a profile, all of it then dropped).
     this.restoring = true;

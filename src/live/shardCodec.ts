@@ -113,46 +113,70 @@ type CompactRecord = [typeof RECORD_FORM, number, ...unknown[]];
 const ENTRIES_VERSION = 1;
 
 /**
+ * The entries of a signal with an active trailing stop: version 1's and three more values
+ * (since 2026-12-04). A worker that reads version 1 only decodes such a record in full, as it
+ * did every trailing record before.
+ */
+const ENTRIES_TRAIL_VERSION = 2;
+
+/**
  * A signal's index entries, the last element of its compact record when present: `[version,
  * series, below, above, at, every, tracksExtremes, deadline]`, its `watchOf` (the series as
- * 0–3; below −Infinity, above and at +Infinity as null) and `timeDeadline`. With them a
+ * 0–3; below −Infinity, above and at +Infinity as null) and `timeDeadline`; with an active
+ * trailing stop, version 2 and its `watchOf` trail after them: `dir, peak, factor`. With them a
  * take-over files the signal without decoding it ({@link DeferredSignal}). They hold only
  * numbers, so they open at the record's last `[`; the last context field (`stale`) is never an
  * array, so a record ends in `]]` exactly when it has them. Readers of the previous version
  * ignore the extra element.
  */
-type IndexEntries = [
-  typeof ENTRIES_VERSION,
-  number,
-  number | null,
-  number | null,
-  number | null,
-  0 | 1,
-  0 | 1,
-  number | null,
-];
+type IndexEntries =
+  | [typeof ENTRIES_VERSION, number, number | null, number | null, number | null, 0 | 1, 0 | 1, number | null]
+  | [
+      typeof ENTRIES_TRAIL_VERSION,
+      number,
+      number | null,
+      number | null,
+      number | null,
+      0 | 1,
+      0 | 1,
+      number | null,
+      1 | -1,
+      number,
+      number,
+    ];
 
 /** The index entries of an open context, or null when it is filed from its context only. */
 function indexEntries(c: SignalContext): IndexEntries | null {
   if (c.phase === 'closed') return null;
   const w = watchOf(c);
-  // A trailing stop's level follows the context's side and peak; a threshold or deadline that
-  // overflowed to the other infinity (or NaN) has no null to stand for it.
-  if (w.trail !== null) return null;
+  // A threshold or deadline that overflowed to the other infinity (or NaN) has no null to stand
+  // for it; nor has a trailing stop without a peak (a checkpoint from before v1.1).
   const deadline = timeDeadline(c);
   if (!(w.below === -Infinity || Number.isFinite(w.below))) return null;
   if (!(w.above === Infinity || Number.isFinite(w.above))) return null;
   if (!(w.at === Infinity || Number.isFinite(w.at))) return null;
   if (deadline !== null && !Number.isFinite(deadline)) return null;
+  const series = SERIES.indexOf(w.series);
+  const below = finiteOrNull(w.below);
+  const above = finiteOrNull(w.above);
+  const at = finiteOrNull(w.at);
+  const every = w.every ? 1 : 0;
+  const tracks = w.tracksExtremes ? 1 : 0;
+  const { trail } = w;
+  if (trail === null) return [ENTRIES_VERSION, series, below, above, at, every, tracks, deadline];
+  if (trail.peak === null || !Number.isFinite(trail.peak) || !Number.isFinite(trail.factor)) return null;
   return [
-    ENTRIES_VERSION,
-    SERIES.indexOf(w.series),
-    finiteOrNull(w.below),
-    finiteOrNull(w.above),
-    finiteOrNull(w.at),
-    w.every ? 1 : 0,
-    w.tracksExtremes ? 1 : 0,
+    ENTRIES_TRAIL_VERSION,
+    series,
+    below,
+    above,
+    at,
+    every,
+    tracks,
     deadline,
+    trail.dir,
+    trail.peak,
+    trail.factor,
   ];
 }
 
@@ -253,8 +277,9 @@ function stringAt(text: string, from: number, to: number): string {
   return JSON.parse(text.slice(from, to + 1)) as string;
 }
 
-/** The count of values in a record's index entries. */
+/** The count of values in a record's index entries: version 1's, and with a trailing stop's. */
 const ENTRIES_LENGTH = 8;
+const ENTRIES_TRAIL_LENGTH = 11;
 
 /**
  * The values of the index entries {@link readEntries} read last (NaN for a JSON null): one
@@ -262,19 +287,19 @@ const ENTRIES_LENGTH = 8;
  * string a value for each were about 8 % of filing them (docs/BENCHMARKS.md, "numbers read in
  * place").
  */
-const entryValues = new Float64Array(ENTRIES_LENGTH);
+const entryValues = new Float64Array(ENTRIES_TRAIL_LENGTH);
 
 /**
  * Reads the comma-separated JSON numbers and nulls from `from` to `to` (inclusive) into
- * {@link entryValues}; false when there are not exactly {@link ENTRIES_LENGTH} of them or one
- * is neither a JSON number nor null (the record is then decoded in full).
+ * {@link entryValues}; false when their count is not the one their version has (the first
+ * value) or one is neither a JSON number nor null (the record is then decoded in full).
  */
 function readEntries(text: string, from: number, to: number): boolean {
   let n = 0;
   for (let start = from; start <= to;) {
     let end = text.indexOf(',', start);
     if (end < 0 || end > to) end = to + 1;
-    if (n === ENTRIES_LENGTH) return false;
+    if (n === ENTRIES_TRAIL_LENGTH) return false;
     if (end - start === 4 && text.startsWith('null', start)) entryValues[n++] = NaN;
     else {
       const value = jsonNumberIn(text, start, end);
@@ -283,7 +308,8 @@ function readEntries(text: string, from: number, to: number): boolean {
     }
     start = end + 1;
   }
-  return n === ENTRIES_LENGTH;
+  if (entryValues[0] === ENTRIES_VERSION) return n === ENTRIES_LENGTH;
+  return entryValues[0] === ENTRIES_TRAIL_VERSION && n === ENTRIES_TRAIL_LENGTH;
 }
 
 /** Exact powers of ten: every one up to 1e22 is a double. */
@@ -459,8 +485,7 @@ export const shardCodec = {
     if (symbolEnd < 0 || open <= symbolEnd || Number.isNaN(sync)) return shardCodec.decodeRecord(text);
     // Entries of another version, or not numbers where numbers belong (a record edited by
     // hand): the context decides.
-    if (!readEntries(text, open + 1, text.length - 3) || entryValues[0] !== ENTRIES_VERSION)
-      return shardCodec.decodeRecord(text);
+    if (!readEntries(text, open + 1, text.length - 3)) return shardCodec.decodeRecord(text);
     const series = SERIES[entryValues[1]!];
     if (series === undefined) return shardCodec.decodeRecord(text);
     // NaN stands for null: below −Infinity, above and at +Infinity, no deadline.
@@ -477,6 +502,14 @@ export const shardCodec = {
       trail: null,
       tracksExtremes: entryValues[6] === 1,
     };
+    if (entryValues[0] === ENTRIES_TRAIL_VERSION) {
+      const dir = entryValues[8];
+      const peak = entryValues[9]!;
+      const factor = entryValues[10]!;
+      if ((dir !== 1 && dir !== -1) || Number.isNaN(peak) || Number.isNaN(factor))
+        return shardCodec.decodeRecord(text);
+      watch.trail = { peak, factor, dir };
+    }
     return {
       // The hash field is the id: taken as it is when the text spells it without escapes.
       id:

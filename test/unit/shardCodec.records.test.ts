@@ -80,7 +80,8 @@ describe('checkpoint records', () => {
     expect(back).toEqual(r);
     // toEqual passes over undefined fields: the field names must match exactly too.
     expect(Object.keys(back.context).sort()).toEqual(Object.keys(r.context).sort());
-    expect(text.length).toBeLessThan(JSON.stringify(r).length / 2);
+    // The fields, without the index entries after them, take less than half the object form.
+    expect(text.lastIndexOf(',[')).toBeLessThan(JSON.stringify(r).length / 2);
   });
 
   it('still decode from the object form earlier versions wrote', () => {
@@ -176,11 +177,51 @@ describe('checkpoint records a take-over files without decoding', () => {
     }
   });
 
-  it('decode a signal with an active trailing stop at once (its level follows the context)', () => {
-    const r = record(busyContext(), 7);
+  it('file a signal with an active trailing stop with its side, peak and factor (entries version 2)', () => {
+    for (const dir of [-1, 1] as const) {
+      const context = { ...busyContext(), dir };
+      const r = record(context, 7);
+      const text = shardCodec.encodeRecord(r);
+      const entries = (JSON.parse(text) as unknown[]).at(-1) as unknown[];
+      expect(entries[0], 'the entries version').toBe(2);
+      expect(entries.slice(8)).toEqual([dir, 94.5, watchOf(context).trail!.factor]);
+      const filed = shardCodec.restoreRecord(text);
+      expect(filed).toEqual({
+        id: 'busy',
+        symbol: 'XYZ',
+        sync: 7,
+        text,
+        watch: watchOf(context),
+        deadline: timeDeadline(context),
+      });
+      expect((filed as DeferredSignal).watch.trail).toEqual({ peak: 94.5, factor: expect.any(Number), dir });
+      // A worker that reads version 1 only finds eleven values where it reads eight: it decodes.
+      const asVersionOne = JSON.stringify([
+        ...(JSON.parse(text) as unknown[]).slice(0, -1),
+        [1, ...entries.slice(1)],
+      ]);
+      expect(shardCodec.restoreRecord(asVersionOne)).toEqual(r);
+    }
+  });
+
+  it('decode at once a trailing stop without a peak (a checkpoint from before v1.1), or with entries cut short', () => {
+    const r = record({ ...busyContext(), peak: null }, 7);
     const text = shardCodec.encodeRecord(r);
     expect(text.startsWith('[1,') && text.endsWith('false]'), 'no index entries').toBe(true);
     expect(shardCodec.restoreRecord(text)).toEqual(r);
+    const full = record(busyContext(), 7);
+    const a = JSON.parse(shardCodec.encodeRecord(full)) as unknown[];
+    const entries = a.at(-1) as unknown[];
+    for (const edited of [
+      entries.slice(0, 8),
+      entries.slice(0, 10),
+      [...entries, 1],
+      [...entries.slice(0, 8), 0, 94.5, 1],
+      [...entries.slice(0, 9), null, 1],
+    ]) {
+      const text = JSON.stringify([...a.slice(0, -1), edited]);
+      expect(shardCodec.restoreRecord(text), JSON.stringify(edited)).toEqual(full);
+    }
   });
 
   it('decode at once a signal whose thresholds overflow to an infinity null cannot stand for', () => {
@@ -270,8 +311,10 @@ describe('checkpoint records a take-over files without decoding', () => {
     expect(shardCodec.restoreRecord(JSON.stringify(a.slice(0, -1)))).toEqual(r);
     const entries = a.at(-1) as unknown[];
     expect(entries[0], 'the entries version').toBe(1);
-    const otherVersion = JSON.stringify([...a.slice(0, -1), [2, ...entries.slice(1)]]);
-    expect(shardCodec.restoreRecord(otherVersion)).toEqual(r);
+    for (const version of [0, 2, 3]) {
+      const otherVersion = JSON.stringify([...a.slice(0, -1), [version, ...entries.slice(1)]]);
+      expect(shardCodec.restoreRecord(otherVersion), `version ${version}`).toEqual(r);
+    }
     // Entries edited by hand: no such series, a threshold that is not a number.
     for (const edited of [
       [1, 7, ...entries.slice(2)],

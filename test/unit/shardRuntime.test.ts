@@ -377,6 +377,40 @@ describe('ShardRuntime: restored from the codec, a shard continues exactly as th
     });
     expect(restored.store.outboxEntries(), 'every outbox entry').toEqual(original.store.outboxEntries());
   });
+
+  it('files a trailing stop without decoding it, at the peak the ticks after its record reached', () => {
+    // Filled at 100, then a high of 110 that moves only the index's peak: the record keeps peak
+    // 100. The stop after the take-over is 110 less 8 %, 101.2, which 100.5 touches; at the
+    // record's peak raised by 103 it would be 94.76, which nothing after the take-over reaches
+    // (mirrored for the short: peak 90, stop 97.2).
+    for (const side of ['long', 'short'] as const) {
+      const sign = side === 'long' ? 1 : -1;
+      const px = (p: number) => 100 + sign * (p - 100);
+      const trail = signal(`trail-${side}`, {
+        side,
+        stopLoss: { price: px(80) },
+        takeProfits: [],
+        trailing: { distanceBps: 800, activation: 'fill' },
+      });
+      const original = new Shard(100);
+      original.run({ kind: 'register', signal: trail });
+      original.run(ticks(T, 100, px(110), px(105)));
+      const restored = original.fork();
+      const text = restored.store.signals.get(trail.id)!;
+      const filed = shardCodec.restoreRecord(text);
+      expect(filed, 'filed without decoding').toHaveProperty('watch.trail.peak', 100);
+      for (const job of [ticks(T + 3000, px(103), px(100.5)), ticks(T + 5000, px(90))]) {
+        const { books: _expectedBooks, ...expected } = original.run(job);
+        const { books: _books, ...delta } = restored.run(job);
+        expect(delta, `${side}: the delta of a ticks job`).toEqual(expected);
+      }
+      expect(restored.lines()).toEqual(original.lines());
+      expect(original.lines().get(trail.id), side).toMatchObject({
+        outcome: 'SL_HIT',
+        legs: [{ stopKind: 'trailing', ts: T + 4000 }],
+      });
+    }
+  });
 });
 
 describe('ShardRuntime: signal events beside the checkpoint', () => {
