@@ -6,7 +6,8 @@ import { ShardKeys, shardOf } from '../../src/names.ts';
 import { toWire } from '../../src/live/messages.ts';
 import { shardCodec } from '../../src/live/shardCodec.ts';
 import { commitShard } from '../../src/live/shardStore.ts';
-import { emptyDelta, ShardRuntime, type ShardDelta } from '../../src/live/ShardRuntime.ts';
+import type { ShardDelta } from '../../src/live/messages.ts';
+import { emptyDelta, ShardRuntime } from '../../src/live/ShardRuntime.ts';
 import type { Settings } from './settings.ts';
 import { farSignals, SYMBOLS, type TickStreams } from './TickStreams.ts';
 

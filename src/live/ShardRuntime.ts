@@ -7,44 +7,18 @@ import { sweepDueAt } from '../../machines/sweep.ts';
 import type { Operation, Tick } from '../../machines/types.ts';
 import { Engine } from '../engine/Engine.ts';
 import { codesOf, messagesOf, type TrackerError } from '../errors.ts';
-import {
-  SymbolBook,
-  type BookClock,
-  type BookClockDelta,
-  type DeferredSignal,
-} from '../engine/SymbolBook.ts';
+import { SymbolBook, type BookClock, type DeferredSignal } from '../engine/SymbolBook.ts';
 import { isBullmqJobId } from '../names.ts';
 import { shardCodec, UnreadableRecordError } from './shardCodec.ts';
 import { TickRing } from './TickRing.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
-import { fromWire, outboxKey, type CheckpointRecord, type ShardJobData } from './messages.ts';
-
-/** What one job changed, to be written to Redis in one atomic step. */
-export interface ShardDelta {
-  /** Open signals to (re)write: id → record. */
-  set: Map<string, CheckpointRecord>;
-  /** Signals that closed: their records go. */
-  del: Set<string>;
-  /** Registration ledger: id → "open" | "closed". */
-  ids: Map<string, 'open' | 'closed'>;
-  /** Closed ids whose outcomes PostgreSQL holds: their ledger entries go (if still "closed"). */
-  forget: Set<string>;
-  /** Symbols whose index clock goes into this checkpoint (SymbolBook.clockDue). */
-  books: Map<string, BookClockDelta>;
-  /** Every symbol that applied ticks: its tick count now (the clock in `books` may be older). */
-  seqs: Map<string, number>;
-  /** Ticks applied per symbol, appended to its recent buffer. */
-  recent: Map<string, Tick[]>;
-  outbox: Map<string, OutboxEntry>;
-  /** Latest tick time applied by this job, if any. */
-  lastTickTs: number | null;
-  lateTicks: number;
-  /** Ticks skipped as malformed (a producer bug): counted, never applied. */
-  poisonTicks: number;
-  /** Ticks skipped for a time too far ahead of the wall clock (MAX_CLOCK_SKEW_MS). */
-  futureTicks: number;
-  duplicates: number;
-}
+import {
+  fromWire,
+  outboxKey,
+  type CheckpointRecord,
+  type ShardDelta,
+  type ShardJobData,
+} from './messages.ts';
 
 /** Registration state of ids this job touches, looked up in Redis before the job runs. */
 export type KnownIds = Map<string, 'open' | 'closed'>;

@@ -9,7 +9,8 @@ import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWor
 import { commitShard, loadRecent, lookupIds, moveUnbucketed, readShard, restoreShard } from './shardStore.ts';
 import { UnreadableRecordError } from './shardCodec.ts';
 import { storableJson } from '../validation/checkStorable.ts';
-import type { ShardDelta, ShardRuntime } from './ShardRuntime.ts';
+import type { ShardDelta } from './messages.ts';
+import type { ShardRuntime } from './ShardRuntime.ts';
 
 export interface ShardWorkersOptions {
   /** BullMQ connection (workers need `maxRetriesPerRequest: null`). */

@@ -6,6 +6,7 @@ import { validateSignal } from '../validation/validateSignal.ts';
 import type { NormalizedSignal, Phase, SignalContext } from '../../machines/signalContext.ts';
 import type { Operation, Tick } from '../../machines/types.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
+import type { BookClockDelta } from '../engine/SymbolBook.ts';
 
 /** A tick on the wire: `[symbol, ts, price, bid, ask]`, quotes null when absent (compact JSON). */
 export type WireTick = [string, number, number, (number | null)?, (number | null)?];
@@ -208,4 +209,31 @@ function eventWhat(entry: Extract<OutboxEntry, { kind: 'event' }>): string {
     case 'signal.stop_moved':
       return `stop:${entry.ts}:${String(entry.data.stopKind)}:${String(entry.data.stop)}`;
   }
+}
+
+/** What one job changed, to be written to Redis in one atomic step. */
+export interface ShardDelta {
+  /** Open signals to (re)write: id → record. */
+  set: Map<string, CheckpointRecord>;
+  /** Signals that closed: their records go. */
+  del: Set<string>;
+  /** Registration ledger: id → "open" | "closed". */
+  ids: Map<string, 'open' | 'closed'>;
+  /** Closed ids whose outcomes PostgreSQL holds: their ledger entries go (if still "closed"). */
+  forget: Set<string>;
+  /** Symbols whose index clock goes into this checkpoint (SymbolBook.clockDue). */
+  books: Map<string, BookClockDelta>;
+  /** Every symbol that applied ticks: its tick count now (the clock in `books` may be older). */
+  seqs: Map<string, number>;
+  /** Ticks applied per symbol, appended to its recent buffer. */
+  recent: Map<string, Tick[]>;
+  outbox: Map<string, OutboxEntry>;
+  /** Latest tick time applied by this job, if any. */
+  lastTickTs: number | null;
+  lateTicks: number;
+  /** Ticks skipped as malformed (a producer bug): counted, never applied. */
+  poisonTicks: number;
+  /** Ticks skipped for a time too far ahead of the wall clock (MAX_CLOCK_SKEW_MS). */
+  futureTicks: number;
+  duplicates: number;
 }

@@ -7,8 +7,7 @@ import type { BookClock, BookClockDelta, DeferredSignal } from '../engine/Symbol
 import type { ExtremaState } from '../engine/ExtremaLog.ts';
 import { isBullmqJobId, signalBucketOf } from '../names.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
-import { fromWire, toWire, type CheckpointRecord, type WireTick } from './messages.ts';
-import type { ShardDelta } from './ShardRuntime.ts';
+import { fromWire, toWire, type CheckpointRecord, type ShardDelta, type WireTick } from './messages.ts';
 
 /**
  * The checkpoint script's argument (JSON): a job's delta with every value already encoded, so

@@ -3,15 +3,9 @@ import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { OutcomeLine, Tick } from '../../machines/types.ts';
 import { advanceClock, type BookClock, type DeferredSignal } from '../engine/SymbolBook.ts';
 import { isBullmqJobId, OUTBOX_KEYS, SIGNAL_BUCKETS, signalBucketOf, type ShardKeys } from '../names.ts';
-import type { CheckpointRecord } from './messages.ts';
+import type { CheckpointRecord, ShardDelta } from './messages.ts';
 import { RECENT_TICK_BYTES, shardCodec, type StackRef } from './shardCodec.ts';
-import {
-  APPLIED_CUSTOM_KEPT,
-  CLOCK_EVERY_MAX,
-  ShardRuntime,
-  type KnownIds,
-  type ShardDelta,
-} from './ShardRuntime.ts';
+import { APPLIED_CUSTOM_KEPT, CLOCK_EVERY_MAX, ShardRuntime, type KnownIds } from './ShardRuntime.ts';
 
 /**
  * A shard's state in Redis: the reads and the atomic commit. What the values mean, and how

@@ -12,14 +12,9 @@ import type { Tick } from '../../machines/types.ts';
 import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
 import type { BookClock } from '../../src/engine/SymbolBook.ts';
 import { clockAt } from '../../src/live/shardStore.ts';
-import { idsOf, type ShardJobData } from '../../src/live/messages.ts';
+import { idsOf, type ShardDelta, type ShardJobData } from '../../src/live/messages.ts';
 import { RECENT_TICK_BYTES, shardCodec, type EncodedDelta } from '../../src/live/shardCodec.ts';
-import {
-  APPLIED_CUSTOM_KEPT,
-  ShardRuntime,
-  type KnownIds,
-  type ShardDelta,
-} from '../../src/live/ShardRuntime.ts';
+import { APPLIED_CUSTOM_KEPT, ShardRuntime, type KnownIds } from '../../src/live/ShardRuntime.ts';
 
 export class MemoryShardStore {
   progress: string | null = null;

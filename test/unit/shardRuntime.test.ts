@@ -11,7 +11,8 @@ import type { OutcomeLine, SignalPayload } from '../../machines/types.ts';
 import type { CheckpointRecord, ShardJobData, WireTick } from '../../src/live/messages.ts';
 import { shardCodec, UnreadableRecordError } from '../../src/live/shardCodec.ts';
 import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
-import { ShardRuntime, type ShardDelta } from '../../src/live/ShardRuntime.ts';
+import type { ShardDelta } from '../../src/live/messages.ts';
+import { ShardRuntime } from '../../src/live/ShardRuntime.ts';
 import { MemoryShardStore } from '../support/MemoryShardStore.ts';
 import { normalize } from '../support/runEngine.ts';
 
