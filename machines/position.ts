@@ -40,9 +40,17 @@ export function catchUpInPlace(c: SignalContext, e: CatchUp): void {
 }
 
 export function trailTo(c: SignalContext, p: number): void {
-  // A null peak: a checkpoint from before v1.1, when "fill" trailing started at the next tick.
-  c.peak = c.peak === null ? p : c.dir > 0 ? Math.max(c.peak, p) : Math.min(c.peak, p);
+  c.peak = raisedPeak(c.peak, c.dir, p);
   tighten(c, trailCandidate(c, c.peak), 'trailing');
+}
+
+/**
+ * A trailing stop's peak after price `p`: the highest price a long has seen, the lowest a short
+ * has. A null peak (a checkpoint from before v1.1, when "fill" trailing started at the next
+ * tick) becomes `p`.
+ */
+export function raisedPeak(peak: number | null, dir: 1 | -1, p: number): number {
+  return peak === null ? p : dir > 0 ? Math.max(peak, p) : Math.min(peak, p);
 }
 
 /** Moves the stop to `candidate` if that tightens it (never loosens; equal does not tighten). */

@@ -1,5 +1,6 @@
 import type { AmendEvent, CancelEvent, ExitEvent, SignalEvent } from '../../machines/events.ts';
 import { operationErrors } from '../../machines/operations.ts';
+import { raisedPeak } from '../../machines/position.ts';
 import type { TrackerError } from '../errors.ts';
 import type { SignalContext } from '../../machines/signalContext.ts';
 import { sendToSignal, syncSignal } from '../../machines/signalMachine.ts';
@@ -193,12 +194,7 @@ export class SymbolBook {
       // As catchUpInPlace raises a context's peak (trailTo), over the extremes catchUp gives.
       const log = this.extrema[SERIES_INDEX[signal.watch.series]]!;
       const since = trail.dir > 0 ? log.maxAfter(signal.sync) : log.minAfter(signal.sync);
-      const peak =
-        since === undefined
-          ? trail.peak
-          : trail.dir > 0
-            ? Math.max(trail.peak!, since)
-            : Math.min(trail.peak!, since);
+      const peak = since === undefined ? trail.peak : raisedPeak(trail.peak, trail.dir, since);
       this.watch(slot, { ...signal.watch, trail: { ...trail, peak } });
     }
     return slot;

@@ -93,8 +93,9 @@ function isBoardPath(url: string): boolean {
  * anyone; behind an API key, Bull Board at `/admin/queues` (admin: it shows every tenant),
  * the dashboard at `/dashboard` (read; docs/DASHBOARD.md) and `GET /metrics` (metrics: its
  * counters total every tenant, so a tenant's read key does not reach them). Every request passes
- * the Host check, the key check and the rate limit first (authenticate.ts). Returns the fastify instance, ready but not listening; closing it closes the
- * queues it opened (not `redis`, `connection` or `pool`, which the caller owns).
+ * the Host check, the key check and the rate limit first (authenticate.ts). Returns the fastify
+ * instance, ready but not listening; closing it closes the queues it opened (not `redis`,
+ * `connection` or `pool`, which the caller owns).
  */
 export async function createWebServer(opts: WebServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
