@@ -55,24 +55,27 @@ export async function run(report: Report, args: string[]): Promise<void> {
         );
         return (per * writers) / ((performance.now() - started) / 1000);
       };
-      /** One statement of 1000 rows per transaction over 8 tenants, as the flusher writes. */
-      const batches = async (label: string): Promise<number> => {
+      /** One statement of `size` rows per transaction over `tenants` tenants, as the flusher and the intake write. */
+      const batches = async (label: string, size: number, tenants: number): Promise<number> => {
         const started = performance.now();
-        for (let done = 0; done < rows; done += 1000)
+        let done = 0;
+        for (; done < rows; done += size)
           await pool.query(
             `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
-             SELECT now(), 's-' || $1 || '-' || g, $1 || '-' || (g % 8), 'closed', '{"outcome": "TP_HIT"}'
-             FROM generate_series(1, 1000) g`,
-            [`${label}-${done}`],
+             SELECT now(), 's-' || $1 || '-' || g, $1 || '-' || (g % $3), 'closed', '{"outcome": "TP_HIT"}'
+             FROM generate_series(1, $2) g`,
+            [`${label}-${done}`, size, tenants],
           );
-        return rows / ((performance.now() - started) / 1000);
+        return done / ((performance.now() - started) / 1000);
       };
 
       const cases: [string, () => Promise<number>][] = [
         ['insert_1conn', () => singles('one', 1, false)],
         ['insert_4conn_4tenants', () => singles('four', 4, false)],
         ['insert_4conn_1tenant', () => singles('shared', 4, true)],
-        ['insert_batch1000', () => batches('batch')],
+        ['insert_batch1000', () => batches('batch', 1000, 8)],
+        ['insert_batch64_1tenant', () => batches('b64', 64, 1)],
+        ['insert_batch1000_1tenant', () => batches('b1000', 1000, 1)],
       ];
       for (const [figure, measure] of cases) {
         await pool.query('ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_chain');

@@ -238,7 +238,6 @@ export function createFlusher(opts: FlusherOptions): Flusher {
 
     const publishing = opts.events !== undefined;
     const [result, labels] = await inTransaction(opts.pool, async (client) => {
-      const written = await writeOutboxBatch(client, closed, audits);
       const ids = publishing
         ? [
             ...closed.map((c) => c.outcome.id),
@@ -246,7 +245,9 @@ export function createFlusher(opts: FlusherOptions): Flusher {
             ...shardEvents.map((e) => e.entry.id),
           ]
         : [];
-      return [written, await findSignalLabels(client, ids)] as const;
+      // The labels first: writeOutboxBatch ends holding audit chains, kept short until COMMIT.
+      const found = await findSignalLabels(client, ids);
+      return [await writeOutboxBatch(client, closed, audits), found] as const;
     });
     const committedAt = opts.now();
 

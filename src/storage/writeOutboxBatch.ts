@@ -43,12 +43,6 @@ export async function writeOutboxBatch(
   audits: AuditEntry[],
 ): Promise<OutboxBatchResult> {
   const result: OutboxBatchResult = { written: [], alreadyWritten: [], orphans: [], audits: 0 };
-  // The audit chains of every tenant the batch may write for, first and in one order: two
-  // flushers with overlapping tenants then queue instead of deadlocking on them.
-  await lockAuditChains(client, [
-    ...closed.map((c) => c.outcome.id),
-    ...audits.map((a) => (a.entry.kind === 'op' ? a.entry.op.id : a.entry.id)),
-  ]);
   // Claims in a fixed order, so that two flushers working on overlapping batches take the row
   // locks in the same order and cannot deadlock each other.
   const byId = new Map(closed.map((c) => [c.outcome.id, c]));
@@ -73,14 +67,12 @@ export async function writeOutboxBatch(
       const fresh = new Set(claimed.rows.map((r) => r.signal_id));
       result.written = claimable.filter((id) => fresh.has(id));
       result.alreadyWritten = claimable.filter((id) => !fresh.has(id));
-      if (result.written.length > 0)
-        await insertOutcomes(
-          client,
-          result.written.map((id) => byId.get(id)!),
-        );
     }
   }
+  const outcomes = result.written.map((id) => byId.get(id)!);
+  if (outcomes.length > 0) await insertOutcomes(client, outcomes);
 
+  let rows: ReturnType<typeof auditRow>[] = [];
   if (audits.length > 0) {
     const keys = audits.map((a) => a.ledgerKey).sort();
     const claimed = await client.query<{ key: string }>(
@@ -89,19 +81,27 @@ export async function writeOutboxBatch(
       [keys],
     );
     const fresh = new Set(claimed.rows.map((r) => r.key));
-    const rows = audits.filter((a) => fresh.has(a.ledgerKey)).map((a) => auditRow(a.entry));
-    if (rows.length > 0) {
-      await client.query(
-        `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
-         SELECT ${fromMs('x.at')}, x.signal_id, s.tenant, x.event, x.details
-         FROM jsonb_to_recordset($1::jsonb) AS x(n int, at bigint, signal_id text, event text, details jsonb)
-         LEFT JOIN signals s ON s.id = x.signal_id AND s.status = 'accepted'
-         ORDER BY x.n`,
-        // In market-time order, so that the audit log's ids follow the timeline.
-        [JSON.stringify(rows.sort((a, b) => a.at - b.at).map((row, n) => ({ n, ...row })))],
-      );
-      result.audits = rows.length;
-    }
+    rows = audits.filter((a) => fresh.has(a.ledgerKey)).map((a) => auditRow(a.entry));
+  }
+
+  // The audit rows last. Their tenants' audit chains are taken here, all in one order (two
+  // flushers with overlapping tenants queue instead of deadlocking), and held to COMMIT
+  // (docs/STORAGE.md "Audit chain"): only for these rows, so that other flushers writing for the
+  // same tenants make their claims and outcome rows meanwhile. A transaction holding its chains
+  // waits for no row lock, so the claims above cannot deadlock with it.
+  await lockAuditChains(client, [...outcomes.map((c) => c.outcome.id), ...rows.map((r) => r.signal_id)]);
+  if (outcomes.length > 0) await insertClosedAudits(client, outcomes);
+  if (rows.length > 0) {
+    await client.query(
+      `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
+       SELECT ${fromMs('x.at')}, x.signal_id, s.tenant, x.event, x.details
+       FROM jsonb_to_recordset($1::jsonb) AS x(n int, at bigint, signal_id text, event text, details jsonb)
+       LEFT JOIN signals s ON s.id = x.signal_id AND s.status = 'accepted'
+       ORDER BY x.n`,
+      // In market-time order, so that the audit log's ids follow the timeline.
+      [JSON.stringify(rows.sort((a, b) => a.at - b.at).map((row, n) => ({ n, ...row })))],
+    );
+    result.audits = rows.length;
   }
   return result;
 }
@@ -131,7 +131,10 @@ function auditRow(entry: AuditEntry['entry']): {
   return { at: op.ts, signal_id: op.id, event, details: { op } };
 }
 
-/** Outcome rows, leg rows and `closed` audit rows for newly claimed outcomes. */
+/** The accepted signal of each row `x`: its grouping keys. */
+const OUTCOME_SIGNAL = `JOIN signals s ON s.id = x.signal_id AND s.status = 'accepted'`;
+
+/** Outcome rows and leg rows for newly claimed outcomes. */
 async function insertOutcomes(client: Queryable, outcomes: ClosedOutcome[]): Promise<void> {
   const rows = outcomes.map(({ outcome: o }) => ({
     signal_id: o.id,
@@ -150,9 +153,7 @@ async function insertOutcomes(client: Queryable, outcomes: ClosedOutcome[]): Pro
     mae: o.mae ?? null,
     stale: o.stale === true,
     legs: o.legs,
-    details: { outcome: o.outcome, legs: o.legs.length, ...(o.stale ? { stale: true } : {}) },
   }));
-  const join = `JOIN signals s ON s.id = x.signal_id AND s.status = 'accepted'`;
   await client.query(
     `INSERT INTO signal_outcomes (signal_id, closed_at, tenant, symbol, side, strategy, model, model_version,
        timeframe, confidence, signal_created_at, outcome, partial, fill_ts, fill_price, holding_ms,
@@ -164,7 +165,7 @@ async function insertOutcomes(client: Queryable, outcomes: ClosedOutcome[]): Pro
      FROM jsonb_to_recordset($1::jsonb) AS x(signal_id text, closed_at bigint, outcome text, partial boolean,
        fill_ts bigint, fill_price float8, holding_ms bigint, gross_return float8, net_return float8,
        r_multiple float8, pnl float8, fees float8, mfe float8, mae float8, stale boolean, legs jsonb)
-     ${join}
+     ${OUTCOME_SIGNAL}
      ON CONFLICT DO NOTHING`,
     [JSON.stringify(rows)],
   );
@@ -188,23 +189,28 @@ async function insertOutcomes(client: Queryable, outcomes: ClosedOutcome[]): Pro
          s.tenant, s.symbol, s.side, s.strategy, s.model, s.model_version
        FROM jsonb_to_recordset($1::jsonb) AS x(signal_id text, leg_index smallint, ts bigint, reason text,
          level smallint, stop_kind text, price float8, fraction float8)
-       ${join}
+       ${OUTCOME_SIGNAL}
        ON CONFLICT DO NOTHING`,
       [JSON.stringify(legs)],
     );
   }
+}
+
+/** The `closed` audit rows of newly claimed outcomes, in the order they closed. */
+async function insertClosedAudits(client: Queryable, outcomes: ClosedOutcome[]): Promise<void> {
+  const rows = outcomes
+    .map(({ outcome: o }) => ({
+      signal_id: o.id,
+      closed_at: o.closedAt!,
+      details: { outcome: o.outcome, legs: o.legs.length, ...(o.stale ? { stale: true } : {}) },
+    }))
+    .sort((a, b) => a.closed_at - b.closed_at);
   await client.query(
     `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
      SELECT ${fromMs('x.closed_at')}, x.signal_id, s.tenant, 'closed', x.details
      FROM jsonb_to_recordset($1::jsonb) AS x(n int, signal_id text, closed_at bigint, details jsonb)
-     ${join}
+     ${OUTCOME_SIGNAL}
      ORDER BY x.n`,
-    [
-      JSON.stringify(
-        [...rows]
-          .sort((a, b) => a.closed_at! - b.closed_at!)
-          .map(({ signal_id, closed_at, details }, n) => ({ n, signal_id, closed_at, details })),
-      ),
-    ],
+    [JSON.stringify(rows.map((row, n) => ({ n, ...row })))],
   );
 }

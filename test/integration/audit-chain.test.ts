@@ -10,6 +10,15 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { verifyAudit } from '../../src/audit/verifyAudit.ts';
 import { verifyAuditCommand } from '../../src/cli/verifyAuditCommand.ts';
+import type { OutcomeLine } from '../../machines/types.ts';
+import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
+import { replaySync } from '../../src/replay/replay.ts';
+import { inTransaction } from '../../src/storage/inTransaction.ts';
+import type { Queryable } from '../../src/storage/Queryable.ts';
+import { recordAccepted } from '../../src/storage/recordAccepted.ts';
+import { writeOutboxBatch } from '../../src/storage/writeOutboxBatch.ts';
+import { validateSignal } from '../../src/validation/validateSignal.ts';
+import { readDataTicks } from '../support/dataFile.ts';
 import { migrate, MIGRATIONS_DIR, MIGRATIONS_TABLE } from '../../src/storage/migrate.ts';
 import { isRetryablePgError } from '../../src/storage/retryablePg.ts';
 import { captureIo } from '../support/captureIo.ts';
@@ -113,6 +122,186 @@ describe('audit chain', () => {
       });
     }
     await client.end();
+  });
+
+  it('chains the rows of many-row statements across statements of one transaction; a savepoint rolled back takes its rows and its heads back', async () => {
+    const fresh = await createTestDatabase();
+    try {
+      const client = await resources.client(fresh.url);
+      // A tenant with a space in it, one without, and the chain of rows without a tenant.
+      const tenants = ['m tenant', 'm-two', null];
+      let n = 0;
+      /** One INSERT of `count` rows, the tenants in turn, as the flusher and the intake write. */
+      const statement = async (count: number): Promise<void> => {
+        const batch = Array.from({ length: count }, () => n++);
+        await client.query(
+          `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
+           SELECT timestamptz '2026-11-01T00:00:00Z' + x.n * interval '1.000001 second', 'sig-' || x.n, x.tenant,
+                  'closed', jsonb_build_object('n', x.n)
+           FROM unnest($1::int[], $2::text[]) WITH ORDINALITY AS x (n, tenant, o) ORDER BY x.o`,
+          [batch, batch.map((i) => tenants[i % 3])],
+        );
+      };
+      /** Each chain's head row against its last row: the same after every statement. */
+      const headsAgree = async (): Promise<void> => {
+        const { rows } = await client.query<{ tenant: string | null; head: string; last: string }>(
+          `SELECT h.tenant, h.head_seq || ' ' || h.head_hash || ' ' || h.head_at AS head,
+                  a.chain_seq || ' ' || a.row_hash || ' ' || a.at AS last
+           FROM audit_chain_heads h
+           JOIN LATERAL (SELECT * FROM audit_logs a WHERE a.tenant IS NOT DISTINCT FROM h.tenant
+                         ORDER BY a.chain_seq DESC LIMIT 1) a ON true`,
+        );
+        expect(rows).toHaveLength(3);
+        for (const row of rows) expect(row.head, `head of ${row.tenant}`).toBe(row.last);
+      };
+
+      await client.query('BEGIN');
+      await statement(30);
+      await headsAgree();
+      await client.query('SAVEPOINT undone');
+      await statement(12);
+      await headsAgree();
+      await client.query('ROLLBACK TO SAVEPOINT undone');
+      await headsAgree();
+      await statement(9);
+      await insertAudit(client, 'm-two', 1000);
+      await statement(1);
+      await client.query('COMMIT');
+      await headsAgree();
+      // The next transaction starts from the committed heads.
+      await statement(7);
+      await headsAgree();
+
+      for (const tenant of tenants) {
+        const seqs = (
+          await client.query<{ chain_seq: string }>(
+            'SELECT chain_seq::text FROM audit_logs a WHERE tenant IS NOT DISTINCT FROM $1 ORDER BY a.chain_seq, a.id',
+            [tenant],
+          )
+        ).rows.map((r) => Number(r.chain_seq));
+        expect(seqs, `${tenant}: positions 1..n, none twice`).toEqual(seqs.map((_, i) => i + 1));
+      }
+      // 30 + 9 + 1 + 7 rows of the statements (the 12 rolled back), and the single row.
+      const result = await verifyAudit({ db: client });
+      expect(result.problems).toEqual([]);
+      expect(result.chains.map((c) => [c.tenant, c.rows, c.headSeq])).toEqual([
+        [null, 15, 15],
+        ['m tenant', 16, 16],
+        ['m-two', 17, 17],
+      ]);
+      await client.end();
+    } catch (err) {
+      await resources.closeAll(); // so that the database can be dropped and the failure shows
+      throw err;
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  it('many writers of many-row statements on shared tenants keep one unbroken chain each', async () => {
+    const pool = resources.pool(db.url);
+    const tenants = ['s-alpha', 's-beta', 's-gamma'];
+    let n = 0;
+    let retries = 0;
+    // 6 writers × 8 transactions of two statements each, 1–6 rows a statement over the tenants:
+    // each transaction continues the chains the one before it committed.
+    const writer = async (w: number): Promise<void> => {
+      for (let t = 0; t < 8; t++) {
+        for (;;) {
+          const client = await pool.connect();
+          try {
+            await client.query('BEGIN');
+            // As the flusher does: its tenants' chains first, in one order (no deadlocks).
+            await client.query('SELECT audit_chain_lock($1::text[])', [tenants]);
+            for (let s = 0; s < 2; s++) {
+              const batch = Array.from({ length: 1 + ((w + t + s) % 6) }, () => n++);
+              await client.query(
+                `INSERT INTO audit_logs (at, signal_id, tenant, event)
+                 SELECT now(), 'sig-' || x.n, x.tenant, 'closed'
+                 FROM unnest($1::int[], $2::text[]) WITH ORDINALITY AS x (n, tenant, o) ORDER BY x.o`,
+                [batch, batch.map((i) => tenants[(i + w) % 3])],
+              );
+            }
+            await client.query('COMMIT');
+            client.release();
+            break;
+          } catch (err) {
+            await client.query('ROLLBACK').catch(() => {});
+            client.release();
+            if (!isRetryablePgError(err)) throw err;
+            retries++;
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, (_, w) => writer(w)));
+    await pool.end();
+
+    const client = await resources.client(db.url);
+    for (const tenant of tenants) {
+      const seqs = (await chainOf(client, tenant)).map((r) => Number(r.chain_seq));
+      expect(seqs, `${tenant}: positions 1..n, none twice`).toEqual(seqs.map((_, i) => i + 1));
+      const result = await verifyAudit({ db: client, tenant, pageSize: 7 });
+      expect(result.problems, `${tenant} (retried ${retries} transactions)`).toEqual([]);
+      expect(result.chains[0]).toMatchObject({ tenant, rows: seqs.length, headSeq: seqs.length });
+    }
+    await client.end();
+  });
+
+  it("a flush batch holds its tenants' chains only for its audit rows: the same tenant's writers are not held out of its claims and outcome rows", async () => {
+    const pool = resources.pool(db.url);
+    const ticks = await readDataTicks('lean_usequity_IBM_trades_2013-10-07_11.csv.gz');
+    const signals = generateSignals(spreadAnchors(ticks, 24), { count: 24, seed: 5, prefix: 'lock' }).map(
+      (s) => ({ ...s, tenant: 'c-flush' }),
+    );
+    for (const payload of signals) {
+      const checked = validateSignal(payload);
+      if (!checked.ok) throw new Error(`generated signal ${payload.id} is invalid`);
+      await recordAccepted(pool, checked.signal, payload, null);
+    }
+    const closed = replaySync({ signals, ticks }).lines.filter((l): l is OutcomeLine => l.state === 'closed');
+    expect(closed.length).toBeGreaterThan(5);
+
+    // Another writer for the same tenant, which would wait for the chain: a lock wait fails it.
+    const other = await resources.client(db.url);
+    await other.query(`SET lock_timeout = '2s'`);
+    const statements: string[] = [];
+    const attempts: { before: string; error: unknown }[] = [];
+    const result = await inTransaction(pool, (client) => {
+      const watched: Queryable = {
+        query: (async (config: string | { text: string }, values?: unknown[]) => {
+          const text = typeof config === 'string' ? config : config.text;
+          statements.push(text.replace(/\s+/g, ' ').trim());
+          // While the batch writes its outcome rows and its legs, before its audit rows.
+          if (/^\s*INSERT INTO (signal_outcomes|tp_sl_hits)/.test(text)) {
+            const error = await insertAudit(other, 'c-flush', 5000 + attempts.length).then(
+              () => null,
+              (err: unknown) => err,
+            );
+            attempts.push({ before: text.trim().split(/\s+/)[2]!, error });
+          }
+          return client.query(config as string, values);
+        }) as Queryable['query'],
+      };
+      return writeOutboxBatch(
+        watched,
+        closed.map((outcome) => ({ symbol: 'IBM', outcome })),
+        [],
+      );
+    });
+    expect(result.written).toHaveLength(closed.length);
+    expect(attempts.map((a) => a.before)).toEqual(['signal_outcomes', 'tp_sl_hits']);
+    expect(attempts.map((a) => a.error)).toEqual([null, null]);
+    // The chains are taken after the claims and outcome rows, right before the audit rows.
+    expect(statements.at(-2)).toMatch(/^SELECT audit_chain_lock\(/);
+    expect(statements.at(-1)).toMatch(/^INSERT INTO audit_logs /);
+
+    const result2 = await verifyAudit({ db: other, tenant: 'c-flush' });
+    expect(result2.problems).toEqual([]);
+    // Their accepted rows, the other writer's two, the batch's closed rows.
+    expect(result2.chains[0]).toMatchObject({ rows: signals.length + 2 + closed.length });
+    await other.end();
+    await pool.end();
   });
 
   it('two transactions that take their tenants with audit_chain_lock, in opposite orders, queue instead of deadlocking', async () => {
