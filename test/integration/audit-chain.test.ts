@@ -22,7 +22,7 @@ import { readDataTicks } from '../support/dataFile.ts';
 import { migrate, MIGRATIONS_DIR, MIGRATIONS_TABLE } from '../../src/storage/migrate.ts';
 import { isRetryablePgError } from '../../src/storage/retryablePg.ts';
 import { captureIo } from '../support/captureIo.ts';
-import { createTestDatabase, silentLog, useResourceTracker, useTestDatabase } from '../support/services.ts';
+import { silentLog, useResourceTracker, useTestDatabase, withTestDatabase } from '../support/services.ts';
 
 const EVENTS = ['accepted', 'rejected', 'amended', 'cancelled', 'closed', 'op_rejected'] as const;
 
@@ -125,8 +125,7 @@ describe('audit chain', () => {
   });
 
   it('chains the rows of many-row statements across statements of one transaction; a savepoint rolled back takes its rows and its heads back', async () => {
-    const fresh = await createTestDatabase();
-    try {
+    await withTestDatabase(resources, async (fresh) => {
       const client = await resources.client(fresh.url);
       // A tenant with a space in it, one without, and the chain of rows without a tenant.
       const tenants = ['m tenant', 'm-two', null];
@@ -190,12 +189,7 @@ describe('audit chain', () => {
         ['m-two', 17, 17],
       ]);
       await client.end();
-    } catch (err) {
-      await resources.closeAll(); // so that the database can be dropped and the failure shows
-      throw err;
-    } finally {
-      await fresh.drop();
-    }
+    });
   });
 
   it('many writers of many-row statements on shared tenants keep one unbroken chain each', async () => {
@@ -348,8 +342,7 @@ describe('audit chain', () => {
   });
 
   it('verify-audit exits 0 on an intact log and prints each chain with its head', async () => {
-    const fresh = await createTestDatabase();
-    try {
+    await withTestDatabase(resources, async (fresh) => {
       const client = await resources.client(fresh.url);
       for (let i = 0; i < 5; i++) await insertAudit(client, i % 2 === 0 ? 'acme' : null, i);
       await client.end();
@@ -363,12 +356,7 @@ describe('audit chain', () => {
       const json = await runVerify(fresh.url, ['--json', '--tenant', 'acme']);
       expect(json.code).toBe(0);
       expect(JSON.parse(json.stdout)).toMatchObject({ intact: true, retentionHorizon: null, problems: [] });
-    } catch (err) {
-      await resources.closeAll(); // so that the database can be dropped and the failure shows
-      throw err;
-    } finally {
-      await fresh.drop();
-    }
+    });
   });
 
   describe('verify-audit with PostgreSQL unreachable', () => {
@@ -491,57 +479,55 @@ describe('audit chain', () => {
   });
 
   it('the migration chains the rows already there, per tenant in id order, and new rows continue each chain', async () => {
-    const fresh = await createTestDatabase({ migrated: false });
-    try {
-      const client = await resources.client(fresh.url);
-      // Every migration before the chain's.
-      await runner({
-        dbClient: client,
-        dir: MIGRATIONS_DIR,
-        migrationsTable: MIGRATIONS_TABLE,
-        direction: 'up',
-        count: 8,
-        checkOrder: true,
-        logger: { debug() {}, info() {}, warn() {}, error() {} },
-      });
-      expect((await client.query(`SELECT to_regclass('audit_chain_heads') AS t`)).rows[0].t).toBeNull();
-      const before: { id: string; tenant: string | null }[] = [];
-      for (let i = 0; i < 9; i++) {
-        const tenant = [null, 'old-a', 'old-b'][i % 3]!;
-        before.push({ id: await insertAudit(client, tenant, i), tenant });
-      }
-      await migrate({ databaseUrl: fresh.url, log: silentLog });
+    await withTestDatabase(
+      resources,
+      async (fresh) => {
+        const client = await resources.client(fresh.url);
+        // Every migration before the chain's.
+        await runner({
+          dbClient: client,
+          dir: MIGRATIONS_DIR,
+          migrationsTable: MIGRATIONS_TABLE,
+          direction: 'up',
+          count: 8,
+          checkOrder: true,
+          logger: { debug() {}, info() {}, warn() {}, error() {} },
+        });
+        expect((await client.query(`SELECT to_regclass('audit_chain_heads') AS t`)).rows[0].t).toBeNull();
+        const before: { id: string; tenant: string | null }[] = [];
+        for (let i = 0; i < 9; i++) {
+          const tenant = [null, 'old-a', 'old-b'][i % 3]!;
+          before.push({ id: await insertAudit(client, tenant, i), tenant });
+        }
+        await migrate({ databaseUrl: fresh.url, log: silentLog });
 
-      for (const tenant of ['old-a', 'old-b']) {
-        expect(await chainOf(client, tenant)).toEqual(
-          before.filter((r) => r.tenant === tenant).map((r, i) => ({ id: r.id, chain_seq: String(i + 1) })),
+        for (const tenant of ['old-a', 'old-b']) {
+          expect(await chainOf(client, tenant)).toEqual(
+            before.filter((r) => r.tenant === tenant).map((r, i) => ({ id: r.id, chain_seq: String(i + 1) })),
+          );
+        }
+        const heads = await client.query(
+          `SELECT tenant, head_seq::int FROM audit_chain_heads ORDER BY tenant NULLS FIRST`,
         );
-      }
-      const heads = await client.query(
-        `SELECT tenant, head_seq::int FROM audit_chain_heads ORDER BY tenant NULLS FIRST`,
-      );
-      expect(heads.rows).toEqual([
-        { tenant: null, head_seq: 3 },
-        { tenant: 'old-a', head_seq: 3 },
-        { tenant: 'old-b', head_seq: 3 },
-      ]);
-      expect((await verifyAudit({ db: client })).problems).toEqual([]);
+        expect(heads.rows).toEqual([
+          { tenant: null, head_seq: 3 },
+          { tenant: 'old-a', head_seq: 3 },
+          { tenant: 'old-b', head_seq: 3 },
+        ]);
+        expect((await verifyAudit({ db: client })).problems).toEqual([]);
 
-      await insertAudit(client, 'old-a', 100);
-      await insertAudit(client, null, 101);
-      const after = await verifyAudit({ db: client });
-      expect(after.problems).toEqual([]);
-      expect(after.chains.map((c) => [c.tenant, c.rows])).toEqual([
-        [null, 4],
-        ['old-a', 4],
-        ['old-b', 3],
-      ]);
-      await client.end();
-    } catch (err) {
-      await resources.closeAll(); // so that the database can be dropped and the failure shows
-      throw err;
-    } finally {
-      await fresh.drop();
-    }
+        await insertAudit(client, 'old-a', 100);
+        await insertAudit(client, null, 101);
+        const after = await verifyAudit({ db: client });
+        expect(after.problems).toEqual([]);
+        expect(after.chains.map((c) => [c.tenant, c.rows])).toEqual([
+          [null, 4],
+          ['old-a', 4],
+          ['old-b', 3],
+        ]);
+        await client.end();
+      },
+      { migrated: false },
+    );
   });
 });

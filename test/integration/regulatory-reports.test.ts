@@ -19,7 +19,7 @@ import { createWebServer } from '../../src/web/createWebServer.ts';
 import { v1Routes } from '../../src/web/v1/v1Routes.ts';
 import { createTestKey, OPEN_ACCESS } from '../support/apiKeys.ts';
 import { quit } from '../support/liveWeb.ts';
-import { createTestDatabase, useRedisNamespace, useResourceTracker } from '../support/services.ts';
+import { useRedisNamespace, useResourceTracker, withTestDatabase } from '../support/services.ts';
 
 const D1 = '2026-11-20';
 const D2 = '2026-11-21';
@@ -151,8 +151,7 @@ describe('daily regulatory reports', () => {
   const resources = useResourceTracker();
 
   it('two schedulers at once write one row per tenant and complete day, with the day’s counts and chain head', async () => {
-    const db = await createTestDatabase();
-    try {
+    await withTestDatabase(resources, async (db) => {
       const client = await resources.client(db.url);
       await seed(client);
       const log = pino({ level: 'silent' });
@@ -200,17 +199,11 @@ describe('daily regulatory reports', () => {
       ]);
       for (const pool of pools) await pool.end();
       await client.end();
-    } catch (err) {
-      await resources.closeAll(); // so that the database can be dropped and the failure shows
-      throw err;
-    } finally {
-      await db.drop();
-    }
+    });
   });
 
   it('verify-audit holds the chain to the heads the reports recorded: a consistent rewrite of history is caught', async () => {
-    const db = await createTestDatabase();
-    try {
+    await withTestDatabase(resources, async (db) => {
       const client = await resources.client(db.url);
       await seed(client);
       await writeDailyReports({ db: client, now: () => NOW });
@@ -245,17 +238,11 @@ describe('daily regulatory reports', () => {
       ]);
       expect(problems[0]!.message).toContain(`regulatory report of ${D1}`);
       await client.end();
-    } catch (err) {
-      await resources.closeAll(); // so that the database can be dropped and the failure shows
-      throw err;
-    } finally {
-      await db.drop();
-    }
+    });
   });
 
   it('regulatory-report exports CSV and JSON, filtered by tenant and days; bad days are usage errors', async () => {
-    const db = await createTestDatabase();
-    try {
+    await withTestDatabase(resources, async (db) => {
       const client = await resources.client(db.url);
       await seed(client);
       await writeDailyReports({ db: client, now: () => NOW });
@@ -288,19 +275,13 @@ describe('daily regulatory reports', () => {
       expect(await main(['regulatory-report', '--from', '2026-02-30'], io)).toBe(2);
       expect(stderr()).toContain('--from must be a day as YYYY-MM-DD, got "2026-02-30"');
       await client.end();
-    } catch (err) {
-      await resources.closeAll(); // so that the database can be dropped and the failure shows
-      throw err;
-    } finally {
-      await db.drop();
-    }
+    });
   });
 
   const ns = useRedisNamespace('reports');
 
   it("GET /v1/reports serves a key its own tenant's reports only, as JSON pages or CSV", async () => {
-    const db = await createTestDatabase();
-    try {
+    await withTestDatabase(resources, async (db) => {
       const client = await resources.client(db.url);
       await seed(client);
       await writeDailyReports({ db: client, now: () => NOW });
@@ -373,11 +354,6 @@ describe('daily regulatory reports', () => {
         await pool.end();
         await Promise.all([quit(redis), quit(connection)]);
       }
-    } catch (err) {
-      await resources.closeAll(); // so that the database can be dropped and the failure shows
-      throw err;
-    } finally {
-      await db.drop();
-    }
+    });
   });
 });

@@ -355,6 +355,27 @@ export interface ResourceTracker {
   closeAll(): Promise<void>;
 }
 
+/**
+ * Runs `fn` on a database of its own ({@link createTestDatabase}), dropped afterwards. If `fn`
+ * fails, the tracker's clients are closed first, so that the database can be dropped and the
+ * failure shows.
+ */
+export async function withTestDatabase<T>(
+  resources: ResourceTracker,
+  fn: (db: TestDatabase) => Promise<T>,
+  options: CreateTestDatabaseOptions = {},
+): Promise<T> {
+  const db = await createTestDatabase(options);
+  try {
+    return await fn(db);
+  } catch (err) {
+    await resources.closeAll();
+    throw err;
+  } finally {
+    await db.drop();
+  }
+}
+
 export function createResourceTracker(): ResourceTracker {
   const resources: Tracked[] = [];
 
