@@ -21,6 +21,7 @@
 -- "<head_seq> <head_hash> <head_at µs> <first_recorded_at µs> <who>", where <who> is 'n' for the
 -- chain without tenant, else 't' and the tenant (it may hold spaces, so it comes last). The
 -- chains moved since the last statement trigger are listed in outcome_tracker.audit_heads_moved.
+-- A connection keeps an empty setting of each tenant it has written for, a few hundred bytes.
 
 -- Epoch microseconds back to a timestamptz, exactly (the inverse of audit_chain_micros).
 CREATE FUNCTION audit_chain_from_micros(micros bigint) RETURNS timestamptz
