@@ -87,6 +87,8 @@ const schema = z.object({
   TICK_BUFFER_SIZE: int(0).default(20_000),
   /** Outcomes per PostgreSQL transaction in the flusher. @defaultValue 1000 */
   FLUSH_BATCH_SIZE: int(1).max(50_000).default(1000),
+  /** Shards the flusher drains at once, each in its own transactions. @defaultValue 2 */
+  FLUSH_CONCURRENCY: int(1).max(64).default(2),
   /** Flusher poll interval when the outbox is empty. @defaultValue 250 */
   FLUSH_INTERVAL_MS: int(1).default(250),
   /** How long an outbox entry of a signal PostgreSQL does not know waits before it is dropped. @defaultValue 300000 */

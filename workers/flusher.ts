@@ -23,8 +23,8 @@ const registry = createProcessRegistry('flusher');
 const metrics = await serveConfiguredMetrics(config, registry, log);
 await migrateOnStart(config, log);
 const redis = createRedis(redisTargetOf(config), log, 'flusher');
-// One transaction at a time per flusher; a spare connection for the pool's own bookkeeping.
-const pool = createPool(config.DATABASE_URL, log, 'flusher', 2);
+// A transaction for each shard drained at once, and a spare one.
+const pool = createPool(config.DATABASE_URL, log, 'flusher', config.FLUSH_CONCURRENCY + 1);
 
 const running = runFlusher(config, { redis, pool, log }, { registry });
 started();
@@ -35,4 +35,12 @@ onShutdown(log, async () => {
   redis.disconnect();
 });
 // Announced once SIGTERM stops it gracefully: a supervisor may act on this line at once.
-log.info({ shards: config.SHARDS, batchSize: config.FLUSH_BATCH_SIZE, pid: process.pid }, 'flusher started');
+log.info(
+  {
+    shards: config.SHARDS,
+    batchSize: config.FLUSH_BATCH_SIZE,
+    concurrency: config.FLUSH_CONCURRENCY,
+    pid: process.pid,
+  },
+  'flusher started',
+);

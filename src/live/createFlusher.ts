@@ -23,6 +23,12 @@ export interface FlusherOptions {
   shards: number;
   /** Outbox entries per PostgreSQL transaction (FLUSH_BATCH_SIZE). */
   batchSize: number;
+  /**
+   * Shards drained at once, each with its own transactions (FLUSH_CONCURRENCY): their claims
+   * and outcome rows run side by side, their audit rows one tenant's chain at a time. The pool
+   * needs this many connections. @defaultValue 2
+   */
+  concurrency?: number;
   /** Pause between passes that found nothing to flush (FLUSH_INTERVAL_MS). */
   intervalMs: number;
   log: Logger;
@@ -128,6 +134,7 @@ export function createFlusher(opts: FlusherOptions): Flusher {
    */
   const orphanSince = new Map<string, number>();
   const orphanGraceMs = opts.orphanGraceMs ?? 300_000;
+  const concurrency = opts.concurrency ?? 2;
   let stopping = false;
   let pass: Promise<number> = Promise.resolve(0);
   let loop: Promise<void> | null = null;
@@ -139,30 +146,52 @@ export function createFlusher(opts: FlusherOptions): Flusher {
     return pass;
   }
 
+  /**
+   * Drains every shard's outbox, `concurrency` shards at a time. A shard that fails does not stop
+   * the others; the pass then fails with the first error once all have ended, so that no shard
+   * is still being drained when the next pass starts.
+   */
   async function runPass(): Promise<number> {
     let flushed = 0;
-    for (let shard = 0; shard < opts.shards && !stopping; shard++) {
-      const keys = shardKeys[shard]!;
-      const pending: RawEntry[] = [];
-      const seen = new Set<string>();
-      let cursor = '0';
-      do {
-        const [next, flat] = await opts.redis.hscan(keys.outbox, cursor, 'COUNT', opts.batchSize);
-        cursor = next;
-        for (let i = 0; i + 1 < flat.length; i += 2) {
-          const key = flat[i]!;
-          // HSCAN may return a field twice; the batch holds it once.
-          if (seen.has(key)) continue;
-          seen.add(key);
-          const value = flat[i + 1]!;
-          if (refused.get(`${shard}|${key}`) === value) continue;
-          pending.push({ shard, key, value });
-        }
-        while (pending.length >= opts.batchSize && !stopping)
-          flushed += await flushBatch(keys, pending.splice(0, opts.batchSize));
-      } while (cursor !== '0' && !stopping);
-      if (pending.length > 0 && !stopping) flushed += await flushBatch(keys, pending);
-    }
+    let nextShard = 0;
+    const drainShards = async (): Promise<void> => {
+      while (nextShard < opts.shards && !stopping) {
+        // Not `flushed += await …`: that reads `flushed` before the other drains add to it.
+        const removed = await drainShard(nextShard++);
+        flushed += removed;
+      }
+    };
+    const drains = await Promise.allSettled(
+      Array.from({ length: Math.min(concurrency, opts.shards) }, drainShards),
+    );
+    const failed = drains.find((d) => d.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    return flushed;
+  }
+
+  /** Writes one shard's outbox in batches of `batchSize` entries; answers the entries removed. */
+  async function drainShard(shard: number): Promise<number> {
+    const keys = shardKeys[shard]!;
+    const pending: RawEntry[] = [];
+    const seen = new Set<string>();
+    let flushed = 0;
+    let cursor = '0';
+    do {
+      const [next, flat] = await opts.redis.hscan(keys.outbox, cursor, 'COUNT', opts.batchSize);
+      cursor = next;
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const key = flat[i]!;
+        // HSCAN may return a field twice; the batch holds it once.
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const value = flat[i + 1]!;
+        if (refused.get(`${shard}|${key}`) === value) continue;
+        pending.push({ shard, key, value });
+      }
+      while (pending.length >= opts.batchSize && !stopping)
+        flushed += await flushBatch(keys, pending.splice(0, opts.batchSize));
+    } while (cursor !== '0' && !stopping);
+    if (pending.length > 0 && !stopping) flushed += await flushBatch(keys, pending);
     return flushed;
   }
 

@@ -25,6 +25,7 @@ export function runFlusher(
     prefix: config.QUEUE_PREFIX,
     shards: config.SHARDS,
     batchSize: config.FLUSH_BATCH_SIZE,
+    concurrency: config.FLUSH_CONCURRENCY,
     intervalMs: config.FLUSH_INTERVAL_MS,
     orphanGraceMs: config.FLUSH_ORPHAN_GRACE_MS,
     log: clients.log,
