@@ -70,7 +70,7 @@ export async function writeOutboxBatch(
     }
   }
   const outcomes = result.written.map((id) => byId.get(id)!);
-  if (outcomes.length > 0) await insertOutcomes(client, outcomes);
+  const tenants = outcomes.length > 0 ? await insertOutcomes(client, outcomes) : new Map<string, string>();
 
   let rows: ReturnType<typeof auditRow>[] = [];
   if (audits.length > 0) {
@@ -89,8 +89,11 @@ export async function writeOutboxBatch(
   // (docs/STORAGE.md "Audit chain"): only for these rows, so that other flushers writing for the
   // same tenants make their claims and outcome rows meanwhile. A transaction holding its chains
   // waits for no row lock, so the claims above cannot deadlock with it.
-  await lockAuditChains(client, [...outcomes.map((c) => c.outcome.id), ...rows.map((r) => r.signal_id)]);
-  if (outcomes.length > 0) await insertClosedAudits(client, outcomes);
+  await lockAuditChains(client, {
+    tenants: [...tenants.values()],
+    signalIds: rows.map((r) => r.signal_id),
+  });
+  if (outcomes.length > 0) await insertClosedAudits(client, outcomes, tenants);
   if (rows.length > 0) {
     await client.query(
       `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
@@ -134,8 +137,11 @@ function auditRow(entry: AuditEntry['entry']): {
 /** The accepted signal of each row `x`: its grouping keys. */
 const OUTCOME_SIGNAL = `JOIN signals s ON s.id = x.signal_id AND s.status = 'accepted'`;
 
-/** Outcome rows and leg rows for newly claimed outcomes. */
-async function insertOutcomes(client: Queryable, outcomes: ClosedOutcome[]): Promise<void> {
+/**
+ * Outcome rows and leg rows for newly claimed outcomes; answers each one's tenant, from its
+ * accepted signal.
+ */
+async function insertOutcomes(client: Queryable, outcomes: ClosedOutcome[]): Promise<Map<string, string>> {
   const rows = outcomes.map(({ outcome: o }) => ({
     signal_id: o.id,
     closed_at: o.closedAt,
@@ -154,7 +160,9 @@ async function insertOutcomes(client: Queryable, outcomes: ClosedOutcome[]): Pro
     stale: o.stale === true,
     legs: o.legs,
   }));
-  await client.query(
+  // A new claim has no outcome row yet, so each comes back with its tenant; one that had a row
+  // already (ON CONFLICT) is looked up below.
+  const inserted = await client.query<{ signal_id: string; tenant: string }>(
     `INSERT INTO signal_outcomes (signal_id, closed_at, tenant, symbol, side, strategy, model, model_version,
        timeframe, confidence, signal_created_at, outcome, partial, fill_ts, fill_price, holding_ms,
        gross_return, net_return, r_multiple, pnl, fees, mfe, mae, stale, legs)
@@ -166,9 +174,19 @@ async function insertOutcomes(client: Queryable, outcomes: ClosedOutcome[]): Pro
        fill_ts bigint, fill_price float8, holding_ms bigint, gross_return float8, net_return float8,
        r_multiple float8, pnl float8, fees float8, mfe float8, mae float8, stale boolean, legs jsonb)
      ${OUTCOME_SIGNAL}
-     ON CONFLICT DO NOTHING`,
+     ON CONFLICT DO NOTHING
+     RETURNING signal_id, tenant`,
     [JSON.stringify(rows)],
   );
+  const tenants = new Map(inserted.rows.map((r) => [r.signal_id, r.tenant]));
+  const missing = outcomes.map(({ outcome: o }) => o.id).filter((id) => !tenants.has(id));
+  if (missing.length > 0) {
+    const found = await client.query<{ id: string; tenant: string }>(
+      `SELECT id, tenant FROM signals WHERE status = 'accepted' AND id = ANY($1::text[])`,
+      [missing],
+    );
+    for (const r of found.rows) tenants.set(r.id, r.tenant);
+  }
   const legs = outcomes.flatMap(({ outcome: o }) =>
     o.legs.map((leg, i) => ({
       signal_id: o.id,
@@ -194,22 +212,27 @@ async function insertOutcomes(client: Queryable, outcomes: ClosedOutcome[]): Pro
       [JSON.stringify(legs)],
     );
   }
+  return tenants;
 }
 
 /** The `closed` audit rows of newly claimed outcomes, in the order they closed. */
-async function insertClosedAudits(client: Queryable, outcomes: ClosedOutcome[]): Promise<void> {
+async function insertClosedAudits(
+  client: Queryable,
+  outcomes: ClosedOutcome[],
+  tenants: ReadonlyMap<string, string>,
+): Promise<void> {
   const rows = outcomes
     .map(({ outcome: o }) => ({
       signal_id: o.id,
+      tenant: tenants.get(o.id)!,
       closed_at: o.closedAt!,
       details: { outcome: o.outcome, legs: o.legs.length, ...(o.stale ? { stale: true } : {}) },
     }))
     .sort((a, b) => a.closed_at - b.closed_at);
   await client.query(
     `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
-     SELECT ${fromMs('x.closed_at')}, x.signal_id, s.tenant, 'closed', x.details
-     FROM jsonb_to_recordset($1::jsonb) AS x(n int, signal_id text, closed_at bigint, details jsonb)
-     ${OUTCOME_SIGNAL}
+     SELECT ${fromMs('x.closed_at')}, x.signal_id, x.tenant, 'closed', x.details
+     FROM jsonb_to_recordset($1::jsonb) AS x(n int, signal_id text, tenant text, closed_at bigint, details jsonb)
      ORDER BY x.n`,
     [JSON.stringify(rows.map((row, n) => ({ n, ...row })))],
   );

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { verifyAudit } from '../../src/audit/verifyAudit.ts';
 import { verifyAuditCommand } from '../../src/cli/verifyAuditCommand.ts';
-import type { OutcomeLine } from '../../machines/types.ts';
+import type { OutcomeLine, SignalPayload } from '../../machines/types.ts';
 import { generateSignals, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { replaySync } from '../../src/replay/replay.ts';
 import { inTransaction } from '../../src/storage/inTransaction.ts';
@@ -67,6 +67,30 @@ async function asTamperer(client: pg.ClientBase, fn: () => Promise<unknown>): Pr
   } finally {
     await client.query('ALTER TABLE audit_logs ENABLE TRIGGER audit_logs_no_update_delete');
   }
+}
+
+/**
+ * Stores 24 generated signals of `tenant` as accepted, anchored on the bundled IBM trades, and
+ * answers them with the outcomes of those that close there (the production engine's replay).
+ */
+async function storeClosingSignals(
+  pool: pg.Pool,
+  tenant: string,
+  prefix: string,
+): Promise<{ signals: SignalPayload[]; closed: OutcomeLine[] }> {
+  const ticks = await readDataTicks('lean_usequity_IBM_trades_2013-10-07_11.csv.gz');
+  const signals = generateSignals(spreadAnchors(ticks, 24), { count: 24, seed: 5, prefix }).map((s) => ({
+    ...s,
+    tenant,
+  }));
+  for (const payload of signals) {
+    const checked = validateSignal(payload);
+    if (!checked.ok) throw new Error(`generated signal ${payload.id} is invalid`);
+    await recordAccepted(pool, checked.signal, payload, null);
+  }
+  const closed = replaySync({ signals, ticks }).lines.filter((l): l is OutcomeLine => l.state === 'closed');
+  expect(closed.length).toBeGreaterThan(5);
+  return { signals, closed };
 }
 
 describe('audit chain', () => {
@@ -231,17 +255,7 @@ describe('audit chain', () => {
 
   it("a flush batch holds its tenants' chains only for its audit rows: the same tenant's writers are not held out of its claims and outcome rows", async () => {
     const pool = resources.pool(db.url);
-    const ticks = await readDataTicks('lean_usequity_IBM_trades_2013-10-07_11.csv.gz');
-    const signals = generateSignals(spreadAnchors(ticks, 24), { count: 24, seed: 5, prefix: 'lock' }).map(
-      (s) => ({ ...s, tenant: 'c-flush' }),
-    );
-    for (const payload of signals) {
-      const checked = validateSignal(payload);
-      if (!checked.ok) throw new Error(`generated signal ${payload.id} is invalid`);
-      await recordAccepted(pool, checked.signal, payload, null);
-    }
-    const closed = replaySync({ signals, ticks }).lines.filter((l): l is OutcomeLine => l.state === 'closed');
-    expect(closed.length).toBeGreaterThan(5);
+    const { signals, closed } = await storeClosingSignals(pool, 'c-flush', 'lock');
 
     // Another writer for the same tenant, which would wait for the chain: a lock wait fails it.
     const other = await resources.client(db.url);
@@ -282,6 +296,26 @@ describe('audit chain', () => {
     // Their accepted rows, the other writer's two, the batch's closed rows.
     expect(result2.chains[0]).toMatchObject({ rows: signals.length + 2 + closed.length });
     await other.end();
+    await pool.end();
+  });
+
+  it("a flush batch's closed audit rows carry their signal's tenant, also for an outcome row that was there before its claim", async () => {
+    const pool = resources.pool(db.url);
+    const { closed } = await storeClosingSignals(pool, 'c-again', 'again');
+    const batch = closed.map((outcome) => ({ symbol: 'IBM', outcome }));
+    await inTransaction(pool, (client) => writeOutboxBatch(client, batch, []));
+    // Its claim gone (by hand: the flusher never removes one), the outcome row stays: the batch
+    // claims the signal again, its outcome row is not written twice, its tenant is looked up.
+    const again = closed[0]!.id!;
+    await pool.query('DELETE FROM closed_signals WHERE signal_id = $1', [again]);
+    const result = await inTransaction(pool, (client) => writeOutboxBatch(client, batch, []));
+    expect(result.written).toEqual([again]);
+    const { rows } = await pool.query<{ tenant: string | null; n: number }>(
+      `SELECT tenant, count(*)::int AS n FROM audit_logs WHERE signal_id = $1 AND event = 'closed' GROUP BY tenant`,
+      [again],
+    );
+    expect(rows).toEqual([{ tenant: 'c-again', n: 2 }]);
+    expect((await verifyAudit({ db: pool, tenant: 'c-again' })).problems).toEqual([]);
     await pool.end();
   });
 
