@@ -73,7 +73,7 @@ export interface Flusher {
   flushOnce(): Promise<number>;
   /** Flushes in a loop: again at once while there was work, after `intervalMs` when idle, with jittered backoff after failures. */
   start(): void;
-  /** Stops the loop after the batch in flight (no new batch starts). */
+  /** Stops the loop after the batches in flight (no new batch starts). */
   close(): Promise<void>;
 }
 
