@@ -26,6 +26,7 @@ import {
   JOB_NAMES,
   QUEUE_NAMES,
   queueNameOn,
+  ShardKeys,
   shardOf,
 } from '../names.ts';
 import { publishEvents, type EventRetention } from '../events/publishEvents.ts';
@@ -337,6 +338,14 @@ export function createIntakeWorkers(options: IntakeOptions): {
       }
 
       const signal = await retry.run(() => findAccepted(opts.pool, op.id));
+      if (signal?.closed === true && (await forwardedBefore(shardOf(signal.symbol, opts.shards), jobId))) {
+        // A run of this job before forwarded the operation and died before completing (BullMQ
+        // runs it again), and the operation closed its signal (a cancel, an exit): the shard
+        // has it, and its answer is the one stored, not a second one here (found by the fault
+        // campaign: an operation with an audit row too many).
+        if (head === jobId) await redisRetry.run(() => opts.redis.lrem(waitKey, 1, jobId));
+        return { id: op.id, shard: shardOf(signal.symbol, opts.shards) };
+      }
       if (signal?.closed === true) {
         // Its outcome is committed: the shard may have forgotten it already (Redis keeps only open signals).
         const reason = signalClosed(op.id);
@@ -393,6 +402,18 @@ export function createIntakeWorkers(options: IntakeOptions): {
     },
     { ...workerOptions, concurrency: 1 },
   );
+
+  /**
+   * Whether signal-ops job `jobId` forwarded its operation to `shard` before: its shard job is
+   * still queued or kept, or the shard lists it among the jobs it applied.
+   */
+  async function forwardedBefore(shard: number, jobId: string): Promise<boolean> {
+    const forwarded = forwardedOpJobId(jobId);
+    if ((await redisRetry.run(() => Job.fromId(shardQueues.queue(shard), forwarded))) !== undefined)
+      return true;
+    const applied = new ShardKeys(opts.prefix, shard).appliedCustom;
+    return (await redisRetry.run(() => opts.redis.lpos(applied, forwarded))) !== null;
+  }
 
   /** Whether a signal-ops job has left the queue for good (a stale head of a waiting list). */
   async function isFinished(jobId: string): Promise<boolean> {

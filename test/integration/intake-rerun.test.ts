@@ -59,6 +59,89 @@ describe('an intake job run a second time', () => {
     expect(shardJob?.data).toEqual({ kind: 'op', op: amend });
   });
 
+  it('does not reject as closed an operation it forwarded before and that closed its signal (the shard lists it as applied)', async () => {
+    const live = await pipeline.start();
+    const signal: SignalPayload = {
+      v: 1,
+      id: 'rerun-2',
+      symbol: 'AAA',
+      side: 'long',
+      createdAt: T,
+      entry: { type: 'limit', price: 90 },
+      stopLoss: { price: 80 },
+      takeProfits: [{ price: 120, fraction: 1 }],
+    };
+    await live.submitSignals([signal]);
+    await live.waitUntilDrained();
+
+    // The cancel closes the signal, and the flusher stores its outcome.
+    const cancel = { op: 'cancel', id: 'rerun-2', ts: T + 2 };
+    await live.signalOps.add('op', cancel, { jobId: 'cancel-once' });
+    await live.waitUntilDrained();
+    expect((await live.db.query(`SELECT 1 FROM closed_signals WHERE signal_id = 'rerun-2'`)).rowCount).toBe(
+      1,
+    );
+    // Its shard job gone too, as after the 200 the shard queue keeps: the shard's list of the
+    // jobs it applied still has it.
+    const shardJob = await live.shardQueue(shardOf('AAA', SHARDS)).getJob(forwardedOpJobId('cancel-once'));
+    await shardJob!.remove();
+    // The same job again, as BullMQ hands back one whose worker died after forwarding it.
+    await (await live.signalOps.getJob('cancel-once'))!.remove();
+    await live.signalOps.add('op', cancel, { jobId: 'cancel-once' });
+    await live.waitUntilDrained();
+
+    const { rows } = await live.db.query<{ event: string; n: number }>(
+      `SELECT event, count(*)::int AS n FROM audit_logs WHERE signal_id = 'rerun-2' GROUP BY event ORDER BY event`,
+    );
+    expect(rows).toEqual([
+      { event: 'accepted', n: 1 },
+      { event: 'cancelled', n: 1 },
+      { event: 'closed', n: 1 },
+    ]);
+    expect(await (await live.signalOps.getJob('cancel-once'))!.getState()).toBe('completed');
+  });
+
+  it('does not reject as closed an operation it forwarded before that is still queued on its shard', async () => {
+    const live = await pipeline.start();
+    const signal: SignalPayload = {
+      v: 1,
+      id: 'rerun-3',
+      symbol: 'AAA',
+      side: 'long',
+      createdAt: T,
+      entry: { type: 'limit', price: 90 },
+      stopLoss: { price: 80 },
+      takeProfits: [{ price: 120, fraction: 1 }],
+    };
+    await live.submitSignals([signal]);
+    await live.waitUntilDrained();
+    const shardQueue = live.shardQueue(shardOf('AAA', SHARDS));
+    await shardQueue.pause();
+    const finished = async (): Promise<string> => {
+      for (;;) {
+        const state = await (await live.signalOps.getJob('exit-queued'))!.getState();
+        if (state === 'completed' || state === 'failed') return state;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const exit = { op: 'exit', id: 'rerun-3', ts: T + 2 };
+    await live.signalOps.add('op', exit, { jobId: 'exit-queued' });
+    expect(await finished()).toBe('completed');
+    // Meanwhile PostgreSQL learns that the signal closed (as if a tick had closed it).
+    await live.db.query(`INSERT INTO closed_signals (signal_id, closed_at) VALUES ('rerun-3', now())`);
+    // The same job again, as BullMQ hands back one whose worker died after forwarding it.
+    await (await live.signalOps.getJob('exit-queued'))!.remove();
+    await live.signalOps.add('op', exit, { jobId: 'exit-queued' });
+    expect(await finished()).toBe('completed');
+    const rejected = await live.db.query(
+      `SELECT 1 FROM audit_logs WHERE signal_id = 'rerun-3' AND event = 'op_rejected'`,
+    );
+    expect(rejected.rowCount).toBe(0);
+    expect(await shardQueue.getJob(forwardedOpJobId('exit-queued'))).toBeDefined();
+    await shardQueue.resume();
+    await live.waitUntilDrained();
+  });
+
   it('stores its rejection once, signal or operation; rejections without a job (HTTP) each time', async () => {
     const live = await pipeline.start();
     const reasons = [trackerError('SIGNAL_UNKNOWN', 'signal nope is unknown')];
