@@ -10,7 +10,7 @@ import { trackerError } from '../../src/errors.ts';
 import { forwardedOpJobId, shardOf } from '../../src/names.ts';
 import { recordRejected } from '../../src/storage/recordRejected.ts';
 import { recordRejectedOperation } from '../../src/storage/recordRejectedOperation.ts';
-import { useLivePipeline } from '../support/livePipeline.ts';
+import { useLivePipeline, type PipelineClient } from '../support/livePipeline.ts';
 import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
 
 const db = useTestDatabase();
@@ -20,6 +20,26 @@ const SHARDS = 2;
 const pipeline = useLivePipeline({ db, ns, tracker, shards: SHARDS });
 
 const T = 1_700_000_000_000;
+
+/** A long limit signal on AAA that no tick fills: it stays open until an operation closes it. */
+function waitingSignal(id: string): SignalPayload {
+  return {
+    v: 1,
+    id,
+    symbol: 'AAA',
+    side: 'long',
+    createdAt: T,
+    entry: { type: 'limit', price: 90 },
+    stopLoss: { price: 80 },
+    takeProfits: [{ price: 120, fraction: 1 }],
+  };
+}
+
+/** Signal-ops job `jobId` again, as BullMQ hands back one whose worker died before completing it. */
+async function runAgain(live: PipelineClient, jobId: string, op: object): Promise<void> {
+  await (await live.signalOps.getJob(jobId))!.remove();
+  await live.signalOps.add('op', op, { jobId });
+}
 
 describe('an intake job run a second time', () => {
   it('forwards its operation once: the shard applies an amend once however often its signal-ops job runs', async () => {
@@ -42,9 +62,7 @@ describe('an intake job run a second time', () => {
     const amend = { op: 'amend', id: 'rerun-1', ts: T + 2, stopLoss: { price: 95 } };
     await live.signalOps.add('op', amend, { jobId: 'amend-once' });
     await live.waitUntilDrained();
-    // The same job again, as BullMQ hands back one whose worker died before completing it.
-    await (await live.signalOps.getJob('amend-once'))!.remove();
-    await live.signalOps.add('op', amend, { jobId: 'amend-once' });
+    await runAgain(live, 'amend-once', amend);
     await live.waitUntilDrained();
 
     const { rows } = await live.db.query<{ event: string; n: number }>(
@@ -61,17 +79,7 @@ describe('an intake job run a second time', () => {
 
   it('does not reject as closed an operation it forwarded before and that closed its signal (the shard lists it as applied)', async () => {
     const live = await pipeline.start();
-    const signal: SignalPayload = {
-      v: 1,
-      id: 'rerun-2',
-      symbol: 'AAA',
-      side: 'long',
-      createdAt: T,
-      entry: { type: 'limit', price: 90 },
-      stopLoss: { price: 80 },
-      takeProfits: [{ price: 120, fraction: 1 }],
-    };
-    await live.submitSignals([signal]);
+    await live.submitSignals([waitingSignal('rerun-2')]);
     await live.waitUntilDrained();
 
     // The cancel closes the signal, and the flusher stores its outcome.
@@ -85,9 +93,7 @@ describe('an intake job run a second time', () => {
     // jobs it applied still has it.
     const shardJob = await live.shardQueue(shardOf('AAA', SHARDS)).getJob(forwardedOpJobId('cancel-once'));
     await shardJob!.remove();
-    // The same job again, as BullMQ hands back one whose worker died after forwarding it.
-    await (await live.signalOps.getJob('cancel-once'))!.remove();
-    await live.signalOps.add('op', cancel, { jobId: 'cancel-once' });
+    await runAgain(live, 'cancel-once', cancel);
     await live.waitUntilDrained();
 
     const { rows } = await live.db.query<{ event: string; n: number }>(
@@ -103,17 +109,7 @@ describe('an intake job run a second time', () => {
 
   it('does not reject as closed an operation it forwarded before that is still queued on its shard', async () => {
     const live = await pipeline.start();
-    const signal: SignalPayload = {
-      v: 1,
-      id: 'rerun-3',
-      symbol: 'AAA',
-      side: 'long',
-      createdAt: T,
-      entry: { type: 'limit', price: 90 },
-      stopLoss: { price: 80 },
-      takeProfits: [{ price: 120, fraction: 1 }],
-    };
-    await live.submitSignals([signal]);
+    await live.submitSignals([waitingSignal('rerun-3')]);
     await live.waitUntilDrained();
     const shardQueue = live.shardQueue(shardOf('AAA', SHARDS));
     await shardQueue.pause();
@@ -129,9 +125,7 @@ describe('an intake job run a second time', () => {
     expect(await finished()).toBe('completed');
     // Meanwhile PostgreSQL learns that the signal closed (as if a tick had closed it).
     await live.db.query(`INSERT INTO closed_signals (signal_id, closed_at) VALUES ('rerun-3', now())`);
-    // The same job again, as BullMQ hands back one whose worker died after forwarding it.
-    await (await live.signalOps.getJob('exit-queued'))!.remove();
-    await live.signalOps.add('op', exit, { jobId: 'exit-queued' });
+    await runAgain(live, 'exit-queued', exit);
     expect(await finished()).toBe('completed');
     const rejected = await live.db.query(
       `SELECT 1 FROM audit_logs WHERE signal_id = 'rerun-3' AND event = 'op_rejected'`,
