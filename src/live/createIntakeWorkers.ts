@@ -62,6 +62,13 @@ export interface IntakeOptions {
   opWaitMs?: number;
   /** How long a job waits out a PostgreSQL outage before it fails (TRANSIENT_RETRY_MS). @defaultValue 900000 */
   transientRetryMs?: number;
+  /**
+   * Stalls an intake job survives (MAX_STALLED_COUNT): a job whose worker died or froze holding
+   * it is run again, which stores and forwards nothing twice. BullMQ's default, 1, failed a
+   * submission whose worker died twice while it waited out an outage (found by the fault
+   * campaign), and a failed track-signal job is a signal lost. @defaultValue 1000000
+   */
+  maxStalledCount?: number;
   /** Live-only input guards (MAX_PAYLOAD_BYTES, MIN_EPOCH_MS, MAX_CLOCK_SKEW_MS). */
   guards?: Partial<LiveGuards>;
   /** @defaultValue 1000 completed for at most an hour, failed for a day */
@@ -185,6 +192,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
     prefix: opts.prefix,
     removeOnComplete: opts.retention.removeOnComplete,
     removeOnFail: opts.retention.removeOnFail,
+    maxStalledCount: options.maxStalledCount ?? 1_000_000,
   };
 
   /**

@@ -64,6 +64,7 @@ export async function runWorker(
     concurrency: config.INTAKE_CONCURRENCY,
     opWaitMs: config.OP_WAIT_FOR_SIGNAL_MS,
     transientRetryMs: config.TRANSIENT_RETRY_MS,
+    maxStalledCount: config.MAX_STALLED_COUNT,
     guards: liveGuardsOf(config),
     retention,
     log,

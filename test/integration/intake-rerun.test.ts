@@ -11,7 +11,10 @@ import { forwardedOpJobId, shardOf } from '../../src/names.ts';
 import { recordRejected } from '../../src/storage/recordRejected.ts';
 import { recordRejectedOperation } from '../../src/storage/recordRejectedOperation.ts';
 import { useLivePipeline, type PipelineClient } from '../support/livePipeline.ts';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+import { createIntakeWorkers } from '../../src/live/createIntakeWorkers.ts';
 
 const db = useTestDatabase();
 const ns = useRedisNamespace('rerun');
@@ -134,6 +137,27 @@ describe('an intake job run a second time', () => {
     expect(await shardQueue.getJob(forwardedOpJobId('exit-queued'))).toBeDefined();
     await shardQueue.resume();
     await live.waitUntilDrained();
+  });
+
+  it('runs a job again however often it stalls: the intake workers take the unbounded default of MAX_STALLED_COUNT, as the shard workers do', async () => {
+    // BullMQ fails a job that stalls more often than this (its default: once); the fault
+    // campaign lost submissions whose worker died twice while they waited out an outage.
+    const redis = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: null });
+    const pool = tracker.pool(db.url);
+    const intake = createIntakeWorkers({
+      connection: redis,
+      redis,
+      prefix: ns.prefix,
+      pool,
+      shards: SHARDS,
+      concurrency: 1,
+      log: pino({ level: 'silent' }),
+      now: Date.now,
+    });
+    expect(intake.workers.map((w) => w.opts.maxStalledCount)).toEqual([1_000_000, 1_000_000]);
+    await intake.close();
+    await pool.end();
+    await redis.quit();
   });
 
   it('stores its rejection once, signal or operation; rejections without a job (HTTP) each time', async () => {
