@@ -346,15 +346,16 @@ export function createIntakeWorkers(options: IntakeOptions): {
       }
 
       const signal = await retry.run(() => findAccepted(opts.pool, op.id));
-      if (signal?.closed === true && (await forwardedBefore(shardOf(signal.symbol, opts.shards), jobId))) {
-        // A run of this job before forwarded the operation and died before completing (BullMQ
-        // runs it again), and the operation closed its signal (a cancel, an exit): the shard
-        // has it, and its answer is the one stored, not a second one here (found by the fault
-        // campaign: an operation with an audit row too many).
-        if (head === jobId) await redisRetry.run(() => opts.redis.lrem(waitKey, 1, jobId));
-        return { id: op.id, shard: shardOf(signal.symbol, opts.shards) };
-      }
       if (signal?.closed === true) {
+        const shard = shardOf(signal.symbol, opts.shards);
+        if (await forwardedBefore(shard, jobId)) {
+          // A run of this job before forwarded the operation and died before completing (BullMQ
+          // runs it again), and the operation closed its signal (a cancel, an exit): the shard
+          // has it, and its answer is the one stored, not a second one here (found by the fault
+          // campaign: an operation with an audit row too many).
+          if (head === jobId) await redisRetry.run(() => opts.redis.lrem(waitKey, 1, jobId));
+          return { id: op.id, shard };
+        }
         // Its outcome is committed: the shard may have forgotten it already (Redis keeps only open signals).
         const reason = signalClosed(op.id);
         await retry.run(() => recordRejectedOperation(opts.pool, data, op.id, [reason], jobId));
