@@ -8,6 +8,7 @@ import { findWebhook } from '../storage/findWebhook.ts';
 import { insertWebhookDelivery } from '../storage/insertWebhookDelivery.ts';
 import { QUEUE_NAMES, queueNameOn } from '../names.ts';
 import { isCluster } from '../RedisClient.ts';
+import { createTransientRetry } from '../live/retryTransient.ts';
 import type { WebhookJobData } from './createWebhookFeeder.ts';
 import { PrivateAddressError, publicOnlyLookup } from './publicAddress.ts';
 import { signWebhook } from './signWebhook.ts';
@@ -23,6 +24,17 @@ export interface WebhookWorkerOptions {
   timeoutMs: number;
   /** Deliveries in flight per process. @defaultValue 16 */
   concurrency?: number;
+  /**
+   * How long a delivery waits out a PostgreSQL outage (reading its webhook, recording its
+   * attempt) before the attempt fails (TRANSIENT_RETRY_MS). @defaultValue 900000
+   */
+  transientRetryMs?: number;
+  /**
+   * Stalls a delivery survives (MAX_STALLED_COUNT): one whose worker died or froze holding it
+   * is attempted again, as a retry is (the receiver deduplicates on X-OT-Delivery). BullMQ's
+   * default, 1, fails it for good at the second stall, with attempts left. @defaultValue 1000000
+   */
+  maxStalledCount?: number;
   now?: () => number;
 }
 
@@ -38,15 +50,25 @@ interface Answer {
  * with exponential backoff until WEBHOOK_MAX_ATTEMPTS. Each attempt is recorded in
  * `webhook_deliveries`. The address is checked when the socket connects (not only when the
  * webhook was created): a name that now resolves to a private address is refused.
+ *
+ * PostgreSQL being down is not the receiver's failure: reading the webhook and recording the
+ * attempt wait it out (TRANSIENT_RETRY_MS) instead of spending the delivery's attempts, which
+ * an outage longer than their backoff would otherwise use up, and the delivery with them.
  */
 export function createWebhookWorker(opts: WebhookWorkerOptions): Worker<WebhookJobData> {
   const log = opts.log.child({ queue: QUEUE_NAMES.webhooks });
   const now = opts.now ?? Date.now;
+  const retry = createTransientRetry({
+    log,
+    dependency: 'PostgreSQL',
+    budgetMs: opts.transientRetryMs ?? 900_000,
+    now,
+  });
   const worker = new Worker<WebhookJobData>(
     queueNameOn(QUEUE_NAMES.webhooks, isCluster(opts.connection)),
     async (job) => {
       const d = job.data;
-      const webhook = await findWebhook(opts.pool, d.webhookId);
+      const webhook = await retry.run(() => findWebhook(opts.pool, d.webhookId));
       if (webhook === null || webhook.deleted) return { skipped: 'webhook deleted' };
       const started = now();
       const timestamp = Math.floor(started / 1000);
@@ -58,23 +80,31 @@ export function createWebhookWorker(opts: WebhookWorkerOptions): Worker<WebhookJ
         'x-ot-timestamp': String(timestamp),
         'x-ot-signature': signWebhook(webhook.secret, timestamp, d.body),
       });
-      await insertWebhookDelivery(opts.pool, {
-        webhookId: d.webhookId,
-        deliveryId: d.deliveryId,
-        eventKey: d.eventKey,
-        eventType: d.eventType,
-        attempt: job.attemptsMade + 1,
-        statusCode: answer.statusCode,
-        error: answer.error,
-        durationMs: now() - started,
-      });
+      const durationMs = now() - started;
+      await retry.run(() =>
+        insertWebhookDelivery(opts.pool, {
+          webhookId: d.webhookId,
+          deliveryId: d.deliveryId,
+          eventKey: d.eventKey,
+          eventType: d.eventType,
+          attempt: job.attemptsMade + 1,
+          statusCode: answer.statusCode,
+          error: answer.error,
+          durationMs,
+        }),
+      );
       if (answer.statusCode !== null && answer.statusCode >= 200 && answer.statusCode < 300)
         return { statusCode: answer.statusCode };
       const reason = answer.error ?? `the receiver answered ${answer.statusCode}`;
       if (answer.error?.startsWith('PrivateAddressError')) throw new UnrecoverableError(reason);
       throw new Error(reason);
     },
-    { connection: opts.connection, prefix: opts.prefix, concurrency: opts.concurrency ?? 16 },
+    {
+      connection: opts.connection,
+      prefix: opts.prefix,
+      concurrency: opts.concurrency ?? 16,
+      maxStalledCount: opts.maxStalledCount ?? 1_000_000,
+    },
   );
   worker.on('error', (err) => log.error({ err }, 'webhooks worker error'));
   worker.on('failed', (job, err) =>

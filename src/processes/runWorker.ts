@@ -114,6 +114,8 @@ export async function runWorker(
     log,
     allowPrivate: webhooks.allowPrivate,
     timeoutMs: webhooks.timeoutMs,
+    transientRetryMs: config.TRANSIENT_RETRY_MS,
+    maxStalledCount: config.MAX_STALLED_COUNT,
     now,
   });
   metrics.watchWebhooks(deliver);

@@ -1,0 +1,140 @@
+/**
+ * A webhook delivery across a PostgreSQL outage (docs/API.md "Webhooks", DESIGN.md decision 13):
+ * the delivery worker reads its webhook and records each attempt in PostgreSQL, and an outage
+ * is not the receiver failing. The delivery waits it out and is made once PostgreSQL is back,
+ * with its attempts unspent, however short their backoff.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createWebhookWorker } from '../../src/events/createWebhookWorker.ts';
+import { deliveryIdOf } from '../../src/events/createWebhookFeeder.ts';
+import { JOB_NAMES, QUEUE_NAMES } from '../../src/names.ts';
+import { insertWebhook } from '../../src/storage/insertWebhook.ts';
+import { quit } from '../support/liveWeb.ts';
+import { freePort } from '../support/realProcesses.ts';
+import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+import { TcpProxy } from '../support/tcpProxy.ts';
+
+const db = useTestDatabase();
+const ns = useRedisNamespace('webhook-outage');
+const tracker = useResourceTracker();
+
+/** A receiver that answers 200 to everything and counts what it got. */
+async function receiver(): Promise<{ url: string; deliveries: string[]; close(): Promise<void> }> {
+  const deliveries: string[] = [];
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      deliveries.push(String(req.headers['x-ot-delivery']));
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    deliveries,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/** `url` with its host and port replaced by the proxy's. */
+function via(proxy: TcpProxy, url: string): string {
+  const u = new URL(url);
+  u.hostname = '127.0.0.1';
+  u.port = String(proxy.port);
+  return u.toString();
+}
+
+async function waitFor(
+  pred: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('a webhook delivery during a PostgreSQL outage', () => {
+  it('waits the outage out and is delivered once, its attempts unspent, when PostgreSQL is back', async () => {
+    const direct = tracker.pool(db.url);
+    const hook = tracker.track(await receiver(), 'receiver');
+    const webhook = (await insertWebhook(direct, {
+      tenant: 'acme',
+      url: hook.url,
+      eventTypes: [],
+      secret: 'a secret of some length',
+    }))!;
+    const target = new URL(db.url);
+    const proxy = tracker.track(
+      await TcpProxy.start({ host: target.hostname, port: Number(target.port) }, await freePort(), {
+        refusing: true,
+      }),
+      'PostgreSQL proxy',
+    );
+    const proxied = tracker.pool(via(proxy, db.url));
+    const redis = tracker.redis();
+    const worker = createWebhookWorker({
+      connection: redis,
+      prefix: ns.prefix,
+      pool: proxied,
+      log: pino({ level: 'silent' }),
+      allowPrivate: true,
+      timeoutMs: 2_000,
+      transientRetryMs: 60_000,
+    });
+    tracker.track(worker, 'webhook worker');
+    const queue = tracker.track(
+      new Queue(QUEUE_NAMES.webhooks, { connection: redis, prefix: ns.prefix }),
+      'queue',
+    );
+    const eventKey = 'accepted:w-outage';
+    const deliveryId = deliveryIdOf(webhook.id, eventKey);
+    const body = JSON.stringify({ type: 'signal.accepted', id: 'w-outage', tenant: 'acme' });
+    // Two attempts 50 ms apart: without waiting out the outage, both fail within a second.
+    await queue.add(
+      JOB_NAMES.webhook,
+      { webhookId: webhook.id, deliveryId, eventKey, eventType: 'signal.accepted', body },
+      { jobId: deliveryId, attempts: 2, backoff: { type: 'exponential', delay: 50 } },
+    );
+
+    await waitFor(
+      async () => ['active', 'failed'].includes(await queue.getJobState(deliveryId)),
+      'the delivery taken',
+    );
+    await new Promise((r) => setTimeout(r, 2_000));
+    const during = (await queue.getJob(deliveryId))!;
+    expect(await during.getState(), 'the delivery waits, it does not fail').toBe('active');
+    expect(during.attemptsMade, 'no attempt spent on the outage').toBe(0);
+    expect(hook.deliveries, 'nothing sent before its webhook could be read').toEqual([]);
+
+    await proxy.restore();
+    await waitFor(
+      async () => (await queue.getJobState(deliveryId)) === 'completed',
+      'the delivery completed',
+    );
+    expect(hook.deliveries).toEqual([deliveryId]);
+    const recorded = await direct.query<{ attempt: number; status_code: number }>(
+      'SELECT attempt, status_code FROM webhook_deliveries WHERE delivery_id = $1',
+      [deliveryId],
+    );
+    expect(recorded.rows).toEqual([{ attempt: 1, status_code: 200 }]);
+    expect(worker.opts.maxStalledCount, 'a delivery whose worker died twice is attempted again').toBe(
+      1_000_000,
+    );
+
+    await worker.close();
+    await queue.close();
+    await proxy.close();
+    await proxied.end();
+    await direct.end();
+    await quit(redis);
+    await hook.close();
+  });
+});
