@@ -3,6 +3,8 @@
  * Against real PostgreSQL (DATABASE_URL, or a private instance), in a scratch database of its
  * own: audit rows per second inserted with the chain trigger, each beside the same inserts with
  * the trigger disabled (the raw baseline of the same run); and verify-audit's rows per second.
+ * `insert_1conn_new_tenants` writes `--rows` tenants' first rows on one connection, so its
+ * figure falls if a connection's cost grows with the tenants it has written for.
  */
 import pg from 'pg';
 import { verifyAudit } from '../src/audit/verifyAudit.ts';
@@ -55,6 +57,25 @@ export async function run(report: Report, args: string[]): Promise<void> {
         );
         return (per * writers) / ((performance.now() - started) / 1000);
       };
+      /**
+       * Single-row transactions on one connection, each the first row of a tenant new to it: a
+       * service of many tenants, where a pooled connection writes for one after another.
+       */
+      const newTenants = async (label: string): Promise<number> => {
+        const client = await pool.connect();
+        const started = performance.now();
+        try {
+          for (let i = 0; i < rows; i++)
+            await client.query(
+              `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
+               VALUES (now(), $1, $2, 'accepted', '{"jobId": "bench"}')`,
+              [`s-${label}-${i}`, `${label}-${i}`],
+            );
+        } finally {
+          client.release();
+        }
+        return rows / ((performance.now() - started) / 1000);
+      };
       /** One statement of `size` rows per transaction over `tenants` tenants, as the flusher and the intake write. */
       const batches = async (label: string, size: number, tenants: number): Promise<number> => {
         const started = performance.now();
@@ -76,6 +97,7 @@ export async function run(report: Report, args: string[]): Promise<void> {
         ['insert_batch1000', () => batches('batch', 1000, 8)],
         ['insert_batch64_1tenant', () => batches('b64', 64, 1)],
         ['insert_batch1000_1tenant', () => batches('b1000', 1000, 1)],
+        ['insert_1conn_new_tenants', () => newTenants('new')],
       ];
       for (const [figure, measure] of cases) {
         await pool.query('ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_chain');

@@ -93,6 +93,43 @@ async function storeClosingSignals(
   return { signals, closed };
 }
 
+/** One INSERT of the rows numbered `ns`, row i of `tenants[i]`, as the flusher and the intake write. */
+async function insertRows(client: pg.ClientBase, ns: number[], tenants: (string | null)[]): Promise<void> {
+  await client.query(
+    `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
+     SELECT timestamptz '2026-11-01T00:00:00Z' + x.n * interval '1.000001 second', 'sig-' || x.n, x.tenant,
+            'closed', jsonb_build_object('n', x.n)
+     FROM unnest($1::int[], $2::text[]) WITH ORDINALITY AS x (n, tenant, o) ORDER BY x.o`,
+    [ns, tenants],
+  );
+}
+
+/** Each chain's head row against its last row: the same after every statement. */
+async function expectHeadsAgree(client: pg.ClientBase, chains: number): Promise<void> {
+  const { rows } = await client.query<{ tenant: string | null; head: string; last: string }>(
+    `SELECT h.tenant, h.head_seq || ' ' || h.head_hash || ' ' || h.head_at AS head,
+            a.chain_seq || ' ' || a.row_hash || ' ' || a.at AS last
+     FROM audit_chain_heads h
+     JOIN LATERAL (SELECT * FROM audit_logs a WHERE a.tenant IS NOT DISTINCT FROM h.tenant
+                   ORDER BY a.chain_seq DESC LIMIT 1) a ON true`,
+  );
+  expect(rows).toHaveLength(chains);
+  for (const row of rows) expect(row.head, `head of ${row.tenant}`).toBe(row.last);
+}
+
+/** Each chain's rows hold positions 1..n, none twice. */
+async function expectPositions(client: pg.ClientBase, tenants: (string | null)[]): Promise<void> {
+  for (const tenant of tenants) {
+    const seqs = (
+      await client.query<{ chain_seq: string }>(
+        'SELECT chain_seq::text FROM audit_logs a WHERE tenant IS NOT DISTINCT FROM $1 ORDER BY a.chain_seq, a.id',
+        [tenant],
+      )
+    ).rows.map((r) => Number(r.chain_seq));
+    expect(seqs, `${tenant}: positions 1..n, none twice`).toEqual(seqs.map((_, i) => i + 1));
+  }
+}
+
 describe('audit chain', () => {
   const db = useTestDatabase();
   const resources = useResourceTracker();
@@ -154,56 +191,34 @@ describe('audit chain', () => {
       // A tenant with a space in it, one without, and the chain of rows without a tenant.
       const tenants = ['m tenant', 'm-two', null];
       let n = 0;
-      /** One INSERT of `count` rows, the tenants in turn, as the flusher and the intake write. */
-      const statement = async (count: number): Promise<void> => {
+      /** One INSERT of `count` rows, the tenants in turn by row number. */
+      const statement = (count: number): Promise<void> => {
         const batch = Array.from({ length: count }, () => n++);
-        await client.query(
-          `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
-           SELECT timestamptz '2026-11-01T00:00:00Z' + x.n * interval '1.000001 second', 'sig-' || x.n, x.tenant,
-                  'closed', jsonb_build_object('n', x.n)
-           FROM unnest($1::int[], $2::text[]) WITH ORDINALITY AS x (n, tenant, o) ORDER BY x.o`,
-          [batch, batch.map((i) => tenants[i % 3])],
+        return insertRows(
+          client,
+          batch,
+          batch.map((k) => tenants[k % 3]!),
         );
-      };
-      /** Each chain's head row against its last row: the same after every statement. */
-      const headsAgree = async (): Promise<void> => {
-        const { rows } = await client.query<{ tenant: string | null; head: string; last: string }>(
-          `SELECT h.tenant, h.head_seq || ' ' || h.head_hash || ' ' || h.head_at AS head,
-                  a.chain_seq || ' ' || a.row_hash || ' ' || a.at AS last
-           FROM audit_chain_heads h
-           JOIN LATERAL (SELECT * FROM audit_logs a WHERE a.tenant IS NOT DISTINCT FROM h.tenant
-                         ORDER BY a.chain_seq DESC LIMIT 1) a ON true`,
-        );
-        expect(rows).toHaveLength(3);
-        for (const row of rows) expect(row.head, `head of ${row.tenant}`).toBe(row.last);
       };
 
       await client.query('BEGIN');
       await statement(30);
-      await headsAgree();
+      await expectHeadsAgree(client, 3);
       await client.query('SAVEPOINT undone');
       await statement(12);
-      await headsAgree();
+      await expectHeadsAgree(client, 3);
       await client.query('ROLLBACK TO SAVEPOINT undone');
-      await headsAgree();
+      await expectHeadsAgree(client, 3);
       await statement(9);
       await insertAudit(client, 'm-two', 1000);
       await statement(1);
       await client.query('COMMIT');
-      await headsAgree();
+      await expectHeadsAgree(client, 3);
       // The next transaction starts from the committed heads.
       await statement(7);
-      await headsAgree();
+      await expectHeadsAgree(client, 3);
 
-      for (const tenant of tenants) {
-        const seqs = (
-          await client.query<{ chain_seq: string }>(
-            'SELECT chain_seq::text FROM audit_logs a WHERE tenant IS NOT DISTINCT FROM $1 ORDER BY a.chain_seq, a.id',
-            [tenant],
-          )
-        ).rows.map((r) => Number(r.chain_seq));
-        expect(seqs, `${tenant}: positions 1..n, none twice`).toEqual(seqs.map((_, i) => i + 1));
-      }
+      await expectPositions(client, tenants);
       // 30 + 9 + 1 + 7 rows of the statements (the 12 rolled back), and the single row.
       const result = await verifyAudit({ db: client });
       expect(result.problems).toEqual([]);
@@ -212,6 +227,67 @@ describe('audit chain', () => {
         ['m tenant', 16, 16],
         ['m-two', 17, 17],
       ]);
+      await client.end();
+    });
+  });
+
+  it('chains tenants whose running heads share a slot of the trigger, their rows alternating within and across statements and savepoints', async () => {
+    await withTestDatabase(resources, async (fresh) => {
+      const client = await resources.client(fresh.url);
+      // Three tenants, and the chain without one, whose transaction-local heads share one of the
+      // trigger's 256 settings (migration …0013): each row displaces the chain before it.
+      const slotOf = (who: string): Promise<string> =>
+        client
+          .query<{ slot: string }>(`SELECT lpad((hashtext($1) & 255)::text, 3, '0') AS slot`, [who])
+          .then((r) => r.rows[0]!.slot);
+      const shared = await slotOf('n');
+      const { rows } = await client.query<{ tenant: string }>(
+        `SELECT 'slot ' || g AS tenant FROM generate_series(1, 20000) g
+         WHERE lpad((hashtext('tslot ' || g) & 255)::text, 3, '0') = $1 ORDER BY g LIMIT 3`,
+        [shared],
+      );
+      const tenants = [...rows.map((r) => r.tenant), null];
+      expect(tenants).toHaveLength(4);
+      /** The chain whose running head the shared setting holds now. */
+      const holder = async (): Promise<string> =>
+        (
+          await client.query<{ v: string }>(`SELECT current_setting($1, true) AS v`, [
+            `outcome_tracker.audit_head_${shared}`,
+          ])
+        ).rows[0]!.v;
+      let n = 0;
+      /** One INSERT of `count` rows, the tenants of `order` in turn. */
+      const statement = (count: number, order = tenants): Promise<void> => {
+        const batch = Array.from({ length: count }, () => n++);
+        return insertRows(
+          client,
+          batch,
+          batch.map((_, i) => order[i % order.length]!),
+        );
+      };
+
+      await client.query('BEGIN');
+      await statement(2, [tenants[0]!]); // one chain moved past its first row: its head waits for the statement
+      await statement(20);
+      expect(await holder(), 'the setting the three tenants share').toMatch(/ n$/);
+      await expectHeadsAgree(client, 4);
+      await client.query('SAVEPOINT undone');
+      await statement(10, [tenants[1]!, tenants[1]!, tenants[2]!]);
+      await client.query('ROLLBACK TO SAVEPOINT undone');
+      await expectHeadsAgree(client, 4);
+      await statement(6, [tenants[2]!, tenants[2]!, tenants[0]!]);
+      await insertAudit(client, tenants[1]!, 1000);
+      await statement(8);
+      await client.query('COMMIT');
+      await expectHeadsAgree(client, 4);
+      await statement(5);
+      await expectHeadsAgree(client, 4);
+
+      await expectPositions(client, tenants);
+      const result = await verifyAudit({ db: client });
+      expect(result.problems).toEqual([]);
+      // 2 + 20 + 6 + 8 + 5 rows of the statements (the 10 rolled back), and the single row.
+      expect(result.chains.reduce((sum, c) => sum + c.rows, 0)).toBe(42);
       await client.end();
     });
   });
