@@ -6,7 +6,7 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type KeepJobs } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { createTransientRetry } from '../live/retryTransient.ts';
+import { createTransientRetry } from '../storage/retryTransient.ts';
 import { QUEUE_NAMES, queueNameOn } from '../names.ts';
 import { isCluster } from '../RedisClient.ts';
 import { ANALYZE_JOB_NAME, analyzeJobSchema, type AnalyzeJobData } from './analyzeJob.ts';

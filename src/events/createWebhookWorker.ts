@@ -8,7 +8,7 @@ import { findWebhook } from '../storage/findWebhook.ts';
 import { insertWebhookDelivery } from '../storage/insertWebhookDelivery.ts';
 import { QUEUE_NAMES, queueNameOn } from '../names.ts';
 import { isCluster } from '../RedisClient.ts';
-import { createTransientRetry } from '../live/retryTransient.ts';
+import { createTransientRetry } from '../storage/retryTransient.ts';
 import type { WebhookJobData } from './createWebhookFeeder.ts';
 import { PrivateAddressError, publicOnlyLookup } from './publicAddress.ts';
 import { signWebhook } from './signWebhook.ts';

@@ -38,7 +38,7 @@ import {
   isTransientRedisError,
   TransientBudgetError,
   type OutageState,
-} from './retryTransient.ts';
+} from '../storage/retryTransient.ts';
 import { createShardQueues } from './shardQueues.ts';
 import { repairJobData, TolerantWorker, UnparseableJobData } from './TolerantWorker.ts';
 

@@ -3,7 +3,7 @@ import { destination, pino, type Logger, type LoggerOptions } from 'pino';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
 import { ConfigError, retentionOf, type Config, type RedisTarget } from '../config.ts';
-import { createTransientRetry } from '../live/retryTransient.ts';
+import { createTransientRetry } from '../storage/retryTransient.ts';
 import { migrate } from '../storage/migrate.ts';
 import type { RedisClient } from '../RedisClient.ts';
 import { serveMetrics, type MetricsServer } from '../telemetry/serveMetrics.ts';

@@ -21,7 +21,7 @@ import { createMetricsRegistry } from './createMetricsRegistry.ts';
 import { createRateLimiter } from './createRateLimiter.ts';
 import { DASHBOARD_ACCESS, dashboardRoutes } from './dashboard/dashboardRoutes.ts';
 import { HTTP_ERRORS, HttpError, sendError, type HttpErrorCode } from './httpErrors.ts';
-import { isRedisUnavailable } from '../live/retryTransient.ts';
+import { isRedisUnavailable } from '../storage/retryTransient.ts';
 import { isRetryablePgError } from '../storage/retryablePg.ts';
 import { liveRoutes, type LiveOptions } from './liveRoutes.ts';
 

@@ -5,7 +5,7 @@ import {
   isTransientRedisError,
   TransientBudgetError,
   type OutageState,
-} from '../../src/live/retryTransient.ts';
+} from '../../src/storage/retryTransient.ts';
 
 /** A logger that keeps what it was told. */
 function recordingLog(): { log: Logger; lines: { level: number; msg: string }[] } {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { backoffMs, isRetryablePgError, type BackoffOptions } from '../storage/retryablePg.ts';
+import { backoffMs, isRetryablePgError, type BackoffOptions } from './retryablePg.ts';
 import { coerceError } from '../errors.ts';
 
 /** An outage in progress, as `/health` reports it. */
