@@ -9,35 +9,52 @@
 -- 5,000 and 14 ms after 20,000; a single-row transaction cost 75 µs more after 20,000
 -- (docs/BENCHMARKS.md "audit"). PostgreSQL 16 and later keep a hash table instead.
 --
--- A chain's setting is now outcome_tracker.audit_head_<slot>, where <slot> is hashtext(<who>) & 255
--- written with three digits; its value is as before and ends with <who>, so the trigger tells
--- whose chain a slot holds. A row whose slot holds its own chain continues from it, as before.
--- Otherwise the row takes its chain as a first row does (the advisory lock and the head row FOR
--- UPDATE, both re-entrant, and the head row written at once), after writing the head row of the
--- chain it displaces if that head was waiting for the statement trigger. That chain stays taken
--- to COMMIT, so its next row reads what was just written. Rows, hashes and head rows after each
--- statement are unchanged; two chains of one transaction that share a slot and alternate pay the
--- row-by-row cost of …0008 between them.
+-- A chain's setting is now one of outcome_tracker.audit_head_000 … _255: of the eight from
+-- hashtext(<who>) & 255 on, the first that holds it or is empty (open addressing). Its value is
+-- as before and ends with <who>, so the trigger tells whose chain a slot holds. A row that finds
+-- its chain continues from it, as before; one that finds an empty slot takes its chain as a first
+-- row does (the advisory lock and the head row FOR UPDATE, both re-entrant, and the head row
+-- written at once). When all eight hold other chains, the last one's chain gives its slot up,
+-- its head row written first if it was waiting for the statement trigger; that chain stays
+-- taken to COMMIT, and its next row reads what was just written. Rows, hashes and head rows
+-- after each statement are unchanged. A transaction of many tenants whose rows interleave (the
+-- flusher's, in market-time order) meets that only past about two hundred tenants, where most
+-- rows are a tenant's first anyway.
 
 CREATE OR REPLACE FUNCTION audit_logs_chain() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
   who text := CASE WHEN NEW.tenant IS NULL THEN 'n' ELSE 't' || NEW.tenant END;
-  name text := 'outcome_tracker.audit_head_' || lpad((hashtext(who) & 255)::text, 3, '0');
-  running text := current_setting(name, true);
+  home int := hashtext(who) & 255;
+  name text;
+  running text;
   f text[];
   held text;
   mine boolean := false;
   moved text := coalesce(current_setting('outcome_tracker.audit_heads_moved', true), '');
   head audit_chain_heads%ROWTYPE;
 BEGIN
-  IF coalesce(running, '') <> '' THEN
-    f := string_to_array(running, ' ');
-    held := substr(running, length(f[1]) + length(f[2]) + length(f[3]) + length(f[4]) + 5);
-    mine := held = who;
-    IF NOT mine AND strpos(moved, name) > 0 THEN
-      -- The slot changes hands while its chain's head is not written yet: write it now. That
-      -- chain stays taken (its lock is held to COMMIT), so its next row reads this head row.
+  -- The chain's setting: of the eight slots from its home on, the first that holds it or is
+  -- empty. Slots fill in that order and are never emptied within a transaction (a savepoint
+  -- rolled back empties only what was filled after it), so a chain is never past an empty slot.
+  FOR i IN 0..7 LOOP
+    name := 'outcome_tracker.audit_head_' || lpad(((home + i) & 255)::text, 3, '0');
+    running := current_setting(name, true);
+    EXIT WHEN coalesce(running, '') = '';
+    IF right(running, length(who) + 1) = ' ' || who THEN -- then whose it is, exactly
+      f := string_to_array(running, ' ');
+      held := substr(running, length(f[1]) + length(f[2]) + length(f[3]) + length(f[4]) + 5);
+      mine := held = who;
+      EXIT WHEN mine;
+    END IF;
+  END LOOP;
+  IF NOT mine AND coalesce(running, '') <> '' THEN
+    -- Eight other chains hold them: the last one's slot changes hands. If its head is not
+    -- written yet, write it now. That chain stays taken (its lock is held to COMMIT), so its
+    -- next row, finding itself in no slot, reads this head row.
+    IF strpos(moved, name) > 0 THEN
+      f := string_to_array(running, ' ');
+      held := substr(running, length(f[1]) + length(f[2]) + length(f[3]) + length(f[4]) + 5);
       INSERT INTO audit_chain_heads AS h (tenant, head_seq, head_hash, head_at, first_recorded_at)
       VALUES (CASE WHEN held = 'n' THEN NULL ELSE substr(held, 2) END, f[1]::bigint, f[2],
               audit_chain_from_micros(f[3]::bigint), audit_chain_from_micros(f[4]::bigint))
@@ -49,7 +66,7 @@ BEGIN
     END IF;
   END IF;
   IF NOT mine THEN
-    -- The chain's first row in this transaction, or its first since another chain held its
+    -- The chain's first row in this transaction, or its first since another chain took its
     -- slot: take the chain (again: both are re-entrant) and read its head row.
     PERFORM pg_advisory_xact_lock(1764000008, hashtext(coalesce(NEW.tenant, '')));
     IF NEW.tenant IS NULL THEN

@@ -231,30 +231,29 @@ describe('audit chain', () => {
     });
   });
 
-  it('chains tenants whose running heads share a slot of the trigger, their rows alternating within and across statements and savepoints', async () => {
+  it('chains more tenants than the trigger has slots for them, their rows alternating within and across statements and savepoints', async () => {
     await withTestDatabase(resources, async (fresh) => {
       const client = await resources.client(fresh.url);
-      // Three tenants, and the chain without one, whose transaction-local heads share one of the
-      // trigger's 256 settings (migration …0013): each row displaces the chain before it.
-      const slotOf = (who: string): Promise<string> =>
-        client
-          .query<{ slot: string }>(`SELECT lpad((hashtext($1) & 255)::text, 3, '0') AS slot`, [who])
-          .then((r) => r.rows[0]!.slot);
-      const shared = await slotOf('n');
+      // Nine tenants, and the chain without one, whose transaction-local heads all start from one
+      // of the trigger's 256 settings and may take the eight from there on (migration …0013): ten
+      // chains for eight slots, so rows keep taking a slot from another chain.
+      const home = (await client.query<{ slot: number }>(`SELECT hashtext('n') & 255 AS slot`)).rows[0]!.slot;
       const { rows } = await client.query<{ tenant: string }>(
-        `SELECT 'slot ' || g AS tenant FROM generate_series(1, 20000) g
-         WHERE lpad((hashtext('tslot ' || g) & 255)::text, 3, '0') = $1 ORDER BY g LIMIT 3`,
-        [shared],
+        `SELECT 'slot ' || g AS tenant FROM generate_series(1, 40000) g
+         WHERE hashtext('tslot ' || g) & 255 = $1 ORDER BY g LIMIT 9`,
+        [home],
       );
       const tenants = [...rows.map((r) => r.tenant), null];
-      expect(tenants).toHaveLength(4);
-      /** The chain whose running head the shared setting holds now. */
-      const holder = async (): Promise<string> =>
+      expect(tenants).toHaveLength(10);
+      /** The running heads the eight slots hold now. */
+      const slots = async (): Promise<string[]> =>
         (
-          await client.query<{ v: string }>(`SELECT current_setting($1, true) AS v`, [
-            `outcome_tracker.audit_head_${shared}`,
-          ])
-        ).rows[0]!.v;
+          await client.query<{ v: string | null }>(
+            `SELECT current_setting('outcome_tracker.audit_head_' || lpad((($1::int + i) & 255)::text, 3, '0'), true) AS v
+             FROM generate_series(0, 7) i ORDER BY i`,
+            [home],
+          )
+        ).rows.map((r) => r.v ?? '');
       let n = 0;
       /** One INSERT of `count` rows, the tenants of `order` in turn. */
       const statement = (count: number, order = tenants): Promise<void> => {
@@ -268,26 +267,28 @@ describe('audit chain', () => {
 
       await client.query('BEGIN');
       await statement(2, [tenants[0]!]); // one chain moved past its first row: its head waits for the statement
-      await statement(20);
-      expect(await holder(), 'the setting the three tenants share').toMatch(/ n$/);
-      await expectHeadsAgree(client, 4);
+      await statement(45);
+      const held = await slots();
+      expect(held.filter((v) => v !== '').length, 'all eight slots hold a chain').toBe(8);
+      expect(new Set(held).size, 'eight different ones').toBe(8);
+      await expectHeadsAgree(client, 10);
       await client.query('SAVEPOINT undone');
-      await statement(10, [tenants[1]!, tenants[1]!, tenants[2]!]);
+      await statement(10, [tenants[1]!, tenants[1]!, tenants[9]!, tenants[8]!]);
       await client.query('ROLLBACK TO SAVEPOINT undone');
-      await expectHeadsAgree(client, 4);
-      await statement(6, [tenants[2]!, tenants[2]!, tenants[0]!]);
+      await expectHeadsAgree(client, 10);
+      await statement(12, [tenants[8]!, tenants[8]!, tenants[0]!, tenants[9]!]);
       await insertAudit(client, tenants[1]!, 1000);
-      await statement(8);
+      await statement(31);
       await client.query('COMMIT');
-      await expectHeadsAgree(client, 4);
-      await statement(5);
-      await expectHeadsAgree(client, 4);
+      await expectHeadsAgree(client, 10);
+      await statement(25);
+      await expectHeadsAgree(client, 10);
 
       await expectPositions(client, tenants);
       const result = await verifyAudit({ db: client });
       expect(result.problems).toEqual([]);
-      // 2 + 20 + 6 + 8 + 5 rows of the statements (the 10 rolled back), and the single row.
-      expect(result.chains.reduce((sum, c) => sum + c.rows, 0)).toBe(42);
+      // 2 + 45 + 12 + 31 + 25 rows of the statements (the 10 rolled back), and the single row.
+      expect(result.chains.reduce((sum, c) => sum + c.rows, 0)).toBe(116);
       await client.end();
     });
   });
