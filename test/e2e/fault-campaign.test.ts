@@ -28,6 +28,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
+import { verifyAudit } from '../../src/audit/verifyAudit.ts';
 import { exportLines } from '../../src/cli/exportCommand.ts';
 import { generateSignals, seededRandom, spreadAnchors } from '../../src/demo/generateSignals.ts';
 import { QUEUE_NAMES, ShardKeys, shardOf, signalJobId } from '../../src/names.ts';
@@ -617,6 +618,10 @@ describe('fault campaign', () => {
             `${opRows.rows[0]!.n} audit rows for ${queuedOps} queued operations; repeated: ${JSON.stringify(twice.rows).slice(0, 2000)}`,
           );
         }
+        // Every tenant's audit chain is intact through the kills and the outages: positions, links,
+        // hashes and heads, as verify-audit checks them.
+        const chain = await verifyAudit({ db: l.db });
+        check(chain.problems.length === 0, `audit chain: ${JSON.stringify(chain.problems).slice(0, 2000)}`);
         const counts = await l.db.query<{ status: string; n: number }>(
           `SELECT status, count(*)::int AS n FROM signals GROUP BY status ORDER BY status`,
         );
