@@ -36,9 +36,23 @@ export async function run(report: Report, args: string[]): Promise<void> {
     try {
       await migrate({ databaseUrl: dbUrl, log: silent });
 
-      /** Single-row transactions from `writers` connections; tenants: one each, or one shared. */
-      const singles = async (label: string, writers: number, shared: boolean): Promise<number> => {
+      /**
+       * Single-row transactions from `writers` connections. Tenants: one a writer, one shared,
+       * or a new one a row (a service of many tenants, where a pooled connection writes for one
+       * after another).
+       */
+      const singles = async (
+        label: string,
+        writers: number,
+        tenants: 'each' | 'shared' | 'new',
+      ): Promise<number> => {
         const per = Math.floor(rows / writers);
+        const tenantOf = (w: number, i: number): string =>
+          tenants === 'shared'
+            ? `${label}-shared`
+            : tenants === 'each'
+              ? `${label}-${w}`
+              : `${label}-${w}-${i}`;
         const started = performance.now();
         await Promise.all(
           Array.from({ length: writers }, async (_, w) => {
@@ -48,7 +62,7 @@ export async function run(report: Report, args: string[]): Promise<void> {
                 await client.query(
                   `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
                    VALUES (now(), $1, $2, 'accepted', '{"jobId": "bench"}')`,
-                  [`s-${label}-${w}-${i}`, shared ? `${label}-shared` : `${label}-${w}`],
+                  [`s-${label}-${w}-${i}`, tenantOf(w, i)],
                 );
             } finally {
               client.release();
@@ -56,25 +70,6 @@ export async function run(report: Report, args: string[]): Promise<void> {
           }),
         );
         return (per * writers) / ((performance.now() - started) / 1000);
-      };
-      /**
-       * Single-row transactions on one connection, each the first row of a tenant new to it: a
-       * service of many tenants, where a pooled connection writes for one after another.
-       */
-      const newTenants = async (label: string): Promise<number> => {
-        const client = await pool.connect();
-        const started = performance.now();
-        try {
-          for (let i = 0; i < rows; i++)
-            await client.query(
-              `INSERT INTO audit_logs (at, signal_id, tenant, event, details)
-               VALUES (now(), $1, $2, 'accepted', '{"jobId": "bench"}')`,
-              [`s-${label}-${i}`, `${label}-${i}`],
-            );
-        } finally {
-          client.release();
-        }
-        return rows / ((performance.now() - started) / 1000);
       };
       /** One statement of `size` rows per transaction over `tenants` tenants, as the flusher and the intake write. */
       const batches = async (label: string, size: number, tenants: number): Promise<number> => {
@@ -91,13 +86,13 @@ export async function run(report: Report, args: string[]): Promise<void> {
       };
 
       const cases: [string, () => Promise<number>][] = [
-        ['insert_1conn', () => singles('one', 1, false)],
-        ['insert_4conn_4tenants', () => singles('four', 4, false)],
-        ['insert_4conn_1tenant', () => singles('shared', 4, true)],
+        ['insert_1conn', () => singles('one', 1, 'each')],
+        ['insert_4conn_4tenants', () => singles('four', 4, 'each')],
+        ['insert_4conn_1tenant', () => singles('shared', 4, 'shared')],
         ['insert_batch1000', () => batches('batch', 1000, 8)],
         ['insert_batch64_1tenant', () => batches('b64', 64, 1)],
         ['insert_batch1000_1tenant', () => batches('b1000', 1000, 1)],
-        ['insert_1conn_new_tenants', () => newTenants('new')],
+        ['insert_1conn_new_tenants', () => singles('new', 1, 'new')],
       ];
       for (const [figure, measure] of cases) {
         await pool.query('ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_chain');
