@@ -35,6 +35,12 @@ export interface WebhookWorkerOptions {
    * default, 1, fails it for good at the second stall, with attempts left. @defaultValue 1000000
    */
   maxStalledCount?: number;
+  /**
+   * The delivery's job lock (LOCK_DURATION_MS), also how often stalled deliveries are looked
+   * for: a worker that dies during an attempt gives its delivery up after this long.
+   * @defaultValue 30000
+   */
+  lockDurationMs?: number;
   now?: () => number;
 }
 
@@ -48,7 +54,9 @@ interface Answer {
  * Delivers `webhooks` jobs (docs/API.md "Webhooks"): POSTs the event, signed, to the webhook's
  * URL; a 2xx answer completes the job, anything else fails the attempt, and BullMQ retries it
  * with exponential backoff until WEBHOOK_MAX_ATTEMPTS. Each attempt is recorded in
- * `webhook_deliveries`. The address is checked when the socket connects (not only when the
+ * `webhook_deliveries` once, numbered by the times its job was started: a delivery run again
+ * after its worker stalled is a new attempt (its POST was sent again), and recording an attempt
+ * again (a retried insert whose first commit went through) adds no second row. The address is checked when the socket connects (not only when the
  * webhook was created): a name that now resolves to a private address is refused.
  *
  * PostgreSQL being down is not the receiver's failure: reading the webhook and recording the
@@ -87,7 +95,10 @@ export function createWebhookWorker(opts: WebhookWorkerOptions): Worker<WebhookJ
           deliveryId: d.deliveryId,
           eventKey: d.eventKey,
           eventType: d.eventType,
-          attempt: job.attemptsMade + 1,
+          // BullMQ counts every start, stalls included. attemptsMade counts only the runs that
+          // ended (a stalled one never does): by it, a delivery run again after a stall would
+          // record the number of the attempt before it.
+          attempt: Math.max(job.attemptsStarted, job.attemptsMade + 1),
           statusCode: answer.statusCode,
           error: answer.error,
           durationMs,
@@ -104,6 +115,8 @@ export function createWebhookWorker(opts: WebhookWorkerOptions): Worker<WebhookJ
       prefix: opts.prefix,
       concurrency: opts.concurrency ?? 16,
       maxStalledCount: opts.maxStalledCount ?? 1_000_000,
+      lockDuration: opts.lockDurationMs ?? 30_000,
+      stalledInterval: opts.lockDurationMs ?? 30_000,
     },
   );
   worker.on('error', (err) => log.error({ err }, 'webhooks worker error'));

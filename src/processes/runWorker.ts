@@ -116,6 +116,7 @@ export async function runWorker(
     timeoutMs: webhooks.timeoutMs,
     transientRetryMs: config.TRANSIENT_RETRY_MS,
     maxStalledCount: config.MAX_STALLED_COUNT,
+    lockDurationMs: config.LOCK_DURATION_MS,
     now,
   });
   metrics.watchWebhooks(deliver);

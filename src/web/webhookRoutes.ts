@@ -172,7 +172,11 @@ const DELIVERIES_SCHEMA = {
               },
               eventKey: { type: 'string', description: "The event's stable key." },
               eventType: { type: 'string' },
-              attempt: { type: 'integer', description: 'From 1.' },
+              attempt: {
+                type: 'integer',
+                description:
+                  'Which sending of the delivery this was, from 1 (retries and runs again after a worker died count).',
+              },
               at: { type: 'integer', description: 'Epoch ms.' },
               statusCode: {
                 type: ['integer', 'null'],

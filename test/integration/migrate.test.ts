@@ -1,4 +1,5 @@
 import { readdir } from 'node:fs/promises';
+import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES } from '../../src/names.ts';
@@ -125,6 +126,55 @@ describe('migrate() on an empty database', () => {
     const client = await resources.client(db.url);
     const { rows } = await client.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`);
     expect(rows.map((r) => r.name)).toEqual(expected);
+    await client.end();
+  });
+
+  it('keeps the first of a webhook attempt recorded twice before …0014, and its Down takes the key back', async () => {
+    const db = await emptyDatabase();
+    await migrate({ databaseUrl: db.url, log: silentLog });
+    const client = await resources.client(db.url);
+    const down = (count: number) =>
+      runner({
+        dbClient: client,
+        dir: MIGRATIONS_DIR,
+        migrationsTable: MIGRATIONS_TABLE,
+        direction: 'down',
+        count,
+        singleTransaction: true,
+        logger: { debug() {}, info() {}, warn() {}, error() {} },
+      });
+    // Down to just before …0014 (the migrations after it, if any, first).
+    const names = await migrationNames();
+    await down(names.length - names.findIndex((n) => n.endsWith('_webhook-attempt-once')));
+    const { rows } = await client.query<{ id: string }>(
+      `INSERT INTO webhooks (tenant, url, secret) VALUES ('acme', 'http://127.0.0.1/hook', 'a secret of some length') RETURNING id`,
+    );
+    const attempt = (delivery: string, n: number, status: number) =>
+      client.query(
+        `INSERT INTO webhook_deliveries (webhook_id, delivery_id, event_key, event_type, attempt, status_code, duration_ms)
+         VALUES ($1, $2, 'k', 'signal.accepted', $3, $4, 1)`,
+        [rows[0]!.id, delivery, n, status],
+      );
+    // As the worker recorded them: a retried insert, and a delivery run again after a stall.
+    await attempt('d1', 1, 500);
+    await attempt('d1', 1, 500);
+    await attempt('d1', 2, 200);
+    await attempt('d2', 1, 503);
+    await attempt('d2', 1, 200);
+
+    await migrate({ databaseUrl: db.url, log: silentLog });
+
+    const kept = await client.query(
+      'SELECT delivery_id, attempt, status_code FROM webhook_deliveries ORDER BY delivery_id, attempt',
+    );
+    expect(kept.rows).toEqual([
+      { delivery_id: 'd1', attempt: 1, status_code: 500 },
+      { delivery_id: 'd1', attempt: 2, status_code: 200 },
+      { delivery_id: 'd2', attempt: 1, status_code: 503 },
+    ]);
+    await expect(attempt('d2', 1, 200)).rejects.toThrow(/webhook_deliveries_attempt_key/);
+    await down(names.length - names.findIndex((n) => n.endsWith('_webhook-attempt-once')));
+    await attempt('d2', 1, 200);
     await client.end();
   });
 

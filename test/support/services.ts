@@ -408,10 +408,11 @@ export function createResourceTracker(): ResourceTracker {
     },
     track(resource, name) {
       let closed = false;
-      const close = resource.close.bind(resource);
-      resource.close = () => {
+      const close = resource.close.bind(resource) as (...args: unknown[]) => Promise<unknown>;
+      // Arguments pass through: a worker's close(true) is a forced close.
+      resource.close = (...args: unknown[]) => {
         closed = true;
-        return close();
+        return close(...args);
       };
       resources.push({ name, isClosed: () => closed, forceClose: close });
       return resource;
