@@ -124,6 +124,15 @@ export const OUTBOX_KEYS = {
   event: (signalId: string, what: string) => `ev:${signalId}:${what}`,
 } as const;
 
+/**
+ * The latest analyzer schedule slot whose jobs were enqueued (epoch ms, a string): a scheduler
+ * that starts enqueues the slots it missed since (src/analyzer/scheduleAnalyze.ts). Outside
+ * BullMQ's own keys of the queue, whose job ids it could otherwise meet.
+ */
+export function analyzeLastSlotKey(prefix: string): string {
+  return `${prefix}:analyze-schedule:last-slot`;
+}
+
 /** Keys of the live events (DESIGN.md decision 12, docs/API.md "Live stream"). */
 export class EventKeys {
   constructor(readonly prefix: string) {}

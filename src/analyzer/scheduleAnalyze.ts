@@ -2,14 +2,22 @@
  * The analyzer's schedule: a node-cron task in the scheduler process that enqueues one `analyze`
  * job per (window, group kind) and schedule slot. Job ids are derived from the slot (the time the
  * cron expression matched, not the moment the callback ran), so any number of schedulers
- * enqueue each job once.
+ * enqueue each job once, and enqueueing a slot again adds nothing.
+ *
+ * No slot is lost to Redis: a slot whose jobs cannot be enqueued (Redis down, out of memory,
+ * loading) waits, with the slots after it, and is enqueued when Redis takes it. Nor to a
+ * scheduler that was not running: at start it enqueues the slots it missed since the last slot
+ * enqueued (kept in Redis), the latest {@link ANALYZE_CATCH_UP}.maxSlots of the past
+ * {@link ANALYZE_CATCH_UP}.withinMs.
  */
 import type { Queue } from 'bullmq';
-import cron from 'node-cron';
+import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import { ANALYZE_JOB_NAME, analyzeJobId, type AnalyzeJobData } from './analyzeJob.ts';
 import { GROUP_KINDS, type GroupKind } from '../analysis/groups.ts';
 import { WINDOW_NAMES, type WindowName } from '../analysis/windows.ts';
+import { analyzeLastSlotKey } from '../names.ts';
+import type { RedisClient } from '../RedisClient.ts';
 
 /**
  * Options of the jobs: completed ones are kept a day, so a scheduler whose clock or cron tick
@@ -49,45 +57,141 @@ export async function enqueueAnalyze(options: EnqueueAnalyzeOptions): Promise<st
   return jobs.map((j) => j.opts.jobId);
 }
 
+/** How far back a scheduler that starts looks for slots it missed, and how many it enqueues. */
+export const ANALYZE_CATCH_UP = { withinMs: 86_400_000, maxSlots: 96 } as const;
+
+/** Sets KEYS[1] to ARGV[1] unless it holds a later slot already (schedulers race). */
+const SET_LATER_SLOT = `local v = tonumber(redis.call('GET', KEYS[1]))
+if v == nil or v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`;
+
 export interface ScheduleAnalyzeOptions {
   /** The analyze queue (QUEUE_NAMES.analyze), created and closed by the caller. */
   queue: Queue<AnalyzeJobData>;
+  /** Where the last slot enqueued is kept (analyzeLastSlotKey), under QUEUE_PREFIX. */
+  redis: RedisClient;
+  prefix: string;
   /** node-cron expression (ANALYZE_CRON). */
   cron: string;
   log: Logger;
-  /** Wall clock, used as the slot if node-cron gives none. */
+  /** Wall clock, used as the slot if node-cron gives none, and for the catch-up at start. */
   now: () => number;
   windows?: readonly WindowName[];
   groupKinds?: readonly GroupKind[];
-  /** Told of each run: its jobs enqueued (`ok`) or not (metrics). */
+  /** Told of each attempt to enqueue a slot: its jobs enqueued (`ok`) or not (metrics). */
   onRun?: (ok: boolean) => void;
+  /** The first wait after a slot could not be enqueued; it doubles, up to 30 s. @defaultValue 1000 */
+  retryMs?: number;
+}
+
+/**
+ * The slots of `task` after `afterMs` and up to `nowMs`, the latest ANALYZE_CATCH_UP.maxSlots of
+ * the last ANALYZE_CATCH_UP.withinMs, oldest first. Minute by minute unless the expression has
+ * seconds.
+ */
+export function missedSlots(task: ScheduledTask, afterMs: number, nowMs: number): number[] {
+  const step = cron.parse(task.getPattern()).second.every((s) => s === 0) ? 60_000 : 1000;
+  const from = Math.max(afterMs, nowMs - ANALYZE_CATCH_UP.withinMs);
+  const slots: number[] = [];
+  for (let t = (Math.floor(from / step) + 1) * step; t <= nowMs; t += step) {
+    if (task.match(new Date(t))) slots.push(t);
+  }
+  return slots.slice(-ANALYZE_CATCH_UP.maxSlots);
 }
 
 /** Starts the schedule; returns a function that stops it. Throws on an invalid cron expression. */
 export function scheduleAnalyze(options: ScheduleAnalyzeOptions): () => Promise<void> {
   if (!cron.validate(options.cron)) throw new RangeError(`invalid analyze cron expression "${options.cron}"`);
   const log = options.log.child({ schedule: 'analyze' });
+  const key = analyzeLastSlotKey(options.prefix);
+  const retryMs = options.retryMs ?? 1000;
+  /** Slots (epoch ms, whole seconds) still to enqueue, oldest first. */
+  const pending: number[] = [];
+  let caughtUp = false;
+  let stopped = false;
+  let draining = false;
+  let wake: (() => void) | null = null;
+
   const task = cron.schedule(
     options.cron,
-    async (context) => {
-      const slot = context?.date ?? new Date(options.now());
+    (context) => {
+      const slot = Math.floor((context?.date ?? new Date(options.now())).getTime() / 1000) * 1000;
+      if (!pending.includes(slot)) pending.push(slot);
+      drain();
+    },
+    // In UTC, as the other schedules: schedulers in different time zones then share slots.
+    { name: 'analyze', timezone: 'Etc/UTC' },
+  );
+
+  function drain(): void {
+    if (draining || stopped) return;
+    draining = true;
+    void run().finally(() => {
+      draining = false;
+      if (pending.length > 0 || !caughtUp) drain();
+    });
+  }
+
+  async function run(): Promise<void> {
+    let failures = 0;
+    while (!stopped && (!caughtUp || pending.length > 0)) {
+      const slot = pending[0];
       try {
+        if (!caughtUp) {
+          const last = await options.redis.get(key);
+          if (last !== null) {
+            const missed = missedSlots(task, Number(last), options.now()).filter((s) => !pending.includes(s));
+            if (missed.length > 0)
+              log.info({ slots: missed.length }, 'enqueueing analyze slots missed while stopped');
+            pending.unshift(...missed);
+            pending.sort((a, b) => a - b);
+          }
+          caughtUp = true;
+          continue;
+        }
         const ids = await enqueueAnalyze({
           queue: options.queue,
-          slot,
+          slot: new Date(slot!),
           ...(options.windows ? { windows: options.windows } : {}),
           ...(options.groupKinds ? { groupKinds: options.groupKinds } : {}),
         });
-        log.debug({ slot: slot.toISOString(), jobs: ids.length }, 'analyze jobs enqueued');
+        await options.redis.eval(SET_LATER_SLOT, 1, key, String(slot));
+        pending.splice(pending.indexOf(slot!), 1);
+        if (failures > 0)
+          log.info({ slot: new Date(slot!).toISOString(), failures }, 'analyze jobs enqueued after waiting');
+        else log.debug({ slot: new Date(slot!).toISOString(), jobs: ids.length }, 'analyze jobs enqueued');
+        failures = 0;
         options.onRun?.(true);
       } catch (err) {
-        log.warn({ err, slot: slot.toISOString() }, 'analyze jobs could not be enqueued');
-        options.onRun?.(false);
+        if (stopped) break;
+        failures++;
+        if (caughtUp) options.onRun?.(false);
+        if (failures === 1 || failures % 20 === 0)
+          log.warn(
+            {
+              err,
+              slot: slot === undefined ? undefined : new Date(slot).toISOString(),
+              pending: pending.length,
+              failures,
+            },
+            'analyze jobs could not be enqueued; retrying',
+          );
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(30_000, retryMs * 2 ** (failures - 1)));
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = null;
       }
-    },
-    { name: 'analyze', noOverlap: true },
-  );
+    }
+  }
+
+  drain();
   return async () => {
+    stopped = true;
+    (wake as (() => void) | null)?.();
     await task.stop();
     await task.destroy();
   };

@@ -54,7 +54,15 @@ export function runScheduler(
   });
   analyzeQueue.on('error', (err) => log.error({ err }, 'analyze queue error'));
   stops.push(
-    scheduleAnalyze({ queue: analyzeQueue, cron: config.ANALYZE_CRON, log, now, onRun: runsOf('analyze') }),
+    scheduleAnalyze({
+      queue: analyzeQueue,
+      redis,
+      prefix: config.QUEUE_PREFIX,
+      cron: config.ANALYZE_CRON,
+      log,
+      now,
+      onRun: runsOf('analyze'),
+    }),
   );
   stops.push(() => analyzeQueue.close());
   const pool = clients.pool;

@@ -5,6 +5,7 @@
  * enqueue every job of a slot once.
  */
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { PassThrough } from 'node:stream';
 import pg from 'pg';
 import pino from 'pino';
@@ -19,8 +20,11 @@ import { queryMetrics } from '../../src/storage/queryMetrics.ts';
 import { ANALYZE_JOB_OPTIONS, enqueueAnalyze, scheduleAnalyze } from '../../src/analyzer/scheduleAnalyze.ts';
 import { analyzeCommand } from '../../src/cli/analyzeCommand.ts';
 import { UsageError } from '../../src/cli/usageError.ts';
-import { QUEUE_NAMES } from '../../src/names.ts';
+import { analyzeLastSlotKey, QUEUE_NAMES } from '../../src/names.ts';
+import { quit } from '../support/liveWeb.ts';
+import { freePort } from '../support/realProcesses.ts';
 import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+import { TcpProxy } from '../support/tcpProxy.ts';
 
 const db = useTestDatabase();
 const resources = useResourceTracker();
@@ -435,6 +439,20 @@ describe('createAnalyzeWorker', () => {
   });
 });
 
+/** The analysis times of the queue's waiting jobs, each once, in order. */
+async function slotsOf(queue: Queue<AnalyzeJobData>): Promise<string[]> {
+  const jobs = await queue.getJobs(['waiting', 'delayed', 'prioritized']);
+  return [...new Set(jobs.map((j) => j.data.at!))].sort();
+}
+
+async function waitForSlots(queue: Queue<AnalyzeJobData>, n: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while ((await slotsOf(queue)).length < n) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} slots`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 describe('scheduleAnalyze', () => {
   it('two schedulers enqueue each (window, group kind) job of a slot once', async () => {
     const queues = [0, 1].map((n) =>
@@ -444,7 +462,10 @@ describe('scheduleAnalyze', () => {
       ),
     );
     // Every second, on both, for a little over two seconds.
-    const stops = queues.map((queue) => scheduleAnalyze({ queue, cron: '* * * * * *', log, now: Date.now }));
+    const redis = resources.redis();
+    const stops = queues.map((queue) =>
+      scheduleAnalyze({ queue, redis, prefix: ns.prefix, cron: '* * * * * *', log, now: Date.now }),
+    );
     await new Promise((resolve) => setTimeout(resolve, 2500));
     for (const stop of stops) await stop();
     await new Promise((resolve) => setTimeout(resolve, 300)); // let an in-flight add land
@@ -463,6 +484,113 @@ describe('scheduleAnalyze', () => {
     }
     await queues[0]!.obliterate({ force: true });
     for (const queue of queues) await queue.close();
+    await quit(redis);
+  });
+
+  it('enqueues every slot that fell in a Redis outage once Redis is back', async () => {
+    const target = new URL(redisUrl());
+    const proxy = resources.track(
+      await TcpProxy.start({ host: target.hostname, port: Number(target.port || 6379) }, await freePort()),
+      'Redis proxy',
+    );
+    // As the scheduler's own client: commands wait for Redis instead of failing.
+    const redis = new Redis(`redis://127.0.0.1:${proxy.port}${target.pathname}`, {
+      maxRetriesPerRequest: null,
+    });
+    redis.on('error', () => {});
+    const queue = resources.track(
+      new Queue<AnalyzeJobData>(QUEUE_NAMES.analyze, { connection: redis, prefix: ns.prefix }),
+      'analyze queue',
+    );
+    queue.on('error', () => {}); // refused connections while Redis is away
+    const stop = scheduleAnalyze({
+      queue,
+      redis,
+      prefix: ns.prefix,
+      cron: '* * * * * *',
+      log,
+      now: Date.now,
+      retryMs: 100,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const cutAt = Date.now();
+    await proxy.cut();
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // three slots or so while Redis is away
+    const restoredAt = Date.now();
+    await proxy.restore();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await stop();
+
+    const direct = resources.track(
+      new Queue<AnalyzeJobData>(QUEUE_NAMES.analyze, { connection: connection(), prefix: ns.prefix }),
+      'direct analyze queue',
+    );
+    await waitForSlots(direct, 5);
+    const seconds = (await slotsOf(direct)).map((slot) => Date.parse(slot) / 1000);
+    // From before the outage to after it, every second: none skipped while Redis was away.
+    expect(seconds[0]! * 1000).toBeLessThan(cutAt);
+    expect(seconds.at(-1)! * 1000).toBeGreaterThan(restoredAt);
+    expect(seconds.at(-1)! - seconds[0]! + 1).toBe(seconds.length);
+    expect(await direct.count()).toBe(25 * seconds.length);
+    expect(Number(await redis.get(analyzeLastSlotKey(ns.prefix)))).toBe(seconds.at(-1)! * 1000);
+    await direct.obliterate({ force: true });
+    await direct.close();
+    await queue.close();
+    redis.disconnect();
+    await proxy.close();
+  });
+
+  it('a scheduler that starts enqueues the slots it missed since the last one enqueued', async () => {
+    const redis = resources.redis();
+    const queue = resources.track(
+      new Queue<AnalyzeJobData>(QUEUE_NAMES.analyze, { connection: connection(), prefix: ns.prefix }),
+      'analyze queue',
+    );
+    // The last slot enqueued was 11:30; the scheduler starts at 12:02:30, long before the next
+    // real slot of this expression.
+    const now = Date.parse('2025-11-24T12:02:30Z');
+    await redis.set(analyzeLastSlotKey(ns.prefix), String(Date.parse('2025-11-24T11:30:00Z')));
+    const stop = scheduleAnalyze({
+      queue,
+      redis,
+      prefix: ns.prefix,
+      cron: '*/5 * * * *',
+      log,
+      now: () => now,
+    });
+    await waitForSlots(queue, 6);
+    await stop();
+
+    expect(await slotsOf(queue)).toEqual(
+      ['11:35', '11:40', '11:45', '11:50', '11:55', '12:00'].map((t) => `2025-11-24T${t}:00.000Z`),
+    );
+    expect(await queue.count()).toBe(25 * 6);
+    expect(await redis.get(analyzeLastSlotKey(ns.prefix))).toBe(String(Date.parse('2025-11-24T12:00:00Z')));
+    await queue.obliterate({ force: true });
+    await queue.close();
+    await quit(redis);
+  });
+
+  it('a scheduler that starts with no slot enqueued before enqueues nothing then', async () => {
+    const redis = resources.redis();
+    const queue = resources.track(
+      new Queue<AnalyzeJobData>(QUEUE_NAMES.analyze, { connection: connection(), prefix: ns.prefix }),
+      'analyze queue',
+    );
+    const stop = scheduleAnalyze({
+      queue,
+      redis,
+      prefix: ns.prefix,
+      cron: '*/5 * * * *',
+      log,
+      now: () => Date.parse('2025-11-24T12:02:30Z'),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await stop();
+
+    expect(await queue.count()).toBe(0);
+    await queue.close();
+    await quit(redis);
   });
 
   it('enqueueAnalyze racing itself on one slot adds 25 jobs', async () => {
