@@ -540,24 +540,22 @@ describe('scheduleAnalyze', () => {
     await proxy.close();
   });
 
-  it('a scheduler that starts enqueues the slots it missed since the last one enqueued', async () => {
+  /** A scheduler of every fifth minute started at `now` (long before a real slot of it). */
+  function startedAt(now: number) {
     const redis = resources.redis();
     const queue = resources.track(
       new Queue<AnalyzeJobData>(QUEUE_NAMES.analyze, { connection: connection(), prefix: ns.prefix }),
       'analyze queue',
     );
-    // The last slot enqueued was 11:30; the scheduler starts at 12:02:30, long before the next
-    // real slot of this expression.
-    const now = Date.parse('2025-11-24T12:02:30Z');
+    const start = () =>
+      scheduleAnalyze({ queue, redis, prefix: ns.prefix, cron: '*/5 * * * *', log, now: () => now });
+    return { redis, queue, start };
+  }
+
+  it('a scheduler that starts enqueues the slots it missed since the last one enqueued', async () => {
+    const { redis, queue, start } = startedAt(Date.parse('2025-11-24T12:02:30Z'));
     await redis.set(analyzeLastSlotKey(ns.prefix), String(Date.parse('2025-11-24T11:30:00Z')));
-    const stop = scheduleAnalyze({
-      queue,
-      redis,
-      prefix: ns.prefix,
-      cron: '*/5 * * * *',
-      log,
-      now: () => now,
-    });
+    const stop = start();
     await waitForSlots(queue, 6);
     await stop();
 
@@ -572,19 +570,8 @@ describe('scheduleAnalyze', () => {
   });
 
   it('a scheduler that starts with no slot enqueued before enqueues nothing then', async () => {
-    const redis = resources.redis();
-    const queue = resources.track(
-      new Queue<AnalyzeJobData>(QUEUE_NAMES.analyze, { connection: connection(), prefix: ns.prefix }),
-      'analyze queue',
-    );
-    const stop = scheduleAnalyze({
-      queue,
-      redis,
-      prefix: ns.prefix,
-      cron: '*/5 * * * *',
-      log,
-      now: () => Date.parse('2025-11-24T12:02:30Z'),
-    });
+    const { redis, queue, start } = startedAt(Date.parse('2025-11-24T12:02:30Z'));
+    const stop = start();
     await new Promise((resolve) => setTimeout(resolve, 500));
     await stop();
 

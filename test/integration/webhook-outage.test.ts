@@ -9,6 +9,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createWebhookWorker } from '../../src/events/createWebhookWorker.ts';
@@ -64,6 +65,28 @@ function via(proxy: TcpProxy, url: string): string {
   return u.toString();
 }
 
+/** A queue of the test's namespace holding one delivery of signal `id`'s accepted event. */
+async function queueDelivery(
+  redis: Redis,
+  webhookId: string,
+  id: string,
+  attempts: number,
+): Promise<{ queue: Queue; deliveryId: string }> {
+  const queue = tracker.track(
+    new Queue(QUEUE_NAMES.webhooks, { connection: redis, prefix: ns.prefix }),
+    'queue',
+  );
+  const eventKey = `accepted:${id}`;
+  const deliveryId = deliveryIdOf(webhookId, eventKey);
+  const body = JSON.stringify({ type: 'signal.accepted', id, tenant: 'acme' });
+  await queue.add(
+    JOB_NAMES.webhook,
+    { webhookId, deliveryId, eventKey, eventType: 'signal.accepted', body },
+    { jobId: deliveryId, attempts, backoff: { type: 'exponential', delay: 50 } },
+  );
+  return { queue, deliveryId };
+}
+
 async function waitFor(
   pred: () => Promise<boolean> | boolean,
   what: string,
@@ -105,19 +128,8 @@ describe('a webhook delivery during a PostgreSQL outage', () => {
       transientRetryMs: 60_000,
     });
     tracker.track(worker, 'webhook worker');
-    const queue = tracker.track(
-      new Queue(QUEUE_NAMES.webhooks, { connection: redis, prefix: ns.prefix }),
-      'queue',
-    );
-    const eventKey = 'accepted:w-outage';
-    const deliveryId = deliveryIdOf(webhook.id, eventKey);
-    const body = JSON.stringify({ type: 'signal.accepted', id: 'w-outage', tenant: 'acme' });
     // Two attempts 50 ms apart: without waiting out the outage, both fail within a second.
-    await queue.add(
-      JOB_NAMES.webhook,
-      { webhookId: webhook.id, deliveryId, eventKey, eventType: 'signal.accepted', body },
-      { jobId: deliveryId, attempts: 2, backoff: { type: 'exponential', delay: 50 } },
-    );
+    const { queue, deliveryId } = await queueDelivery(redis, webhook.id, 'w-outage', 2);
 
     await waitFor(
       async () => ['active', 'failed'].includes(await queue.getJobState(deliveryId)),
@@ -178,18 +190,7 @@ describe('a webhook delivery whose worker dies during an attempt', () => {
         }),
         name,
       );
-    const queue = tracker.track(
-      new Queue(QUEUE_NAMES.webhooks, { connection: redis, prefix: ns.prefix }),
-      'queue',
-    );
-    const eventKey = 'accepted:w-stall';
-    const deliveryId = deliveryIdOf(webhook.id, eventKey);
-    const body = JSON.stringify({ type: 'signal.accepted', id: 'w-stall', tenant: 'acme' });
-    await queue.add(
-      JOB_NAMES.webhook,
-      { webhookId: webhook.id, deliveryId, eventKey, eventType: 'signal.accepted', body },
-      { jobId: deliveryId, attempts: 3, backoff: { type: 'exponential', delay: 50 } },
-    );
+    const { queue, deliveryId } = await queueDelivery(redis, webhook.id, 'w-stall', 3);
 
     // The first worker sends the delivery and dies waiting for the answer: its lock lapses.
     const first = worker('first webhook worker');
