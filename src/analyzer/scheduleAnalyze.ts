@@ -4,11 +4,12 @@
  * cron expression matched, not the moment the callback ran), so any number of schedulers
  * enqueue each job once, and enqueueing a slot again adds nothing.
  *
- * No slot is lost to Redis: a slot whose jobs cannot be enqueued (Redis down, out of memory,
- * loading) waits, with the slots after it, and is enqueued when Redis takes it. Nor to a
- * scheduler that was not running: at start it enqueues the slots it missed since the last slot
- * enqueued (kept in Redis), the latest {@link ANALYZE_CATCH_UP}.maxSlots of the past
- * {@link ANALYZE_CATCH_UP}.withinMs.
+ * No slot's work is lost to Redis or to a scheduler that was not running. A slot whose jobs Redis
+ * does not take (down, out of memory, loading) waits, with the slots after it, and is enqueued
+ * when Redis takes it. A scheduler that starts enqueues the slots it missed since the last slot
+ * enqueued (kept in Redis), within {@link ANALYZE_CATCH_UP_MS}. Of waiting slots that compute the
+ * same windows (an analysis depends on its slot only through `windowEnds`, and reads outcomes
+ * when it runs), only the latest is enqueued: the others would write the same rows.
  */
 import type { Queue } from 'bullmq';
 import cron, { type ScheduledTask } from 'node-cron';
@@ -17,6 +18,8 @@ import { ANALYZE_JOB_NAME, analyzeJobId, type AnalyzeJobData } from './analyzeJo
 import { GROUP_KINDS, type GroupKind } from '../analysis/groups.ts';
 import { WINDOW_NAMES, type WindowName } from '../analysis/windows.ts';
 import { analyzeLastSlotKey } from '../names.ts';
+import { ANALYZER_DEFAULTS } from './createAnalyzer.ts';
+import { windowEnds } from '../analysis/windows.ts';
 import type { RedisClient } from '../RedisClient.ts';
 
 /**
@@ -57,8 +60,8 @@ export async function enqueueAnalyze(options: EnqueueAnalyzeOptions): Promise<st
   return jobs.map((j) => j.opts.jobId);
 }
 
-/** How far back a scheduler that starts looks for slots it missed, and how many it enqueues. */
-export const ANALYZE_CATCH_UP = { withinMs: 86_400_000, maxSlots: 96 } as const;
+/** How far back a scheduler that starts looks for slots it missed. */
+export const ANALYZE_CATCH_UP_MS = 86_400_000;
 
 /** Sets KEYS[1] to ARGV[1] unless it holds a later slot already (schedulers race). */
 const SET_LATER_SLOT = `local v = tonumber(redis.call('GET', KEYS[1]))
@@ -85,18 +88,24 @@ export interface ScheduleAnalyzeOptions {
 }
 
 /**
- * The slots of `task` after `afterMs` and up to `nowMs`, the latest ANALYZE_CATCH_UP.maxSlots of
- * the last ANALYZE_CATCH_UP.withinMs, oldest first. Minute by minute unless the expression has
- * seconds.
+ * The slots of `task` after `afterMs` and up to `nowMs`, within the last ANALYZE_CATCH_UP_MS,
+ * oldest first. Minute by minute unless the expression has seconds.
  */
 export function missedSlots(task: ScheduledTask, afterMs: number, nowMs: number): number[] {
   const step = cron.parse(task.getPattern()).second.every((s) => s === 0) ? 60_000 : 1000;
-  const from = Math.max(afterMs, nowMs - ANALYZE_CATCH_UP.withinMs);
+  const from = Math.max(afterMs, nowMs - ANALYZE_CATCH_UP_MS);
   const slots: number[] = [];
   for (let t = (Math.floor(from / step) + 1) * step; t <= nowMs; t += step) {
     if (task.match(new Date(t))) slots.push(t);
   }
-  return slots.slice(-ANALYZE_CATCH_UP.maxSlots);
+  return slots;
+}
+
+/** Whether analyses at slots `a` and `b` compute the same windows (the analyzer's default settle). */
+function sameWindows(a: number, b: number): boolean {
+  return (
+    windowEnds(a, ANALYZER_DEFAULTS.settleMs).join() === windowEnds(b, ANALYZER_DEFAULTS.settleMs).join()
+  );
 }
 
 /** Starts the schedule; returns a function that stops it. Throws on an invalid cron expression. */
@@ -136,6 +145,11 @@ export function scheduleAnalyze(options: ScheduleAnalyzeOptions): () => Promise<
     let failures = 0;
     while (!stopped && (!caughtUp || pending.length > 0)) {
       const slot = pending[0];
+      // Slots are in order, and slots that compute the same windows are next to each other.
+      if (slot !== undefined && pending.length > 1 && sameWindows(slot, pending[1]!)) {
+        pending.shift();
+        continue;
+      }
       try {
         if (!caughtUp) {
           const last = await options.redis.get(key);
@@ -156,7 +170,7 @@ export function scheduleAnalyze(options: ScheduleAnalyzeOptions): () => Promise<
           ...(options.groupKinds ? { groupKinds: options.groupKinds } : {}),
         });
         await options.redis.eval(SET_LATER_SLOT, 1, key, String(slot));
-        pending.splice(pending.indexOf(slot!), 1);
+        pending.shift();
         if (failures > 0)
           log.info({ slot: new Date(slot!).toISOString(), failures }, 'analyze jobs enqueued after waiting');
         else log.debug({ slot: new Date(slot!).toISOString(), jobs: ids.length }, 'analyze jobs enqueued');
