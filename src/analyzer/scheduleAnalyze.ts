@@ -16,11 +16,10 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import { ANALYZE_JOB_NAME, analyzeJobId, type AnalyzeJobData } from './analyzeJob.ts';
 import { GROUP_KINDS, type GroupKind } from '../analysis/groups.ts';
-import { WINDOW_NAMES, type WindowName } from '../analysis/windows.ts';
+import { WINDOW_NAMES, windowEnds, type WindowName } from '../analysis/windows.ts';
 import { analyzeLastSlotKey } from '../names.ts';
-import { ANALYZER_DEFAULTS } from './createAnalyzer.ts';
-import { windowEnds } from '../analysis/windows.ts';
 import type { RedisClient } from '../RedisClient.ts';
+import { ANALYZER_DEFAULTS } from './createAnalyzer.ts';
 
 /**
  * Options of the jobs: completed ones are kept a day, so a scheduler whose clock or cron tick

@@ -56,8 +56,9 @@ interface Answer {
  * with exponential backoff until WEBHOOK_MAX_ATTEMPTS. Each attempt is recorded in
  * `webhook_deliveries` once, numbered by the times its job was started: a delivery run again
  * after its worker stalled is a new attempt (its POST was sent again), and recording an attempt
- * again (a retried insert whose first commit went through) adds no second row. The address is checked when the socket connects (not only when the
- * webhook was created): a name that now resolves to a private address is refused.
+ * again (a retried insert whose first commit went through) adds no second row. The address is
+ * checked when the socket connects (not only when the webhook was created): a name that now
+ * resolves to a private address is refused.
  *
  * PostgreSQL being down is not the receiver's failure: reading the webhook and recording the
  * attempt wait it out (TRANSIENT_RETRY_MS) instead of spending the delivery's attempts, which
