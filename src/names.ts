@@ -305,6 +305,10 @@ export class WebKeys {
   tickIdempotency(hash: string): string {
     return `${this.prefix}:idempotency:ticks:${hash}`;
   }
+  /** String with a TTL: the operation sent under one tenant's `Idempotency-Key`, as above. */
+  operationIdempotency(hash: string): string {
+    return `${this.prefix}:idempotency:ops:${hash}`;
+  }
 }
 
 /** FNV-1a, 32 bit: the symbol → shard hash. Stable across processes, languages and versions. */

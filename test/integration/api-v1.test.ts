@@ -431,6 +431,57 @@ describe('the /v1 API', () => {
     await close();
   });
 
+  it('applies an operation sent again with its Idempotency-Key once, and answers the retries as the first', async () => {
+    const live = await pipeline.start();
+    const { app, close } = await server();
+    const k = await keys();
+    await call(app, 'POST', '/v1/signals', k.submitA.bearer, { signals: [signal('idem-1')] });
+    await live.waitUntilDrained();
+    await call(app, 'POST', '/v1/ticks', k.submitA.bearer, { ticks: [['APIX', T0 + 1000, 99.5]] });
+    await live.waitUntilDrained();
+    const exit = (key: string, body: object) =>
+      call(app, 'POST', '/v1/signals/idem-1/exit', { ...k.submitA.bearer, 'idempotency-key': key }, body);
+
+    // A quarter closed at 101, sent three times at once (a client retrying on a timeout) …
+    const quarter = { price: 101, fraction: 0.25 };
+    const first = await Promise.all([1, 2, 3].map(() => exit('exit-q1', quarter)));
+    expect(first.map((r) => r.statusCode)).toEqual([202, 202, 202]);
+    const answers = first.map((r) => r.json() as { jobId: string; ts: number });
+    expect(new Set(answers.map((a) => a.jobId)).size).toBe(1);
+    expect(new Set(answers.map((a) => a.ts)).size).toBe(1);
+    // … and once more after it was queued: the first answer, nothing queued again.
+    const again = await exit('exit-q1', quarter);
+    expect(again.statusCode).toBe(202);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toEqual({ id: 'idem-1', op: 'exit', ...answers[0] });
+    // The same key with another operation is refused; another tenant's same key is its own.
+    const reused = await exit('exit-q1', { price: 102, fraction: 0.5 });
+    expect(reused.statusCode).toBe(409);
+    expect(reused.json().error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    const bad = await exit('has space', quarter);
+    expect(bad.statusCode).toBe(400);
+    await live.waitUntilDrained();
+
+    const got = (await call(app, 'GET', '/v1/signals/idem-1', k.readA.bearer)).json() as {
+      state: string;
+      legs: { reason: string; fraction: number }[];
+      history: { event: string }[];
+    };
+    expect(got.state).toBe('partial');
+    expect(got.legs).toEqual([expect.objectContaining({ fraction: 0.25, price: 101 })]);
+    expect(got.history.map((h) => h.event)).toEqual(['accepted', 'exited']);
+    expect(await live.signalOps.getJobCountByTypes('completed', 'failed')).toBe(1);
+    // Clients generated from the OpenAPI document know the header.
+    const doc = (await call(app, 'GET', '/v1/openapi.json', k.readA.bearer)).json() as {
+      paths: Record<string, Record<string, LiveOperation>>;
+    };
+    for (const op of ['exit', 'cancel', 'amend'])
+      expect(doc.paths[`/v1/signals/{id}/${op}`]!['post']!.parameters).toContainEqual(
+        expect.objectContaining({ in: 'header', name: 'idempotency-key' }),
+      );
+    await close();
+  });
+
   it('answers a NUL in a path or query value, an infinite number, and a URL that is not UTF-8, with 400 in the documented error body (found by fuzzing: 500s, and fastify’s own body)', async () => {
     const { app, close } = await server();
     const k = await keys();

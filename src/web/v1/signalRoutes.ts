@@ -23,6 +23,8 @@ import {
   TENANT_QUERY,
   TRACK_SIGNAL_REF,
 } from './apiSchemas.ts';
+import { IDEMPOTENT_REPLAYED_HEADER, readIdempotencyKey } from './idempotencyKey.ts';
+import { OPERATION_IDEMPOTENCY_KEY_HEADER, operationIdempotency } from './operationIdempotency.ts';
 import { MAX_SIGNALS_PER_REQUEST, submitSignals } from './submitSignals.ts';
 
 const ID_PARAMS = {
@@ -189,15 +191,29 @@ export function signalRoutes(app: FastifyInstance, deps: ApiDeps): void {
           description:
             `The body is the ${op} operation of the signal-ops queue (docs/QUEUES.md) without \`op\` and \`id\` (taken from the path); ` +
             '`ts` defaults to the server clock. Checked as the queue checks it, then queued on signal-ops; ' +
-            'the signal machine applies or rejects it on its shard (see GET /v1/signals/{id} history).',
+            'the signal machine applies or rejects it on its shard (see GET /v1/signals/{id} history). ' +
+            'To retry safely after an error or a lost answer, send an Idempotency-Key and send it again with the retry: ' +
+            'the operation is applied once, and a retry of a queued one gets its first answer with `Idempotent-Replayed: true`.',
           ...secured('submit'),
           params: ID_PARAMS,
+          headers: {
+            type: 'object',
+            properties: { 'idempotency-key': OPERATION_IDEMPOTENCY_KEY_HEADER },
+          },
           ...(op === 'cancel' ? {} : { body: OPERATION_REFS[op] }),
-          response: responses({ 202: OPERATION_ACCEPTED_SCHEMA }, 404, 409, 413, 415, 422),
+          response: responses(
+            { 202: { ...OPERATION_ACCEPTED_SCHEMA, headers: IDEMPOTENT_REPLAYED_HEADER } },
+            404,
+            409,
+            413,
+            415,
+            422,
+          ),
         },
       },
       async (request, reply) => {
         const { id } = request.params as { id: string };
+        const key = readIdempotencyKey(request.headers['idempotency-key']);
         const body = request.body ?? {};
         if (typeof body !== 'object' || Array.isArray(body))
           throw new HttpError('BAD_REQUEST', 'the body must be a JSON object');
@@ -212,7 +228,15 @@ export function signalRoutes(app: FastifyInstance, deps: ApiDeps): void {
               `${field}: ${JSON.stringify(given[field])} contradicts the path (${value})`,
             );
         }
-        const operation = { ...given, op, id, ts: given.ts ?? deps.now() };
+        const once =
+          key === null ? null : operationIdempotency(deps.redis, deps.prefix, request.principal!.tenant, key);
+        const claim = once === null ? null : await once.claim({ op, id, body: given }, deps.now());
+        if (claim?.action === 'replay')
+          return reply
+            .code(202)
+            .header('Idempotent-Replayed', 'true')
+            .send({ id, op, jobId: once!.jobId, ts: claim.ts });
+        const operation = { ...given, op, id, ts: given.ts ?? claim?.ts ?? deps.now() };
         const checked = validateOperation(operation);
         const reasons = [
           ...(checked.ok ? [] : checked.errors),
@@ -224,8 +248,14 @@ export function signalRoutes(app: FastifyInstance, deps: ApiDeps): void {
         if (reasons.length > 0) {
           throw new HttpError('UNPROCESSABLE', reasons.map((r) => r.message).join('; '), reasons);
         }
-        await requireOperable(deps, request.principal!, id);
-        const job = await deps.queues.signalOps.add(op, operation);
+        // A retry of a request whose operation went in (its answer lost): answered as queued, even
+        // if the operation has since closed the signal.
+        const earlier = once === null ? undefined : await Job.fromId(deps.queues.signalOps, once.jobId);
+        if (earlier === undefined) await requireOperable(deps, request.principal!, id);
+        const job =
+          earlier ??
+          (await deps.queues.signalOps.add(op, operation, once === null ? {} : { jobId: once.jobId }));
+        await once?.queued(operation.ts as number);
         return reply.code(202).send({ id, op, jobId: job.id!, ts: operation.ts as number });
       },
     );

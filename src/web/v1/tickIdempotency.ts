@@ -1,9 +1,15 @@
-import { createHash } from 'node:crypto';
 import type { Tick } from '../../../machines/types.ts';
 import type { RedisClient } from '../../RedisClient.ts';
 import { toWire } from '../../live/messages.ts';
 import { WebKeys } from '../../names.ts';
 import { HttpError } from '../httpErrors.ts';
+import {
+  claimRecord,
+  IDEMPOTENCY_TTL_SECONDS,
+  idempotencyHash,
+  idempotencyKeyHeader,
+  sha256,
+} from './idempotencyKey.ts';
 
 /**
  * `Idempotency-Key` on `POST /v1/ticks` (docs/API.md "Ticks"): a producer that sends a request
@@ -16,21 +22,10 @@ import { HttpError } from '../httpErrors.ts';
  * Once a publish has completed, a retry publishes nothing and gets the first answer again.
  */
 
-/** How long a key is remembered: a day, as the IETF draft's examples and the large payment APIs. */
-export const IDEMPOTENCY_TTL_SECONDS = 86_400;
-
-/** Printable ASCII without spaces, up to 255 characters: a UUID, a feed name with a sequence number. */
-const KEY_TEXT = /^[\x21-\x7e]{1,255}$/;
-
 /** The header's OpenAPI description (the route documents it). */
-export const IDEMPOTENCY_KEY_HEADER = {
-  type: 'string',
-  minLength: 1,
-  maxLength: 255,
-  pattern: '^[\\x21-\\x7e]+$',
-  description:
-    'Optional. A key unique to this request (a UUID, or your feed and sequence number). Send the same request again with the same key after an error or a lost answer: its ticks are published once. Remembered per tenant for 24 h; the same key with other ticks answers 409 IDEMPOTENCY_KEY_REUSED.',
-} as const;
+export const IDEMPOTENCY_KEY_HEADER = idempotencyKeyHeader(
+  'Optional. A key unique to this request (a UUID, or your feed and sequence number). Send the same request again with the same key after an error or a lost answer: its ticks are published once. Remembered per tenant for 24 h; the same key with other ticks answers 409 IDEMPOTENCY_KEY_REUSED.',
+);
 
 export interface TickIdempotency {
   /** The batch id the ticks are published under (`createTickPublisher`). */
@@ -40,25 +35,6 @@ export interface TickIdempotency {
   /** Records that the publish completed with `published` ticks. */
   completed(published: number): Promise<void>;
 }
-
-/** The header's value, or null without one; a key we cannot use is a 400. */
-export function readIdempotencyKey(header: string | string[] | undefined): string | null {
-  if (header === undefined) return null;
-  if (Array.isArray(header) || !KEY_TEXT.test(header))
-    throw new HttpError(
-      'BAD_REQUEST',
-      'Idempotency-Key: must be one value of 1 to 255 printable characters, no spaces',
-      [
-        {
-          field: 'Idempotency-Key',
-          reason: 'one value of 1 to 255 printable ASCII characters without spaces',
-        },
-      ],
-    );
-  return header;
-}
-
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** The record kept under a key: the ticks' fingerprint, and the count once published. */
 interface KeyRecord {
@@ -76,32 +52,25 @@ export function tickIdempotency(
   tenant: string,
   key: string,
 ): TickIdempotency {
-  // The tenant is part of the hash: one tenant's key never meets another's.
-  const hash = sha256(`${tenant}\n${key}`);
+  const hash = idempotencyHash(tenant, key);
   const redisKey = new WebKeys(prefix).tickIdempotency(hash);
   let fingerprint = '';
   return {
     batchId: `http-${hash}`,
     async claim(ticks) {
       fingerprint = sha256(JSON.stringify(ticks.map((t) => toWire(t))));
-      const fresh = JSON.stringify({ ticks: fingerprint, published: null } satisfies KeyRecord);
-      for (;;) {
-        if ((await redis.set(redisKey, fresh, 'EX', IDEMPOTENCY_TTL_SECONDS, 'NX')) === 'OK')
-          return { action: 'publish' };
-        const seen = await redis.get(redisKey);
-        if (seen === null) continue; // expired between the two commands: this request is the first again
-        const record = JSON.parse(seen) as KeyRecord;
-        if (record.ticks !== fingerprint)
-          throw new HttpError(
-            'IDEMPOTENCY_KEY_REUSED',
-            'Idempotency-Key: already used by this tenant for other ticks in the last 24 hours; use a new key for a new request',
-          );
-        // Still being published (a request in flight, or one that failed half-way): publish
-        // again under the same batch id, which queues each job once.
-        return record.published === null
-          ? { action: 'publish' }
-          : { action: 'replay', published: record.published };
-      }
+      const record = await claimRecord<KeyRecord>(redis, redisKey, { ticks: fingerprint, published: null });
+      if (record === null) return { action: 'publish' };
+      if (record.ticks !== fingerprint)
+        throw new HttpError(
+          'IDEMPOTENCY_KEY_REUSED',
+          'Idempotency-Key: already used by this tenant for other ticks in the last 24 hours; use a new key for a new request',
+        );
+      // Still being published (a request in flight, or one that failed half-way): publish
+      // again under the same batch id, which queues each job once.
+      return record.published === null
+        ? { action: 'publish' }
+        : { action: 'replay', published: record.published };
     },
     async completed(published) {
       const done: KeyRecord = { ticks: fingerprint, published };

@@ -5,7 +5,8 @@ import { checkLiveTime } from '../../validation/screenPayload.ts';
 import { HttpError } from '../httpErrors.ts';
 import type { ApiDeps } from './ApiDeps.ts';
 import { OWN_VALIDATION, responses, secured } from './apiSchemas.ts';
-import { IDEMPOTENCY_KEY_HEADER, readIdempotencyKey, tickIdempotency } from './tickIdempotency.ts';
+import { IDEMPOTENT_REPLAYED_HEADER, readIdempotencyKey } from './idempotencyKey.ts';
+import { IDEMPOTENCY_KEY_HEADER, tickIdempotency } from './tickIdempotency.ts';
 
 /** The most ticks one request may carry. */
 export const MAX_TICKS_PER_REQUEST = 10_000;
@@ -107,14 +108,7 @@ export function tickRoutes(app: FastifyInstance, deps: ApiDeps): void {
               type: 'object',
               required: ['published'],
               properties: { published: { type: 'integer' } },
-              headers: {
-                'Idempotent-Replayed': {
-                  type: 'string',
-                  enum: ['true'],
-                  description:
-                    'Present on the answer to a retry of a completed request: nothing was published again.',
-                },
-              },
+              headers: IDEMPOTENT_REPLAYED_HEADER,
             },
           },
           409,
