@@ -6,7 +6,12 @@ import type { OutboxEntry } from '../storage/OutboxEntry.ts';
 import { writeOutboxBatch, type AuditEntry, type ClosedOutcome } from '../storage/writeOutboxBatch.ts';
 import { inTransaction } from '../storage/inTransaction.ts';
 import { recordOrphansDropped, type DroppedOrphan } from '../storage/recordOrphansDropped.ts';
-import { backoffMs, isRetryablePgError, type BackoffOptions } from '../storage/retryablePg.ts';
+import {
+  backoffMs,
+  isResourcePgError,
+  isRetryablePgError,
+  type BackoffOptions,
+} from '../storage/retryablePg.ts';
 import { findSignalLabels, type SignalLabels } from '../storage/findSignalLabels.ts';
 import { publishEvents, type EventRetention } from '../events/publishEvents.ts';
 import type { EventType, KeyedEvent, TrackerEvent } from '../events/TrackerEvent.ts';
@@ -198,12 +203,15 @@ export function createFlusher(opts: FlusherOptions): Flusher {
   /**
    * Writes a batch; on an error that retrying cannot cure (a constraint violation: bad data),
    * splits it to find the entries at fault, writes the rest, and leaves those in the outbox.
+   * PostgreSQL short of resources (out of lock-table room, memory) splits it too, since the
+   * batch's own size may be the cause; a single entry then waits like any transient failure.
    */
   async function flushBatch(keys: ShardKeys, batch: RawEntry[]): Promise<number> {
     try {
       return await writeBatch(keys, batch);
     } catch (err) {
-      if (isRetryablePgError(err) || !isPgError(err)) throw err;
+      const split = batch.length > 1 && isResourcePgError(err);
+      if (!split && (isRetryablePgError(err) || !isPgError(err))) throw err;
       if (batch.length === 1) {
         const entry = batch[0]!;
         refused.set(`${entry.shard}|${entry.key}`, entry.value);

@@ -12,6 +12,11 @@ export const RETRYABLE_PG_CODES: Readonly<Record<string, string>> = {
   '57P01': 'admin_shutdown: the server is stopping (our connection was terminated)',
   '57P02': 'crash_shutdown: the server crashed',
   '57P03': 'cannot_connect_now: the server is starting up or in recovery',
+  // Class 53, insufficient resources: a server short of memory, disk or lock-table room for now
+  // (the lock table is shared by every connection, so another's locks can fill it).
+  '53000': 'insufficient_resources',
+  '53100': 'disk_full',
+  '53200': 'out_of_memory (also "out of shared memory": the lock table is full)',
   '53300': 'too_many_connections',
   '53400': 'configuration_limit_exceeded',
   '08000': 'connection_exception',
@@ -40,6 +45,16 @@ const RETRYABLE_MESSAGES = [
   /Client has encountered a connection error/i,
   /Client was closed and is not queryable/i,
 ];
+
+/**
+ * Whether `err` is PostgreSQL short of memory, disk or lock-table room (class 53 but for the
+ * connection limits): transient, but a statement that is itself too large fails the same way
+ * again, so a writer of batches splits it as well.
+ */
+export function isResourcePgError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '53000' || code === '53100' || code === '53200';
+}
 
 /** Whether `err` is a transient PostgreSQL or connection failure (see {@link RETRYABLE_PG_CODES}). */
 export function isRetryablePgError(err: unknown): boolean {

@@ -27,6 +27,7 @@ import {
   useRedisNamespace,
   useResourceTracker,
   useTestDatabase,
+  withTestDatabase,
   type IsolatedServices,
 } from '../support/services.ts';
 
@@ -480,6 +481,50 @@ describe('flusher', () => {
     await flusher.close();
     await pool.end();
     await closeRedis(redis);
+  });
+
+  it('splits a batch PostgreSQL is short of resources for, and waits out the shortage for a single outcome instead of setting it aside', async () => {
+    // A database of its own: the other tests' outcomes of the same ids are already written.
+    await withTestDatabase(resources, async (own) => {
+      const redis = resources.redis();
+      const setUp = resources.pool(own.url);
+      await runScenario(new ShardDriver(redis, ns.prefix), setUp);
+      // PostgreSQL's lock table full (53200 "out of shared memory"), as another connection holding
+      // many locks leaves it: the outcome rows' statement is refused, whatever its size, the first
+      // eight times; then the locks are given back.
+      const pool = resources.pool(own.url, 'pool short of resources');
+      let refusals = 8;
+      pool.on('connect', (client) => {
+        const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+        (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args) => {
+          const text = typeof args[0] === 'string' ? args[0] : '';
+          if (text.includes('INSERT INTO signal_outcomes') && refusals-- > 0)
+            return Promise.reject(Object.assign(new Error('out of shared memory'), { code: '53200' }));
+          return query(...args);
+        };
+      });
+      const logged: string[] = [];
+      const flusher = flusherFor(redis, pool, {
+        retry: { baseMs: 10, maxMs: 50 },
+        log: pino({ level: 'error' }, { write: (line: string) => void logged.push(line) }),
+      });
+
+      flusher.start();
+      await expect
+        .poll(async () => closedLines(await outboxes(redis, ns.prefix)).size, {
+          timeout: 20_000,
+          interval: 20,
+        })
+        .toBe(0);
+      await flusher.close();
+
+      expect(refusals).toBeLessThan(0);
+      expect([...(await readOutcomeLines(setUp, CLOSED_IDS)).keys()].sort()).toEqual(CLOSED_IDS);
+      expect(logged.join('').includes('refused an outbox entry'), 'no outcome set aside').toBe(false);
+      await pool.end();
+      await setUp.end();
+      await closeRedis(redis);
+    });
   });
 
   it('drops an outcome of a signal PostgreSQL never learns of after FLUSH_ORPHAN_GRACE_MS, once, with an audit row, and the shard forgets it', async () => {

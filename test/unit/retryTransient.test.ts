@@ -6,6 +6,7 @@ import {
   TransientBudgetError,
   type OutageState,
 } from '../../src/storage/retryTransient.ts';
+import { isResourcePgError, isRetryablePgError } from '../../src/storage/retryablePg.ts';
 
 /** A logger that keeps what it was told. */
 function recordingLog(): { log: Logger; lines: { level: number; msg: string }[] } {
@@ -166,5 +167,29 @@ describe('isTransientRedisError: Redis refusing for now is not bad input', () =>
       return 'queued';
     });
     expect({ result, calls }).toEqual({ result: 'queued', calls: 3 });
+  });
+});
+
+describe('isRetryablePgError and isResourcePgError: PostgreSQL short of resources for now', () => {
+  const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+  it('waits out a server short of memory, disk or lock-table room, and splits batches for it', () => {
+    for (const [code, message] of [
+      ['53000', 'insufficient resources'],
+      ['53100', 'could not extend file: No space left on device'],
+      ['53200', 'out of shared memory'],
+    ] as const) {
+      expect(isRetryablePgError(pgError(code, message)), code).toBe(true);
+      expect(isResourcePgError(pgError(code, message)), code).toBe(true);
+    }
+  });
+
+  it('does not split for connection limits, which a smaller statement does not cure, nor for bad data', () => {
+    expect(isRetryablePgError(pgError('53300', 'too many connections'))).toBe(true);
+    expect(isResourcePgError(pgError('53300', 'too many connections'))).toBe(false);
+    for (const code of ['23505', '22P02', '42P01'])
+      expect(isRetryablePgError(pgError(code, 'bad')) || isResourcePgError(pgError(code, 'bad')), code).toBe(
+        false,
+      );
   });
 });
