@@ -28,6 +28,7 @@ import {
   queueNameOn,
   ShardKeys,
   shardOf,
+  signalJobId,
 } from '../names.ts';
 import { publishEvents, type EventRetention } from '../events/publishEvents.ts';
 import type { KeyedEvent } from '../events/TrackerEvent.ts';
@@ -156,6 +157,12 @@ export function createIntakeWorkers(options: IntakeOptions): {
     prefix: opts.prefix,
   });
   opsQueue.on('error', (err) => opts.log.error({ err }, 'signal-ops queue error'));
+  // Read only: whether an operation's signal is still queued (see signalOnItsWay).
+  const trackQueue = new Queue(queueNameOn(QUEUE_NAMES.trackSignal, cluster), {
+    connection: opts.connection,
+    prefix: opts.prefix,
+  });
+  trackQueue.on('error', (err) => opts.log.error({ err }, 'track-signal queue error'));
   // Operations on one signal must reach its shard in arrival order, whichever worker process
   // takes them: one signal-ops job at a time across all processes.
   opsQueue
@@ -368,8 +375,13 @@ export function createIntakeWorkers(options: IntakeOptions): {
         // counted as attempts) before calling it unknown. The wait counts from the first look
         // that reached PostgreSQL, so an outage does not use it up.
         const since = await startWait();
-        // A stored signal whose registration is on its way gets as long as its intake job has.
-        const limit = signal === null ? opts.opWaitMs : (options.transientRetryMs ?? 900_000);
+        // A stored signal whose registration is on its way gets as long as its intake job has,
+        // and so does one still queued on track-signal under its recommended job id (a backlog
+        // after an outage can hold it far longer than OP_WAIT_FOR_SIGNAL_MS).
+        const limit =
+          signal === null && !(await signalOnItsWay(op.id))
+            ? opts.opWaitMs
+            : (options.transientRetryMs ?? 900_000);
         if (opts.now() - since < limit) {
           if (head === null) await redisRetry.run(() => opts.redis.rpush(waitKey, jobId));
           return waitLater();
@@ -424,6 +436,17 @@ export function createIntakeWorkers(options: IntakeOptions): {
     return (await redisRetry.run(() => opts.redis.lpos(applied, forwarded))) !== null;
   }
 
+  /**
+   * Whether signal `id` is still queued on track-signal under its recommended job id
+   * (`signalJobId`, docs/QUEUES.md; what `POST /v1/signals` uses): waiting, delayed or running.
+   */
+  async function signalOnItsWay(id: string): Promise<boolean> {
+    const job = await redisRetry.run(() => Job.fromId(trackQueue, signalJobId(id)));
+    if (job === undefined) return false;
+    const state = await redisRetry.run(() => job.getState());
+    return ['waiting', 'delayed', 'prioritized', 'active', 'waiting-children'].includes(state);
+  }
+
   /** Whether a signal-ops job has left the queue for good (a stale head of a waiting list). */
   async function isFinished(jobId: string): Promise<boolean> {
     const job = await Job.fromId(opsQueue, jobId);
@@ -438,7 +461,7 @@ export function createIntakeWorkers(options: IntakeOptions): {
     workers: [signals, ops],
     async close() {
       await Promise.all([signals.close(), ops.close()]);
-      await Promise.all([shardQueues.close(), opsQueue.close()]);
+      await Promise.all([shardQueues.close(), opsQueue.close(), trackQueue.close()]);
     },
   };
 }

@@ -6,6 +6,7 @@
  * `signal-ops` for two minutes.
  */
 import { describe, expect, it } from 'vitest';
+import { signalJobId } from '../../src/names.ts';
 import { useLivePipeline } from '../support/livePipeline.ts';
 import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
 
@@ -44,5 +45,40 @@ describe('operations on a signal that never arrives', () => {
       `SELECT count(*)::int AS n FROM audit_logs WHERE event = 'op_rejected' AND signal_id = 'never-sent'`,
     );
     expect(rows[0]!.n).toBe(4);
+  });
+});
+
+describe('an operation on a signal still queued behind a backlog', () => {
+  it('waits for it longer than OP_WAIT_FOR_SIGNAL_MS, and is applied when it arrives', async () => {
+    const live = await pipeline.start();
+    // The signal sits in track-signal under its recommended job id for 5 s (as behind the
+    // backlog an outage leaves), longer than the 3 s an unknown signal's operation waits.
+    const signal = {
+      v: 1,
+      id: 'behind-backlog',
+      symbol: 'BACKLOG',
+      side: 'long',
+      createdAt: T,
+      entry: { type: 'limit', price: 100 },
+      takeProfits: [{ price: 110, fraction: 1 }],
+      stopLoss: { price: 95 },
+    };
+    await live.trackSignal.add('signal', signal, { jobId: signalJobId(signal.id), delay: 5_000 });
+    const [op] = await live.signalOps.addBulk([
+      { name: 'op', data: { op: 'cancel', id: signal.id, ts: T + 1 }, opts: { jobId: 'cancel-behind' } },
+    ]);
+    await live.waitUntilDrained({ timeoutMs: 30_000 });
+
+    expect(await op!.getState()).toBe('completed');
+    const { rows } = await live.db.query<{ event: string }>(
+      `SELECT event FROM audit_logs WHERE signal_id = $1 ORDER BY at, id`,
+      [signal.id],
+    );
+    expect(rows.map((r) => r.event).sort()).toEqual(['accepted', 'cancelled', 'closed']);
+    const outcome = await live.db.query<{ outcome: string }>(
+      'SELECT outcome FROM signal_outcomes WHERE signal_id = $1',
+      [signal.id],
+    );
+    expect(outcome.rows).toEqual([{ outcome: 'CANCELLED' }]);
   });
 });
