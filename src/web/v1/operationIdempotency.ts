@@ -10,10 +10,10 @@ import {
 } from './idempotencyKey.ts';
 
 /**
- * `Idempotency-Key` on `POST /v1/signals/{id}/exit|cancel|amend` (docs/API.md "Operations"): a
- * client that sends an operation again after an error or a lost answer sends the same key, and
- * the operation is queued and applied once. A partial exit sent twice would otherwise close
- * twice the fraction.
+ * `Idempotency-Key` on `POST /v1/signals/{id}/exit|cancel|amend` (docs/API.md "A signal, and
+ * operations on it"): a client that sends an operation again after an error or a lost answer
+ * sends the same key, and the operation is queued and applied once. A partial exit sent twice
+ * would otherwise close twice the fraction.
  *
  * The operation is queued on `signal-ops` with a job id made from the tenant and the key (BullMQ
  * adds a job id once; the intake derives the shard job's id from it, and the shard applies that
