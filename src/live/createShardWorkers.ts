@@ -1,4 +1,4 @@
-import type { ConnectionOptions, Job, KeepJobs } from 'bullmq';
+import { WaitingError, type ConnectionOptions, type Job, type KeepJobs } from 'bullmq';
 import type { RedisClient } from '../RedisClient.ts';
 import type { Logger } from 'pino';
 import { coerceError, trackerError, type TrackerError } from '../errors.ts';
@@ -122,7 +122,7 @@ export async function createShardWorkers(
     const log = opts.log.child({ shard });
     const worker = new TolerantWorker<ShardJobData, ShardJobResult>(
       name,
-      async (job) => processShardJob(job, shard, keys, log),
+      async (job, token) => processShardJob(job, token, shard, keys, log),
       {
         removeOnComplete: opts.retention?.removeOnComplete ?? { count: 200 },
         removeOnFail: opts.retention?.removeOnFail ?? { age: 86_400 },
@@ -142,6 +142,7 @@ export async function createShardWorkers(
 
   async function processShardJob(
     job: Job<ShardJobData | UnparseableJobData, ShardJobResult>,
+    token: string | undefined,
     shard: number,
     keys: ShardKeys,
     log: Logger,
@@ -236,7 +237,7 @@ export async function createShardWorkers(
         };
       } catch (err) {
         runtimes.delete(shard); // memory may be ahead of what Redis holds
-        if (closing) throw err;
+        if (closing) await handBack(job, token, err);
         if (poison === null && isDataError(err)) {
           poison = trackerError('SHARD_JOB_MALFORMED', `could not be applied: ${coerceError(err).message}`);
           continue;
@@ -246,6 +247,23 @@ export async function createShardWorkers(
         await new Promise((resolve) => setTimeout(resolve, waitMs));
       }
     }
+  }
+
+  /**
+   * Shutting down, a transient error is not retried inside the job: the job goes back to the head
+   * of its queue (BullMQ's moveToWait pushes where the next job is taken), not to the failed set,
+   * where its ticks or registration would be lost (shard jobs have one attempt). If Redis refuses
+   * that too, the error is thrown, BullMQ cannot record the failure either, and the job stalls
+   * and is run again.
+   */
+  async function handBack(job: Job, token: string | undefined, err: unknown): Promise<never> {
+    if (token === undefined) throw err;
+    try {
+      await job.moveToWait(token);
+    } catch {
+      throw err;
+    }
+    throw new WaitingError();
   }
 
   return {
