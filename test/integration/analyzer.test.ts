@@ -22,7 +22,13 @@ import { analyzeCommand } from '../../src/cli/analyzeCommand.ts';
 import { UsageError } from '../../src/cli/usageError.ts';
 import { analyzeLastSlotKey, QUEUE_NAMES } from '../../src/names.ts';
 import { quit } from '../support/liveWeb.ts';
-import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+import {
+  createReadOnlyRedisUser,
+  redisUrl,
+  useRedisNamespace,
+  useResourceTracker,
+  useTestDatabase,
+} from '../support/services.ts';
 
 const db = useTestDatabase();
 const resources = useResourceTracker();
@@ -486,17 +492,12 @@ describe('scheduleAnalyze', () => {
   });
 
   it('enqueues a slot that Redis refused once Redis takes writes again', async () => {
-    // A user of the test's Redis that may not write: BullMQ's scripts are refused with NOPERM,
-    // as they are with OOM when Redis is at its maxmemory, until the user may again.
+    // BullMQ's scripts are refused with NOPERM, as they are with OOM when Redis is at its
+    // maxmemory, until the user may write again.
     const admin = resources.redis();
-    const user = `analyze-schedule-${process.pid}-${Date.now()}`;
-    const password = 'a password of some length';
-    await admin.acl('SETUSER', user, 'on', `>${password}`, '~*', '&*', '+@all', '-@write');
+    const readOnly = await createReadOnlyRedisUser(admin, 'analyze-schedule');
     try {
-      const url = new URL(redisUrl());
-      url.username = user;
-      url.password = password;
-      const redis = new Redis(url.toString(), { maxRetriesPerRequest: null });
+      const redis = new Redis(readOnly.url, { maxRetriesPerRequest: null });
       redis.on('error', () => {});
       const queue = new Queue<AnalyzeJobData>(QUEUE_NAMES.analyze, { connection: redis, prefix: ns.prefix });
       queue.on('error', () => {});
@@ -518,7 +519,7 @@ describe('scheduleAnalyze', () => {
       await new Promise((resolve) => setTimeout(resolve, slot + 1500 - Date.now()));
       expect(await direct.count(), 'nothing enqueued while writes are refused').toBe(0);
 
-      await admin.acl('SETUSER', user, '+@all');
+      await readOnly.allowWrites();
       await waitForSlots(direct, 1);
       await stop();
 
@@ -530,7 +531,7 @@ describe('scheduleAnalyze', () => {
       await queue.close();
       redis.disconnect();
     } finally {
-      await admin.acl('DELUSER', user);
+      await readOnly.remove();
       await quit(admin);
     }
   });

@@ -12,7 +12,7 @@ import { createShardQueues } from '../../src/live/shardQueues.ts';
 import { appliedTickCount } from '../../src/live/shardStore.ts';
 import { ShardKeys } from '../../src/names.ts';
 import { quit } from '../support/liveWeb.ts';
-import { redisUrl, useRedisNamespace, useResourceTracker } from '../support/services.ts';
+import { createReadOnlyRedisUser, useRedisNamespace, useResourceTracker } from '../support/services.ts';
 
 const ns = useRedisNamespace('shard-shutdown');
 const tracker = useResourceTracker();
@@ -24,14 +24,9 @@ describe('a shard job when its worker shuts down during a Redis error', () => {
     // The workers' Redis client may read but not write (as a Redis refusing writes for now):
     // every checkpoint is refused with NOPERM, a transient error to the shard loop.
     const admin = tracker.redis();
-    const user = `shard-shutdown-${process.pid}-${Date.now()}`;
-    const password = 'a password of some length';
-    await admin.acl('SETUSER', user, 'on', `>${password}`, '~*', '&*', '+@all', '-@write');
+    const readOnly = await createReadOnlyRedisUser(admin, 'shard-shutdown');
     try {
-      const url = new URL(redisUrl());
-      url.username = user;
-      url.password = password;
-      const refused = new Redis(url.toString(), { maxRetriesPerRequest: null });
+      const refused = new Redis(readOnly.url, { maxRetriesPerRequest: null });
       refused.on('error', () => {});
       const connection = tracker.redis({}, 'bullmq connection');
       const options = {
@@ -69,7 +64,7 @@ describe('a shard job when its worker shuts down during a Redis error', () => {
       refused.disconnect();
       await quit(connection);
     } finally {
-      await admin.acl('DELUSER', user);
+      await readOnly.remove();
       await quit(admin);
     }
   });

@@ -34,6 +34,35 @@ export function redisUrl(): string {
   return url;
 }
 
+/** A user of the test Redis that may read but not write: see {@link createReadOnlyRedisUser}. */
+export interface ReadOnlyRedisUser {
+  /** redisUrl() signed in as the user. */
+  url: string;
+  /** Lets the user write again (Redis taking writes once more). */
+  allowWrites(): Promise<void>;
+  /** Deletes the user: call it in a `finally`. */
+  remove(): Promise<void>;
+}
+
+/**
+ * A Redis refusing writes for now (at its maxmemory, loading, a replica), as a client sees it,
+ * without touching the Redis the other test files share: a user whose every write, scripts'
+ * included, is refused (NOPERM) until `allowWrites()`.
+ */
+export async function createReadOnlyRedisUser(admin: Redis, label: string): Promise<ReadOnlyRedisUser> {
+  const user = `${label}-${process.pid}-${Date.now()}`;
+  const password = 'a password of some length';
+  await admin.acl('SETUSER', user, 'on', `>${password}`, '~*', '&*', '+@all', '-@write');
+  const url = new URL(redisUrl());
+  url.username = user;
+  url.password = password;
+  return {
+    url: url.toString(),
+    allowWrites: async () => void (await admin.acl('SETUSER', user, '+@all')),
+    remove: async () => void (await admin.acl('DELUSER', user)),
+  };
+}
+
 /**
  * The Redis Cluster of the cluster tests (REDIS_CLUSTER_TEST_NODES, `host:port,…`, which
  * `scripts/services.sh cluster-start` writes and npm test starts), or a clear failure.
