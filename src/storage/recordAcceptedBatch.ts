@@ -80,11 +80,14 @@ export async function recordAcceptedBatch(
 }
 
 /**
- * The insert of {@link insertNew}: one column array a parameter, so that its text is the same
- * for every batch size and PostgreSQL parses and plans it once a connection (a named statement),
- * where one placeholder a value made a new text of up to 13 × INTAKE_CONCURRENCY parameters for
- * each batch size, parsed and planned every time (docs/BENCHMARKS.md "Intake: one statement
- * text"). `ORDER BY n` keeps the submissions' order for `seq`, and so for the audit chain.
+ * The insert of {@link insertNew}: the batch's rows as one JSON array, one parameter, so that its
+ * text is the same for every batch size and PostgreSQL parses and plans it once a connection (a
+ * named statement), where one placeholder a value made a new text of up to 13 ×
+ * INTAKE_CONCURRENCY parameters for each batch size (docs/BENCHMARKS.md "Intake: one statement
+ * text"). One JSON text, not a text array a column: `pg` escaped every payload's quotes into
+ * an array literal, and the payload and normalized columns are parsed once, as part of the
+ * document, not each from its own text (docs/BENCHMARKS.md "The intake at 512 jobs at once").
+ * `ORDER BY n` keeps the submissions' order for `seq`, and so for the audit chain.
  */
 const INSERT_NEW = {
   name: 'outcome-tracker:record-accepted',
@@ -92,9 +95,11 @@ const INSERT_NEW = {
        INSERT INTO signals (id, status, tenant, symbol, side, strategy, model, model_version, timeframe,
                             confidence, created_at, payload, normalized, job_id)
        SELECT id, 'accepted', tenant, symbol, side, strategy, model, model_version, timeframe,
-              confidence, ${fromMs('created_ms')}, payload::jsonb, normalized::jsonb, job_id
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                   $8::text[], $9::float8[], $10::bigint[], $11::text[], $12::text[], $13::text[])
+              confidence, ${fromMs('created_ms')}, payload, normalized, job_id
+       FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (
+              id text, tenant text, symbol text, side text, strategy text, model text,
+              model_version text, timeframe text, confidence float8, created_ms bigint,
+              payload jsonb, normalized jsonb, job_id text))
               WITH ORDINALITY AS u (id, tenant, symbol, side, strategy, model, model_version,
                                     timeframe, confidence, created_ms, payload, normalized, job_id, n)
        ORDER BY n
@@ -109,26 +114,22 @@ const INSERT_NEW = {
 
 /** Inserts the signals whose ids are not accepted yet, with their audit rows; answers their ids. */
 async function insertNew(db: Queryable, candidates: readonly AcceptedSubmission[]): Promise<Set<string>> {
-  const columns: unknown[][] = [];
-  for (const { signal, payload, jobId } of candidates) {
-    const row = [
-      signal.id,
-      signal.tenant,
-      signal.symbol,
-      signal.side,
-      signal.strategy ?? null,
-      signal.model ?? null,
-      signal.modelVersion ?? null,
-      signal.timeframe ?? null,
-      signal.confidence ?? null,
-      signal.createdAt,
-      JSON.stringify(payload),
-      JSON.stringify(signal),
-      jobId,
-    ];
-    row.forEach((value, c) => (columns[c] ??= []).push(value));
-  }
-  const result = await db.query<{ id: string }>({ ...INSERT_NEW, values: columns });
+  const rows = candidates.map(({ signal, payload, jobId }) => ({
+    id: signal.id,
+    tenant: signal.tenant,
+    symbol: signal.symbol,
+    side: signal.side,
+    strategy: signal.strategy ?? null,
+    model: signal.model ?? null,
+    model_version: signal.modelVersion ?? null,
+    timeframe: signal.timeframe ?? null,
+    confidence: signal.confidence ?? null,
+    created_ms: signal.createdAt,
+    payload,
+    normalized: signal,
+    job_id: jobId,
+  }));
+  const result = await db.query<{ id: string }>({ ...INSERT_NEW, values: [JSON.stringify(rows)] });
   return new Set(result.rows.map((r) => r.id));
 }
 

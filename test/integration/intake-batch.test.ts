@@ -212,7 +212,7 @@ describe('intake batches', () => {
       }
   });
 
-  it('stores every column as submitted, whatever its text holds (the columns travel as arrays): quotes, backslashes, braces, commas, the word NULL, characters beyond the BMP; absent fields as NULL', async () => {
+  it('stores every column as submitted, whatever its text holds (the rows travel as one JSON document): quotes, backslashes, braces, commas, the word NULL, characters beyond the BMP; absent fields as NULL', async () => {
     const pool = tracker.pool(db.url);
     const awkward = {
       tenant: 'desk "A", {north}',
@@ -225,7 +225,7 @@ describe('intake batches', () => {
     };
     const submitted = [
       submission(payload('text-1', awkward), 'jt1'),
-      submission(payload('text-2'), 'jt2'),
+      submission(payload('text-2', { confidence: 0.30000000000000004 }), 'jt2'),
       submission(payload('text-3', { model: '', confidence: 1 }), 'jt3'),
     ];
     const records = await recordAcceptedBatch(pool, submitted);
