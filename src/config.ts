@@ -48,7 +48,7 @@ const schema = z.object({
     .regex(/^(\s*\d+(-\d+)?\s*)(,\s*\d+(-\d+)?\s*)*$|^$/)
     .default(''),
   /** Jobs the intake worker validates at once. @defaultValue 64 */
-  INTAKE_CONCURRENCY: int(1).default(64),
+  INTAKE_CONCURRENCY: int(1).default(512),
   /**
    * How long a signal-ops job waits for its signal to be accepted (it may be sent right
    * behind it) before it is rejected as unknown. @defaultValue 30000

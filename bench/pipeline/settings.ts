@@ -67,7 +67,7 @@ export function settings(flags: string[]): Settings {
     rewriteAt: flags.some((f) => f.startsWith('--rewrite-at=')) ? num('rewrite-at', 10) : null,
     intakeJobs: quick ? 2000 : 20_000,
     registerBatch: num('register-batch', 8),
-    intakeConcurrency: num('intake-concurrency', 64), // INTAKE_CONCURRENCY default
+    intakeConcurrency: num('intake-concurrency', 512), // INTAKE_CONCURRENCY default
     intakeWorkers: num('intake-workers', 1),
     flushOutcomes: quick ? 2000 : 20_000,
     recoverySignals: quick ? 100_000 : 1_000_000,
