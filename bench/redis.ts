@@ -153,6 +153,7 @@ const STATE_KINDS = [
   'progress',
   'applied-auto',
   'applied-custom',
+  'applied-ops',
   'clock',
   'recent',
 ] as const;

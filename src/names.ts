@@ -75,6 +75,11 @@ export function forwardedOpJobId(opsJobId: string): string {
   return `op-${createHash('sha256').update(opsJobId, 'utf8').digest('hex')}`;
 }
 
+/** Whether shard job id `jobId` has the form of {@link forwardedOpJobId}'s. */
+export function isForwardedOpJobId(jobId: string): boolean {
+  return /^op-[0-9a-f]{64}$/.test(jobId);
+}
+
 /** Lua scripts defined on ioredis clients (`defineCommand`), by the name they are called with. */
 export const LUA_COMMANDS = {
   /** A shard job's atomic compare-and-set checkpoint (src/live/shardStore.ts). */
@@ -275,6 +280,15 @@ export class ShardKeys {
    */
   get appliedCustom(): string {
     return `${this.base}:applied-custom`;
+  }
+  /**
+   * List: the latest operations forwarded by the intake applied here (their
+   * {@link forwardedOpJobId}s), apart from the other custom ids: `signal-ops` runs one job at a
+   * time, so no later operation pushes one out before its intake job, run again after a crash,
+   * looks it up; tick batches with ids of their own would (docs/OPERATIONS.md).
+   */
+  get appliedOps(): string {
+    return `${this.base}:applied-ops`;
   }
   /** String: the latest tick time this shard applied and the wall time it did (market clock). */
   get clock(): string {

@@ -8,7 +8,7 @@ import type { Operation, Tick } from '../../machines/types.ts';
 import { Engine } from '../engine/Engine.ts';
 import { codesOf, messagesOf, type TrackerError } from '../errors.ts';
 import { SymbolBook, type BookClock, type DeferredSignal } from '../engine/SymbolBook.ts';
-import { isBullmqJobId } from '../names.ts';
+import { isBullmqJobId, isForwardedOpJobId } from '../names.ts';
 import { shardCodec, UnreadableRecordError } from './shardCodec.ts';
 import { TickRing } from './TickRing.ts';
 import type { OutboxEntry } from '../storage/OutboxEntry.ts';
@@ -23,7 +23,7 @@ import {
 /** Registration state of ids this job touches, looked up in Redis before the job runs. */
 export type KnownIds = Map<string, 'open' | 'closed'>;
 
-/** How many custom job ids a shard remembers having applied. */
+/** How many custom job ids a shard remembers having applied, and how many forwarded operations' apart. */
 export const APPLIED_CUSTOM_KEPT = 1000;
 
 /** What `needsRecent` answers when nothing needs loading (no allocation on the tick path). */
@@ -42,6 +42,8 @@ export class ShardRuntime {
   appliedAuto: string | null = null;
   /** Custom-id jobs applied lately, oldest first (a custom id says nothing about order). */
   readonly appliedCustom = new Set<string>();
+  /** Of those, the operations forwarded by the intake, kept apart (ShardKeys.appliedOps). */
+  readonly appliedOps = new Set<string>();
   private readonly engine: Engine;
   private readonly recent = new Map<string, TickRing>();
   /**
@@ -97,7 +99,7 @@ export class ShardRuntime {
     const rt = new ShardRuntime(bufferSize);
     rt.appliedJob = progress.appliedJob;
     rt.appliedAuto = progress.appliedAuto ?? null;
-    for (const id of progress.appliedCustom ?? []) rt.appliedCustom.add(id);
+    for (const id of progress.appliedCustom ?? []) rt.appliedSet(id).add(id);
     for (const [symbol, clock] of books) rt.engine.book(symbol).importClock(clock);
     for (const [symbol, clock] of books)
       if (clock.seq > 0 && !recent.has(symbol)) rt.recentInRedis.add(symbol);
@@ -141,7 +143,7 @@ export class ShardRuntime {
   hasApplied(jobId: string): boolean {
     if (jobId === this.appliedJob) return true;
     if (isBullmqJobId(jobId)) return this.appliedAuto !== null && BigInt(jobId) <= BigInt(this.appliedAuto);
-    return this.appliedCustom.has(jobId);
+    return this.appliedSet(jobId).has(jobId);
   }
 
   /** Records that `jobId` is committed (after the checkpoint that carried it). */
@@ -151,9 +153,14 @@ export class ShardRuntime {
       this.appliedAuto = jobId;
       return;
     }
-    this.appliedCustom.add(jobId);
-    if (this.appliedCustom.size > APPLIED_CUSTOM_KEPT)
-      this.appliedCustom.delete(this.appliedCustom.values().next().value!);
+    const applied = this.appliedSet(jobId);
+    applied.add(jobId);
+    if (applied.size > APPLIED_CUSTOM_KEPT) applied.delete(applied.values().next().value!);
+  }
+
+  /** Where custom id `jobId` is remembered: forwarded operations apart from the rest. */
+  private appliedSet(jobId: string): Set<string> {
+    return isForwardedOpJobId(jobId) ? this.appliedOps : this.appliedCustom;
   }
 
   /**

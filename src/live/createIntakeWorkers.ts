@@ -426,14 +426,17 @@ export function createIntakeWorkers(options: IntakeOptions): {
 
   /**
    * Whether signal-ops job `jobId` forwarded its operation to `shard` before: its shard job is
-   * still queued or kept, or the shard lists it among the jobs it applied.
+   * still queued or kept, or the shard lists it among the operations it applied.
    */
   async function forwardedBefore(shard: number, jobId: string): Promise<boolean> {
     const forwarded = forwardedOpJobId(jobId);
     if ((await redisRetry.run(() => Job.fromId(shardQueues.queue(shard), forwarded))) !== undefined)
       return true;
-    const applied = new ShardKeys(opts.prefix, shard).appliedCustom;
-    return (await redisRetry.run(() => opts.redis.lpos(applied, forwarded))) !== null;
+    // applied-custom: where a worker before applied-ops kept it.
+    const keys = new ShardKeys(opts.prefix, shard);
+    for (const applied of [keys.appliedOps, keys.appliedCustom])
+      if ((await redisRetry.run(() => opts.redis.lpos(applied, forwarded))) !== null) return true;
+    return false;
   }
 
   /**

@@ -2,7 +2,14 @@ import type { RedisClient } from '../RedisClient.ts';
 import { outcomeLine } from '../../machines/outcomeLine.ts';
 import type { OutcomeLine, Tick } from '../../machines/types.ts';
 import { advanceClock, type BookClock, type DeferredSignal } from '../engine/SymbolBook.ts';
-import { isBullmqJobId, OUTBOX_KEYS, SIGNAL_BUCKETS, signalBucketOf, type ShardKeys } from '../names.ts';
+import {
+  isBullmqJobId,
+  isForwardedOpJobId,
+  OUTBOX_KEYS,
+  SIGNAL_BUCKETS,
+  signalBucketOf,
+  type ShardKeys,
+} from '../names.ts';
 import type { CheckpointRecord, ShardDelta } from './messages.ts';
 import { RECENT_TICK_BYTES, shardCodec, type StackRef } from './shardCodec.ts';
 import { APPLIED_CUSTOM_KEPT, CLOCK_EVERY_MAX, ShardRuntime, type KnownIds } from './ShardRuntime.ts';
@@ -151,7 +158,7 @@ export async function commitShard(
     keys.outbox,
     keys.clock,
     keys.appliedAuto,
-    keys.appliedCustom,
+    isForwardedOpJobId(jobId) ? keys.appliedOps : keys.appliedCustom,
     keys.bookSeqs,
     ...recentKeys,
     ...stackKeys,
@@ -390,7 +397,10 @@ export function readShard(redis: RedisClient, keys: ShardKeys, pageSize = LOAD_P
   const head = Promise.all([
     redis.get(keys.progress),
     redis.get(keys.appliedAuto),
-    redis.lrange(keys.appliedCustom, 0, -1),
+    // One list for decodeProgress; the runtime sorts the operations' ids out again.
+    Promise.all([redis.lrange(keys.appliedCustom, 0, -1), redis.lrange(keys.appliedOps, 0, -1)]).then(
+      (lists) => lists.flat(),
+    ),
     redis
       .multi()
       .hgetall(keys.books)

@@ -15,6 +15,8 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
 import { createIntakeWorkers } from '../../src/live/createIntakeWorkers.ts';
+import { toWire } from '../../src/live/messages.ts';
+import { APPLIED_CUSTOM_KEPT } from '../../src/live/ShardRuntime.ts';
 
 const db = useTestDatabase();
 const ns = useRedisNamespace('rerun');
@@ -108,6 +110,42 @@ describe('an intake job run a second time', () => {
       { event: 'closed', n: 1 },
     ]);
     expect(await (await live.signalOps.getJob('cancel-once'))!.getState()).toBe('completed');
+  });
+
+  it('recognises an operation it forwarded before however many tick jobs with ids of their own its shard applied since', async () => {
+    const live = await pipeline.start();
+    await live.submitSignals([waitingSignal('rerun-4')]);
+    await live.waitUntilDrained();
+    const cancel = { op: 'cancel', id: 'rerun-4', ts: T + 2 };
+    await live.signalOps.add('op', cancel, { jobId: 'cancel-then-ticks' });
+    await live.waitUntilDrained();
+    const shardQueue = live.shardQueue(shardOf('AAA', SHARDS));
+    await (await shardQueue.getJob(forwardedOpJobId('cancel-then-ticks')))!.remove();
+    // More tick batches with ids of their own than the shard remembers custom ids (as POST
+    // /v1/ticks with an Idempotency-Key sends them) before the intake job runs again, 30-60 s
+    // after its worker died.
+    const batches = APPLIED_CUSTOM_KEPT + 1;
+    await shardQueue.addBulk(
+      Array.from({ length: batches }, (_, i) => ({
+        name: 'ticks',
+        data: { kind: 'ticks' as const, ticks: [toWire({ symbol: 'AAA', ts: T + 3 + i, price: 100 })] },
+        opts: { jobId: `tick-batch-${i}` },
+      })),
+    );
+    await live.waitUntilDrained();
+    expect(await (await shardQueue.getJob(`tick-batch-${batches - 1}`))?.getState()).toBe('completed');
+    await runAgain(live, 'cancel-then-ticks', cancel);
+    await live.waitUntilDrained();
+
+    const { rows } = await live.db.query<{ event: string; n: number }>(
+      `SELECT event, count(*)::int AS n FROM audit_logs WHERE signal_id = 'rerun-4' GROUP BY event ORDER BY event`,
+    );
+    expect(rows).toEqual([
+      { event: 'accepted', n: 1 },
+      { event: 'cancelled', n: 1 },
+      { event: 'closed', n: 1 },
+    ]);
+    expect(await (await live.signalOps.getJob('cancel-then-ticks'))!.getState()).toBe('completed');
   });
 
   it('does not reject as closed an operation it forwarded before that is still queued on its shard', async () => {

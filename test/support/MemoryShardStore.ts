@@ -7,7 +7,7 @@
  * `commit` follows the checkpoint script of src/live/shardStore.ts step by step; the
  * integration tests (redis-restart, live-equals-replay) hold the script itself to the same.
  */
-import { isBullmqJobId } from '../../src/names.ts';
+import { isBullmqJobId, isForwardedOpJobId } from '../../src/names.ts';
 import type { Tick } from '../../machines/types.ts';
 import type { OutboxEntry } from '../../src/storage/OutboxEntry.ts';
 import type { BookClock } from '../../src/engine/SymbolBook.ts';
@@ -20,6 +20,7 @@ export class MemoryShardStore {
   progress: string | null = null;
   appliedAuto: string | null = null;
   appliedCustom: string[] = [];
+  appliedOps: string[] = [];
   readonly signals = new Map<string, string>();
   readonly ids = new Map<string, string>();
   readonly books = new Map<string, string>();
@@ -42,6 +43,7 @@ export class MemoryShardStore {
     c.progress = this.progress;
     c.appliedAuto = this.appliedAuto;
     c.appliedCustom = [...this.appliedCustom];
+    c.appliedOps = [...this.appliedOps];
     for (const name of ['signals', 'ids', 'books', 'seqs', 'outbox'] as const)
       for (const [k, v] of this[name]) c[name].set(k, v);
     for (const [symbol, bytes] of this.recent) c.recent.set(symbol, Buffer.from(bytes));
@@ -85,6 +87,8 @@ export class MemoryShardStore {
     if (d.clock !== null) this.clock = JSON.stringify({ tickTs: d.clock, wallMs });
     this.progress = jobId;
     if (isBullmqJobId(jobId)) this.appliedAuto = jobId;
+    else if (isForwardedOpJobId(jobId))
+      this.appliedOps = [...this.appliedOps, jobId].slice(-APPLIED_CUSTOM_KEPT);
     else this.appliedCustom = [...this.appliedCustom, jobId].slice(-APPLIED_CUSTOM_KEPT);
     return true;
   }
@@ -120,7 +124,7 @@ export class MemoryShardStore {
     const records = [...this.signals].map(([id, text]) => shardCodec.restoreRecord(text, id));
     return ShardRuntime.restore(
       this.bufferSize,
-      shardCodec.decodeProgress(this.progress, this.appliedAuto, this.appliedCustom),
+      shardCodec.decodeProgress(this.progress, this.appliedAuto, [...this.appliedCustom, ...this.appliedOps]),
       books,
       records,
       new Map(),

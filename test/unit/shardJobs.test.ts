@@ -6,6 +6,7 @@ import {
   type ShardJobData,
 } from '../../src/live/messages.ts';
 import { ShardRuntime, APPLIED_CUSTOM_KEPT } from '../../src/live/ShardRuntime.ts';
+import { forwardedOpJobId } from '../../src/names.ts';
 import { normalize } from '../support/runEngine.ts';
 
 const T = 1_700_000_000_000;
@@ -196,6 +197,27 @@ describe('ShardRuntime: which jobs are already applied', () => {
     expect(rt.hasApplied('c-0')).toBe(false);
     expect(rt.hasApplied('c-1')).toBe(true);
     expect(rt.hasApplied(`c-${APPLIED_CUSTOM_KEPT}`)).toBe(true);
+  });
+
+  it('keeps forwarded operations apart: other custom ids do not push them out, before or after a take-over', () => {
+    const rt = new ShardRuntime(0);
+    const op = forwardedOpJobId('ops-job-1');
+    rt.noteApplied(op);
+    for (let i = 0; i <= APPLIED_CUSTOM_KEPT; i++) rt.noteApplied(`tick-batch-${i}`);
+    expect(rt.hasApplied(op)).toBe(true);
+    expect(rt.hasApplied('tick-batch-0')).toBe(false);
+    const restored = ShardRuntime.restore(
+      0,
+      { appliedJob: 'x', appliedCustom: [op, ...rt.appliedCustom] },
+      new Map(),
+      [],
+      new Map(),
+    );
+    restored.noteApplied('tick-batch-next');
+    expect(restored.hasApplied(op)).toBe(true);
+    for (let i = 0; i <= APPLIED_CUSTOM_KEPT; i++) restored.noteApplied(forwardedOpJobId(`later-${i}`));
+    expect(restored.hasApplied(op)).toBe(false);
+    expect(restored.hasApplied('tick-batch-next')).toBe(true);
   });
 });
 
