@@ -82,8 +82,10 @@ export function createWebhookFeeder(opts: WebhookFeederOptions): { close(): Prom
   async function handle(entries: [string, string[] | null][]): Promise<void> {
     if (entries.length === 0) return;
     const jobs: { name: string; data: WebhookJobData; opts: object }[] = [];
+    const trimmed = entries.filter(([, fields]) => fields === null).map(([id]) => id);
+    if (trimmed.length > 0) reportTrimmed(trimmed);
     for (const [, fields] of entries) {
-      if (fields === null) continue; // trimmed while pending
+      if (fields === null) continue; // trimmed while pending (Redis 6.2 answers them so)
       const f = new Map<string, string>();
       for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
       const key = f.get(STREAM_FIELDS.key);
@@ -110,6 +112,38 @@ export function createWebhookFeeder(opts: WebhookFeederOptions): { close(): Prom
     await opts.redis.xack(keys.stream, keys.webhookGroup, ...entries.map(([id]) => id));
   }
 
+  /**
+   * Takes over the entries that dead consumers left pending, all of them, 100 at a time. Those
+   * trimmed from the stream meanwhile are gone: Redis drops them from the group and names them
+   * (the third part of XAUTOCLAIM's answer, Redis 7), and they are reported.
+   */
+  async function claimIdle(): Promise<void> {
+    let cursor = '0-0';
+    do {
+      const [next, claimed, deleted] = (await opts.redis.xautoclaim(
+        keys.stream,
+        keys.webhookGroup,
+        opts.consumer,
+        opts.claimIdleMs ?? 60_000,
+        cursor,
+        'COUNT',
+        100,
+      )) as [string, [string, string[] | null][], string[] | undefined];
+      if (deleted !== undefined && deleted.length > 0) reportTrimmed(deleted);
+      await handle(claimed);
+      cursor = next;
+    } while (cursor !== '0-0' && !closing);
+  }
+
+  /** Events read by a consumer that died, then trimmed before their deliveries were queued. */
+  function reportTrimmed(ids: string[]): void {
+    log.error(
+      { count: ids.length, ids: ids.slice(0, 10) },
+      'webhook feeder: events were trimmed from the stream before their deliveries were queued; ' +
+        'their webhooks get no delivery (raise EVENTS_RETENTION, docs/OPERATIONS.md)',
+    );
+  }
+
   async function ensureGroup(): Promise<void> {
     try {
       // From now on: a new deployment does not deliver the stream's history.
@@ -131,16 +165,7 @@ export function createWebhookFeeder(opts: WebhookFeederOptions): { close(): Prom
         }
         if (now() - claimedAt > (opts.claimIdleMs ?? 60_000) / 2) {
           claimedAt = now();
-          const [, claimed] = (await opts.redis.xautoclaim(
-            keys.stream,
-            keys.webhookGroup,
-            opts.consumer,
-            opts.claimIdleMs ?? 60_000,
-            '0-0',
-            'COUNT',
-            100,
-          )) as [string, [string, string[] | null][]];
-          await handle(claimed);
+          await claimIdle();
         }
         const reply = (await blocking.xreadgroup(
           'GROUP',

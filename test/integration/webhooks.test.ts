@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createTestKey } from '../support/apiKeys.ts';
 import { captureLog } from '../support/captureLog.ts';
+import { createWebhookFeeder } from '../../src/events/createWebhookFeeder.ts';
+import { EventKeys } from '../../src/names.ts';
 import { createPipelineClient, startInProcessWorkers, type PipelineConfig } from '../support/livePipeline.ts';
 import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
 import { payload, T, ticks, webServer } from '../support/liveWeb.ts';
@@ -283,5 +285,50 @@ describe('webhooks', () => {
     expect((await create(key, 7)).status).toBe(409);
     await pool.end();
     await web.close();
+  });
+
+  it('reports the events a dead consumer left pending that were trimmed before they were claimed, and leaves none pending', async () => {
+    const redis = tracker.redis();
+    const keys = new EventKeys(ns.prefix);
+    await redis.xgroup('CREATE', keys.stream, keys.webhookGroup, '$', 'MKSTREAM');
+    for (let i = 0; i < 3; i++) await redis.xadd(keys.stream, '*', 'key', `lost-${i}`);
+    // A worker read them and died before queuing their deliveries; the stream was trimmed since.
+    await redis.xreadgroup('GROUP', keys.webhookGroup, 'dead', 'COUNT', 10, 'STREAMS', keys.stream, '>');
+    await redis.xtrim(keys.stream, 'MAXLEN', 0);
+    const { log, output: logged } = captureLog('worker');
+    const connection = tracker.redis({ maxRetriesPerRequest: null });
+    const pool = tracker.pool(db.url);
+    const feeder = createWebhookFeeder({
+      redis,
+      connection,
+      prefix: ns.prefix,
+      pool,
+      log,
+      consumer: 'alive',
+      attempts: 1,
+      backoffMs: 10,
+      blockMs: 50,
+      claimIdleMs: 1,
+    });
+    try {
+      await waitFor(() => logged().includes('trimmed from the stream'), 'the report of the trimmed events');
+      const report = logged()
+        .split('\n')
+        .filter((l) => l.includes('trimmed from the stream'))
+        .map((l) => JSON.parse(l) as { level: number; count: number; ids: string[] });
+      expect(report).toHaveLength(1);
+      expect(report[0]).toMatchObject({ level: 50, count: 3 });
+      expect(report[0]!.ids).toHaveLength(3);
+      const [pending] = (await redis.xpending(keys.stream, keys.webhookGroup)) as [number];
+      expect(pending).toBe(0);
+    } finally {
+      await feeder.close();
+      await pool.end();
+      for (const client of [redis, connection]) {
+        const ended = new Promise((resolve) => client.once('end', resolve));
+        client.disconnect();
+        await ended;
+      }
+    }
   });
 });
