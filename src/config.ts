@@ -47,7 +47,7 @@ const schema = z.object({
     .string()
     .regex(/^(\s*\d+(-\d+)?\s*)(,\s*\d+(-\d+)?\s*)*$|^$/)
     .default(''),
-  /** Jobs the intake worker validates at once. @defaultValue 64 */
+  /** Jobs the intake worker validates at once. @defaultValue 512 */
   INTAKE_CONCURRENCY: int(1).default(512),
   /**
    * How long a signal-ops job waits for its signal to be accepted (it may be sent right

@@ -40,7 +40,9 @@ export interface AcceptedRecord {
  * The new rows and their audit rows are one statement (a multi-row INSERT … ON CONFLICT DO
  * NOTHING and an INSERT of the audit rows from its RETURNING), atomic without a transaction
  * around it: one round trip for a batch of new signals of one tenant (several tenants: their
- * audit chains are locked first, in one transaction). Only when some id was there already
+ * audit chains are locked first, in one transaction). A batch whose JSON text is over
+ * {@link MAX_STATEMENT_JSON} goes in several such statements, in order; a crash between two
+ * leaves the first committed, as a crash after COMMIT does. Only when some id was there already
  * does a transaction follow, to read what was stored and record the duplicates; a crash in
  * between leaves the new rows committed and the duplicates' jobs to run again, which finds
  * them duplicates again.
@@ -48,6 +50,7 @@ export interface AcceptedRecord {
 export async function recordAcceptedBatch(
   pool: pg.Pool,
   submissions: readonly AcceptedSubmission[],
+  options: { maxStatementJson?: number } = {},
 ): Promise<AcceptedRecord[]> {
   if (submissions.length === 0) return [];
   // The first submission of each id in the batch is the one that may insert it.
@@ -64,9 +67,9 @@ export async function recordAcceptedBatch(
     tenants.length > 1
       ? await inTransaction(pool, async (client) => {
           await lockTenantAuditChains(client, tenants);
-          return insertNew(client, candidates);
+          return insertNew(client, candidates, options.maxStatementJson);
         })
-      : await insertNew(pool, candidates);
+      : await insertNew(pool, candidates, options.maxStatementJson);
   if (inserted.size === submissions.length) {
     return submissions.map(({ signal }) => ({
       signal,
@@ -90,7 +93,8 @@ export async function recordAcceptedBatch(
  * `ORDER BY n` keeps the submissions' order for `seq`, and so for the audit chain.
  */
 const INSERT_NEW = {
-  name: 'outcome-tracker:record-accepted',
+  // Renamed with its text: a connection pooler may map prepared statements by name.
+  name: 'outcome-tracker:record-accepted-json',
   text: `WITH new AS (
        INSERT INTO signals (id, status, tenant, symbol, side, strategy, model, model_version, timeframe,
                             confidence, created_at, payload, normalized, job_id)
@@ -112,25 +116,51 @@ const INSERT_NEW = {
      SELECT id FROM new`,
 };
 
+/**
+ * Most JSON text one insert statement carries (UTF-16 code units, about bytes). PostgreSQL holds
+ * at most 256 MB in a jsonb value, and a number takes up to about six times the room of its
+ * text there (64 KiB payloads of small integers, `MAX_PAYLOAD_BYTES`' default, reach the limit at
+ * about 340 rows, payload and normalized form together).
+ */
+export const MAX_STATEMENT_JSON = 16 * 1024 * 1024;
+
 /** Inserts the signals whose ids are not accepted yet, with their audit rows; answers their ids. */
-async function insertNew(db: Queryable, candidates: readonly AcceptedSubmission[]): Promise<Set<string>> {
-  const rows = candidates.map(({ signal, payload, jobId }) => ({
-    id: signal.id,
-    tenant: signal.tenant,
-    symbol: signal.symbol,
-    side: signal.side,
-    strategy: signal.strategy ?? null,
-    model: signal.model ?? null,
-    model_version: signal.modelVersion ?? null,
-    timeframe: signal.timeframe ?? null,
-    confidence: signal.confidence ?? null,
-    created_ms: signal.createdAt,
-    payload,
-    normalized: signal,
-    job_id: jobId,
-  }));
-  const result = await db.query<{ id: string }>({ ...INSERT_NEW, values: [JSON.stringify(rows)] });
-  return new Set(result.rows.map((r) => r.id));
+async function insertNew(
+  db: Queryable,
+  candidates: readonly AcceptedSubmission[],
+  maxStatementJson = MAX_STATEMENT_JSON,
+): Promise<Set<string>> {
+  const inserted = new Set<string>();
+  let rows: string[] = [];
+  let length = 0;
+  const send = async (): Promise<void> => {
+    const result = await db.query<{ id: string }>({ ...INSERT_NEW, values: [`[${rows.join(',')}]`] });
+    for (const r of result.rows) inserted.add(r.id);
+    rows = [];
+    length = 0;
+  };
+  for (const { signal, payload, jobId } of candidates) {
+    const row = JSON.stringify({
+      id: signal.id,
+      tenant: signal.tenant,
+      symbol: signal.symbol,
+      side: signal.side,
+      strategy: signal.strategy ?? null,
+      model: signal.model ?? null,
+      model_version: signal.modelVersion ?? null,
+      timeframe: signal.timeframe ?? null,
+      confidence: signal.confidence ?? null,
+      created_ms: signal.createdAt,
+      payload,
+      normalized: signal,
+      job_id: jobId,
+    });
+    if (rows.length > 0 && length + row.length > maxStatementJson) await send();
+    rows.push(row);
+    length += row.length + 1;
+  }
+  if (rows.length > 0) await send();
+  return inserted;
 }
 
 interface Existing {

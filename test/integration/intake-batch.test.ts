@@ -333,4 +333,37 @@ describe('intake batches', () => {
     expect([rejected.rows[0]!.n, audited.rows[0]!.n]).toEqual([1, 1]);
     await pool.end();
   });
+
+  it('stores a batch whose JSON is over the limit of one statement in several statements: in order, one answer each, duplicates still found', async () => {
+    const pool = tracker.pool(db.url);
+    const statements: string[] = [];
+    const query = pool.query.bind(pool);
+    pool.query = ((config: unknown, ...rest: unknown[]) => {
+      const name = (config as { name?: string } | null)?.name;
+      if (name !== undefined) statements.push(name);
+      return (query as (...args: unknown[]) => unknown)(config, ...rest);
+    }) as typeof pool.query;
+    const note = 'x'.repeat(600);
+    const submitted = [
+      ...Array.from({ length: 9 }, (_, i) => submission(payload(`split-${i}`, { meta: { note } }), `js${i}`)),
+      submission(payload('split-3', { meta: { note } }), 'js-again'), // a duplicate of the fourth
+    ];
+    const records = await recordAcceptedBatch(pool, submitted, { maxStatementJson: 3_000 });
+    expect(records.map((r) => [r.signal.id, r.inserted, r.duplicate])).toEqual([
+      ...Array.from({ length: 9 }, (_, i) => [`split-${i}`, true, false]),
+      ['split-3', false, true],
+    ]);
+    // Each row's JSON (payload and normalized form) is over 1,200 characters: one or two a statement.
+    const inserts = statements.filter((n) => n === 'outcome-tracker:record-accepted-json').length;
+    expect(inserts).toBeGreaterThanOrEqual(5);
+    expect(inserts).toBeLessThanOrEqual(9);
+    const { rows } = await pool.query<{ id: string; chain_seq: string }>(
+      `SELECT s.id, a.chain_seq::text FROM signals s JOIN audit_logs a ON a.signal_id = s.id AND a.event = 'accepted'
+       WHERE s.id LIKE 'split-%' AND s.status = 'accepted' ORDER BY s.seq`,
+    );
+    expect(rows.map((r) => r.id)).toEqual(Array.from({ length: 9 }, (_, i) => `split-${i}`));
+    const seqs = rows.map((r) => Number(r.chain_seq));
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    await pool.end();
+  });
 });
