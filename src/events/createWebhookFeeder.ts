@@ -7,6 +7,9 @@ import { findWebhooksFor } from '../storage/findWebhooksFor.ts';
 import { EventKeys, JOB_NAMES, QUEUE_NAMES, queueNameOn } from '../names.ts';
 import { STREAM_FIELDS } from './publishEvents.ts';
 
+/** A stream entry as XREADGROUP and XAUTOCLAIM answer it: its id and its fields (null: trimmed). */
+type StreamEntry = [string, string[] | null];
+
 /** The data of a `webhooks` job: one event to one webhook. */
 export interface WebhookJobData {
   webhookId: string;
@@ -79,13 +82,20 @@ export function createWebhookFeeder(opts: WebhookFeederOptions): { close(): Prom
     return ids;
   }
 
-  async function handle(entries: [string, string[] | null][]): Promise<void> {
+  async function handle(entries: readonly (StreamEntry | null)[]): Promise<void> {
     if (entries.length === 0) return;
     const jobs: { name: string; data: WebhookJobData; opts: object }[] = [];
-    const trimmed = entries.filter(([, fields]) => fields === null).map(([id]) => id);
-    if (trimmed.length > 0) reportTrimmed(trimmed);
-    for (const [, fields] of entries) {
-      if (fields === null) continue; // trimmed while pending (Redis 6.2 answers them so)
+    // A claimed entry trimmed from the stream meanwhile: Redis 7 names those apart (claimIdle);
+    // 6.2 answers nil in its place, without its id, and keeps it pending.
+    const trimmed = entries.filter((e) => e === null || e[1] === null);
+    if (trimmed.length > 0)
+      reportTrimmed(
+        trimmed.flatMap((e) => (e === null ? [] : [e[0]])),
+        trimmed.length,
+      );
+    const kept = entries.filter((e): e is StreamEntry => e !== null);
+    for (const [, fields] of kept) {
+      if (fields === null) continue;
       const f = new Map<string, string>();
       for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
       const key = f.get(STREAM_FIELDS.key);
@@ -109,7 +119,7 @@ export function createWebhookFeeder(opts: WebhookFeederOptions): { close(): Prom
       }
     }
     if (jobs.length > 0) await queue.addBulk(jobs);
-    await opts.redis.xack(keys.stream, keys.webhookGroup, ...entries.map(([id]) => id));
+    if (kept.length > 0) await opts.redis.xack(keys.stream, keys.webhookGroup, ...kept.map(([id]) => id));
   }
 
   /**
@@ -128,17 +138,17 @@ export function createWebhookFeeder(opts: WebhookFeederOptions): { close(): Prom
         cursor,
         'COUNT',
         100,
-      )) as [string, [string, string[] | null][], string[] | undefined];
-      if (deleted !== undefined && deleted.length > 0) reportTrimmed(deleted);
+      )) as [string, (StreamEntry | null)[], string[] | undefined];
+      if (deleted !== undefined && deleted.length > 0) reportTrimmed(deleted, deleted.length);
       await handle(claimed);
       cursor = next;
     } while (cursor !== '0-0' && !closing);
   }
 
   /** Events read by a consumer that died, then trimmed before their deliveries were queued. */
-  function reportTrimmed(ids: string[]): void {
+  function reportTrimmed(ids: string[], count: number): void {
     log.error(
-      { count: ids.length, ids: ids.slice(0, 10) },
+      { count, ids: ids.slice(0, 10) },
       'webhook feeder: events were trimmed from the stream before their deliveries were queued; ' +
         'their webhooks get no delivery (raise EVENTS_RETENTION, docs/OPERATIONS.md)',
     );
