@@ -100,6 +100,9 @@ export class ShardRuntime {
     rt.appliedJob = progress.appliedJob;
     rt.appliedAuto = progress.appliedAuto ?? null;
     for (const id of progress.appliedCustom ?? []) rt.appliedSet(id).add(id);
+    // Operations kept in applied-custom by the version before as well as in applied-ops.
+    for (const applied of [rt.appliedCustom, rt.appliedOps])
+      while (applied.size > APPLIED_CUSTOM_KEPT) applied.delete(applied.values().next().value!);
     for (const [symbol, clock] of books) rt.engine.book(symbol).importClock(clock);
     for (const [symbol, clock] of books)
       if (clock.seq > 0 && !recent.has(symbol)) rt.recentInRedis.add(symbol);

@@ -218,6 +218,18 @@ describe('ShardRuntime: which jobs are already applied', () => {
     for (let i = 0; i <= APPLIED_CUSTOM_KEPT; i++) restored.noteApplied(forwardedOpJobId(`later-${i}`));
     expect(restored.hasApplied(op)).toBe(false);
     expect(restored.hasApplied('tick-batch-next')).toBe(true);
+    // Operations from both lists (the version before kept them among the custom ids): the latest kept.
+    const ops = Array.from({ length: APPLIED_CUSTOM_KEPT + 200 }, (_, i) => forwardedOpJobId(`both-${i}`));
+    const fromBoth = ShardRuntime.restore(
+      0,
+      { appliedJob: 'x', appliedCustom: ops },
+      new Map(),
+      [],
+      new Map(),
+    );
+    expect(fromBoth.appliedOps.size).toBe(APPLIED_CUSTOM_KEPT);
+    expect(fromBoth.hasApplied(ops[199]!)).toBe(false);
+    expect(fromBoth.hasApplied(ops[200]!)).toBe(true);
   });
 });
 
