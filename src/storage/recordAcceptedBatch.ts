@@ -131,36 +131,50 @@ async function insertNew(
   maxStatementJson = MAX_STATEMENT_JSON,
 ): Promise<Set<string>> {
   const inserted = new Set<string>();
-  let rows: string[] = [];
-  let length = 0;
-  const send = async (): Promise<void> => {
-    const result = await db.query<{ id: string }>({ ...INSERT_NEW, values: [`[${rows.join(',')}]`] });
+  const send = async (json: string): Promise<void> => {
+    const result = await db.query<{ id: string }>({ ...INSERT_NEW, values: [json] });
     for (const r of result.rows) inserted.add(r.id);
-    rows = [];
-    length = 0;
   };
-  for (const { signal, payload, jobId } of candidates) {
-    const row = JSON.stringify({
-      id: signal.id,
-      tenant: signal.tenant,
-      symbol: signal.symbol,
-      side: signal.side,
-      strategy: signal.strategy ?? null,
-      model: signal.model ?? null,
-      model_version: signal.modelVersion ?? null,
-      timeframe: signal.timeframe ?? null,
-      confidence: signal.confidence ?? null,
-      created_ms: signal.createdAt,
-      payload,
-      normalized: signal,
-      job_id: jobId,
-    });
-    if (rows.length > 0 && length + row.length > maxStatementJson) await send();
-    rows.push(row);
-    length += row.length + 1;
+  const rows = candidates.map(insertRow);
+  // One text for the whole batch, as nearly always; rows one by one only over the limit.
+  const whole = JSON.stringify(rows);
+  if (whole.length <= maxStatementJson) {
+    await send(whole);
+    return inserted;
   }
-  if (rows.length > 0) await send();
+  let part: string[] = [];
+  let length = 2;
+  for (const row of rows) {
+    const json = JSON.stringify(row);
+    if (part.length > 0 && length + json.length > maxStatementJson) {
+      await send(`[${part.join(',')}]`);
+      part = [];
+      length = 2;
+    }
+    part.push(json);
+    length += json.length + 1;
+  }
+  await send(`[${part.join(',')}]`);
   return inserted;
+}
+
+/** One row of {@link INSERT_NEW}'s JSON array. */
+function insertRow({ signal, payload, jobId }: AcceptedSubmission): Record<string, unknown> {
+  return {
+    id: signal.id,
+    tenant: signal.tenant,
+    symbol: signal.symbol,
+    side: signal.side,
+    strategy: signal.strategy ?? null,
+    model: signal.model ?? null,
+    model_version: signal.modelVersion ?? null,
+    timeframe: signal.timeframe ?? null,
+    confidence: signal.confidence ?? null,
+    created_ms: signal.createdAt,
+    payload,
+    normalized: signal,
+    job_id: jobId,
+  };
 }
 
 interface Existing {
