@@ -46,6 +46,20 @@ async function runAgain(live: PipelineClient, jobId: string, op: object): Promis
   await live.signalOps.add('op', op, { jobId });
 }
 
+/** The cancel of signal `id` applied once and not also rejected; its signal-ops job `jobId` completed. */
+async function expectCancelledOnce(live: PipelineClient, id: string, jobId: string): Promise<void> {
+  const { rows } = await live.db.query<{ event: string; n: number }>(
+    `SELECT event, count(*)::int AS n FROM audit_logs WHERE signal_id = $1 GROUP BY event ORDER BY event`,
+    [id],
+  );
+  expect(rows).toEqual([
+    { event: 'accepted', n: 1 },
+    { event: 'cancelled', n: 1 },
+    { event: 'closed', n: 1 },
+  ]);
+  expect(await (await live.signalOps.getJob(jobId))!.getState()).toBe('completed');
+}
+
 describe('an intake job run a second time', () => {
   it('forwards its operation once: the shard applies an amend once however often its signal-ops job runs', async () => {
     const live = await pipeline.start();
@@ -101,15 +115,7 @@ describe('an intake job run a second time', () => {
     await runAgain(live, 'cancel-once', cancel);
     await live.waitUntilDrained();
 
-    const { rows } = await live.db.query<{ event: string; n: number }>(
-      `SELECT event, count(*)::int AS n FROM audit_logs WHERE signal_id = 'rerun-2' GROUP BY event ORDER BY event`,
-    );
-    expect(rows).toEqual([
-      { event: 'accepted', n: 1 },
-      { event: 'cancelled', n: 1 },
-      { event: 'closed', n: 1 },
-    ]);
-    expect(await (await live.signalOps.getJob('cancel-once'))!.getState()).toBe('completed');
+    await expectCancelledOnce(live, 'rerun-2', 'cancel-once');
   });
 
   it('recognises an operation it forwarded before however many tick jobs with ids of their own its shard applied since', async () => {
@@ -137,15 +143,7 @@ describe('an intake job run a second time', () => {
     await runAgain(live, 'cancel-then-ticks', cancel);
     await live.waitUntilDrained();
 
-    const { rows } = await live.db.query<{ event: string; n: number }>(
-      `SELECT event, count(*)::int AS n FROM audit_logs WHERE signal_id = 'rerun-4' GROUP BY event ORDER BY event`,
-    );
-    expect(rows).toEqual([
-      { event: 'accepted', n: 1 },
-      { event: 'cancelled', n: 1 },
-      { event: 'closed', n: 1 },
-    ]);
-    expect(await (await live.signalOps.getJob('cancel-then-ticks'))!.getState()).toBe('completed');
+    await expectCancelledOnce(live, 'rerun-4', 'cancel-then-ticks');
   });
 
   it('does not reject as closed an operation it forwarded before that is still queued on its shard', async () => {
