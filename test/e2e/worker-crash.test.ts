@@ -235,14 +235,24 @@ describe('worker processes crashing mid-batch', () => {
 
   it('refuses the stale checkpoint of a worker frozen mid-batch (SIGSTOP) that wakes after another took its batch over', async () => {
     const s = await scenario();
-    s.a.child.kill('SIGSTOP');
+    // The batch frozen is the one active once A is stopped: A may have finished the one the
+    // scenario saw active between that look and the signal (found by CI on a loaded machine).
+    let target: string | undefined;
+    for (let tries = 0; target === undefined; tries++) {
+      s.a.child.kill('SIGSTOP');
+      target = (await s.ibmQueue.getActive())[0]?.id;
+      if (target !== undefined) break;
+      s.a.child.kill('SIGCONT');
+      if (tries === 100) throw new Error(`A held no IBM batch when stopped\n${outputs()}`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
     try {
       const c = startWorker('worker C');
       await c.waitForOutput('worker started');
       // Wait until the frozen batch has been taken over and finished by another worker.
       const deadline = Date.now() + 30_000;
-      while ((await s.ibmQueue.getJobState(s.target)) !== 'completed') {
-        if (Date.now() > deadline) throw new Error(`batch ${s.target} was not taken over\n${outputs()}`);
+      while ((await s.ibmQueue.getJobState(target)) !== 'completed') {
+        if (Date.now() > deadline) throw new Error(`batch ${target} was not taken over\n${outputs()}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     } finally {
@@ -252,7 +262,11 @@ describe('worker processes crashing mid-batch', () => {
     // A woke up with its batch applied in memory only and tried to commit it over the newer
     // checkpoint: the compare-and-set refused, and A reloaded. (If A's commit had reached Redis
     // before it froze, the batch's new owner skipped it by the progress marker instead.)
-    const takenOver = (await s.ibmQueue.getJob(s.target))!;
+    const takenOver = (await s.ibmQueue.getJob(target))!;
+    expect(
+      takenOver.attemptsStarted,
+      'the frozen batch was run again by another worker',
+    ).toBeGreaterThanOrEqual(2);
     const refused = s.a.output().includes('shard moved on elsewhere');
     const skipped = (takenOver.returnvalue as { skipped?: string }).skipped === 'already applied';
     expect(refused || skipped, `neither a refused commit nor a skip\n${outputs()}`).toBe(true);
