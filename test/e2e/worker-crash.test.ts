@@ -86,16 +86,15 @@ interface Scenario {
   flusher: WorkerProcess;
   signals: SignalPayload[];
   ibmQueue: Queue;
-  /** The IBM batch to interrupt, active in worker A when the scenario returns. */
-  target: string;
 }
 
 /**
  * Worker A serves every shard, worker B only the crypto shard (shared with A): the IBM shard's
  * jobs run in A, so we know which process holds them. Signals are registered, every tick is
  * published in large batches, and the scenario returns as soon as A is applying the second IBM
- * batch: by then A has a warm runtime and a progress marker, so whoever takes over must restore
- * from Redis and then skip or redo exactly that batch.
+ * batch: by then A has a warm runtime and a progress marker, so whoever takes over the batch A
+ * holds when it is stopped (stopWithBatch) must restore from Redis and then skip or redo
+ * exactly that batch.
  */
 async function scenario(): Promise<Scenario> {
   expect(shardOf('ETHUSDT', SHARDS)).toBe(CRYPTO_SHARD);
@@ -141,7 +140,24 @@ async function scenario(): Promise<Scenario> {
     if (Date.now() > deadline) throw new Error(`job ${target} never became active\n${outputs()}`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
-  return { live, a, b, flusher, signals, ibmQueue, target };
+  return { live, a, b, flusher, signals, ibmQueue };
+}
+
+/**
+ * Stops worker A (SIGSTOP) with an IBM batch in its hands, and answers that batch: the one
+ * active once A is stopped. A may have finished the one the scenario saw active between that
+ * look and the signal (found by CI on a loaded machine); if A is between batches, it goes on
+ * and is stopped again.
+ */
+async function stopWithBatch(s: Scenario): Promise<string> {
+  for (let tries = 0; ; tries++) {
+    s.a.child.kill('SIGSTOP');
+    const target = (await s.ibmQueue.getActive())[0]?.id;
+    if (target !== undefined) return target;
+    s.a.child.kill('SIGCONT');
+    if (tries === 100) throw new Error(`A held no IBM batch when stopped\n${outputs()}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
 
 /** Nothing lost, nothing applied twice, outcomes equal replay. */
@@ -193,9 +209,10 @@ async function expectCleanExit(...workers: WorkerProcess[]): Promise<void> {
 describe('worker processes crashing mid-batch', () => {
   it('loses nothing and applies nothing twice when workers are SIGKILLed while they apply a tick batch', async () => {
     const s = await scenario();
+    const target = await stopWithBatch(s);
     await s.a.kill();
     const killedAt = Date.now();
-    const stateAtKill = await s.ibmQueue.getJobState(s.target);
+    const stateAtKill = await s.ibmQueue.getJobState(target);
     const c = startWorker('worker C');
     await c.waitForOutput('worker started');
 
@@ -205,13 +222,13 @@ describe('worker processes crashing mid-batch', () => {
     const deadline = Date.now() + 30_000;
     let takenOver: Job | undefined;
     for (;;) {
-      const job = (await s.ibmQueue.getJob(s.target))!;
+      const job = (await s.ibmQueue.getJob(target))!;
       if (job.attemptsStarted >= 2 && (await job.getState()) === 'active') {
         takenOver = job;
         break;
       }
-      if (job.finishedOn) throw new Error(`C finished batch ${s.target} before it could be killed`);
-      if (Date.now() > deadline) throw new Error(`batch ${s.target} was not taken over\n${outputs()}`);
+      if (job.finishedOn) throw new Error(`C finished batch ${target} before it could be killed`);
+      if (Date.now() > deadline) throw new Error(`batch ${target} was not taken over\n${outputs()}`);
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
     await c.kill();
@@ -221,7 +238,7 @@ describe('worker processes crashing mid-batch', () => {
 
     // Both kills landed while the batch was in a worker's hands; it stalled twice, ran again.
     expect(stateAtKill).toBe('active');
-    const killed = (await s.ibmQueue.getJob(s.target))!;
+    const killed = (await s.ibmQueue.getJob(target))!;
     expect(killed.finishedOn).toBeTypeOf('number');
     expect(killed.stalledCounter).toBe(2);
     expect(killed.attemptsStarted).toBe(3);
@@ -235,17 +252,7 @@ describe('worker processes crashing mid-batch', () => {
 
   it('refuses the stale checkpoint of a worker frozen mid-batch (SIGSTOP) that wakes after another took its batch over', async () => {
     const s = await scenario();
-    // The batch frozen is the one active once A is stopped: A may have finished the one the
-    // scenario saw active between that look and the signal (found by CI on a loaded machine).
-    let target: string | undefined;
-    for (let tries = 0; target === undefined; tries++) {
-      s.a.child.kill('SIGSTOP');
-      target = (await s.ibmQueue.getActive())[0]?.id;
-      if (target !== undefined) break;
-      s.a.child.kill('SIGCONT');
-      if (tries === 100) throw new Error(`A held no IBM batch when stopped\n${outputs()}`);
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
+    const target = await stopWithBatch(s);
     try {
       const c = startWorker('worker C');
       await c.waitForOutput('worker started');
