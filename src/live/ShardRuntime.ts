@@ -23,7 +23,7 @@ import {
 /** Registration state of ids this job touches, looked up in Redis before the job runs. */
 export type KnownIds = Map<string, 'open' | 'closed'>;
 
-/** How many custom job ids a shard remembers having applied, and how many forwarded operations' apart. */
+/** How many custom job ids a shard remembers having applied; as many forwarded operations apart. */
 export const APPLIED_CUSTOM_KEPT = 1000;
 
 /** What `needsRecent` answers when nothing needs loading (no allocation on the tick path). */
@@ -42,7 +42,7 @@ export class ShardRuntime {
   appliedAuto: string | null = null;
   /** Custom-id jobs applied lately, oldest first (a custom id says nothing about order). */
   readonly appliedCustom = new Set<string>();
-  /** Of those, the operations forwarded by the intake, kept apart (ShardKeys.appliedOps). */
+  /** The operations forwarded by the intake, custom ids too, kept apart (ShardKeys.appliedOps). */
   readonly appliedOps = new Set<string>();
   private readonly engine: Engine;
   private readonly recent = new Map<string, TickRing>();

@@ -27,9 +27,10 @@ import { APPLIED_CUSTOM_KEPT, CLOCK_EVERY_MAX, ShardRuntime, type KnownIds } fro
  * per-connection. Every key carries the shard's hash tag, so it is single-slot on Redis Cluster.
  *
  * KEYS: progress, signals (the hash of records written before the buckets), ids, books, outbox,
- * clock, applied-auto, applied-custom or applied-ops (the job's kind of custom id), book-seqs, then per symbol its recent-ticks string and the
- * previous version's recent-ticks list, then one extrema-stack string per stack write, then the
- * signal buckets the delta writes or deletes in (`CheckpointPayload.buckets`, in that order).
+ * clock, applied-auto, applied-custom or applied-ops (whichever keeps the job's kind of custom
+ * id), book-seqs, then per symbol its recent-ticks string and the previous version's
+ * recent-ticks list, then one extrema-stack string per stack write, then the signal buckets the
+ * delta writes or deletes in (`CheckpointPayload.buckets`, in that order).
  * ARGV: expected marker ('' for none), new marker, the delta (`CheckpointPayload` JSON), buffer size,
  * wall ms, custom ids kept, '1' when the new marker is one of BullMQ's own job ids
  * ({@link isBullmqJobId}) else '0', the number of recent-ticks symbols, then per symbol its new

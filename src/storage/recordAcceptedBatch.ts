@@ -122,7 +122,7 @@ const INSERT_NEW = {
  * text there (64 KiB payloads of small integers, `MAX_PAYLOAD_BYTES`' default, reach the limit at
  * about 340 rows, payload and normalized form together).
  */
-export const MAX_STATEMENT_JSON = 16 * 1024 * 1024;
+const MAX_STATEMENT_JSON = 16 * 1024 * 1024;
 
 /** Inserts the signals whose ids are not accepted yet, with their audit rows; answers their ids. */
 async function insertNew(
