@@ -6,7 +6,6 @@
  */
 import { liveOf, loadConfig } from '../../src/config.ts';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { SignalPayload, Tick } from '../../machines/types.ts';
@@ -19,6 +18,7 @@ import { createTestKey, OPEN_ACCESS } from '../support/apiKeys.ts';
 import { useLivePipeline } from '../support/livePipeline.ts';
 import { describeDifference } from '../support/sameOutcomes.ts';
 import { useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
+import { quit } from '../support/liveWeb.ts';
 
 const SHARDS = 2;
 const T0 = 1_700_000_000_000;
@@ -594,10 +594,3 @@ describe('the /v1 API', () => {
     await close();
   });
 });
-
-async function quit(redis: Redis): Promise<void> {
-  if (redis.status === 'end') return;
-  const ended = new Promise((resolve) => redis.once('end', resolve));
-  redis.disconnect();
-  await ended;
-}

@@ -5,7 +5,6 @@
  */
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { QUEUE_NAMES, shardQueueName } from '../../src/names.ts';
@@ -24,6 +23,7 @@ import {
   useTestDatabase,
   type ResourceTracker,
 } from '../support/services.ts';
+import { quit } from '../support/liveWeb.ts';
 
 const SHARDS = 2;
 const silent = pino({ level: 'silent' });
@@ -454,10 +454,3 @@ describe('the front door', () => {
     await close();
   });
 });
-
-async function quit(redis: Redis): Promise<void> {
-  if (redis.status === 'end') return;
-  const ended = new Promise((resolve) => redis.once('end', resolve));
-  redis.disconnect();
-  await ended;
-}

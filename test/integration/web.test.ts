@@ -16,6 +16,7 @@ import {
   useTestDatabase,
   type ResourceTracker,
 } from '../support/services.ts';
+import { quit } from '../support/liveWeb.ts';
 
 const SHARDS = 2;
 const log = pino({ level: 'silent' });
@@ -161,11 +162,3 @@ describe('web server', () => {
     await close();
   });
 });
-
-async function quit(redis: import('ioredis').Redis): Promise<void> {
-  if (redis.status === 'end') return;
-  const ended = new Promise((resolve) => redis.once('end', resolve));
-  // disconnect, not quit: quit's own reply can lose the race with the socket closing.
-  redis.disconnect();
-  await ended;
-}

@@ -14,7 +14,7 @@ import { createWebhookFeeder } from '../../src/events/createWebhookFeeder.ts';
 import { EventKeys } from '../../src/names.ts';
 import { createPipelineClient, startInProcessWorkers, type PipelineConfig } from '../support/livePipeline.ts';
 import { redisUrl, useRedisNamespace, useResourceTracker, useTestDatabase } from '../support/services.ts';
-import { payload, T, ticks, webServer } from '../support/liveWeb.ts';
+import { payload, quit, T, ticks, webServer } from '../support/liveWeb.ts';
 
 const SHARDS = 2;
 const db = useTestDatabase();
@@ -324,11 +324,7 @@ describe('webhooks', () => {
     } finally {
       await feeder.close();
       await pool.end();
-      for (const client of [redis, connection]) {
-        const ended = new Promise((resolve) => client.once('end', resolve));
-        client.disconnect();
-        await ended;
-      }
+      await Promise.all([quit(redis), quit(connection)]);
     }
   });
 });

@@ -113,9 +113,11 @@ export async function webServer(
   );
 }
 
+/** Closes a Redis client and waits until it has ended (a resource tracker's test checks that). */
 export async function quit(redis: Redis): Promise<void> {
   if (redis.status === 'end') return;
   const ended = new Promise((resolve) => redis.once('end', resolve));
+  // disconnect, not quit: quit's own reply can lose the race with the socket closing.
   redis.disconnect();
   await ended;
 }
