@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- pipeline [--quick] [--only=ticks,latency,breakdown,intake,flush,register,recovery]`
  * Settings: `--shards=8 --workers=2 --batch=2000 --buffer=20000 --ticks=6000000 --signals=100000
- * --rate=20000 --interval=10 --latency-seconds=20 --intake-concurrency=512 --intake-workers=1 --register-batch=8`; `--metrics` makes the shard workers count into a Prometheus
+ * --rate=20000 --interval=10 --latency-seconds=20 --intake-jobs=100000 --intake-concurrency=512 --intake-workers=1 --register-batch=8`; `--metrics` makes the shard workers count into a Prometheus
  * registry as the worker process does (its cost: compare a run with and one without). Diagnostics: `--profile` (CPU profiles of the worker processes in
  * .tmp/bench-profiles), `--v8=FLAG` (a V8 flag for the worker processes), `--dump=FILE` (every
  * paced job's publish and done time), `--keep-recovery` (leave the 1M-signal data set in Redis),

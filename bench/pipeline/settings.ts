@@ -65,7 +65,9 @@ export function settings(flags: string[]): Settings {
     latencySeconds: num('latency-seconds', quick ? 5 : 20),
     latencyIntervalMs: num('interval', 10),
     rewriteAt: flags.some((f) => f.startsWith('--rewrite-at=')) ? num('rewrite-at', 10) : null,
-    intakeJobs: quick ? 2000 : 20_000,
+    // Enough for a steady state: at 20,000 both sides spent a larger share of the run starting
+    // up, the no-op more (docs/BENCHMARKS.md, 2026-12-05 03:00).
+    intakeJobs: num('intake-jobs', quick ? 2000 : 100_000),
     registerBatch: num('register-batch', 8),
     intakeConcurrency: num('intake-concurrency', 512), // INTAKE_CONCURRENCY default
     intakeWorkers: num('intake-workers', 1),
